@@ -1,0 +1,313 @@
+"""``adamw-audit``: the command line.  Every user error is one line on stderr and exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from refimpl.errors import AuditError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad arguments as one line and exit 2 (its default is 2 as well)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise AuditError(f"{self.prog}: {message}")
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one number")
+    return values
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        dims = tuple(int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a shape like 10000x64, got {text!r}") from None
+    if not dims or any(d < 1 for d in dims):
+        raise argparse.ArgumentTypeError(f"expected positive sizes like 10000x64, got {text!r}")
+    return dims
+
+
+def _add_hyper(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--lr", type=_floats, help="one value, or one per recorded step (comma-separated)")
+    p.add_argument("--betas", type=float, nargs=2, metavar=("B1", "B2"))
+    p.add_argument("--eps", type=float)
+    p.add_argument("--weight-decay", type=float)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="adamw-audit", description="Bit-exact audit of PyTorch AdamW's bf16 numerics.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    r = sub.add_parser("record", help="train with real torch AdamW and record every step (needs torch)")
+    r.add_argument("out", type=Path)
+    r.add_argument("--steps", type=int, default=20)
+    r.add_argument("--shape", type=_shape, default=(10000, 64))
+    r.add_argument("--impl", choices=("forloop", "foreach", "fused"), default="forloop")
+    _add_hyper(r)
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's)")
+    r.add_argument("--grad-name", default="grad_W")
+
+    v = sub.add_parser("verify", help="replay every recorded step and count bit-exact elements")
+    v.add_argument("file", type=Path)
+    v.add_argument("--impl", "--recipe", dest="recipe", help="forloop or a recipe name (default: file's impl)")
+    _add_hyper(v)
+    v.add_argument("--step-offset", type=int, help="step count of array index 0 (default 1: index i = step i+1)")
+    v.add_argument("--capability", choices=("avx512", "avx2", "default"), help="CPU kernel (default: file's)")
+    v.add_argument("--threads", type=int, help="torch threads of the recording run (default: file's, else 1)")
+    v.add_argument("--mode", choices=("full", "state"), default="full")
+    v.add_argument("--grad-name", default=None, help="gradient dataset (default: file's, else grad_W)")
+    v.add_argument("--json", action="store_true")
+    v.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+
+    n = sub.add_parser("notebook", help="the seed notebook's reconstruction and printed statistics")
+    n.add_argument("file", type=Path)
+    n.add_argument("--index", "-t", type=int, help="array index t (default 50, or the last index)")
+    n.add_argument("--capability", choices=("avx512", "avx2", "default"))
+    n.add_argument("--json", action="store_true")
+
+    d = sub.add_parser("demo", help="record a small run (needs torch), verify it, run the notebook on it")
+    d.add_argument("--out", type=Path, default=Path("demo/demo.h5"))
+    d.add_argument("--steps", type=int, default=20)
+
+    c = sub.add_parser("crosscheck", help="run every recipe against live torch on adversarial inputs (needs torch)")
+    c.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    c.add_argument("--capability", choices=("avx512", "avx2", "default"), action="append")
+    c.add_argument("--quick", action="store_true", help="fewer sizes (the op checks stay exhaustive)")
+    c.add_argument("--json", action="store_true")
+
+    rc = sub.add_parser("recipes", help="list the recipes, the torch source each cites, how each is verified")
+    rc.add_argument("--show", metavar="RECIPE", help="print one recipe's op program")
+    rc.add_argument("--step", type=float, default=1.0, help="with --show: the step count (default 1)")
+    rc.add_argument("--capability", choices=("avx512", "avx2", "default"), default="avx512")
+    _add_hyper(rc)
+    rc.add_argument("--json", action="store_true")
+    return parser
+
+
+def _open(args: argparse.Namespace, min_steps: int = 1):
+    from refimpl.recording import DEFAULT_GRAD, open_recording
+
+    grad = getattr(args, "grad_name", None)
+    if grad is None:
+        import h5py
+
+        grad = DEFAULT_GRAD
+        try:
+            with h5py.File(args.file, "r") as f:
+                grad = str(f.attrs.get("grad_dataset", DEFAULT_GRAD))
+        except Exception:
+            pass  # open_recording reports the real problem
+    return open_recording(args.file, grad, min_steps)
+
+
+def _attr_str(attrs: dict, key: str, default: str) -> str:
+    v = attrs.get(key, default)
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from emulation.recipes import recipe
+    from refimpl.conventions import resolve
+
+    from .verify import format_report, replay
+
+    with _open(args) as rec:
+        attrs = rec.attrs
+        try:
+            rcp = recipe(args.recipe or _attr_str(attrs, "impl", "forloop"))
+        except KeyError as e:
+            raise AuditError(str(e.args[0])) from None
+        if rcp.impl == "seed":
+            raise AuditError("the seed notebook's program is not a full optimizer step: use 'adamw-audit notebook'")
+        schedule = resolve(rec.steps, attrs, args.lr, args.betas, args.eps, args.weight_decay, args.step_offset)
+        capability = args.capability or _attr_str(attrs, "cpu_capability", "avx512")
+        if capability not in ("avx512", "avx2", "default"):
+            capability = "avx512"
+        threads = args.threads if args.threads is not None else int(attrs.get("num_threads", 1))
+        if threads < 1:
+            raise AuditError(f"--threads must be >= 1, got {threads}")
+        report = replay(rec, rcp, schedule, capability, threads, args.mode, progress=args.progress)
+    if args.json:
+        out = report.to_json()
+        out["file"] = str(args.file)
+        print(json.dumps(out))
+    else:
+        print(format_report(report, str(args.file)))
+    return 0
+
+
+def cmd_notebook(args: argparse.Namespace) -> int:
+    from emulation.recipes import recipe
+    from emulation.replay import positions, run_bits
+    from refimpl import notebook
+    from refimpl.conventions import SEED_HYPER
+
+    with _open(args, min_steps=2) as rec:
+        t = args.index if args.index is not None else min(50, rec.steps - 1)
+        if not 1 <= t < rec.steps:
+            raise AuditError(f"--index must be in [1, {rec.steps - 1}] for {args.file} ({rec.steps} steps), got {t}")
+        capability = args.capability or _attr_str(rec.attrs, "cpu_capability", "avx512")
+        if capability not in ("avx512", "avx2", "default"):
+            capability = "avx512"
+        threads = 1  # the notebook runs its ops in its own process; NaN patterns only
+        program = recipe("seed").build(SEED_HYPER, float(t), capability)
+        state = {
+            "param": rec.read("W", t - 1),
+            "exp_avg": rec.read("momentum_W", t),
+            "exp_avg_sq": rec.read("variance_W", t),
+        }
+        tail = positions(capability, rec.numel, threads)
+        pred = run_bits(program, state, tail)["param"]
+        stats = notebook.statistics(pred, rec.read("W", t), tail)
+    if args.json:
+        print(json.dumps({"step": t, "naive": stats.to_json(), "recipe": program.name}))
+    else:
+        print(notebook.format_stats(t, stats))
+    return 0
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    from emulation.recipes.common import Hyper
+
+    from .record import record
+
+    b1, b2 = args.betas if args.betas else (0.9, 0.999)
+    h = Hyper(1e-3, b1, b2, 1e-8 if args.eps is None else args.eps, args.weight_decay or 0.0)
+    path = record(
+        args.out,
+        args.steps,
+        args.shape,
+        args.impl,
+        args.lr or [1e-3],
+        h,
+        args.seed,
+        threads=args.threads,
+        grad_name=args.grad_name,
+    )
+    print(f"recorded {args.steps} step(s) of {args.impl} AdamW, W {'x'.join(map(str, args.shape))}, to {path}")
+    return 0
+
+
+def cmd_crosscheck(args: argparse.Namespace) -> int:
+    if args.device == "cuda":
+        raise AuditError("no CUDA recipe is implemented yet: crosscheck --device cuda has nothing to run")
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise AuditError("crosscheck needs torch: pip install 'torch==2.13.0'") from None
+    from .crosscheck import crosscheck_cpu
+
+    caps = tuple(args.capability) if args.capability else ("avx512", "avx2", "default")
+    rows = crosscheck_cpu(caps, quick=args.quick)
+    if args.json:
+        print(json.dumps({"results": rows}))
+        return 0 if all(r["exact"] == 1.0 for r in rows) else 1
+    print(f"{'recipe':<24} {'cap':<7} {'thr':>3} {'elements':>10} {'exact':>9}  options")
+    for r in rows:
+        opts = ", ".join(f"{k}={v}" for k, v in r["options"].items())
+        if "refuted_alternative" in r:
+            opts += f"; alternative refuted on {r['refuted_alternative']} element(s)"
+        print(
+            f"{r['recipe']:<24} {r['capability']:<7} {r['threads']:>3} {r['elements']:>10} {r['exact']:>9.6f}  {opts}"
+        )
+    bad = [r for r in rows if r["exact"] != 1.0]
+    print(f"{len(rows) - len(bad)} of {len(rows)} checks bit-exact")
+    return 0 if not bad else 1
+
+
+def cmd_recipes(args: argparse.Namespace) -> int:
+    from emulation.recipes import CATALOG, recipe
+    from refimpl.conventions import resolve
+
+    if args.show:
+        try:
+            rcp = recipe(args.show)
+        except KeyError as e:
+            raise AuditError(str(e.args[0])) from None
+        h = resolve(1, {}, args.lr, args.betas, args.eps, args.weight_decay).hyper
+        print(rcp.build(h, args.step, args.capability))
+        return 0
+    if args.json:
+        keys = ("name", "impl", "device", "torch", "source", "verified_by", "replays_from_state")
+        print(json.dumps({"recipes": [{k: getattr(r, k) for k in keys} for r in CATALOG.values()]}))
+        return 0
+    for r in CATALOG.values():
+        print(f"{r.name:<26} torch {r.torch:<6} {r.device:<4} {r.impl:<8} verified: {r.verified_by:<11} {r.source}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    print(f"$ adamw-audit record {args.out} --steps {args.steps}")
+    cmd_record(
+        argparse.Namespace(
+            out=args.out,
+            steps=args.steps,
+            shape=(10000, 64),
+            impl="forloop",
+            lr=None,
+            betas=None,
+            eps=None,
+            weight_decay=None,
+            seed=0,
+            threads=None,
+            grad_name="grad_W",
+        )
+    )
+    print(f"\n$ adamw-audit verify {args.out}")
+    cmd_verify(build_parser().parse_args(["verify", str(args.out)]))
+    t = min(10, args.steps - 1)
+    print(f"\n$ adamw-audit notebook {args.out} --index {t}")
+    cmd_notebook(build_parser().parse_args(["notebook", str(args.out), "--index", str(t)]))
+    return 0
+
+
+COMMANDS = {
+    "verify": cmd_verify,
+    "notebook": cmd_notebook,
+    "record": cmd_record,
+    "recipes": cmd_recipes,
+    "crosscheck": cmd_crosscheck,
+    "demo": cmd_demo,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except AuditError as e:
+        print(f"adamw-audit: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("adamw-audit: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # a bug or an input no check foresaw: still one line, still exit 2
+        if os.environ.get("ADAMW_AUDIT_DEBUG"):
+            raise
+        msg = " ".join(str(e).split())
+        print(
+            f"adamw-audit: error: {type(e).__name__}: {msg} (set ADAMW_AUDIT_DEBUG=1 for a traceback)", file=sys.stderr
+        )
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,334 @@
+"""Cross-check recipes against live torch on adversarial inputs (needs torch).
+
+Two kinds of checks, each comparing uint16 bit patterns:
+
+* **ops** - every CPU kernel function of emulation/recipes/cpu_ops.py against the torch call it
+  models, exhaustively over the 65,536 bf16 values of its tensor operand (other operands
+  adversarial), once as one long tensor (vector body) and once cut into 31-element tensors (every
+  element in the scalar tail).  Each op also names a plausible *alternative* program (no FMA, eps
+  as float32, the other NaN pattern, ...) and counts the elements on which torch refutes it, so a
+  check that could not tell the two apart is visible as ``refuted: 0``.
+* **steps** - whole ``torch.optim.AdamW`` steps against the recipe: sizes 1..257 and odd large
+  sizes, special values in every tensor, steps 1, 2, 10 and 1000, 1 and 2 threads, hyper-parameter
+  sets that reach every branch (weight decay, lerp weight >= 0.5, betas, eps, lr).
+
+torch reads ``ATEN_CPU_CAPABILITY`` once, at import; :func:`crosscheck_cpu` therefore runs one
+worker process per capability (``python -m adamw_audit.crosscheck CAPABILITY``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from emulation import bits
+from emulation.program import Assign, Bf16, Expr, Program, S, T, add, div, evaluate, mul, sqrt
+from emulation.recipes import cpu_ops as op
+from emulation.recipes import recipe
+from emulation.recipes.common import CAPABILITIES, Hyper, Kernel, cpu_kernel
+from emulation.replay import positions, run_bits, to_bits
+
+SPECIALS = np.array(
+    [0x0000, 0x8000, 0x0001, 0x8001, 0x007F, 0x0080, 0x7F7F, 0xFF7F, 0x7F80, 0xFF80, 0x7FC0, 0xFFC1,
+     0x3F80, 0xBF80, 0x3F81, 0x0100, 0x7F00, 0x3380, 0x2B8C, 0x4B80],
+    dtype=np.uint16,
+)  # fmt: skip
+
+
+def adversarial_bits(n: int, rng: np.random.Generator, finite: bool = False) -> np.ndarray:
+    """``n`` bf16 patterns: specials (+-0, subnormals, +-max, +-Inf, NaN, 1, 1+ulp), full-range
+    random bits, values near 1, tiny and huge magnitudes, in shuffled order."""
+    parts = [
+        np.resize(SPECIALS, max(1, n // 16)),
+        rng.integers(0, 1 << 16, n // 4, dtype=np.uint32).astype(np.uint16),
+        rng.integers(0x3800, 0x4100, n // 4, dtype=np.uint32).astype(np.uint16),  # ~[2^-15, 8)
+        rng.integers(0x0000, 0x0400, n // 8, dtype=np.uint32).astype(np.uint16),  # tiny / subnormal
+        rng.integers(0x6000, 0x7F80, n // 8, dtype=np.uint32).astype(np.uint16),  # huge
+    ]
+    sign = (rng.integers(0, 2, n, dtype=np.uint32).astype(np.uint16) << 15).astype(np.uint16)
+    out = np.concatenate([*parts, rng.integers(0, 1 << 16, n, dtype=np.uint32).astype(np.uint16)])[:n]
+    out = (out ^ sign).astype(np.uint16)
+    rng.shuffle(out)
+    if finite:
+        out = np.where((out & 0x7F80) == 0x7F80, out & 0x3FFF, out).astype(np.uint16)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# ops
+
+
+@dataclass(frozen=True)
+class OpCase:
+    """One kernel function, its torch call, a scalar, and a refutable alternative."""
+
+    name: str
+    scalar: float
+    arity: int  # tensor operands
+    build: Callable[[Kernel, tuple[Expr, ...], float], Expr]
+    torch_call: Callable
+    alternative: str  # how the alternative differs
+    alt_build: Callable[[Kernel, tuple[Expr, ...], float], Expr]
+
+
+def _no_fma(k: Kernel) -> Kernel:
+    return replace(k, contracts_fma=not k.contracts_fma)
+
+
+def _other_nan(k: Kernel) -> Kernel:
+    return replace(k, nan="scalar" if k.nan != "scalar" else "vector")
+
+
+def op_cases() -> list[OpCase]:
+    cases: list[OpCase] = []
+    for s in (0.999, 0.99, 0.9, 0.3, 1 - 1e-2 * 0.1, 1 - 1e-3 * 0.01):
+        cases.append(OpCase("mul_scalar", s, 1, lambda k, x, s: op.mul_scalar(k, x[0], S("s", s)),
+                            lambda x, s: x.mul_(s), "scalar as bf16",
+                            lambda k, x, s: op.mul_scalar(k, x[0], S("s", s, "bf16"))))  # fmt: skip
+    for s in (0.1, 1 - 0.999**2, (1 - 0.999**10) ** 0.5, (1 - 0.999**1000) ** 0.5, 3.0):
+        cases.append(OpCase("div_scalar", s, 1, lambda k, x, s: op.div_scalar(k, x[0], S("s", s)),
+                            lambda x, s: x / s, "multiply by f32(1/s)",
+                            lambda k, x, s: op.mul_scalar(k, x[0], S("1/s", 1 / s))))  # fmt: skip
+    for s in (1e-8, 1e-6, 3.3e-5, 1e-3, 0.1):
+        cases.append(OpCase("add_scalar", s, 1, lambda k, x, s: op.add_scalar(k, x[0], S("s", s, "bf16")),
+                            lambda x, s: x.add_(s), "scalar as float32",
+                            lambda k, x, s: op.add_tensor(k, x[0], S("s", s, "f32"))))  # fmt: skip
+    cases.append(OpCase("sqrt", 0.0, 1, lambda k, x, s: op.sqrt_(k, x[0]), lambda x, s: x.sqrt(),
+                        "NaN pattern by position, like binary ops",
+                        lambda k, x, s: Bf16(sqrt(x[0]), "position" if k.contracts_fma else "vector")))  # fmt: skip
+    for w in (0.1, 0.01, 0.5, 0.7, 0.4999):
+        cases.append(OpCase("lerp_", w, 2, lambda k, x, s: op.lerp_(k, x[0], x[1], S("w", s)),
+                            lambda a, b, s: a.lerp_(b, s), "FMA toggled",
+                            lambda k, x, s: op.lerp_(_no_fma(k), x[0], x[1], S("w", s))))  # fmt: skip
+    for c in (1e-3, 1e-2, 0.1, 0.7):
+        cases.append(OpCase("addcmul_", c, 2, lambda k, x, s: op.addcmul_(k, x[0], x[1], x[1], S("c", s)),
+                            lambda a, b, s: a.addcmul_(b, b, value=s), "FMA toggled",
+                            lambda k, x, s: op.addcmul_(_no_fma(k), x[0], x[1], x[1], S("c", s))))  # fmt: skip
+    for c in (-1e-3, -1e-2, -3.7e-4):
+        cases.append(OpCase("addcdiv_", c, 3, lambda k, x, s: op.addcdiv_(k, x[0], x[1], x[2], S("c", s)),
+                            lambda a, b, d, s: a.addcdiv_(b, d, value=s), "quotient first: x + c*(t1/t2)",
+                            lambda k, x, s: Bf16(_quotient_first(x, s), k.nan)))  # fmt: skip
+    cases.append(OpCase("add_tensor", 0.0, 2, lambda k, x, s: op.add_tensor(k, x[0], x[1]), lambda a, b, s: a + b,
+                        "other NaN pattern", lambda k, x, s: op.add_tensor(_other_nan(k), x[0], x[1])))  # fmt: skip
+    cases.append(OpCase("div_tensor", 0.0, 2, lambda k, x, s: op.div_tensor(k, x[0], x[1]), lambda a, b, s: a / b,
+                        "other NaN pattern", lambda k, x, s: op.div_tensor(_other_nan(k), x[0], x[1])))  # fmt: skip
+    return cases
+
+
+def _quotient_first(x: tuple[Expr, ...], c: float) -> Expr:
+    return add(x[0], mul(S("c", c), div(x[1], x[2])))
+
+
+def _one_op_program(expr: Expr, arity: int) -> Program:
+    names = tuple(f"x{i}" for i in range(arity))
+    return Program("op", "", names, (Assign("out", expr, ""),), {"out": "out"})
+
+
+def _emulate(expr: Expr, arrays: list[np.ndarray], tail: np.ndarray | None) -> np.ndarray:
+    if not isinstance(expr, Bf16):
+        raise TypeError("an op case must end in a bf16 store")
+    prog = _one_op_program(expr, len(arrays))
+    env = evaluate(prog, {f"x{i}": bits.widen(a) for i, a in enumerate(arrays)}, tail=tail)
+    return to_bits(env["out"])
+
+
+def _torch_bits(torch, call, arrays: list[np.ndarray], s: float, piece: int | None) -> np.ndarray:
+    def tens(a):
+        return torch.from_numpy(a.view(np.int16).copy()).view(torch.bfloat16)
+
+    def ub(t):
+        return t.contiguous().view(torch.int16).numpy().view(np.uint16).copy()
+
+    n = arrays[0].size
+    if piece is None:
+        return ub(call(*[tens(a) for a in arrays], s))
+    out = [ub(call(*[tens(a[i : i + piece]) for a in arrays], s)) for i in range(0, n, piece)]
+    return np.concatenate(out)
+
+
+def _discriminating(case: OpCase, k: Kernel, rng: np.random.Generator, n: int = 1 << 21) -> list[np.ndarray]:
+    """Inputs on which the case's program and its alternative disagree (found by the emulator,
+    then judged by torch): where a check can fail."""
+    x = [rng.integers(0x2000, 0x4800, n, dtype=np.uint32).astype(np.uint16) | (
+        rng.integers(0, 2, n, dtype=np.uint32).astype(np.uint16) << 15) for _ in range(case.arity)]  # fmt: skip
+    ts = tuple(T(f"x{i}") for i in range(case.arity))
+    a = _emulate(case.build(k, ts, case.scalar), x, None)
+    b = _emulate(case.alt_build(k, ts, case.scalar), x, None)
+    keep = a != b
+    return [xi[keep] for xi in x]
+
+
+def check_ops(capability: str, seed: int = 0) -> list[dict]:
+    import torch
+
+    torch.set_num_threads(1)
+    k = cpu_kernel(capability)
+    rng = np.random.default_rng(seed)
+    every = bits.all_bf16_bits()
+    results = []
+    for case in op_cases():
+        ts = tuple(T(f"x{i}") for i in range(case.arity))
+        expr, alt = case.build(k, ts, case.scalar), case.alt_build(k, ts, case.scalar)
+        # each operand in turn takes all 65,536 values; the others are adversarial
+        input_sets = []
+        for j in range(case.arity):
+            arrs = [adversarial_bits(every.size, rng) for _ in range(case.arity)]
+            arrs[j] = every.copy()
+            input_sets.append(arrs)
+        disc = _discriminating(case, k, rng)
+        if disc[0].size:
+            input_sets.append(disc)
+        exact = total = refuted = 0
+        for arrs in input_sets:
+            for piece in (None, 31):
+                n = arrs[0].size
+                tail = np.ones(n, bool) if piece else positions(capability, n, 1)
+                if capability == "default":
+                    tail = None
+                want = _torch_bits(torch, case.torch_call, arrs, case.scalar, piece)
+                got = _emulate(expr, arrs, tail)
+                exact += int(np.count_nonzero(got == want))
+                total += n
+                refuted += int(np.count_nonzero(_emulate(alt, arrs, tail) != want))
+        results.append(
+            {
+                "recipe": f"cpu-op:{case.name}",
+                "options": {"scalar": case.scalar, "alternative": case.alternative},
+                "capability": capability,
+                "threads": 1,
+                "elements": total,
+                "exact": exact / total,
+                "refuted_alternative": refuted,
+                "discriminating_inputs": int(disc[0].size),
+            }
+        )
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# whole steps
+
+HYPER_SETS = {
+    "defaults": Hyper(),
+    "wd0.01": Hyper(weight_decay=0.01),
+    "lr1e-2,wd0.1,betas(0.8,0.99),eps1e-6": Hyper(lr=1e-2, beta1=0.8, beta2=0.99, eps=1e-6, weight_decay=0.1),
+    "beta1=0.3,beta2=0.9,lr0.1,wd1": Hyper(lr=0.1, beta1=0.3, beta2=0.9, eps=1e-3, weight_decay=1.0),
+    "beta1=0,eps1e-4": Hyper(lr=3e-4, beta1=0.0, beta2=0.95, eps=1e-4),
+}
+
+
+def _step_run(
+    torch, h: Hyper, impl: str, n: int, steps: list[int], rng, capability: str, threads: int
+) -> tuple[int, int]:
+    """Run real AdamW on an adversarial ``n``-element bf16 parameter; after each step listed in
+    ``steps`` (step counts, increasing; a jump seeds the state at that count with adversarial
+    moments), compare the recipe's W, m, v.  Returns (exact, total) elements."""
+    torch.set_num_threads(threads)
+
+    def tens(a):
+        return torch.from_numpy(a.view(np.int16).copy()).view(torch.bfloat16)
+
+    def ub(t):
+        return t.detach().contiguous().view(torch.int16).numpy().view(np.uint16).copy()
+
+    p = torch.nn.Parameter(tens(adversarial_bits(n, rng)))
+    flags = {"foreach": impl == "foreach", "fused": impl == "fused"}
+    opt = torch.optim.AdamW([p], lr=h.lr, betas=(h.beta1, h.beta2), eps=h.eps, weight_decay=h.weight_decay, **flags)
+    rcp = recipe(impl)
+    exact = total = 0
+    done = 0
+    for count in steps:
+        g = adversarial_bits(n, rng)
+        if count != done + 1:  # jump: seed the state as if `count - 1` steps had run
+            if not opt.state:
+                p.grad = tens(g)
+                opt.step()
+            st = opt.state[p]
+            st["step"].fill_(float(count - 1))
+            st["exp_avg"].copy_(tens(adversarial_bits(n, rng)))
+            st["exp_avg_sq"].copy_(tens(np.abs(adversarial_bits(n, rng).view(np.int16)).astype(np.uint16)))
+        st = opt.state.get(p)
+        prev = {
+            "param": ub(p),
+            "grad": g,
+            "exp_avg": ub(st["exp_avg"]) if st else np.zeros(n, np.uint16),
+            "exp_avg_sq": ub(st["exp_avg_sq"]) if st else np.zeros(n, np.uint16),
+        }
+        p.grad = tens(g)
+        opt.step()
+        st = opt.state[p]
+        got = run_bits(rcp.build(h, float(count), capability), prev, positions(capability, n, threads))
+        for key, t in (("param", p), ("exp_avg", st["exp_avg"]), ("exp_avg_sq", st["exp_avg_sq"])):
+            exact += int(np.count_nonzero(got[key] == ub(t)))
+            total += n
+        done = count
+    return exact, total
+
+
+def check_steps(capability: str, impl: str = "forloop", seed: int = 0, quick: bool = False) -> list[dict]:
+    import torch
+
+    rng = np.random.default_rng(seed)
+    results = []
+    sizes = list(range(1, 258)) if not quick else [1, 2, 31, 32, 33, 63, 64, 65, 127, 255, 257]
+    plans = [
+        ("sizes 1..257, steps 1,2", "defaults", sizes, [1, 2], (1,)),
+        ("sizes 1..257, steps 1,2", "beta1=0.3,beta2=0.9,lr0.1,wd1", sizes, [1, 2], (1,)),
+        ("odd large sizes, steps 1,2,10", "defaults", [65537, 70001, 100003], [1, 2, 10], (1, 2)),
+        ("steps 1..10 then 1000", "lr1e-2,wd0.1,betas(0.8,0.99),eps1e-6", [4099], [*range(1, 11), 1000], (1, 2)),
+    ]
+    for name in HYPER_SETS:
+        plans.append((f"{name}: steps 1,2,10,1000", name, [257, 40961], [1, 2, 10, 1000], (2,)))
+    for desc, hname, ns, steps, thread_opts in plans:
+        for threads in thread_opts:
+            exact = total = 0
+            for n in ns:
+                e, t = _step_run(torch, HYPER_SETS[hname], impl, n, steps, rng, capability, threads)
+                exact += e
+                total += t
+            results.append(
+                {
+                    "recipe": recipe(impl).name,
+                    "options": {"case": desc, "hyper": hname},
+                    "capability": capability,
+                    "threads": threads,
+                    "elements": total,
+                    "exact": exact / total,
+                }
+            )
+    return results
+
+
+def crosscheck_cpu(capabilities: tuple[str, ...] = CAPABILITIES, quick: bool = False) -> list[dict]:
+    """Run the worker once per capability; returns every result row."""
+    rows: list[dict] = []
+    for cap in capabilities:
+        env = dict(os.environ, ATEN_CPU_CAPABILITY=cap)
+        cmd = [sys.executable, "-m", "adamw_audit.crosscheck", cap] + (["--quick"] if quick else [])
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"crosscheck worker for {cap} failed: {proc.stderr.strip().splitlines()[-1:]}")
+        rows.extend(json.loads(proc.stdout))
+    return rows
+
+
+def _worker(argv: list[str]) -> None:
+    import torch
+
+    cap = argv[0]
+    actual = str(torch.backends.cpu.get_cpu_capability()).lower()
+    if actual != cap:
+        raise SystemExit(f"asked for {cap}, torch runs {actual} (ATEN_CPU_CAPABILITY must be set before import)")
+    quick = "--quick" in argv
+    rows = check_ops(cap) + check_steps(cap, quick=quick)
+    print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    _worker(sys.argv[1:])

@@ -1,0 +1,126 @@
+"""Record a real torch AdamW run in the seed layout (needs torch; ``pip install .[torch]``).
+
+The model is a bf16 linear least-squares problem whose parameter ``W`` has the requested shape
+(10000x64 like the seed): ``loss = mean((x @ W - y)^2)`` on fresh random batches, with targets
+from a fixed random teacher, so gradients are real autograd bf16 gradients of varied magnitude.
+For a 1-D shape ``W`` is a bias-like vector (``loss = mean((x * W - y)^2)``).
+
+Recording order is the seed's: ``loss.backward()``; record grad; ``optimizer.step()``; record W,
+m, v.  Attributes state everything a replay needs: torch version, impl, device, CPU capability,
+threads, hyper-parameters, lr per step, the step convention, plus ``W_initial``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from emulation.recipes.common import Hyper
+from refimpl.conventions import DEFAULT_STEP_OFFSET, validate
+from refimpl.errors import AuditError
+from refimpl.recording import DEFAULT_GRAD, RecordingWriter
+
+IMPLS = ("forloop", "foreach", "fused")
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        raise AuditError(
+            "recording needs torch: pip install 'torch==2.13.0' (or the project's [torch] extra)"
+        ) from None
+    return torch
+
+
+def bits_of(t) -> np.ndarray:
+    """A bf16 tensor's bit patterns as uint16 (a view, no rounding)."""
+    torch = _torch()
+    return t.detach().contiguous().view(torch.int16).cpu().numpy().view(np.uint16).copy()
+
+
+def record(
+    out: str | os.PathLike[str],
+    steps: int = 20,
+    shape: Sequence[int] = (10000, 64),
+    impl: str = "forloop",
+    lr: Sequence[float] = (1e-3,),
+    hyper: Hyper | None = None,
+    seed: int = 0,
+    batch: int = 32,
+    threads: int | None = None,
+    grad_name: str = DEFAULT_GRAD,
+) -> Path:
+    """Train, record every step, and write ``out`` atomically.  Returns the path."""
+    torch = _torch()
+    hyper = hyper or Hyper()
+    if impl not in IMPLS:
+        raise AuditError(f"unknown impl {impl!r} (known: {', '.join(IMPLS)})")
+    if steps < 1:
+        raise AuditError(f"--steps must be >= 1, got {steps}")
+    if not shape or any(int(d) < 1 for d in shape):
+        raise AuditError(f"--shape must be positive sizes like 10000x64, got {'x'.join(map(str, shape))}")
+    if len(lr) not in (1, steps):
+        raise AuditError(f"--lr: expected 1 value or one per step ({steps}), got {len(lr)}")
+    lrs = [float(x) for x in (lr if len(lr) == steps else list(lr) * steps)]
+    for x in lrs:
+        validate(Hyper(x, hyper.beta1, hyper.beta2, hyper.eps, hyper.weight_decay))
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    shape = tuple(int(d) for d in shape)
+    gen = torch.Generator().manual_seed(seed)
+    rows = shape[0]
+    w = torch.nn.Parameter((torch.randn(shape, generator=gen) * 0.05).to(torch.bfloat16))
+    teacher = (torch.randn(shape, generator=gen) * 0.05).to(torch.bfloat16)
+    flags = {"foreach": impl == "foreach", "fused": impl == "fused"}
+    opt = torch.optim.AdamW(
+        [w], lr=lrs[0], betas=(hyper.beta1, hyper.beta2), eps=hyper.eps, weight_decay=hyper.weight_decay, **flags
+    )
+    writer = RecordingWriter(out, shape, steps, grad_name)
+    try:
+        writer.write_initial(bits_of(w))
+        for i in range(steps):
+            for group in opt.param_groups:
+                group["lr"] = lrs[i]
+            opt.zero_grad(set_to_none=True)
+            x = torch.randn((batch, rows), generator=gen).to(torch.bfloat16)
+            if len(shape) == 1:
+                loss = ((x * w - x * teacher) ** 2).mean()
+            else:
+                flat_w, flat_t = w.reshape(rows, -1), teacher.reshape(rows, -1)
+                loss = ((x @ flat_w - x @ flat_t) ** 2).mean()
+            loss.backward()
+            writer.write_step(i, **{grad_name: bits_of(w.grad)})
+            opt.step()
+            st = opt.state[w]
+            writer.write_step(i, W=bits_of(w), momentum_W=bits_of(st["exp_avg"]), variance_W=bits_of(st["exp_avg_sq"]))
+        writer.set_attrs(
+            {
+                "torch_version": str(torch.__version__),
+                "impl": impl,
+                "device": "cpu",
+                "cpu_capability": str(torch.backends.cpu.get_cpu_capability()).lower(),
+                "num_threads": torch.get_num_threads(),
+                "lr": lrs[0],
+                "lr_per_step": np.asarray(lrs, dtype=np.float64),
+                "beta1": hyper.beta1,
+                "beta2": hyper.beta2,
+                "eps": hyper.eps,
+                "weight_decay": hyper.weight_decay,
+                "first_index_step_count": DEFAULT_STEP_OFFSET,
+                "step_convention": "seed order: grad recorded before optimizer.step(); W, momentum_W, "
+                "variance_W after it; index i holds the state after step i+1",
+                "grad_dataset": grad_name,
+                "seed": seed,
+                "machine": platform.machine(),
+                "created_by": "adamw-audit record",
+            }
+        )
+        return writer.commit()
+    except BaseException:
+        writer.abort()
+        raise

@@ -1,0 +1,52 @@
+"""Where a CPU kernel runs its vector body and where its scalar tail.
+
+Measured on torch 2.13.0 (AVX2 and AVX512 kernels, 1 and 2 threads; tests/test_layout.py keeps
+it measured): an elementwise bf16 kernel over a contiguous tensor of ``numel`` elements is split
+by ``at::parallel_for(0, numel, grain=32768)`` into ``min(threads, ceil(numel/32768))`` chunks of
+``ceil(numel/chunks)`` elements (aten/src/ATen/ParallelOpenMP.h @2.13), and inside each chunk the
+vectorised loop takes blocks of 32 elements; the last ``chunk_len % 32`` elements of every chunk
+go through the scalar ``op`` lambda::
+
+    chunk 0                               chunk 1
+    [ body x32 | body x32 | ... | tail<32 ][ body x32 | ... | tail<32 ]
+
+The DEFAULT capability has no vector body in the sense that matters here (every element takes
+the scalar conversion), which callers express as an all-tail mask.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+GRAIN_SIZE = 32768
+BLOCK = 32
+
+
+def chunks(numel: int, threads: int, grain: int = GRAIN_SIZE) -> list[tuple[int, int]]:
+    """``[begin, end)`` of each parallel chunk, as ``at::parallel_for`` splits them."""
+    if numel <= 0:
+        return []
+    if threads <= 1 or numel < grain:
+        return [(0, numel)]
+    n_chunks = min(threads, -(-numel // grain))
+    size = -(-numel // n_chunks)
+    return [(b, min(b + size, numel)) for b in range(0, numel, size)]
+
+
+def tail_mask(
+    numel: int,
+    threads: int,
+    start: int = 0,
+    stop: int | None = None,
+    block: int = BLOCK,
+) -> npt.NDArray[np.bool_]:
+    """Boolean mask over flat elements ``[start, stop)``: True where the scalar tail runs."""
+    stop = numel if stop is None else stop
+    mask = np.zeros(stop - start, dtype=bool)
+    for b, e in chunks(numel, threads):
+        t0 = e - (e - b) % block
+        lo, hi = max(t0, start), min(e, stop)
+        if lo < hi:
+            mask[lo - start : hi - start] = True
+    return mask

@@ -1,0 +1,284 @@
+"""The op vocabulary and its one evaluator.
+
+A torch AdamW path is a *program*: a list of assignments ``name = expr``, one per torch call,
+in the order torch makes them.  Expressions are small trees over a closed vocabulary:
+
+=================  ===========================================================================
+``T(name)``        a bf16 tensor (a recorded input or an earlier assignment), widened exactly
+                   to float32
+``S(label, x, via)`` a host scalar: the Python/C++ double ``x`` as it reaches the kernel,
+                   ``via`` = ``"f32"`` (``static_cast<float>``) or ``"bf16"`` (cast to the
+                   tensor's dtype: double -> float -> bf16, two roundings)
+``add sub mul div`` float32 arithmetic, each correctly rounded (IEEE binary32)
+``sqrt neg``       float32 square root (correctly rounded), negation (exact)
+``fma(a, b, c)``   ``a*b + c`` rounded once to float32 (:mod:`emulation.fma`)
+``bf16(x, nan)``   round float32 -> bf16 with torch's bias trick; ``nan`` says which NaN pattern
+                   torch writes: ``"scalar"`` (0x7FC0), ``"vector"`` (0xFFFF) or
+                   ``"position"`` (vector body 0xFFFF, scalar tail 0x7FC0)
+``by_position``    ``by_position(body, tail)``: the vector body and the scalar tail of a CPU
+                   kernel compute differently
+=================  ===========================================================================
+
+Every intermediate is float32 (torch's "opmath" type for bf16); a value is bf16 only after an
+explicit ``bf16(...)``.  The evaluator refuses any array that is not float32, so nothing is
+promoted silently.
+
+One evaluator serves every use: :func:`evaluate` runs a program on whole arrays (verify,
+identify, compare) and, with ``record=True``, keeps the value of every node, which is how a trace
+of chosen elements is made (run the same program on the gathered elements).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from . import bits
+from .fma import fma as _fma
+
+F32 = npt.NDArray[np.float32]
+Via = Literal["f32", "bf16"]
+NanRule = Literal["scalar", "vector", "position"]
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A node of an op program.  Subclasses are the vocabulary."""
+
+    def children(self) -> tuple[Expr, ...]:
+        return ()
+
+
+@dataclass(frozen=True)
+class T(Expr):
+    """A bf16 tensor by name (a recorded input or an earlier assignment)."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class S(Expr):
+    """A host scalar: ``value`` is the double the host computed, ``via`` how it reaches the kernel."""
+
+    label: str
+    value: float
+    via: Via = "f32"
+
+    @property
+    def kernel_value(self) -> np.float32:
+        if self.via == "f32":
+            return bits.f32(self.value)
+        if self.via == "bf16":
+            return bits.bf16_from_double(self.value)
+        raise ValueError(f"unknown scalar conveyance {self.via!r}")
+
+    def __str__(self) -> str:
+        return f"{self.via}({self.label})"
+
+
+@dataclass(frozen=True)
+class Op(Expr):
+    """Float32 arithmetic: ``kind`` in add, sub, mul, div, sqrt, neg, fma, max."""
+
+    kind: str
+    args: tuple[Expr, ...]
+
+    def children(self) -> tuple[Expr, ...]:
+        return self.args
+
+    def __str__(self) -> str:
+        a = [str(x) for x in self.args]
+        infix = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
+        if self.kind in infix:
+            return f"({a[0]} {infix[self.kind]} {a[1]})"
+        if self.kind == "neg":
+            return f"-{a[0]}"
+        return f"{self.kind}({', '.join(a)})"
+
+
+@dataclass(frozen=True)
+class Bf16(Expr):
+    """Round float32 to bf16 (RNE, torch's NaN pattern per ``nan``)."""
+
+    x: Expr
+    nan: NanRule = "position"
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.x,)
+
+    def __str__(self) -> str:
+        return f"bf16({self.x})"
+
+
+@dataclass(frozen=True)
+class ByPosition(Expr):
+    """The CPU kernel's vector body computes ``body``; its scalar tail computes ``tail``."""
+
+    body: Expr
+    tail: Expr
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.body, self.tail)
+
+    def __str__(self) -> str:
+        return f"by_position(body={self.body}, tail={self.tail})"
+
+
+def add(a: Expr, b: Expr) -> Op:
+    return Op("add", (a, b))
+
+
+def sub(a: Expr, b: Expr) -> Op:
+    return Op("sub", (a, b))
+
+
+def mul(a: Expr, b: Expr) -> Op:
+    return Op("mul", (a, b))
+
+
+def div(a: Expr, b: Expr) -> Op:
+    return Op("div", (a, b))
+
+
+def sqrt(a: Expr) -> Op:
+    return Op("sqrt", (a,))
+
+
+def neg(a: Expr) -> Op:
+    return Op("neg", (a,))
+
+
+def fma(a: Expr, b: Expr, c: Expr) -> Op:
+    return Op("fma", (a, b, c))
+
+
+def maximum(a: Expr, b: Expr) -> Op:
+    return Op("max", (a, b))
+
+
+@dataclass(frozen=True)
+class Assign:
+    """``target = expr``: one torch call.  ``torch`` is the call as torch's source writes it."""
+
+    target: str
+    expr: Expr
+    torch: str
+
+
+@dataclass(frozen=True)
+class Program:
+    """One optimizer step of one torch path, as a straight-line list of assignments.
+
+    ``inputs`` name the bf16 tensors it reads; ``outputs`` map ``param``/``exp_avg``/
+    ``exp_avg_sq`` to the assignment that holds each one's new value.
+    """
+
+    name: str
+    source: str
+    inputs: tuple[str, ...]
+    assigns: tuple[Assign, ...]
+    outputs: dict[str, str]
+    notes: tuple[str, ...] = field(default=())
+
+    def __str__(self) -> str:
+        lines = [f"# {self.name}  [{self.source}]"]
+        width = max((len(a.target) for a in self.assigns), default=0)
+        for a in self.assigns:
+            lines.append(f"{a.target:>{width}} = {a.expr}    # {a.torch}")
+        return "\n".join(lines)
+
+
+COMPUTED = "computed:"
+
+_BINARY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}
+
+
+def _check(x: F32, where: Expr) -> F32:
+    if np.asarray(x).dtype != np.float32:
+        raise TypeError(f"{where}: produced {np.asarray(x).dtype}, expected float32")
+    return x
+
+
+def _nan_bits(rule: NanRule, tail: npt.NDArray[np.bool_] | None):
+    if rule == "scalar":
+        return bits.NAN_SCALAR
+    if rule == "vector":
+        return bits.NAN_VECTOR
+    if tail is None:
+        return bits.NAN_VECTOR
+    return np.where(tail, bits.NAN_SCALAR, bits.NAN_VECTOR).astype(np.uint16)
+
+
+def evaluate(
+    program: Program,
+    inputs: dict[str, F32],
+    tail: npt.NDArray[np.bool_] | None = None,
+    given: dict[str, F32] | None = None,
+    record: bool = False,
+) -> dict[str, F32]:
+    """Run ``program`` on float32 arrays holding bf16 values.
+
+    ``tail`` marks elements a CPU kernel handles in its scalar tail (``None``: all vector body).
+    ``given`` overrides assignments for every op after them (state replay feeds the recorded
+    m[t], v[t] this way); the computed value stays available as ``COMPUTED + target``.
+    Returns every assigned value; with ``record`` also every
+    intermediate node, keyed ``"<target>:<node path>"``.
+    """
+    env: dict[str, F32] = {}
+    for name in program.inputs:
+        if name not in inputs:
+            raise KeyError(f"program {program.name} needs input {name!r}")
+        env[name] = _check(np.asarray(inputs[name]), T(name))
+    given = given or {}
+    nodes: dict[str, F32] = {}
+
+    def ev(e: Expr, path: str) -> F32:
+        if isinstance(e, T):
+            out = env[e.name]
+        elif isinstance(e, S):
+            out = np.asarray(e.kernel_value, dtype=np.float32)
+        elif isinstance(e, Op):
+            a = [ev(x, f"{path}.{i}") for i, x in enumerate(e.args)]
+            with np.errstate(all="ignore"):
+                if e.kind in _BINARY:
+                    out = _BINARY[e.kind](a[0], a[1])
+                elif e.kind == "sqrt":
+                    out = np.sqrt(a[0])
+                elif e.kind == "neg":
+                    out = np.negative(a[0])
+                elif e.kind == "fma":
+                    out = _fma(a[0], a[1], a[2])
+                elif e.kind == "max":
+                    out = np.maximum(a[0], a[1])  # propagates NaN like at::maximum
+                else:
+                    raise ValueError(f"unknown op {e.kind!r}")
+        elif isinstance(e, Bf16):
+            out = bits.round_to_bf16(ev(e.x, path + ".0"), _nan_bits(e.nan, tail))
+        elif isinstance(e, ByPosition):
+            body = ev(e.body, path + ".body")
+            if tail is None or not np.any(tail):
+                out = body
+            else:
+                out = np.where(tail, ev(e.tail, path + ".tail"), body)
+        else:
+            raise TypeError(f"not an op: {e!r}")
+        out = _check(out, e)
+        if record:
+            nodes[path] = out
+        return out
+
+    for a in program.assigns:
+        env[a.target] = ev(a.expr, a.target)
+        if a.target in given:
+            # Computed value kept for reporting; every later op reads the given one.
+            env[COMPUTED + a.target] = env[a.target]
+            env[a.target] = _check(np.asarray(given[a.target]), T(a.target))
+    if record:
+        env.update(nodes)
+    return env

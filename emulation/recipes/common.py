@@ -1,0 +1,46 @@
+"""What every recipe shares: hyper-parameters and the CPU-capability switches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..program import Expr, NanRule, add, fma, mul
+
+CAPABILITIES = ("avx512", "avx2", "default")
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """AdamW hyper-parameters as the user passes them to torch (Python doubles)."""
+
+    lr: float = 1e-3
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """How a CPU kernel family computes ``a*b + c`` and which NaN pattern it stores.
+
+    ``contracts_fma``: AVX2/AVX512 builds compile with ``-mfma``; ATen's vector code calls
+    ``vec::fmadd`` (a real FMA there) and GCC contracts the scalar tail's ``a*b + c`` as well.
+    The DEFAULT build has no FMA instruction: ``fmadd`` is ``a*b + c``, two roundings.
+    """
+
+    capability: str
+    contracts_fma: bool
+    nan: NanRule
+
+    def madd(self, a: Expr, b: Expr, c: Expr) -> Expr:
+        """``a*b + c`` as this kernel computes it."""
+        return fma(a, b, c) if self.contracts_fma else add(mul(a, b), c)
+
+
+def cpu_kernel(capability: str) -> Kernel:
+    if capability not in CAPABILITIES:
+        raise ValueError(f"unknown CPU capability {capability!r} (known: {', '.join(CAPABILITIES)})")
+    if capability == "default":
+        return Kernel(capability, contracts_fma=False, nan="scalar")
+    return Kernel(capability, contracts_fma=True, nan="position")

@@ -1,0 +1,129 @@
+"""Hyper-parameters and the step-count convention, and where each value comes from.
+
+Step count.  torch increments ``state['step']`` *before* computing the update, so the first
+``optimizer.step()`` runs with step = 1.  A recording in the seed's order (grad before the step;
+W, m, v after it) holds at array index ``i`` the state after step ``i + 1``::
+
+    index       0    1    2   ...   i
+    step count  1    2    3   ...   i + step_offset      (step_offset = 1 by default)
+
+``step_offset`` is explicit and overridable: a recording that was started mid-run, or that
+skipped its first step, has another one.  (The seed notebook uses ``i`` itself as the exponent:
+one step behind.)
+
+Precedence for every hyper-parameter: command line > the recording's attributes > the seed
+notebook's values (lr 1e-3, betas 0.9/0.999, eps 1e-8, weight decay 0).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from emulation.recipes.common import Hyper
+
+from .errors import AuditError
+
+SEED_HYPER = Hyper(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0)
+DEFAULT_STEP_OFFSET = 1
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Hyper-parameters for a whole recording: lr may change per recorded step."""
+
+    hyper: Hyper
+    lr_per_index: tuple[float, ...] | None  # None: hyper.lr at every step
+    step_offset: int = DEFAULT_STEP_OFFSET
+
+    def at(self, index: int) -> Hyper:
+        if self.lr_per_index is None:
+            return self.hyper
+        return Hyper(
+            self.lr_per_index[index], self.hyper.beta1, self.hyper.beta2, self.hyper.eps, self.hyper.weight_decay
+        )
+
+    def step_count(self, index: int) -> float:
+        """The optimizer's step count while producing array index ``index`` (a float, like
+        ``state['step'].item()``)."""
+        return float(index + self.step_offset)
+
+
+def validate(h: Hyper) -> Hyper:
+    """Reject values torch would reject (or that make AdamW meaningless), one line each."""
+    checks = [
+        (math.isfinite(h.lr) and h.lr >= 0, f"lr must be a finite number >= 0, got {h.lr!r}"),
+        (0 <= h.beta1 < 1, f"beta1 must be in [0, 1), got {h.beta1!r}"),
+        (0 <= h.beta2 < 1, f"beta2 must be in [0, 1), got {h.beta2!r}"),
+        (math.isfinite(h.eps) and h.eps > 0, f"eps must be a finite number > 0, got {h.eps!r}"),
+        (math.isfinite(h.weight_decay) and h.weight_decay >= 0, f"weight decay must be >= 0, got {h.weight_decay!r}"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise AuditError(message)
+    return h
+
+
+def _attr_float(attrs: Mapping[str, object], key: str) -> float | None:
+    if key not in attrs:
+        return None
+    try:
+        return float(np.asarray(attrs[key]).reshape(-1)[0])
+    except (TypeError, ValueError, IndexError):
+        raise AuditError(f"attribute {key!r} is not a number: {attrs[key]!r}") from None
+
+
+def resolve(
+    n_steps: int,
+    attrs: Mapping[str, object],
+    lr: Sequence[float] | None = None,
+    betas: Sequence[float] | None = None,
+    eps: float | None = None,
+    weight_decay: float | None = None,
+    step_offset: int | None = None,
+) -> Schedule:
+    """Combine command-line values, file attributes and the seed defaults (in that order)."""
+
+    def pick(cli: float | None, key: str, default: float) -> float:
+        if cli is not None:
+            return float(cli)
+        found = _attr_float(attrs, key)
+        return default if found is None else found
+
+    b1 = pick(None if betas is None else betas[0], "beta1", SEED_HYPER.beta1)
+    b2 = pick(None if betas is None else betas[1], "beta2", SEED_HYPER.beta2)
+    h = Hyper(
+        lr=pick(None, "lr", SEED_HYPER.lr),
+        beta1=b1,
+        beta2=b2,
+        eps=pick(eps, "eps", SEED_HYPER.eps),
+        weight_decay=pick(weight_decay, "weight_decay", SEED_HYPER.weight_decay),
+    )
+    per_index: tuple[float, ...] | None = None
+    if lr is not None:
+        if len(lr) == 1:
+            h = Hyper(float(lr[0]), h.beta1, h.beta2, h.eps, h.weight_decay)
+        elif len(lr) == n_steps:
+            per_index = tuple(float(x) for x in lr)
+        else:
+            raise AuditError(f"--lr: expected 1 value or one per recorded step ({n_steps}), got {len(lr)}")
+    elif "lr_per_step" in attrs:
+        arr = np.asarray(attrs["lr_per_step"], dtype=np.float64).reshape(-1)
+        if arr.size != n_steps:
+            raise AuditError(f"attribute 'lr_per_step': expected {n_steps} values, found {arr.size}")
+        per_index = tuple(float(x) for x in arr)
+    if per_index is not None and len(set(per_index)) == 1:
+        h, per_index = Hyper(per_index[0], h.beta1, h.beta2, h.eps, h.weight_decay), None
+    validate(h)
+    for x in per_index or ():
+        validate(Hyper(x, h.beta1, h.beta2, h.eps, h.weight_decay))
+    offset = step_offset
+    if offset is None:
+        found = _attr_float(attrs, "first_index_step_count")
+        offset = DEFAULT_STEP_OFFSET if found is None else int(found)
+    if offset < 1:
+        raise AuditError(f"step offset must be >= 1 (torch's first step count is 1), got {offset}")
+    return Schedule(h, per_index, offset)

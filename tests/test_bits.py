@@ -1,0 +1,87 @@
+"""bf16 bit-level helpers: rounding, NaN patterns, ulp distances, exact printing."""
+
+from __future__ import annotations
+
+import ml_dtypes
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from emulation import bits
+
+
+def _f32_patterns() -> np.ndarray:
+    """Every bf16 pattern with each interesting low half: exact, just below/at/above a tie."""
+    high = bits.all_bf16_bits().astype(np.uint32) << 16
+    lows = np.array([0x0000, 0x0001, 0x7FFF, 0x8000, 0x8001, 0xFFFF, 0x4000, 0xC000], dtype=np.uint32)
+    return (high[:, None] | lows[None, :]).reshape(-1).view(np.float32)
+
+
+def test_widen_is_exact_and_matches_ml_dtypes():
+    b = bits.all_bf16_bits()
+    ours = bits.widen(b)
+    ref = b.view(ml_dtypes.bfloat16).astype(np.float32)
+    assert np.array_equal(ours.view(np.uint32), ref.view(np.uint32))
+
+
+def test_narrow_is_rne_like_ml_dtypes_on_every_tie_neighbourhood():
+    x = _f32_patterns()
+    ours = bits.narrow(x)
+    with np.errstate(invalid="ignore"):
+        ref = x.astype(ml_dtypes.bfloat16).view(np.uint16)
+    finite = ~np.isnan(x)
+    assert np.array_equal(ours[finite], ref[finite])
+
+
+def test_ties_go_to_even():
+    # 1 + 2^-8 is halfway between 1 and 1 + 2^-7: even neighbour is 1.0 (0x3F80)
+    assert bits.narrow(np.array([1 + 2**-8], np.float32))[0] == 0x3F80
+    # 1 + 3*2^-8 is halfway between 1+2^-7 (odd, 0x3F81) and 1+2^-6 (even, 0x3F82)
+    assert bits.narrow(np.array([1 + 3 * 2**-8], np.float32))[0] == 0x3F82
+
+
+def test_nan_patterns_and_overflow():
+    x = np.array([np.nan, -np.nan, np.inf, np.float32(3.4e38)], np.float32)
+    assert list(bits.narrow(x)) == [0x7FC0, 0x7FC0, 0x7F80, 0x7F80]
+    assert list(bits.narrow(x, bits.NAN_VECTOR)[:2]) == [0xFFFF, 0xFFFF]
+    per_element = np.array([0x7FC0, 0xFFFF], np.uint16)
+    assert list(bits.narrow(np.array([np.nan, np.nan], np.float32), per_element)) == [0x7FC0, 0xFFFF]
+
+
+def test_subnormals_are_rounded_not_flushed():
+    tiny = np.array([2.0**-133, 2.0**-134 * 3], np.float32)  # bf16 subnormal range
+    out = bits.narrow(tiny)
+    assert out[0] == 0x0001 and out[1] != 0
+
+
+def test_double_to_bf16_goes_through_float32():
+    # a double just above the bf16 tie 1 + 2^-8, but within float32's half-ulp of the tie:
+    # direct rounding would go up, torch (double -> float -> bf16) lands on the tie and goes even.
+    s = 1 + 2**-8 + 2**-30
+    assert bits.bf16_from_double(s) == np.float32(1.0)
+    assert ml_dtypes.bfloat16(s) == ml_dtypes.bfloat16(1.0)  # ml_dtypes does the same
+
+
+def test_ulp_distance_is_signed_and_zero_for_signed_zeros():
+    assert bits.ulp_distance(np.uint16(0x3F81), np.uint16(0x3F80)) == 1
+    assert bits.ulp_distance(np.uint16(0x0000), np.uint16(0x8000)) == 0
+    assert bits.ulp_distance(np.uint16(0x0001), np.uint16(0x8001)) == 2
+    assert bits.ulp_distance(np.uint16(0xBF80), np.uint16(0x3F80)) == -2 * 0x3F80
+
+
+@given(st.integers(0, 0xFFFF), st.integers(0, 0xFFFF))
+def test_ulp_distance_agrees_with_order(a, b):
+    fa, fb = bits.widen(np.array([a, b], np.uint16))
+    if np.isnan(fa) or np.isnan(fb):
+        return
+    d = int(bits.ulp_distance(np.uint16(a), np.uint16(b)))
+    assert (d > 0) == (fa > fb) and (d < 0) == (fa < fb)
+
+
+def test_exact_printing():
+    assert bits.exact_str(254.0) == "127/64*2^7"
+    assert bits.exact_str(1.0) == "1*2^0"
+    assert bits.exact_str(-0.75) == "-3/2*2^-1"
+    assert bits.exact_str(2.0**-133) == "1*2^-133"
+    assert bits.exact_str(float("nan")) == "NaN" and bits.exact_str(-0.0) == "-0"
+    assert bits.bits_str(0x3F80) == "0|01111111|0000000"

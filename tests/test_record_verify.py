@@ -1,0 +1,106 @@
+"""record -> verify with real torch: 1.0 for W, m, v, on recordings with several settings."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import h5py
+import numpy as np
+import pytest
+
+from adamw_audit.cli import main
+
+
+def verify_json(capsys, *args: str) -> dict:
+    assert main(["verify", *args, "--json", "--no-progress"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_seed_like_run_verifies_exactly(seed_like_recording, capsys):
+    out = verify_json(capsys, seed_like_recording)
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert out["steps_checked"] == 20  # step 0 from W_initial, then 19 more
+    assert out["recipe"] == "torch-2.13-cpu-forloop"
+    assert out["tensors"]["W"]["elements"] == 20 * 640_000
+
+
+def test_state_replay_is_exact_for_forloop(seed_like_recording, capsys):
+    out = verify_json(capsys, seed_like_recording, "--mode", "state")
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+
+
+def test_wrong_settings_are_detected(seed_like_recording, capsys):
+    """The check can fail: the notebook's off-by-one step count, or a wrong eps, break exactness."""
+    off_by_one = verify_json(capsys, seed_like_recording, "--step-offset", "2")
+    assert off_by_one["exact"]["W"] < 0.999
+    assert off_by_one["exact"]["momentum_W"] == 1.0  # m, v do not depend on the step count
+    wrong_lr = verify_json(capsys, seed_like_recording, "--lr", "1.1e-3")
+    assert wrong_lr["exact"]["W"] < 0.99
+
+
+def test_odd_shape_schedule_weight_decay(odd_recording, capsys):
+    path, truth = odd_recording
+    out = verify_json(capsys, path)
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert out["hyper"]["lr"] == truth["lr"]
+
+
+def test_stripped_attributes_with_flags(odd_recording, tmp_path, capsys):
+    """A file with no provenance at all (like the seed's) verifies when told the settings."""
+    path, truth = odd_recording
+    bare = tmp_path / "bare.h5"
+    with h5py.File(path, "r") as src, h5py.File(bare, "w") as dst:
+        for name in ("W", "momentum_W", "variance_W", "grad_W"):
+            dst.create_dataset(name, data=src[name][:])
+    h = truth["hyper"]
+    lrs = ",".join(repr(x) for x in truth["lr"])
+    common = ["--betas", "0.8", "0.99", "--eps", "1e-6", "--weight-decay", "0.1", "--threads", "2"]
+    out = verify_json(capsys, str(bare), "--lr", lrs, *common)
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert out["steps_checked"] == 11  # no W_initial: index 0 cannot be replayed
+    assert h.beta1 == 0.8
+    # the seed's defaults are wrong for this file, and say so
+    assert verify_json(capsys, str(bare))["exact"]["W"] < 0.5
+
+
+@pytest.mark.parametrize("shape", ["257", "3x5x7"])
+def test_other_ranks(tmp_path, capsys, shape):
+    path = tmp_path / f"r{shape}.h5"
+    assert main(["record", str(path), "--steps", "4", "--shape", shape, "--weight-decay", "0.5", "--lr", "0.01"]) == 0
+    capsys.readouterr()
+    out = verify_json(capsys, str(path))
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+
+
+def test_nan_and_inf_in_a_recording_are_data(seed_like_recording, tmp_path, capsys):
+    """Poison a gradient with NaN/Inf/-0/subnormals; replay must still match where torch would."""
+    import torch
+
+    from adamw_audit.record import bits_of
+
+    src = tmp_path / "poison.h5"
+    shutil.copy(seed_like_recording, src)
+    with h5py.File(src, "r+") as f:
+        w0 = torch.from_numpy(f["W"][2].view(np.int16)).view(torch.bfloat16).clone()
+        m0 = torch.from_numpy(f["momentum_W"][2].view(np.int16)).view(torch.bfloat16).clone()
+        v0 = torch.from_numpy(f["variance_W"][2].view(np.int16)).view(torch.bfloat16).clone()
+        g = torch.from_numpy(f["grad_W"][3].view(np.int16)).view(torch.bfloat16).clone()
+        g.view(-1)[:6] = torch.tensor([float("nan"), float("inf"), -float("inf"), -0.0, 1e-40, 3e38])
+        p = torch.nn.Parameter(w0.clone())
+        opt = torch.optim.AdamW([p], lr=1e-3, foreach=False)
+        p.grad = g
+        opt.step()  # step 1 in torch's count; we relabel: write it as index 3 of a fresh state
+        st = opt.state[p]
+        st["exp_avg"].copy_(m0)
+        st["exp_avg_sq"].copy_(v0)
+        st["step"].fill_(3.0)
+        p.data.copy_(w0)
+        opt.step()
+        f["grad_W"][3] = bits_of(g)
+        f["W"][3] = bits_of(p)
+        f["momentum_W"][3] = bits_of(st["exp_avg"])
+        f["variance_W"][3] = bits_of(st["exp_avg_sq"])
+    out = verify_json(capsys, str(src))
+    per = {s["index"]: s for s in out["per_step"]}
+    assert per[3]["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
