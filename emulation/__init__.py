@@ -1,0 +1,1 @@
+"""Pure-NumPy emulation of torch's bf16 AdamW paths: bits, exact FMA, op programs, recipes."""
