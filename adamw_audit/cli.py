@@ -153,7 +153,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_notebook(args: argparse.Namespace) -> int:
     from emulation.recipes import recipe
-    from emulation.replay import positions, run_bits
+    from emulation.replay import run_bits
     from refimpl import notebook
     from refimpl.conventions import SEED_HYPER
 
@@ -171,9 +171,9 @@ def cmd_notebook(args: argparse.Namespace) -> int:
             "exp_avg": rec.read("momentum_W", t),
             "exp_avg_sq": rec.read("variance_W", t),
         }
-        tail = positions(capability, rec.numel, threads)
-        pred = run_bits(program, state, tail)["param"]
-        stats = notebook.statistics(pred, rec.read("W", t), tail)
+        where = recipe("seed").positions(capability, rec.numel, threads)
+        pred = run_bits(program, state, where)["param"]
+        stats = notebook.statistics(pred, rec.read("W", t), where)
     if args.json:
         print(json.dumps({"step": t, "naive": stats.to_json(), "recipe": program.name}))
     else:

@@ -28,11 +28,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from emulation import bits
-from emulation.program import Assign, Bf16, Expr, Program, S, T, add, div, evaluate, mul, sqrt
+from emulation.layout import elementwise
+from emulation.program import Assign, Bf16, Expr, Program, S, T, add, div, evaluate, fma, maximum, mul, neg, sqrt
 from emulation.recipes import cpu_ops as op
 from emulation.recipes import recipe
 from emulation.recipes.common import CAPABILITIES, Hyper, Kernel, cpu_kernel
-from emulation.replay import positions, run_bits, to_bits
+from emulation.replay import run_bits, to_bits
 
 SPECIALS = np.array(
     [0x0000, 0x8000, 0x0001, 0x8001, 0x007F, 0x0080, 0x7F7F, 0xFF7F, 0x7F80, 0xFF80, 0x7FC0, 0xFFC1,
@@ -91,7 +92,9 @@ def op_cases() -> list[OpCase]:
         cases.append(OpCase("mul_scalar", s, 1, lambda k, x, s: op.mul_scalar(k, x[0], S("s", s)),
                             lambda x, s: x.mul_(s), "scalar as bf16",
                             lambda k, x, s: op.mul_scalar(k, x[0], S("s", s, "bf16"))))  # fmt: skip
-    for s in (0.1, 1 - 0.999**2, (1 - 0.999**10) ** 0.5, (1 - 0.999**1000) ** 0.5, 3.0):
+    # (1-0.999**2644)**0.5 is the one bias correction of steps 1..3000 (betas 0.95/0.99/0.999)
+    # for which dividing and multiplying by the float reciprocal differ on some bf16 value (2 of them)
+    for s in (0.1, 1 - 0.999**2, (1 - 0.999**10) ** 0.5, (1 - 0.999**1000) ** 0.5, 3.0, (1 - 0.999**2644) ** 0.5):
         cases.append(OpCase("div_scalar", s, 1, lambda k, x, s: op.div_scalar(k, x[0], S("s", s)),
                             lambda x, s: x / s, "multiply by f32(1/s)",
                             lambda k, x, s: op.mul_scalar(k, x[0], S("1/s", 1 / s))))  # fmt: skip
@@ -114,11 +117,49 @@ def op_cases() -> list[OpCase]:
         cases.append(OpCase("addcdiv_", c, 3, lambda k, x, s: op.addcdiv_(k, x[0], x[1], x[2], S("c", s)),
                             lambda a, b, d, s: a.addcdiv_(b, d, value=s), "quotient first: x + c*(t1/t2)",
                             lambda k, x, s: Bf16(_quotient_first(x, s), k.nan)))  # fmt: skip
+    for s in (0.99, 0.9, 1 - 1e-2 * 0.1):
+        cases.append(OpCase("foreach_mul_scalar", s, 1,
+                            lambda k, x, s: op.foreach_mul_scalar(k, x[0], S("s", s, "bf16")),
+                            _foreach_mul, "scalar as float32",
+                            lambda k, x, s: op.mul_scalar(k, x[0], S("s", s))))  # fmt: skip
+    for wd in (0.01, 0.1, 0.3):
+        cases.append(OpCase("add_alpha", wd, 2, lambda k, x, s: op.add_alpha(k, x[1], x[0], S("wd", s, "bf16")),
+                            lambda p, g, s: g.add(p, alpha=s), "one form everywhere (FMA body / FMA)",
+                            lambda k, x, s: _one_form_add_alpha(k, x, s)))  # fmt: skip
+    cases.append(OpCase("neg_", 0.0, 1, lambda k, x, s: op.neg_(k, x[0]), lambda x, s: -x,
+                        "NaN canonicalised everywhere", lambda k, x, s: Bf16(neg(x[0]), k.nan)))  # fmt: skip
+    cases.append(OpCase("maximum_", 0.0, 2, lambda k, x, s: op.maximum_(k, x[0], x[1]),
+                        lambda a, b, s: torch_maximum(a, b), "the other family's NaN rule",
+                        lambda k, x, s: _other_family_max(k, x)))  # fmt: skip
     cases.append(OpCase("add_tensor", 0.0, 2, lambda k, x, s: op.add_tensor(k, x[0], x[1]), lambda a, b, s: a + b,
                         "other NaN pattern", lambda k, x, s: op.add_tensor(_other_nan(k), x[0], x[1])))  # fmt: skip
     cases.append(OpCase("div_tensor", 0.0, 2, lambda k, x, s: op.div_tensor(k, x[0], x[1]), lambda a, b, s: a / b,
                         "other NaN pattern", lambda k, x, s: op.div_tensor(_other_nan(k), x[0], x[1])))  # fmt: skip
     return cases
+
+
+def _foreach_mul(x, s):
+    import torch
+
+    torch._foreach_mul_([x], s)
+    return x
+
+
+def torch_maximum(a, b):
+    import torch
+
+    return torch.maximum(a, b)
+
+
+def _other_family_max(k: Kernel, x: tuple[Expr, ...]) -> Expr:
+    return Bf16(maximum(x[0], x[1]), "position-payload" if k.contracts_fma else "position")
+
+
+def _one_form_add_alpha(k: Kernel, x: tuple[Expr, ...], wd: float) -> Expr:
+    alpha = S("wd", wd, "bf16")
+    if k.contracts_fma:
+        return Bf16(k.madd(x[0], alpha, x[1]), k.nan)
+    return Bf16(fma(x[0], alpha, x[1]), k.nan)
 
 
 def _quotient_first(x: tuple[Expr, ...], c: float) -> Expr:
@@ -130,11 +171,11 @@ def _one_op_program(expr: Expr, arity: int) -> Program:
     return Program("op", "", names, (Assign("out", expr, ""),), {"out": "out"})
 
 
-def _emulate(expr: Expr, arrays: list[np.ndarray], tail: np.ndarray | None) -> np.ndarray:
+def _emulate(expr: Expr, arrays: list[np.ndarray], where: dict | None) -> np.ndarray:
     if not isinstance(expr, Bf16):
         raise TypeError("an op case must end in a bf16 store")
     prog = _one_op_program(expr, len(arrays))
-    env = evaluate(prog, {f"x{i}": bits.widen(a) for i, a in enumerate(arrays)}, tail=tail)
+    env = evaluate(prog, {f"x{i}": bits.widen(a) for i, a in enumerate(arrays)}, where)
     return to_bits(env["out"])
 
 
@@ -188,14 +229,12 @@ def check_ops(capability: str, seed: int = 0) -> list[dict]:
         for arrs in input_sets:
             for piece in (None, 31):
                 n = arrs[0].size
-                tail = np.ones(n, bool) if piece else positions(capability, n, 1)
-                if capability == "default":
-                    tail = None
+                where = {"tail": np.ones(n, bool)} if piece else elementwise(capability, n, 1)
                 want = _torch_bits(torch, case.torch_call, arrs, case.scalar, piece)
-                got = _emulate(expr, arrs, tail)
+                got = _emulate(expr, arrs, where)
                 exact += int(np.count_nonzero(got == want))
                 total += n
-                refuted += int(np.count_nonzero(_emulate(alt, arrs, tail) != want))
+                refuted += int(np.count_nonzero(_emulate(alt, arrs, where) != want))
         results.append(
             {
                 "recipe": f"cpu-op:{case.name}",
@@ -220,15 +259,19 @@ HYPER_SETS = {
     "lr1e-2,wd0.1,betas(0.8,0.99),eps1e-6": Hyper(lr=1e-2, beta1=0.8, beta2=0.99, eps=1e-6, weight_decay=0.1),
     "beta1=0.3,beta2=0.9,lr0.1,wd1": Hyper(lr=0.1, beta1=0.3, beta2=0.9, eps=1e-3, weight_decay=1.0),
     "beta1=0,eps1e-4": Hyper(lr=3e-4, beta1=0.0, beta2=0.95, eps=1e-4),
+    "Adam L2 wd0.1": Hyper(lr=1e-2, weight_decay=0.1, decoupled=False),
+    "amsgrad,wd0.01": Hyper(amsgrad=True, weight_decay=0.01, beta2=0.99),
+    "maximize": Hyper(maximize=True, lr=1e-2),
+    "Adam L2+amsgrad+maximize": Hyper(lr=1e-2, weight_decay=0.3, decoupled=False, amsgrad=True, maximize=True),
 }
+IMPLS = ("forloop", "foreach", "fused")
+STATE_KEYS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
 
-def _step_run(
-    torch, h: Hyper, impl: str, n: int, steps: list[int], rng, capability: str, threads: int
-) -> tuple[int, int]:
-    """Run real AdamW on an adversarial ``n``-element bf16 parameter; after each step listed in
-    ``steps`` (step counts, increasing; a jump seeds the state at that count with adversarial
-    moments), compare the recipe's W, m, v.  Returns (exact, total) elements."""
+def _step_run(torch, h: Hyper, impl: str, n: int, steps: list[int], rng, capability: str, threads: int):
+    """Run real torch Adam/AdamW on an adversarial ``n``-element bf16 parameter; after each step
+    listed in ``steps`` (step counts, increasing; a jump seeds the state at that count with
+    adversarial moments), compare the recipe's outputs.  Returns (exact, total) elements."""
     torch.set_num_threads(threads)
 
     def tens(a):
@@ -238,8 +281,11 @@ def _step_run(
         return t.detach().contiguous().view(torch.int16).numpy().view(np.uint16).copy()
 
     p = torch.nn.Parameter(tens(adversarial_bits(n, rng)))
-    flags = {"foreach": impl == "foreach", "fused": impl == "fused"}
-    opt = torch.optim.AdamW([p], lr=h.lr, betas=(h.beta1, h.beta2), eps=h.eps, weight_decay=h.weight_decay, **flags)
+    cls = torch.optim.AdamW if h.decoupled else torch.optim.Adam
+    opt = cls(
+        [p], lr=h.lr, betas=(h.beta1, h.beta2), eps=h.eps, weight_decay=h.weight_decay, amsgrad=h.amsgrad,
+        maximize=h.maximize, foreach=impl == "foreach", fused=impl == "fused",
+    )  # fmt: skip
     rcp = recipe(impl)
     exact = total = 0
     done = 0
@@ -252,31 +298,31 @@ def _step_run(
             st = opt.state[p]
             st["step"].fill_(float(count - 1))
             st["exp_avg"].copy_(tens(adversarial_bits(n, rng)))
-            st["exp_avg_sq"].copy_(tens(np.abs(adversarial_bits(n, rng).view(np.int16)).astype(np.uint16)))
+            for key in ("exp_avg_sq", "max_exp_avg_sq"):
+                if key in st:
+                    st[key].copy_(tens(adversarial_bits(n, rng) & np.uint16(0x7FFF)))
         st = opt.state.get(p)
-        prev = {
-            "param": ub(p),
-            "grad": g,
-            "exp_avg": ub(st["exp_avg"]) if st else np.zeros(n, np.uint16),
-            "exp_avg_sq": ub(st["exp_avg_sq"]) if st else np.zeros(n, np.uint16),
-        }
+        prev = {"param": ub(p), "grad": g}
+        for key in STATE_KEYS:
+            prev[key] = ub(st[key]) if st and key in st else np.zeros(n, np.uint16)
         p.grad = tens(g)
         opt.step()
         st = opt.state[p]
-        got = run_bits(rcp.build(h, float(count), capability), prev, positions(capability, n, threads))
-        for key, t in (("param", p), ("exp_avg", st["exp_avg"]), ("exp_avg_sq", st["exp_avg_sq"])):
-            exact += int(np.count_nonzero(got[key] == ub(t)))
+        got = run_bits(rcp.build(h, float(count), capability), prev, rcp.positions(capability, n, threads))
+        for key, out in got.items():
+            want = ub(p) if key == "param" else ub(st[key])
+            exact += int(np.count_nonzero(out == want))
             total += n
         done = count
     return exact, total
 
 
-def check_steps(capability: str, impl: str = "forloop", seed: int = 0, quick: bool = False) -> list[dict]:
+def check_steps(capability: str, impls: tuple[str, ...] = IMPLS, seed: int = 0, quick: bool = False) -> list[dict]:
     import torch
 
     rng = np.random.default_rng(seed)
     results = []
-    sizes = list(range(1, 258)) if not quick else [1, 2, 31, 32, 33, 63, 64, 65, 127, 255, 257]
+    sizes = list(range(1, 258)) if not quick else [1, 2, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65, 127, 255, 257]
     plans = [
         ("sizes 1..257, steps 1,2", "defaults", sizes, [1, 2], (1,)),
         ("sizes 1..257, steps 1,2", "beta1=0.3,beta2=0.9,lr0.1,wd1", sizes, [1, 2], (1,)),
@@ -285,23 +331,24 @@ def check_steps(capability: str, impl: str = "forloop", seed: int = 0, quick: bo
     ]
     for name in HYPER_SETS:
         plans.append((f"{name}: steps 1,2,10,1000", name, [257, 40961], [1, 2, 10, 1000], (2,)))
-    for desc, hname, ns, steps, thread_opts in plans:
-        for threads in thread_opts:
-            exact = total = 0
-            for n in ns:
-                e, t = _step_run(torch, HYPER_SETS[hname], impl, n, steps, rng, capability, threads)
-                exact += e
-                total += t
-            results.append(
-                {
-                    "recipe": recipe(impl).name,
-                    "options": {"case": desc, "hyper": hname},
-                    "capability": capability,
-                    "threads": threads,
-                    "elements": total,
-                    "exact": exact / total,
-                }
-            )
+    for impl in impls:
+        for desc, hname, ns, steps, thread_opts in plans:
+            for threads in thread_opts:
+                exact = total = 0
+                for n in ns:
+                    e, t = _step_run(torch, HYPER_SETS[hname], impl, n, steps, rng, capability, threads)
+                    exact += e
+                    total += t
+                results.append(
+                    {
+                        "recipe": recipe(impl).name,
+                        "options": {"case": desc, "hyper": hname},
+                        "capability": capability,
+                        "threads": threads,
+                        "elements": total,
+                        "exact": exact / total,
+                    }
+                )
     return results
 
 

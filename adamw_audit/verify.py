@@ -19,7 +19,7 @@ import numpy as np
 
 from emulation import bits
 from emulation.recipes import Recipe
-from emulation.replay import positions, run_bits
+from emulation.replay import run_bits
 from refimpl.conventions import Schedule
 from refimpl.errors import AuditError
 from refimpl.recording import INITIAL_W, Recording
@@ -175,7 +175,7 @@ def replay(
             given = None
             if mode == "state":
                 given = {program.outputs[k]: want[k] for k in ("exp_avg", "exp_avg_sq")}
-            got = run_bits(program, state, positions(capability, rec.numel, threads, a, b), given)
+            got = run_bits(program, state, recipe.positions(capability, rec.numel, threads, a, b), given)
             for key, ds in TENSORS.items():
                 stats[ds].add(got[key], want[key])
         reports.append(StepReport(t, schedule.step_count(t), h.lr, stats))

@@ -49,10 +49,11 @@ def widen(bits: U16) -> F32:
     return (bits.astype(np.uint32) << np.uint32(16)).view(np.float32)
 
 
-def narrow(x: F32, nan_bits: int | U16 = NAN_SCALAR) -> U16:
+def narrow(x: F32, nan_bits: int | U16 | None = NAN_SCALAR) -> U16:
     """float32 -> bf16 bit patterns by torch's bias trick (RNE); NaN -> ``nan_bits``.
 
-    ``nan_bits`` may be an array (per-element: vector body vs scalar tail).
+    ``nan_bits`` may be an array (per-element: vector body vs scalar tail), or None to keep a
+    NaN's own top 16 bits (exact for a NaN that came from a bf16 unchanged).
     """
     x = np.asarray(x)
     if x.dtype != np.float32:
@@ -60,6 +61,8 @@ def narrow(x: F32, nan_bits: int | U16 = NAN_SCALAR) -> U16:
     u = x.view(np.uint32)
     lsb = (u >> np.uint32(16)) & np.uint32(1)
     rounded = ((u + np.uint32(0x7FFF) + lsb) >> np.uint32(16)).astype(np.uint16)
+    if nan_bits is None:
+        return np.where(np.isnan(x), (u >> np.uint32(16)).astype(np.uint16), rounded)
     return np.where(np.isnan(x), np.asarray(nan_bits, dtype=np.uint16), rounded)
 
 

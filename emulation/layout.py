@@ -50,3 +50,26 @@ def tail_mask(
         if lo < hi:
             mask[lo - start : hi - start] = True
     return mask
+
+
+def elementwise(capability: str, numel: int, threads: int, start: int = 0, stop: int | None = None) -> dict:
+    """Layout masks of a TensorIterator elementwise kernel: ``{"tail": ...}``.  DEFAULT has the same
+    split (its emulated vectors hold 16 bf16); it shows only where the body moves bits without
+    converting (``maximum``'s NaN payload)."""
+    return {"tail": tail_mask(numel, threads, start, stop)}
+
+
+def fused_adam(capability: str, numel: int, threads: int, start: int = 0, stop: int | None = None) -> dict:
+    """Layout masks of the CPU fused Adam kernel (aten/src/ATen/native/cpu/FusedAdamKernel.cpp).
+
+    ``adam_fused_step_impl`` splits the tensor into 64-byte units (32 bf16) across threads, so
+    every chunk but the last is a whole number of vectors and threads do not matter.  The source's
+    scalar loop covers the last ``numel % lpVec::size()`` elements (32 on AVX512, 16 on AVX2),
+    but on AVX512 the compiled kernel runs the first 16-element block of that remainder with
+    vector code too (contraction and NaN pattern of the body: measured, tests/test_crosscheck.py),
+    so on both the scalar ``"tail"`` is the last ``numel % 16`` elements.  DEFAULT: the same
+    (its emulated vectors hold 16 bf16), visible only through ``maximum`` vs ``std::max``.
+    """
+    stop = numel if stop is None else stop
+    first_tail = numel - numel % 16
+    return {"tail": np.arange(start, stop) >= first_tail}

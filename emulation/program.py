@@ -12,11 +12,15 @@ in the order torch makes them.  Expressions are small trees over a closed vocabu
 ``add sub mul div`` float32 arithmetic, each correctly rounded (IEEE binary32)
 ``sqrt neg``       float32 square root (correctly rounded), negation (exact)
 ``fma(a, b, c)``   ``a*b + c`` rounded once to float32 (:mod:`emulation.fma`)
+``max``            ``at::maximum``: NaN if either operand is NaN
+``max_std``        ``std::max(a, b) = a < b ? b : a``: NaN only when ``a`` is NaN
 ``bf16(x, nan)``   round float32 -> bf16 with torch's bias trick; ``nan`` says which NaN pattern
-                   torch writes: ``"scalar"`` (0x7FC0), ``"vector"`` (0xFFFF) or
-                   ``"position"`` (vector body 0xFFFF, scalar tail 0x7FC0)
-``by_position``    ``by_position(body, tail)``: the vector body and the scalar tail of a CPU
-                   kernel compute differently
+                   torch writes: ``"scalar"`` (0x7FC0), ``"vector"`` (0xFFFF), ``"payload"``
+                   (the NaN's own bits: ops that move bf16 bits without converting),
+                   ``"position"`` (vector body 0xFFFF, scalar tail 0x7FC0) or
+                   ``"position-payload"`` (payload in the body, 0x7FC0 in the tail)
+``by_position``    ``by_position(body, other, where)``: elements the layout marks ``where``
+                   (a CPU kernel's scalar tail, by default) compute ``other``
 =================  ===========================================================================
 
 Every intermediate is float32 (torch's "opmath" type for bf16); a value is bf16 only after an
@@ -30,6 +34,7 @@ of chosen elements is made (run the same program on the gathered elements).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -41,7 +46,8 @@ from .fma import fma as _fma
 
 F32 = npt.NDArray[np.float32]
 Via = Literal["f32", "bf16"]
-NanRule = Literal["scalar", "vector", "position"]
+NanRule = Literal["scalar", "vector", "payload", "position", "position-payload"]
+Positions = Mapping[str, npt.NDArray[np.bool_]]
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,7 @@ class S(Expr):
 
 @dataclass(frozen=True)
 class Op(Expr):
-    """Float32 arithmetic: ``kind`` in add, sub, mul, div, sqrt, neg, fma, max."""
+    """Float32 arithmetic: ``kind`` in add, sub, mul, div, sqrt, neg, fma, max, max_std."""
 
     kind: str
     args: tuple[Expr, ...]
@@ -104,10 +110,12 @@ class Op(Expr):
 
 @dataclass(frozen=True)
 class Bf16(Expr):
-    """Round float32 to bf16 (RNE, torch's NaN pattern per ``nan``)."""
+    """Round float32 to bf16 (RNE, torch's NaN pattern per ``nan``; ``where`` names the
+    layout mask that marks the scalar tail for the position rules)."""
 
     x: Expr
     nan: NanRule = "position"
+    where: str = "tail"
 
     def children(self) -> tuple[Expr, ...]:
         return (self.x,)
@@ -118,16 +126,17 @@ class Bf16(Expr):
 
 @dataclass(frozen=True)
 class ByPosition(Expr):
-    """The CPU kernel's vector body computes ``body``; its scalar tail computes ``tail``."""
+    """Elements the layout marks ``where`` compute ``other``; the rest compute ``body``."""
 
     body: Expr
-    tail: Expr
+    other: Expr
+    where: str = "tail"
 
     def children(self) -> tuple[Expr, ...]:
-        return (self.body, self.tail)
+        return (self.body, self.other)
 
     def __str__(self) -> str:
-        return f"by_position(body={self.body}, tail={self.tail})"
+        return f"by_position(body={self.body}, {self.where}={self.other})"
 
 
 def add(a: Expr, b: Expr) -> Op:
@@ -160,6 +169,10 @@ def fma(a: Expr, b: Expr, c: Expr) -> Op:
 
 def maximum(a: Expr, b: Expr) -> Op:
     return Op("max", (a, b))
+
+
+def std_max(a: Expr, b: Expr) -> Op:
+    return Op("max_std", (a, b))
 
 
 @dataclass(frozen=True)
@@ -205,31 +218,41 @@ def _check(x: F32, where: Expr) -> F32:
     return x
 
 
-def _nan_bits(rule: NanRule, tail: npt.NDArray[np.bool_] | None):
-    if rule == "scalar":
-        return bits.NAN_SCALAR
-    if rule == "vector":
-        return bits.NAN_VECTOR
-    if tail is None:
-        return bits.NAN_VECTOR
-    return np.where(tail, bits.NAN_SCALAR, bits.NAN_VECTOR).astype(np.uint16)
+_FIXED_NAN = {"scalar": bits.NAN_SCALAR, "vector": bits.NAN_VECTOR, "payload": None}
+
+
+def _store(x: F32, rule: NanRule, tail: npt.NDArray[np.bool_] | None) -> F32:
+    """Round to bf16 and write the NaN pattern ``rule`` asks for (see the module table)."""
+    if rule in _FIXED_NAN:
+        return bits.widen(bits.narrow(x, _FIXED_NAN[rule]))
+    out = bits.narrow(x, bits.NAN_VECTOR if rule == "position" else None)
+    if tail is not None and np.any(tail):
+        out = np.where(tail & np.isnan(x), bits.NAN_SCALAR, out).astype(np.uint16)
+    return bits.widen(out)
+
+
+def _maximum(a: F32, b: F32) -> F32:
+    """``at::maximum``: NaN if either is NaN (the first NaN operand's bits), else the larger."""
+    return np.where(np.isnan(a), a, np.where(np.isnan(b), b, np.maximum(a, b))).astype(np.float32)
 
 
 def evaluate(
     program: Program,
     inputs: dict[str, F32],
-    tail: npt.NDArray[np.bool_] | None = None,
+    positions: Positions | None = None,
     given: dict[str, F32] | None = None,
     record: bool = False,
 ) -> dict[str, F32]:
     """Run ``program`` on float32 arrays holding bf16 values.
 
-    ``tail`` marks elements a CPU kernel handles in its scalar tail (``None``: all vector body).
+    ``positions`` holds the layout masks of this stretch of elements (``"tail"``: a CPU
+    kernel's scalar tail; recipes may name others); ``None`` means all vector body.
     ``given`` overrides assignments for every op after them (state replay feeds the recorded
     m[t], v[t] this way); the computed value stays available as ``COMPUTED + target``.
-    Returns every assigned value; with ``record`` also every
-    intermediate node, keyed ``"<target>:<node path>"``.
+    Returns every assigned value; with ``record`` also every intermediate node, keyed
+    ``"<target>.<child index>..."``.
     """
+    positions = positions or {}
     env: dict[str, F32] = {}
     for name in program.inputs:
         if name not in inputs:
@@ -255,17 +278,20 @@ def evaluate(
                 elif e.kind == "fma":
                     out = _fma(a[0], a[1], a[2])
                 elif e.kind == "max":
-                    out = np.maximum(a[0], a[1])  # propagates NaN like at::maximum
+                    out = _maximum(a[0], a[1])
+                elif e.kind == "max_std":
+                    out = np.where(a[0] < a[1], a[1], a[0]).astype(np.float32)
                 else:
                     raise ValueError(f"unknown op {e.kind!r}")
         elif isinstance(e, Bf16):
-            out = bits.round_to_bf16(ev(e.x, path + ".0"), _nan_bits(e.nan, tail))
+            out = _store(ev(e.x, path + ".0"), e.nan, positions.get(e.where))
         elif isinstance(e, ByPosition):
             body = ev(e.body, path + ".body")
-            if tail is None or not np.any(tail):
+            mask = positions.get(e.where)
+            if mask is None or not np.any(mask):
                 out = body
             else:
-                out = np.where(tail, ev(e.tail, path + ".tail"), body)
+                out = np.where(mask, ev(e.other, path + "." + e.where), body)
         else:
             raise TypeError(f"not an op: {e!r}")
         out = _check(out, e)

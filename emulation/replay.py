@@ -6,8 +6,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import bits
-from .layout import tail_mask
-from .program import COMPUTED, Program, evaluate
+from .program import COMPUTED, Positions, Program, evaluate
 
 U16 = npt.NDArray[np.uint16]
 
@@ -20,21 +19,15 @@ def to_bits(x: npt.NDArray[np.float32]) -> U16:
     return (np.asarray(x, dtype=np.float32).view(np.uint32) >> np.uint32(16)).astype(np.uint16)
 
 
-def positions(capability: str, numel: int, threads: int, start: int = 0, stop: int | None = None):
-    """The scalar-tail mask for flat elements [start, stop) of a ``numel``-element tensor."""
-    if capability == "default":
-        return None  # every conversion is the scalar one; the program says so itself
-    return tail_mask(numel, threads, start, stop)
-
-
 def run_bits(
     program: Program,
     state: dict[str, U16],
-    tail: npt.NDArray[np.bool_] | None = None,
+    positions: Positions | None = None,
     given: dict[str, U16] | None = None,
 ) -> dict[str, U16]:
-    """Evaluate ``program`` on bf16 bit arrays; returns its outputs as bf16 bit arrays."""
+    """Evaluate ``program`` on bf16 bit arrays (``positions``: the recipe's layout masks for
+    these elements); returns its outputs as bf16 bit arrays."""
     inputs = {name: bits.widen(state[name]) for name in program.inputs}
     given_f = {k: bits.widen(v) for k, v in (given or {}).items()}
-    env = evaluate(program, inputs, tail=tail, given=given_f)
+    env = evaluate(program, inputs, positions, given=given_f)
     return {out: to_bits(env.get(COMPUTED + name, env[name])) for out, name in program.outputs.items()}

@@ -52,15 +52,15 @@ class NotebookStats:
         }
 
 
-def abs_errors(pred_bits: np.ndarray, actual_bits: np.ndarray, tail: np.ndarray | None = None) -> np.ndarray:
+def abs_errors(pred_bits: np.ndarray, actual_bits: np.ndarray, where: dict | None = None) -> np.ndarray:
     """``(W_predicted - W_actual).to(float32).abs()`` as the notebook computes it (float32)."""
-    env = evaluate(_DIFF, {"pred": bits.widen(pred_bits), "actual": bits.widen(actual_bits)}, tail=tail)
+    env = evaluate(_DIFF, {"pred": bits.widen(pred_bits), "actual": bits.widen(actual_bits)}, where)
     return np.abs(env["diff"])
 
 
-def statistics(pred_bits: np.ndarray, actual_bits: np.ndarray, tail: np.ndarray | None = None) -> NotebookStats:
+def statistics(pred_bits: np.ndarray, actual_bits: np.ndarray, where: dict | None = None) -> NotebookStats:
     """The notebook's printed numbers for one step (whole-step arrays of bf16 bits)."""
-    a = abs_errors(pred_bits, actual_bits, tail)
+    a = abs_errors(pred_bits, actual_bits, where)
     exact = int(np.count_nonzero(bits.widen(pred_bits) == bits.widen(actual_bits)))
     within = int(np.count_nonzero(a < np.float32(TOLERANCE)))
     if a.size == 0:

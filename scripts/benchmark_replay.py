@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from emulation.recipes import Hyper, recipe
-from emulation.replay import positions, run_bits
+from emulation.replay import run_bits
 
 
 def main() -> None:
@@ -56,7 +56,7 @@ def main() -> None:
         program = rcp.build(Hyper(), float(i + 2), cap)
         for a in range(0, n, args.chunk):
             b = min(a + args.chunk, n)
-            run_bits(program, {k: v[a:b] for k, v in state.items()}, positions(cap, n, threads, a, b))
+            run_bits(program, {k: v[a:b] for k, v in state.items()}, rcp.positions(cap, n, threads, a, b))
     emu_s = (time.perf_counter() - t0) / args.steps
 
     print(f"shape {args.shape} ({n:,} elements), torch {torch.__version__}, capability {cap}, threads {threads}")

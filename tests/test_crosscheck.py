@@ -31,9 +31,22 @@ def test_every_recipe_and_op_is_bit_exact(rows):
 REFUTABLE = [
     (cap, op)
     for cap in CAPABILITIES
-    for op in ("lerp_", "addcmul_", "add_scalar", "mul_scalar", "addcdiv_", "add_tensor", "div_tensor")
+    for op in (
+        "lerp_",
+        "addcmul_",
+        "add_scalar",
+        "mul_scalar",
+        "div_scalar",
+        "addcdiv_",
+        "add_tensor",
+        "div_tensor",
+        "foreach_mul_scalar",
+        "add_alpha",
+        "neg_",
+        "maximum_",
+    )
     # DEFAULT writes 0x7FC0 everywhere: "the other NaN pattern" is no alternative there
-    if not (cap == "default" and op in ("add_tensor", "div_tensor"))
+    if not (cap == "default" and op in ("add_tensor", "div_tensor", "neg_"))
 ]
 
 
@@ -47,9 +60,13 @@ def test_checks_can_fail(rows, capability, op):
     assert refuted > 0
 
 
-def test_whole_steps_cover_sizes_threads_and_step_counts(rows):
-    steps = [r for r in rows if r["recipe"] == "torch-2.13-cpu-forloop"]
+@pytest.mark.parametrize("impl", ["forloop", "foreach", "fused"])
+def test_whole_steps_cover_sizes_threads_options_and_step_counts(rows, impl):
+    steps = [r for r in rows if r["recipe"] == f"torch-2.13-cpu-{impl}"]
     cases = {r["options"]["case"] for r in steps}
+    hypers = {r["options"]["hyper"] for r in steps}
     assert "sizes 1..257, steps 1,2" in cases
     assert any("1000" in c for c in cases)
     assert {r["threads"] for r in steps} == {1, 2}
+    assert {r["capability"] for r in steps} == set(CAPABILITIES)
+    assert {"Adam L2 wd0.1", "amsgrad,wd0.01", "maximize", "Adam L2+amsgrad+maximize"} <= hypers

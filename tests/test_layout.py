@@ -31,3 +31,18 @@ def test_nan_patterns_mark_the_scalar_tail(n, threads):
 def test_tail_mask_slices_agree():
     full = tail_mask(70001, 2)
     assert np.array_equal(np.concatenate([tail_mask(70001, 2, 0, 35000), tail_mask(70001, 2, 35000, 70001)]), full)
+
+
+@pytest.mark.parametrize("n", [1, 15, 16, 17, 31, 32, 33, 47, 48, 63, 64, 65, 100, 257, 40001])
+def test_fused_kernel_tail_is_the_last_numel_mod_16(n):
+    """The fused CPU kernel writes 0x7FC0 for NaN only in its scalar tail: the last n % 16
+    elements, on AVX512 as on AVX2 (layout.fused_adam)."""
+    from emulation.layout import fused_adam
+
+    torch.set_num_threads(2)
+    p = torch.nn.Parameter(torch.zeros(n, dtype=torch.bfloat16))
+    p.grad = torch.full((n,), float("nan"), dtype=torch.bfloat16)
+    torch.optim.AdamW([p], fused=True).step()
+    out = p.detach().view(torch.int16).numpy().view(np.uint16)
+    cap = str(torch.backends.cpu.get_cpu_capability()).lower()
+    assert np.array_equal(out == bits.NAN_SCALAR, fused_adam(cap, n, 2)["tail"])

@@ -104,3 +104,28 @@ def test_nan_and_inf_in_a_recording_are_data(seed_like_recording, tmp_path, caps
     out = verify_json(capsys, str(src))
     per = {s["index"]: s for s in out["per_step"]}
     assert per[3]["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+
+
+@pytest.mark.parametrize("impl", ["foreach", "fused"])
+def test_other_impls_record_and_verify(tmp_path, capsys, impl):
+    """foreach and fused recordings with an lr schedule, weight decay and an odd shape verify at
+    1.0, the recipe picked from the file's impl attribute."""
+    path = tmp_path / f"{impl}.h5"
+    lrs = "0.01,0.008,0.006,0.004,0.002,0.001"
+    args = ["record", str(path), "--impl", impl, "--steps", "6", "--shape", "1001x3", "--lr", lrs]
+    assert main([*args, "--weight-decay", "0.05", "--betas", "0.85", "0.99", "--threads", "2"]) == 0
+    capsys.readouterr()
+    out = verify_json(capsys, str(path))
+    assert out["recipe"] == f"torch-2.13-cpu-{impl}"
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    other = "fused" if impl == "foreach" else "forloop"
+    assert verify_json(capsys, str(path), "--impl", other)["exact"]["W"] < 1.0  # the paths differ
+
+
+def test_fused_cannot_replay_from_state(tmp_path, capsys):
+    path = tmp_path / "fused.h5"
+    assert main(["record", str(path), "--impl", "fused", "--steps", "2", "--shape", "64"]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(path), "--mode", "state"]) == 2
+    err = capsys.readouterr().err
+    assert "state replay is impossible" in err and len(err.strip().splitlines()) == 1

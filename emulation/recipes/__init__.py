@@ -1,7 +1,8 @@
 """Op programs ("recipes"): one module per torch path family, plus the seed notebook's program.
 
 A recipe builds the :class:`~emulation.program.Program` of one optimizer step from the
-hyper-parameters, the step count and the CPU capability; :data:`CATALOG` lists them with the torch
+hyper-parameters, the step count and the CPU capability, and says where each element runs in the
+kernel (its *layout*: vector body, scalar tail, ...).  :data:`CATALOG` lists them with the torch
 source each one cites and how it was verified.
 """
 
@@ -11,11 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from ..program import Program
-from . import forloop, seed
+from .. import layout
+from ..program import Positions, Program
+from . import foreach, forloop, fused, seed
 from .common import CAPABILITIES, Hyper
 
 Verified = Literal["live", "fixture", "binary", "source-only"]
+Layout = Callable[[str, int, int, int, "int | None"], Positions]
 
 
 @dataclass(frozen=True)
@@ -29,38 +32,36 @@ class Recipe:
     source: str
     verified_by: Verified
     build: Callable[[Hyper, float, str], Program]
+    layout: Layout
     replays_from_state: bool
     """True when W[t] depends on m[t], v[t] only through their stored bf16 values, so W[t] can be
     rebuilt from the recorded W[t-1], m[t], v[t] ("state replay")."""
+
+    def positions(self, capability: str, numel: int, threads: int, start: int = 0, stop: int | None = None):
+        """The layout masks of flat elements [start, stop) of a ``numel``-element tensor."""
+        return self.layout(capability, numel, threads, start, stop)
 
 
 CATALOG: dict[str, Recipe] = {
     r.name: r
     for r in (
-        Recipe(
-            name="torch-2.13-cpu-forloop",
-            impl="forloop",
-            device="cpu",
-            torch="2.13",
-            source=forloop.SOURCE,
-            verified_by="live",
-            build=forloop.program,
-            replays_from_state=True,
-        ),
-        Recipe(
-            name="seed-notebook",
-            impl="seed",
-            device="cpu",
-            torch="2.13",
-            source=seed.SOURCE,
-            verified_by="live",
-            build=seed.program,
-            replays_from_state=True,
-        ),
+        Recipe("torch-2.13-cpu-forloop", "forloop", "cpu", "2.13", forloop.SOURCE, "live", forloop.program,
+               layout.elementwise, replays_from_state=True),
+        Recipe("torch-2.13-cpu-foreach", "foreach", "cpu", "2.13", foreach.SOURCE, "live", foreach.program,
+               layout.elementwise, replays_from_state=True),
+        Recipe("torch-2.13-cpu-fused", "fused", "cpu", "2.13", fused.SOURCE, "live", fused.program,
+               layout.fused_adam, replays_from_state=False),
+        Recipe("seed-notebook", "seed", "cpu", "2.13", seed.SOURCE, "live", seed.program,
+               layout.elementwise, replays_from_state=True),
     )
-}
+}  # fmt: skip
 
-DEFAULT_FOR_IMPL = {"forloop": "torch-2.13-cpu-forloop", "seed": "seed-notebook"}
+DEFAULT_FOR_IMPL = {
+    "forloop": "torch-2.13-cpu-forloop",
+    "foreach": "torch-2.13-cpu-foreach",
+    "fused": "torch-2.13-cpu-fused",
+    "seed": "seed-notebook",
+}
 
 
 def recipe(name_or_impl: str) -> Recipe:

@@ -11,13 +11,20 @@ CAPABILITIES = ("avx512", "avx2", "default")
 
 @dataclass(frozen=True)
 class Hyper:
-    """AdamW hyper-parameters as the user passes them to torch (Python doubles)."""
+    """The optimizer's arguments as the user passes them to torch (Python doubles and flags).
+
+    ``decoupled``: True for ``torch.optim.AdamW`` (weight decay scales the parameter), False for
+    ``torch.optim.Adam`` (L2: weight decay is added to the gradient).
+    """
 
     lr: float = 1e-3
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1e-8
     weight_decay: float = 0.0
+    amsgrad: bool = False
+    maximize: bool = False
+    decoupled: bool = True
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
-"""torch 2.13 CPU single-tensor AdamW (``foreach=False``, ``fused=False``; the CPU default).
+"""torch 2.13 CPU single-tensor Adam/AdamW (``foreach=False``, ``fused=False``; the CPU default).
 
     step      += 1                               step = float(state_steps[i].item())
-    param      = param * (1 - lr*wd)              if wd != 0
+    grad       = -grad                            if maximize
+    param      = param * (1 - lr*wd)              if wd != 0 (AdamW; Adam: grad += wd*param)
     exp_avg    = lerp(exp_avg, grad, 1 - b1)
     exp_avg_sq = exp_avg_sq * b2 + (1 - b2) * grad * grad
+    max_sq     = maximum(max_sq, exp_avg_sq)      if amsgrad (and denom uses it)
     denom      = sqrt(exp_avg_sq) / sqrt(1 - b2**step) + eps
     param      = param + (-lr / (1 - b1**step)) * exp_avg / denom
 
@@ -34,6 +36,8 @@ def program(h: Hyper, step: float, capability: str = "avx512") -> Program:
         return T(target)
 
     p, g, m, v = T("param"), T("grad"), T("exp_avg"), T("exp_avg_sq")
+    inputs = ["param", "grad", "exp_avg", "exp_avg_sq"]
+    outputs = {"param": "p_new", "exp_avg": "m_new", "exp_avg_sq": "v_new"}
 
     # adam.py, Python doubles
     bias_correction1 = 1 - h.beta1**step
@@ -41,29 +45,28 @@ def program(h: Hyper, step: float, capability: str = "avx512") -> Program:
     step_size = h.lr / bias_correction1
     bias_correction2_sqrt = bias_correction2**0.5
 
+    if h.maximize:
+        g = call("g_neg", op.neg_(k, g), "grad = -grads[i]")
     if h.weight_decay != 0:
-        p = call(
-            "p_decayed",
-            op.mul_scalar(k, p, S("1-lr*wd", 1 - h.lr * h.weight_decay)),
-            "param.mul_(1 - lr * weight_decay)",
-        )
+        if h.decoupled:
+            p = call(
+                "p_decayed", op.mul_scalar(k, p, S("1-lr*wd", 1 - h.lr * h.weight_decay)), "param.mul_(1 - lr * wd)"
+            )
+        else:
+            g = call("g_l2", op.add_alpha(k, g, p, S("wd", h.weight_decay, "bf16")), "grad.add(param, alpha=wd)")
     m = call("m_new", op.lerp_(k, m, g, S("1-beta1", 1 - h.beta1)), "exp_avg.lerp_(grad, 1 - beta1)")
     v = call("v_decayed", op.mul_scalar(k, v, S("beta2", h.beta2)), "exp_avg_sq.mul_(beta2)")
     v = call("v_new", op.addcmul_(k, v, g, g, S("1-beta2", 1 - h.beta2)), ".addcmul_(grad, grad, value=1 - beta2)")
+    if h.amsgrad:
+        inputs.append("max_exp_avg_sq")
+        outputs["max_exp_avg_sq"] = "vmax_new"
+        v = call("vmax_new", op.maximum_(k, T("max_exp_avg_sq"), v), "torch.maximum(max_sq, exp_avg_sq, out=max_sq)")
     d = call("v_sqrt", op.sqrt_(k, v), "exp_avg_sq.sqrt()")
-    d = call(
-        "denom_div", op.div_scalar(k, d, S("bias_correction2_sqrt", bias_correction2_sqrt)), "/ bias_correction2_sqrt"
-    )
+    d = call("denom_div", op.div_scalar(k, d, S("bias_correction2_sqrt", bias_correction2_sqrt)), "/ bc2_sqrt")
     d = call("denom", op.add_scalar(k, d, S("eps", h.eps, "bf16")), ".add_(eps)")
     call(
         "p_new",
         op.addcdiv_(k, p, m, d, S("-step_size", -step_size)),
         "param.addcdiv_(exp_avg, denom, value=-step_size)",
     )
-    return Program(
-        name="torch-2.13-cpu-forloop",
-        source=SOURCE,
-        inputs=("param", "grad", "exp_avg", "exp_avg_sq"),
-        assigns=tuple(assigns),
-        outputs={"param": "p_new", "exp_avg": "m_new", "exp_avg_sq": "v_new"},
-    )
+    return Program("torch-2.13-cpu-forloop", SOURCE, tuple(inputs), tuple(assigns), outputs)

@@ -1,0 +1,73 @@
+"""torch 2.13 CPU multi-tensor Adam/AdamW (``foreach=True``; on the CPU the foreach ops fall back
+to one kernel call per tensor: the "slow path").
+
+Same op order as the for-loop path (forloop.py), with two differences in how scalars arrive:
+
+* ``torch._foreach_mul_(tensors, scalar)`` casts its scalar to bf16: ``param * bf16(1-lr*wd)``
+  and ``exp_avg_sq * bf16(beta2)`` (bf16(0.99) = 0.98828125; bf16(0.999) = 1.0, a no-op either way);
+* ``step_size`` is ``(lr / bc) * -1`` (the same double as ``-(lr / bc)``).
+
+Source: torch/optim/adam.py ``_multi_tensor_adam`` @v2.13.0; the foreach slow paths in
+aten/src/ATen/native/ForeachOpsKernels.cpp @v2.13.0 (one ``at::`` op per tensor).
+"""
+
+from __future__ import annotations
+
+from ..program import Assign, Expr, Program, S, T
+from . import cpu_ops as op
+from .common import Hyper, cpu_kernel
+
+SOURCE = "torch/optim/adam.py@v2.13.0 _multi_tensor_adam; aten/src/ATen/native/ForeachOpsKernels.cpp@v2.13.0"
+
+
+def program(h: Hyper, step: float, capability: str = "avx512") -> Program:
+    k = cpu_kernel(capability)
+    assigns: list[Assign] = []
+
+    def call(target: str, stored: Expr, torch: str) -> T:
+        assigns.append(Assign(target, stored, torch))
+        return T(target)
+
+    p, g, m, v = T("param"), T("grad"), T("exp_avg"), T("exp_avg_sq")
+    inputs = ["param", "grad", "exp_avg", "exp_avg_sq"]
+    outputs = {"param": "p_new", "exp_avg": "m_new", "exp_avg_sq": "v_new"}
+
+    bias_correction1 = 1 - h.beta1**step
+    bias_correction2 = 1 - h.beta2**step
+    step_size = (h.lr / bias_correction1) * -1
+    bias_correction2_sqrt = bias_correction2**0.5
+
+    if h.maximize:
+        g = call("g_neg", op.neg_(k, g), "torch._foreach_neg(device_grads)")
+    if h.weight_decay != 0:
+        if h.decoupled:
+            decay = S("1-lr*wd", 1 - h.lr * h.weight_decay, "bf16")
+            p = call("p_decayed", op.foreach_mul_scalar(k, p, decay), "torch._foreach_mul_(params, 1 - lr * wd)")
+        else:
+            g = call(
+                "g_l2", op.add_alpha(k, g, p, S("wd", h.weight_decay, "bf16")), "_foreach_add(grads, params, alpha=wd)"
+            )
+    m = call("m_new", op.lerp_(k, m, g, S("1-beta1", 1 - h.beta1)), "torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)")
+    v = call(
+        "v_decayed", op.foreach_mul_scalar(k, v, S("beta2", h.beta2, "bf16")), "torch._foreach_mul_(exp_avg_sqs, beta2)"
+    )
+    v = call(
+        "v_new", op.addcmul_(k, v, g, g, S("1-beta2", 1 - h.beta2)), "torch._foreach_addcmul_(sqs, g, g, 1 - beta2)"
+    )
+    if h.amsgrad:
+        inputs.append("max_exp_avg_sq")
+        outputs["max_exp_avg_sq"] = "vmax_new"
+        v = call("vmax_new", op.maximum_(k, T("max_exp_avg_sq"), v), "torch._foreach_maximum_(max_sqs, exp_avg_sqs)")
+    d = call("v_sqrt", op.sqrt_(k, v), "torch._foreach_sqrt(exp_avg_sqs)")
+    d = call(
+        "denom_div",
+        op.div_scalar(k, d, S("bias_correction2_sqrt", bias_correction2_sqrt)),
+        "_foreach_div_(.., bc2_sqrt)",
+    )
+    d = call("denom", op.add_scalar(k, d, S("eps", h.eps, "bf16")), "torch._foreach_add_(exp_avg_sq_sqrt, eps)")
+    call(
+        "p_new",
+        op.addcdiv_(k, p, m, d, S("step_size", step_size)),
+        "torch._foreach_addcdiv_(params, m, denom, step_size)",
+    )
+    return Program("torch-2.13-cpu-foreach", SOURCE, tuple(inputs), tuple(assigns), outputs)

@@ -1,0 +1,78 @@
+"""torch 2.13 CPU fused Adam/AdamW (``fused=True``): one kernel, float32 throughout.
+
+aten/src/ATen/native/cpu/FusedAdamKernel.cpp @v2.13.0 (``adam_math`` for reduced floats):
+scalars in C++ double (``std::pow``, ``std::sqrt``), each narrowed to float where used; every
+element loaded to float32, updated, and only the stored p, m, v rounded to bf16::
+
+    P = p * f32(1 - lr*wd)                     AdamW (Adam: g = fma(p, f32(wd), g))
+    M = lerp(m, g, f32(1 - b1))                vec::fmadd, as the lerp kernel
+    V = v*f32(b2) + f32(1-b2)*g*g              contraction depends on position, see below
+    D = sqrt(V) / f32(sqrt(bc2)) + f32(eps)    (amsgrad: sqrt(max(vmax, V)))
+    P = P + (f32(-lr/bc1) * M) / D
+    store bf16(P), bf16(M), bf16(V)
+
+The update reads the *unrounded* M and V: W[t] cannot be rebuilt from the recorded bf16 m[t],
+v[t] (no state replay).  ``V``: the vector body computes ``fma(f32(1-b2)*g, g, v*f32(b2))``; the
+scalar tail (the last ``numel % 16`` elements, see layout.fused_adam) is contracted the other
+way, ``fma(v, f32(b2), (f32(1-b2)*g)*g)``.  DEFAULT: no FMA anywhere.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..program import Assign, Bf16, ByPosition, Expr, Program, S, T, add, div, maximum, mul, neg, sqrt, std_max
+from . import cpu_ops as op
+from .common import Hyper, cpu_kernel
+
+SOURCE = "aten/src/ATen/native/cpu/FusedAdamKernel.cpp@v2.13.0 adam_math; torch/optim/adam.py@v2.13.0 _fused_adam"
+
+
+def program(h: Hyper, step: float, capability: str = "avx512") -> Program:
+    k = cpu_kernel(capability)
+    assigns: list[Assign] = []
+
+    def let(target: str, value: Expr, source: str) -> T:
+        assigns.append(Assign(target, value, source))
+        return T(target)
+
+    p, g, m, v = T("param"), T("grad"), T("exp_avg"), T("exp_avg_sq")
+    inputs = ["param", "grad", "exp_avg", "exp_avg_sq"]
+    outputs = {"param": "p_new", "exp_avg": "m_new", "exp_avg_sq": "v_new"}
+
+    # adam_fused_step_impl: doubles, step = state_step.item<float>()
+    bias_correction1 = 1 - math.pow(h.beta1, step)
+    bias_correction2 = 1 - math.pow(h.beta2, step)
+    step_size = h.lr / bias_correction1
+    bias_correction2_sqrt = math.sqrt(bias_correction2)
+
+    if h.maximize:
+        g = let("G_neg", neg(g), "grad = -grad (float)")
+    if h.weight_decay != 0:
+        if h.decoupled:
+            p = let("P_decayed", mul(p, S("1-lr*wd", 1 - h.lr * h.weight_decay)), "param * (1 - lr*wd)")
+        else:
+            g = let("G_l2", k.madd(p, S("wd", h.weight_decay), g), "grad += param * wd")
+    m = let("M", op.lerp_weight(k, m, g, S("1-beta1", 1 - h.beta1)), "exp_avg.lerp_(grad, 1 - beta1)")
+    c2g2 = mul(mul(S("1-beta2", 1 - h.beta2), g), g)
+    if k.contracts_fma:
+        body = k.madd(mul(S("1-beta2", 1 - h.beta2), g), g, mul(v, S("beta2", h.beta2)))
+        tail = k.madd(v, S("beta2", h.beta2), c2g2)
+        v_expr: Expr = ByPosition(body, tail)
+    else:
+        v_expr = add(mul(v, S("beta2", h.beta2)), c2g2)
+    v = let("V", v_expr, "exp_avg_sq * beta2 + (1 - beta2) * grad * grad")
+    let("m_new", Bf16(m, k.nan), "store exp_avg")
+    let("v_new", Bf16(v, k.nan), "store exp_avg_sq")
+    if h.amsgrad:
+        inputs.append("max_exp_avg_sq")
+        outputs["max_exp_avg_sq"] = "vmax_new"
+        # vector body: at::vec::maximum (NaN from either); scalar tail: std::max (NaN only from
+        # the old max) - on every capability, DEFAULT included (measured)
+        vmax = T("max_exp_avg_sq")
+        v = let("VMAX", ByPosition(maximum(vmax, v), std_max(vmax, v)), "max(max_exp_avg_sq, exp_avg_sq)")
+        let("vmax_new", Bf16(v, k.nan), "store max_exp_avg_sq")
+    d = let("D", add(div(sqrt(v), S("bias_correction2_sqrt", bias_correction2_sqrt)), S("eps", h.eps)), "denom")
+    p = let("P", add(p, div(mul(S("-step_size", -step_size), m), d)), "param + (-step_size) * exp_avg / denom")
+    let("p_new", Bf16(p, k.nan), "store param")
+    return Program("torch-2.13-cpu-fused", SOURCE, tuple(inputs), tuple(assigns), outputs)
