@@ -46,6 +46,17 @@ def _add_hyper(p: argparse.ArgumentParser) -> None:
     p.add_argument("--betas", type=float, nargs=2, metavar=("B1", "B2"))
     p.add_argument("--eps", type=float)
     p.add_argument("--weight-decay", type=float)
+    p.add_argument("--optimizer", choices=("adamw", "adam"), help="AdamW (decoupled decay) or Adam (L2)")
+    p.add_argument("--amsgrad", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--maximize", action=argparse.BooleanOptionalAction, default=None)
+
+
+def _flags(args: argparse.Namespace) -> dict[str, bool | None]:
+    return {
+        "decoupled": None if args.optimizer is None else args.optimizer == "adamw",
+        "amsgrad": args.amsgrad,
+        "maximize": args.maximize,
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,7 +145,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
             raise AuditError(str(e.args[0])) from None
         if rcp.impl == "seed":
             raise AuditError("the seed notebook's program is not a full optimizer step: use 'adamw-audit notebook'")
-        schedule = resolve(rec.steps, attrs, args.lr, args.betas, args.eps, args.weight_decay, args.step_offset)
+        schedule = resolve(
+            rec.steps, attrs, args.lr, args.betas, args.eps, args.weight_decay, args.step_offset, _flags(args)
+        )
         capability = args.capability or _attr_str(attrs, "cpu_capability", "avx512")
         if capability not in ("avx512", "avx2", "default"):
             capability = "avx512"
@@ -187,7 +200,10 @@ def cmd_record(args: argparse.Namespace) -> int:
     from .record import record
 
     b1, b2 = args.betas if args.betas else (0.9, 0.999)
-    h = Hyper(1e-3, b1, b2, 1e-8 if args.eps is None else args.eps, args.weight_decay or 0.0)
+    h = Hyper(
+        1e-3, b1, b2, 1e-8 if args.eps is None else args.eps, args.weight_decay or 0.0,
+        amsgrad=bool(args.amsgrad), maximize=bool(args.maximize), decoupled=args.optimizer != "adam",
+    )  # fmt: skip
     path = record(
         args.out,
         args.steps,
@@ -239,7 +255,7 @@ def cmd_recipes(args: argparse.Namespace) -> int:
             rcp = recipe(args.show)
         except KeyError as e:
             raise AuditError(str(e.args[0])) from None
-        h = resolve(1, {}, args.lr, args.betas, args.eps, args.weight_decay).hyper
+        h = resolve(1, {}, args.lr, args.betas, args.eps, args.weight_decay, flags=_flags(args)).hyper
         print(rcp.build(h, args.step, args.capability))
         return 0
     if args.json:
@@ -254,21 +270,7 @@ def cmd_recipes(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     print(f"$ adamw-audit record {args.out} --steps {args.steps}")
-    cmd_record(
-        argparse.Namespace(
-            out=args.out,
-            steps=args.steps,
-            shape=(10000, 64),
-            impl="forloop",
-            lr=None,
-            betas=None,
-            eps=None,
-            weight_decay=None,
-            seed=0,
-            threads=None,
-            grad_name="grad_W",
-        )
-    )
+    cmd_record(build_parser().parse_args(["record", str(args.out), "--steps", str(args.steps)]))
     print(f"\n$ adamw-audit verify {args.out}")
     cmd_verify(build_parser().parse_args(["verify", str(args.out)]))
     t = min(10, args.steps - 1)

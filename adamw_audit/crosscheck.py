@@ -263,6 +263,23 @@ HYPER_SETS = {
     "amsgrad,wd0.01": Hyper(amsgrad=True, weight_decay=0.01, beta2=0.99),
     "maximize": Hyper(maximize=True, lr=1e-2),
     "Adam L2+amsgrad+maximize": Hyper(lr=1e-2, weight_decay=0.3, decoupled=False, amsgrad=True, maximize=True),
+    "lr as tensor,wd0.3": Hyper(lr=3e-3, weight_decay=0.3, lr_tensor=True),
+    "differentiable,wd0.1": Hyper(lr=1e-2, weight_decay=0.1, differentiable=True),
+    "differentiable,lr tensor,amsgrad": Hyper(
+        lr=1e-2, weight_decay=0.1, differentiable=True, lr_tensor=True, amsgrad=True
+    ),
+    "GradScaler scale 1024": Hyper(lr=1e-2, weight_decay=0.1, grad_scale=1024.0),
+    "GradScaler scale 3, amsgrad": Hyper(grad_scale=3.0, amsgrad=True),
+    "GradScaler found_inf": Hyper(grad_scale=65536.0, found_inf=True),
+}
+# options torch accepts only on some paths (torch/optim/adam.py @v2.13.0 raises on the others)
+ONLY_ON = {
+    "lr as tensor,wd0.3": ("forloop", "fused"),
+    "differentiable,wd0.1": ("forloop",),
+    "differentiable,lr tensor,amsgrad": ("forloop",),
+    "GradScaler scale 1024": ("fused",),
+    "GradScaler scale 3, amsgrad": ("fused",),
+    "GradScaler found_inf": ("fused",),
 }
 IMPLS = ("forloop", "foreach", "fused")
 STATE_KEYS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
@@ -280,16 +297,23 @@ def _step_run(torch, h: Hyper, impl: str, n: int, steps: list[int], rng, capabil
     def ub(t):
         return t.detach().contiguous().view(torch.int16).numpy().view(np.uint16).copy()
 
-    p = torch.nn.Parameter(tens(adversarial_bits(n, rng)))
+    # differentiable=True runs the step under autograd: the parameter must not require grad
+    p = tens(adversarial_bits(n, rng)) if h.differentiable else torch.nn.Parameter(tens(adversarial_bits(n, rng)))
     cls = torch.optim.AdamW if h.decoupled else torch.optim.Adam
     opt = cls(
-        [p], lr=h.lr, betas=(h.beta1, h.beta2), eps=h.eps, weight_decay=h.weight_decay, amsgrad=h.amsgrad,
-        maximize=h.maximize, foreach=impl == "foreach", fused=impl == "fused",
+        [p], lr=torch.tensor(h.lr) if h.lr_tensor else h.lr, betas=(h.beta1, h.beta2), eps=h.eps,
+        weight_decay=h.weight_decay, amsgrad=h.amsgrad, maximize=h.maximize, foreach=impl == "foreach",
+        fused=impl == "fused", differentiable=h.differentiable,
     )  # fmt: skip
+    if h.grad_scale is not None:  # what GradScaler.step hands a fused optimizer
+        opt.grad_scale = torch.tensor(h.grad_scale)
+        opt.found_inf = torch.tensor(1.0 if h.found_inf else 0.0)
     rcp = recipe(impl)
     exact = total = 0
     done = 0
     for count in steps:
+        if h.found_inf:
+            count = 1  # a skipped step never advances the count
         g = adversarial_bits(n, rng)
         if count != done + 1:  # jump: seed the state as if `count - 1` steps had run
             if not opt.state:
@@ -310,10 +334,10 @@ def _step_run(torch, h: Hyper, impl: str, n: int, steps: list[int], rng, capabil
         st = opt.state[p]
         got = run_bits(rcp.build(h, float(count), capability), prev, rcp.positions(capability, n, threads))
         for key, out in got.items():
-            want = ub(p) if key == "param" else ub(st[key])
+            want = ub(p) if key == "param" else ub(p.grad) if key == "grad" else ub(st[key])
             exact += int(np.count_nonzero(out == want))
             total += n
-        done = count
+        done = 0 if h.found_inf else count
     return exact, total
 
 
@@ -333,6 +357,8 @@ def check_steps(capability: str, impls: tuple[str, ...] = IMPLS, seed: int = 0, 
         plans.append((f"{name}: steps 1,2,10,1000", name, [257, 40961], [1, 2, 10, 1000], (2,)))
     for impl in impls:
         for desc, hname, ns, steps, thread_opts in plans:
+            if impl not in ONLY_ON.get(hname, (impl,)):
+                continue
             for threads in thread_opts:
                 exact = total = 0
                 for n in ns:

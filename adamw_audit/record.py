@@ -22,7 +22,7 @@ import numpy as np
 from emulation.recipes.common import Hyper
 from refimpl.conventions import DEFAULT_STEP_OFFSET, validate
 from refimpl.errors import AuditError
-from refimpl.recording import DEFAULT_GRAD, RecordingWriter
+from refimpl.recording import DEFAULT_GRAD, MAX_SQ_DATASET, RecordingWriter
 
 IMPLS = ("forloop", "foreach", "fused")
 
@@ -77,10 +77,13 @@ def record(
     w = torch.nn.Parameter((torch.randn(shape, generator=gen) * 0.05).to(torch.bfloat16))
     teacher = (torch.randn(shape, generator=gen) * 0.05).to(torch.bfloat16)
     flags = {"foreach": impl == "foreach", "fused": impl == "fused"}
-    opt = torch.optim.AdamW(
-        [w], lr=lrs[0], betas=(hyper.beta1, hyper.beta2), eps=hyper.eps, weight_decay=hyper.weight_decay, **flags
-    )
-    writer = RecordingWriter(out, shape, steps, grad_name)
+    cls = torch.optim.AdamW if hyper.decoupled else torch.optim.Adam
+    opt = cls(
+        [w], lr=lrs[0], betas=(hyper.beta1, hyper.beta2), eps=hyper.eps, weight_decay=hyper.weight_decay,
+        amsgrad=hyper.amsgrad, maximize=hyper.maximize, **flags,
+    )  # fmt: skip
+    extra = (MAX_SQ_DATASET,) if hyper.amsgrad else ()
+    writer = RecordingWriter(out, shape, steps, grad_name, extra)
     try:
         writer.write_initial(bits_of(w))
         for i in range(steps):
@@ -98,6 +101,8 @@ def record(
             opt.step()
             st = opt.state[w]
             writer.write_step(i, W=bits_of(w), momentum_W=bits_of(st["exp_avg"]), variance_W=bits_of(st["exp_avg_sq"]))
+            if hyper.amsgrad:
+                writer.write_step(i, **{MAX_SQ_DATASET: bits_of(st["max_exp_avg_sq"])})
         writer.set_attrs(
             {
                 "torch_version": str(torch.__version__),
@@ -111,6 +116,9 @@ def record(
                 "beta2": hyper.beta2,
                 "eps": hyper.eps,
                 "weight_decay": hyper.weight_decay,
+                "optimizer": "AdamW" if hyper.decoupled else "Adam",
+                "amsgrad": int(hyper.amsgrad),
+                "maximize": int(hyper.maximize),
                 "first_index_step_count": DEFAULT_STEP_OFFSET,
                 "step_convention": "seed order: grad recorded before optimizer.step(); W, momentum_W, "
                 "variance_W after it; index i holds the state after step i+1",

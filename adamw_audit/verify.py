@@ -25,6 +25,7 @@ from refimpl.errors import AuditError
 from refimpl.recording import INITIAL_W, Recording
 
 TENSORS = {"param": "W", "exp_avg": "momentum_W", "exp_avg_sq": "variance_W"}
+MAX_SQ = ("max_exp_avg_sq", "max_variance_W")  # amsgrad's state, recorded only when used
 ULP_BUCKETS = ("±0", "1", "2", "3-4", "5-8", ">8", "nan")  # ±0: +0 vs -0, equal values
 
 
@@ -93,10 +94,10 @@ class VerifyReport:
     steps: list[StepReport]
 
     def overall(self) -> dict[str, TensorStats]:
-        tot = {name: TensorStats() for name in TENSORS.values()}
+        tot: dict[str, TensorStats] = {}
         for s in self.steps:
             for name, st in s.stats.items():
-                tot[name].merge(st)
+                tot.setdefault(name, TensorStats()).merge(st)
         return tot
 
     def to_json(self) -> dict:
@@ -112,6 +113,9 @@ class VerifyReport:
                 "betas": [h.beta1, h.beta2],
                 "eps": h.eps,
                 "weight_decay": h.weight_decay,
+                "optimizer": "AdamW" if h.decoupled else "Adam",
+                "amsgrad": h.amsgrad,
+                "maximize": h.maximize,
             },
             "step_offset": self.schedule.step_offset,
             "steps_checked": len(self.steps),
@@ -153,6 +157,11 @@ def replay(
             f"{rec.path}: {rec.steps} recorded step(s) and no {INITIAL_W!r}: need at least 2 steps to replay one"
         )
     indices = range(first, rec.steps)
+    tensors = dict(TENSORS)
+    if schedule.hyper.amsgrad:
+        if MAX_SQ[1] not in rec.file:  # type: ignore[operator]
+            raise AuditError(f"{rec.path}: amsgrad replay needs dataset {MAX_SQ[1]!r}, which the file lacks")
+        tensors[MAX_SQ[0]] = MAX_SQ[1]
     try:
         from tqdm import tqdm
     except ImportError:  # pragma: no cover - tqdm is a dependency
@@ -163,20 +172,21 @@ def replay(
     for t in it:
         h = schedule.at(t)
         program = recipe.build(h, schedule.step_count(t), capability)
-        stats = {name: TensorStats() for name in TENSORS.values()}
+        stats = {name: TensorStats() for name in tensors.values()}
         for a, b in rec.chunks(chunk_elements):
             if t == 0:
                 zeros = np.zeros(b - a, dtype=np.uint16)
-                state = {"param": rec.read(INITIAL_W, 0, a, b), "exp_avg": zeros, "exp_avg_sq": zeros}
+                state = {key: zeros for key in tensors}
+                state["param"] = rec.read(INITIAL_W, 0, a, b)
             else:
-                state = {key: rec.read(ds, t - 1, a, b) for key, ds in TENSORS.items()}
+                state = {key: rec.read(ds, t - 1, a, b) for key, ds in tensors.items()}
             state["grad"] = rec.read(rec.grad_name, t, a, b)
-            want = {key: rec.read(ds, t, a, b) for key, ds in TENSORS.items()}
+            want = {key: rec.read(ds, t, a, b) for key, ds in tensors.items()}
             given = None
             if mode == "state":
                 given = {program.outputs[k]: want[k] for k in ("exp_avg", "exp_avg_sq")}
             got = run_bits(program, state, recipe.positions(capability, rec.numel, threads, a, b), given)
-            for key, ds in TENSORS.items():
+            for key, ds in tensors.items():
                 stats[ds].add(got[key], want[key])
         reports.append(StepReport(t, schedule.step_count(t), h.lr, stats))
     return VerifyReport(recipe.name, mode, capability, threads, schedule, reports)
@@ -186,11 +196,14 @@ def format_report(report: VerifyReport, path: str) -> str:
     """A terminal summary: one line per step with mismatches, then the totals."""
     h = report.schedule.hyper
     lr = "per-step schedule" if report.schedule.lr_per_index else f"{h.lr:g}"
+    opts = "".join(f", {name}" for name, on in (("amsgrad", h.amsgrad), ("maximize", h.maximize)) if on)
     lines = [
         f"{path}: recipe {report.recipe}, mode {report.mode}, capability {report.capability}, threads {report.threads}",
-        f"  lr {lr}, betas ({h.beta1:g}, {h.beta2:g}), eps {h.eps:g}, weight decay {h.weight_decay:g}, "
+        f"  {'AdamW' if h.decoupled else 'Adam'}: lr {lr}, betas ({h.beta1:g}, {h.beta2:g}), eps {h.eps:g}, "
+        f"weight decay {h.weight_decay:g}{opts}, "
         f"index i = step i+{report.schedule.step_offset}",
-        f"  {'index':>6} {'step':>6} {'W':>10} {'momentum_W':>12} {'variance_W':>12}",
+        f"  {'index':>6} {'step':>6} {'W':>10} {'momentum_W':>12} {'variance_W':>12}"
+        + (f" {MAX_SQ[1]:>14}" if h.amsgrad else ""),
     ]
     shown = 0
     for s in report.steps:
@@ -198,7 +211,8 @@ def format_report(report: VerifyReport, path: str) -> str:
             continue
         shown += 1
         fr = [s.stats[n].fraction for n in TENSORS.values()]
-        lines.append(f"  {s.index:>6} {s.step_count:>6g} {fr[0]:>10.6f} {fr[1]:>12.6f} {fr[2]:>12.6f}")
+        extra = f" {s.stats[MAX_SQ[1]].fraction:>14.6f}" if MAX_SQ[1] in s.stats else ""
+        lines.append(f"  {s.index:>6} {s.step_count:>6g} {fr[0]:>10.6f} {fr[1]:>12.6f} {fr[2]:>12.6f}{extra}")
     if shown < len(report.steps):
         lines.append(f"  ... {len(report.steps) - shown} more step(s), all bit-exact")
     lines.append(f"  overall over {len(report.steps)} step(s):")

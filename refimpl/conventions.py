@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -84,8 +84,13 @@ def resolve(
     eps: float | None = None,
     weight_decay: float | None = None,
     step_offset: int | None = None,
+    flags: Mapping[str, bool | None] | None = None,
 ) -> Schedule:
-    """Combine command-line values, file attributes and the seed defaults (in that order)."""
+    """Combine command-line values, file attributes and the seed defaults (in that order).
+
+    ``flags``: ``decoupled`` (AdamW vs Adam), ``amsgrad``, ``maximize`` from the command line;
+    None falls back to the attributes ``optimizer`` ("Adam"/"AdamW"), ``amsgrad``, ``maximize``.
+    """
 
     def pick(cli: float | None, key: str, default: float) -> float:
         if cli is not None:
@@ -95,17 +100,26 @@ def resolve(
 
     b1 = pick(None if betas is None else betas[0], "beta1", SEED_HYPER.beta1)
     b2 = pick(None if betas is None else betas[1], "beta2", SEED_HYPER.beta2)
+    flags = dict(flags or {})
+
+    def flag(key: str, from_attrs: bool) -> bool:
+        return bool(flags[key]) if flags.get(key) is not None else from_attrs
+
+    optimizer = str(np.asarray(attrs.get("optimizer", "AdamW")).reshape(-1)[0]).strip().lower()
     h = Hyper(
         lr=pick(None, "lr", SEED_HYPER.lr),
         beta1=b1,
         beta2=b2,
         eps=pick(eps, "eps", SEED_HYPER.eps),
         weight_decay=pick(weight_decay, "weight_decay", SEED_HYPER.weight_decay),
+        amsgrad=flag("amsgrad", bool(_attr_float(attrs, "amsgrad") or 0)),
+        maximize=flag("maximize", bool(_attr_float(attrs, "maximize") or 0)),
+        decoupled=flag("decoupled", optimizer != "adam"),
     )
     per_index: tuple[float, ...] | None = None
     if lr is not None:
         if len(lr) == 1:
-            h = Hyper(float(lr[0]), h.beta1, h.beta2, h.eps, h.weight_decay)
+            h = replace(h, lr=float(lr[0]))
         elif len(lr) == n_steps:
             per_index = tuple(float(x) for x in lr)
         else:
@@ -116,10 +130,10 @@ def resolve(
             raise AuditError(f"attribute 'lr_per_step': expected {n_steps} values, found {arr.size}")
         per_index = tuple(float(x) for x in arr)
     if per_index is not None and len(set(per_index)) == 1:
-        h, per_index = Hyper(per_index[0], h.beta1, h.beta2, h.eps, h.weight_decay), None
+        h, per_index = replace(h, lr=per_index[0]), None
     validate(h)
     for x in per_index or ():
-        validate(Hyper(x, h.beta1, h.beta2, h.eps, h.weight_decay))
+        validate(replace(h, lr=x))
     offset = step_offset
     if offset is None:
         found = _attr_float(attrs, "first_index_step_count")

@@ -5,6 +5,7 @@
     variance_W  uint16 [steps, *shape]   exp_avg_sq after that step
     grad_W      uint16 [steps, *shape]   gradient the step consumed (name overridable)
     W_initial   uint16 [*shape]          optional: W before the first recorded step
+    max_variance_W uint16 [steps, *shape] amsgrad only: max_exp_avg_sq after the step
 
 A recording is opened read-only and streamed: :meth:`Recording.read` returns one step's slice of
 flat elements ``[start, stop)``; nothing ever loads a whole dataset.  The writer writes to a
@@ -28,6 +29,7 @@ from .errors import AuditError
 STATE_DATASETS = ("W", "momentum_W", "variance_W")
 DEFAULT_GRAD = "grad_W"
 INITIAL_W = "W_initial"
+MAX_SQ_DATASET = "max_variance_W"  # amsgrad's max_exp_avg_sq, written only when amsgrad is on
 DEFAULT_CHUNK_ELEMENTS = 1 << 17
 
 U16 = npt.NDArray[np.uint16]
@@ -154,7 +156,14 @@ def _validate(p: Path, f: object, grad_name: str, min_steps: int) -> Recording:
 class RecordingWriter:
     """Write a recording step by step; the file appears at ``path`` only when complete."""
 
-    def __init__(self, path: str | os.PathLike[str], shape: tuple[int, ...], steps: int, grad_name: str = DEFAULT_GRAD):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        shape: tuple[int, ...],
+        steps: int,
+        grad_name: str = DEFAULT_GRAD,
+        extra: tuple[str, ...] = (),
+    ):
         h5py = _h5py()
         self.path = Path(path)
         if self.path.is_dir():
@@ -165,7 +174,7 @@ class RecordingWriter:
         self.file = h5py.File(self.tmp, "w")
         self.grad_name = grad_name
         chunk = (1, *shape)
-        for name in (*STATE_DATASETS, grad_name):
+        for name in (*STATE_DATASETS, grad_name, *extra):
             self.file.create_dataset(name, shape=(steps, *shape), dtype=np.uint16, chunks=chunk)
 
     def write_initial(self, w: U16) -> None:

@@ -70,3 +70,8 @@ def test_whole_steps_cover_sizes_threads_options_and_step_counts(rows, impl):
     assert {r["threads"] for r in steps} == {1, 2}
     assert {r["capability"] for r in steps} == set(CAPABILITIES)
     assert {"Adam L2 wd0.1", "amsgrad,wd0.01", "maximize", "Adam L2+amsgrad+maximize"} <= hypers
+    only = {"forloop": {"lr as tensor,wd0.3", "differentiable,wd0.1", "differentiable,lr tensor,amsgrad"},
+            "foreach": set(),
+            "fused": {"lr as tensor,wd0.3", "GradScaler scale 1024", "GradScaler scale 3, amsgrad",
+                      "GradScaler found_inf"}}[impl]  # fmt: skip
+    assert only <= hypers

@@ -129,3 +129,16 @@ def test_fused_cannot_replay_from_state(tmp_path, capsys):
     assert main(["verify", str(path), "--mode", "state"]) == 2
     err = capsys.readouterr().err
     assert "state replay is impossible" in err and len(err.strip().splitlines()) == 1
+
+
+def test_adam_amsgrad_maximize_record_and_verify(tmp_path, capsys):
+    """torch.optim.Adam (L2 decay) with amsgrad and maximize: the recorder stores the flags and
+    max_exp_avg_sq; verify reads them back and replays all four tensors exactly."""
+    path = tmp_path / "adam.h5"
+    args = ["record", str(path), "--steps", "5", "--shape", "77x5", "--optimizer", "adam", "--amsgrad", "--maximize"]
+    assert main([*args, "--weight-decay", "0.2", "--lr", "0.01"]) == 0
+    capsys.readouterr()
+    out = verify_json(capsys, str(path))
+    assert out["hyper"]["optimizer"] == "Adam" and out["hyper"]["amsgrad"] and out["hyper"]["maximize"]
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0, "max_variance_W": 1.0}
+    assert verify_json(capsys, str(path), "--optimizer", "adamw")["exact"]["W"] < 1.0

@@ -14,7 +14,10 @@ class Hyper:
     """The optimizer's arguments as the user passes them to torch (Python doubles and flags).
 
     ``decoupled``: True for ``torch.optim.AdamW`` (weight decay scales the parameter), False for
-    ``torch.optim.Adam`` (L2: weight decay is added to the gradient).
+    ``torch.optim.Adam`` (L2: weight decay is added to the gradient).  ``lr_tensor``: lr passed as
+    a float32 tensor (its value is ``f32(lr)`` and the host arithmetic on it is float32).
+    ``differentiable``: ``differentiable=True`` (the step count stays a tensor).  ``grad_scale`` /
+    ``found_inf``: what ``torch.amp.GradScaler`` hands a fused optimizer.
     """
 
     lr: float = 1e-3
@@ -25,6 +28,10 @@ class Hyper:
     amsgrad: bool = False
     maximize: bool = False
     decoupled: bool = True
+    lr_tensor: bool = False
+    differentiable: bool = False
+    grad_scale: float | None = None
+    found_inf: bool = False
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,10 @@ kernels are in cpu_ops.py.  Source: torch/optim/adam.py ``_single_tensor_adam`` 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
+
 from ..program import Assign, Expr, Program, S, T
 from . import cpu_ops as op
 from .common import Hyper, cpu_kernel
@@ -39,19 +43,13 @@ def program(h: Hyper, step: float, capability: str = "avx512") -> Program:
     inputs = ["param", "grad", "exp_avg", "exp_avg_sq"]
     outputs = {"param": "p_new", "exp_avg": "m_new", "exp_avg_sq": "v_new"}
 
-    # adam.py, Python doubles
-    bias_correction1 = 1 - h.beta1**step
-    bias_correction2 = 1 - h.beta2**step
-    step_size = h.lr / bias_correction1
-    bias_correction2_sqrt = bias_correction2**0.5
+    host = _host_scalars(h, step)
 
     if h.maximize:
         g = call("g_neg", op.neg_(k, g), "grad = -grads[i]")
     if h.weight_decay != 0:
         if h.decoupled:
-            p = call(
-                "p_decayed", op.mul_scalar(k, p, S("1-lr*wd", 1 - h.lr * h.weight_decay)), "param.mul_(1 - lr * wd)"
-            )
+            p = call("p_decayed", op.mul_scalar(k, p, S("1-lr*wd", host.decay)), "param.mul_(1 - lr * wd)")
         else:
             g = call("g_l2", op.add_alpha(k, g, p, S("wd", h.weight_decay, "bf16")), "grad.add(param, alpha=wd)")
     m = call("m_new", op.lerp_(k, m, g, S("1-beta1", 1 - h.beta1)), "exp_avg.lerp_(grad, 1 - beta1)")
@@ -62,11 +60,58 @@ def program(h: Hyper, step: float, capability: str = "avx512") -> Program:
         outputs["max_exp_avg_sq"] = "vmax_new"
         v = call("vmax_new", op.maximum_(k, T("max_exp_avg_sq"), v), "torch.maximum(max_sq, exp_avg_sq, out=max_sq)")
     d = call("v_sqrt", op.sqrt_(k, v), "exp_avg_sq.sqrt()")
-    d = call("denom_div", op.div_scalar(k, d, S("bias_correction2_sqrt", bias_correction2_sqrt)), "/ bc2_sqrt")
-    d = call("denom", op.add_scalar(k, d, S("eps", h.eps, "bf16")), ".add_(eps)")
-    call(
-        "p_new",
-        op.addcdiv_(k, p, m, d, S("-step_size", -step_size)),
-        "param.addcdiv_(exp_avg, denom, value=-step_size)",
-    )
+    if not h.differentiable:
+        d = call("denom_div", op.div_scalar(k, d, S("bc2_sqrt", host.bc2_sqrt)), "/ bias_correction2_sqrt")
+        d = call("denom", op.add_scalar(k, d, S("eps", h.eps, "bf16")), ".add_(eps)")
+        call("p_new", op.addcdiv_(k, p, m, d, S("-step_size", -host.step_size)), "param.addcdiv_(m, denom, value=-ss)")
+    else:
+        # (exp_avg_sq.sqrt() / (bc2_sqrt * step_size_neg)).add_(eps / step_size_neg): 0-dim float32
+        # tensors; div reads its CPU scalar as float, add_ casts it to bf16
+        d = call("denom_div", op.div_scalar(k, d, S("bc2_sqrt*ss_neg", host.bc2_sqrt_x_ss_neg)), "/ (bc2_sqrt*ss_neg)")
+        d = call("denom", op.add_scalar(k, d, S("eps/ss_neg", host.eps_over_ss_neg, "bf16")), ".add_(eps / ss_neg)")
+        call("p_new", op.addcdiv_(k, p, m, d, S("1", 1.0)), "param.addcdiv_(exp_avg, denom)")
     return Program("torch-2.13-cpu-forloop", SOURCE, tuple(inputs), tuple(assigns), outputs)
+
+
+@dataclass(frozen=True)
+class HostScalars:
+    """What adam.py computes on the host before any kernel runs (values as doubles)."""
+
+    decay: float
+    step_size: float
+    bc2_sqrt: float
+    bc2_sqrt_x_ss_neg: float = 0.0
+    eps_over_ss_neg: float = 0.0
+
+
+def _host_scalars(h: Hyper, step: float) -> HostScalars:
+    """The three branches of ``_single_tensor_adam``'s scalar code.
+
+    * default: Python doubles (``beta**step`` is libm ``pow``; ``bc2**0.5``);
+    * ``lr`` a float32 tensor: ``1 - lr*wd`` and ``lr / bc1`` become float32 tensor arithmetic;
+    * ``differentiable``: ``step`` stays a float32 tensor, so ``beta ** step`` is float32
+      ``powf(f32(beta), step)`` (checked equal to NumPy's float32 power on 20,000 cases), and
+      every bias-correction scalar after it is a float32 0-dim tensor.
+    """
+    f32 = np.float32
+    lr_value = float(f32(h.lr)) if h.lr_tensor else h.lr
+    if h.lr_tensor or h.differentiable:
+        decay = (
+            float(f32(f32(1) - f32(f32(lr_value) * f32(h.weight_decay)))) if h.lr_tensor else 1 - h.lr * h.weight_decay
+        )
+    else:
+        decay = 1 - h.lr * h.weight_decay
+    if not h.differentiable:
+        bc1 = 1 - h.beta1**step
+        bc2 = 1 - h.beta2**step
+        step_size = float(f32(f32(lr_value) / f32(bc1))) if h.lr_tensor else h.lr / bc1
+        return HostScalars(decay, step_size, bc2**0.5)
+    with np.errstate(all="ignore"):
+        t = f32(step)
+        bc1 = f32(1) - f32(h.beta1) ** t
+        bc2 = f32(1) - f32(h.beta2) ** t
+        ss_neg = -f32(f32(lr_value) / bc1)
+        bc2_sqrt = np.sqrt(bc2)
+        return HostScalars(
+            decay, float(-ss_neg), float(bc2_sqrt), float(f32(bc2_sqrt * ss_neg)), float(f32(f32(h.eps) / ss_neg))
+        )

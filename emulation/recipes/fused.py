@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..program import Assign, Bf16, ByPosition, Expr, Program, S, T, add, div, maximum, mul, neg, sqrt, std_max
 from . import cpu_ops as op
 from .common import Hyper, cpu_kernel
@@ -40,17 +42,30 @@ def program(h: Hyper, step: float, capability: str = "avx512") -> Program:
     inputs = ["param", "grad", "exp_avg", "exp_avg_sq"]
     outputs = {"param": "p_new", "exp_avg": "m_new", "exp_avg_sq": "v_new"}
 
-    # adam_fused_step_impl: doubles, step = state_step.item<float>()
+    if h.found_inf:
+        # FusedAdamKernel's caller returns before touching anything when found_inf == 1
+        # (aten/src/ATen/native/FusedAdam.cpp); the step count is then decremented again
+        return _unchanged(inputs, h)
+
+    # adam_fused_step_impl: doubles, step = state_step.item<float>(); a tensor lr arrives as
+    # lr.item<double>(), the double of its float32 value
+    lr = float(np.float32(h.lr)) if h.lr_tensor else h.lr
     bias_correction1 = 1 - math.pow(h.beta1, step)
     bias_correction2 = 1 - math.pow(h.beta2, step)
-    step_size = h.lr / bias_correction1
+    step_size = lr / bias_correction1
     bias_correction2_sqrt = math.sqrt(bias_correction2)
 
+    if h.grad_scale is not None:
+        # grad / float(*grad_scale_ptr), written back into grad as bf16 (GradScaler's unscale)
+        inputs_grad_scaled = div(g, S("grad_scale", h.grad_scale))
+        g = let("G_unscaled", inputs_grad_scaled, "grad = grad / grad_scale")
+        let("g_new", Bf16(g, k.nan), "store grad")
+        outputs["grad"] = "g_new"
     if h.maximize:
         g = let("G_neg", neg(g), "grad = -grad (float)")
     if h.weight_decay != 0:
         if h.decoupled:
-            p = let("P_decayed", mul(p, S("1-lr*wd", 1 - h.lr * h.weight_decay)), "param * (1 - lr*wd)")
+            p = let("P_decayed", mul(p, S("1-lr*wd", 1 - lr * h.weight_decay)), "param * (1 - lr*wd)")
         else:
             g = let("G_l2", k.madd(p, S("wd", h.weight_decay), g), "grad += param * wd")
     m = let("M", op.lerp_weight(k, m, g, S("1-beta1", 1 - h.beta1)), "exp_avg.lerp_(grad, 1 - beta1)")
@@ -76,3 +91,12 @@ def program(h: Hyper, step: float, capability: str = "avx512") -> Program:
     p = let("P", add(p, div(mul(S("-step_size", -step_size), m), d)), "param + (-step_size) * exp_avg / denom")
     let("p_new", Bf16(p, k.nan), "store param")
     return Program("torch-2.13-cpu-fused", SOURCE, tuple(inputs), tuple(assigns), outputs)
+
+
+def _unchanged(inputs: list[str], h: Hyper) -> Program:
+    """found_inf: every tensor keeps its bits."""
+    names = {"param": "param", "exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq"}
+    if h.amsgrad:
+        inputs.append("max_exp_avg_sq")
+        names["max_exp_avg_sq"] = "max_exp_avg_sq"
+    return Program("torch-2.13-cpu-fused", SOURCE, tuple(inputs), (), names)
