@@ -41,6 +41,13 @@ def _shape(text: str) -> tuple[int, ...]:
     return dims
 
 
+def _coords(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected element coordinates like 12,3, got {text!r}") from None
+
+
 def _add_hyper(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=_floats, help="one value, or one per recorded step (comma-separated)")
     p.add_argument("--betas", type=float, nargs=2, metavar=("B1", "B2"))
@@ -84,6 +91,22 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--grad-name", default=None, help="gradient dataset (default: file's, else grad_W)")
     v.add_argument("--json", action="store_true")
     v.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+
+    x = sub.add_parser("explain", help="why the seed's reconstruction misses: every mismatched element attributed")
+    x.add_argument("file", type=Path)
+    which = x.add_mutually_exclusive_group()
+    which.add_argument("--step", "-t", type=int, help="array index t (the notebook's t; default 50 or the last)")
+    which.add_argument("--all-steps", action="store_true")
+    x.add_argument("--element", type=_coords, action="append", help="coordinates I,J to trace (repeatable)")
+    x.add_argument("--impl", "--recipe", dest="recipe", help="the true path (default: file's impl)")
+    _add_hyper(x)
+    x.add_argument("--step-offset", type=int)
+    x.add_argument("--capability", choices=("avx512", "avx2", "default"))
+    x.add_argument("--threads", type=int)
+    x.add_argument("--grad-name", default=None)
+    x.add_argument("--json", action="store_true")
+    x.add_argument("--plot", type=Path, metavar="OUT.png")
+    x.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
 
     n = sub.add_parser("notebook", help="the seed notebook's reconstruction and printed statistics")
     n.add_argument("file", type=Path)
@@ -131,29 +154,35 @@ def _attr_str(attrs: dict, key: str, default: str) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
-def cmd_verify(args: argparse.Namespace) -> int:
+def _replay_settings(args: argparse.Namespace, rec):
+    """The true recipe, schedule, capability and threads for a recording: flags > attributes."""
     from emulation.recipes import recipe
     from refimpl.conventions import resolve
 
+    attrs = rec.attrs
+    try:
+        rcp = recipe(args.recipe or _attr_str(attrs, "impl", "forloop"))
+    except KeyError as e:
+        raise AuditError(str(e.args[0])) from None
+    if rcp.impl == "seed":
+        raise AuditError("the seed notebook's program is not a full optimizer step: use 'adamw-audit notebook'")
+    schedule = resolve(
+        rec.steps, attrs, args.lr, args.betas, args.eps, args.weight_decay, args.step_offset, _flags(args)
+    )
+    capability = args.capability or _attr_str(attrs, "cpu_capability", "avx512")
+    if capability not in ("avx512", "avx2", "default"):
+        capability = "avx512"
+    threads = args.threads if args.threads is not None else int(attrs.get("num_threads", 1))
+    if threads < 1:
+        raise AuditError(f"--threads must be >= 1, got {threads}")
+    return rcp, schedule, capability, threads
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
     from .verify import format_report, replay
 
     with _open(args) as rec:
-        attrs = rec.attrs
-        try:
-            rcp = recipe(args.recipe or _attr_str(attrs, "impl", "forloop"))
-        except KeyError as e:
-            raise AuditError(str(e.args[0])) from None
-        if rcp.impl == "seed":
-            raise AuditError("the seed notebook's program is not a full optimizer step: use 'adamw-audit notebook'")
-        schedule = resolve(
-            rec.steps, attrs, args.lr, args.betas, args.eps, args.weight_decay, args.step_offset, _flags(args)
-        )
-        capability = args.capability or _attr_str(attrs, "cpu_capability", "avx512")
-        if capability not in ("avx512", "avx2", "default"):
-            capability = "avx512"
-        threads = args.threads if args.threads is not None else int(attrs.get("num_threads", 1))
-        if threads < 1:
-            raise AuditError(f"--threads must be >= 1, got {threads}")
+        rcp, schedule, capability, threads = _replay_settings(args, rec)
         report = replay(rec, rcp, schedule, capability, threads, args.mode, progress=args.progress)
     if args.json:
         out = report.to_json()
@@ -161,6 +190,48 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(json.dumps(out))
     else:
         print(format_report(report, str(args.file)))
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    import sys as _sys
+
+    from .explain import explain_step, format_explanation, plot
+
+    with _open(args, min_steps=2) as rec:
+        rcp, schedule, capability, threads = _replay_settings(args, rec)
+        if args.all_steps:
+            steps = list(range(1, rec.steps))
+        else:
+            t = args.step if args.step is not None else min(50, rec.steps - 1)
+            if not 1 <= t < rec.steps:
+                raise AuditError(f"--step must be in [1, {rec.steps - 1}] for {args.file} ({rec.steps} steps), got {t}")
+            steps = [t]
+        from tqdm import tqdm
+
+        show = _sys.stderr.isatty() if args.progress is None else args.progress
+        results = []
+        for t in tqdm(steps, desc="explain", unit="step", disable=not show, file=_sys.stderr):
+            detail = args.element if len(steps) == 1 else None
+            n_detail = 3 if len(steps) == 1 else 0
+            results.append(explain_step(rec, t, rcp, schedule, capability, threads, detail, n_detail))
+    if args.plot:
+        if not args.plot.parent.exists():
+            raise AuditError(f"{args.plot.parent}: no such directory for --plot")
+        plot(results, str(args.plot))
+    if args.json:
+        out = results[0].to_json() if len(results) == 1 else {"steps": [r.to_json() for r in results]}
+        if len(results) > 1:
+            out["unexplained"] = sum(r.unexplained for r in results)
+            out["mismatches"] = sum(r.mismatches for r in results)
+        print(json.dumps(out))
+    else:
+        for r in results:
+            print(format_explanation(r))
+            print()
+        if len(results) > 1:
+            total, lost = sum(r.mismatches for r in results), sum(r.unexplained for r in results)
+            print(f"all {len(results)} steps: {total:,} mismatched element(s), {lost} unexplained")
     return 0
 
 
@@ -274,14 +345,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"\n$ adamw-audit verify {args.out}")
     cmd_verify(build_parser().parse_args(["verify", str(args.out)]))
     t = min(10, args.steps - 1)
-    print(f"\n$ adamw-audit notebook {args.out} --index {t}")
-    cmd_notebook(build_parser().parse_args(["notebook", str(args.out), "--index", str(t)]))
+    print(f"\n$ adamw-audit explain {args.out} --step {t}")
+    cmd_explain(build_parser().parse_args(["explain", str(args.out), "--step", str(t)]))
     return 0
 
 
 COMMANDS = {
     "verify": cmd_verify,
     "notebook": cmd_notebook,
+    "explain": cmd_explain,
     "record": cmd_record,
     "recipes": cmd_recipes,
     "crosscheck": cmd_crosscheck,
