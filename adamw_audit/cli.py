@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="replay every recorded step and count bit-exact elements")
     v.add_argument("file", type=Path)
     v.add_argument("--impl", "--recipe", dest="recipe", help="forloop or a recipe name (default: file's impl)")
+    v.add_argument("--device", choices=("cpu", "cuda"), help="with --impl: which device's recipe (default: file's)")
     _add_hyper(v)
     v.add_argument("--step-offset", type=int, help="step count of array index 0 (default 1: index i = step i+1)")
     v.add_argument("--capability", choices=("avx512", "avx2", "default"), help="CPU kernel (default: file's)")
@@ -99,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--all-steps", action="store_true")
     x.add_argument("--element", type=_coords, action="append", help="coordinates I,J to trace (repeatable)")
     x.add_argument("--impl", "--recipe", dest="recipe", help="the true path (default: file's impl)")
+    x.add_argument("--device", choices=("cpu", "cuda"), help="with --impl: which device's recipe (default: file's)")
     _add_hyper(x)
     x.add_argument("--step-offset", type=int)
     x.add_argument("--capability", choices=("avx512", "avx2", "default"))
@@ -160,8 +162,9 @@ def _replay_settings(args: argparse.Namespace, rec):
     from refimpl.conventions import resolve
 
     attrs = rec.attrs
+    device = getattr(args, "device", None) or _attr_str(attrs, "device", "cpu")
     try:
-        rcp = recipe(args.recipe or _attr_str(attrs, "impl", "forloop"))
+        rcp = recipe(args.recipe or _attr_str(attrs, "impl", "forloop"), device if device == "cuda" else "cpu")
     except KeyError as e:
         raise AuditError(str(e.args[0])) from None
     if rcp.impl == "seed":
@@ -172,6 +175,8 @@ def _replay_settings(args: argparse.Namespace, rec):
     capability = args.capability or _attr_str(attrs, "cpu_capability", "avx512")
     if capability not in ("avx512", "avx2", "default"):
         capability = "avx512"
+    if rcp.device == "cuda":
+        capability = "cuda"
     threads = args.threads if args.threads is not None else int(attrs.get("num_threads", 1))
     if threads < 1:
         raise AuditError(f"--threads must be >= 1, got {threads}")
@@ -291,16 +296,19 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def cmd_crosscheck(args: argparse.Namespace) -> int:
-    if args.device == "cuda":
-        raise AuditError("no CUDA recipe is implemented yet: crosscheck --device cuda has nothing to run")
     try:
-        import torch  # noqa: F401
+        import torch
     except ImportError:
         raise AuditError("crosscheck needs torch: pip install 'torch==2.13.0'") from None
-    from .crosscheck import crosscheck_cpu
+    from .crosscheck import check_steps_cuda, crosscheck_cpu
 
-    caps = tuple(args.capability) if args.capability else ("avx512", "avx2", "default")
-    rows = crosscheck_cpu(caps, quick=args.quick)
+    if args.device == "cuda":
+        if not torch.cuda.is_available():
+            raise AuditError("crosscheck --device cuda: no CUDA device here (torch.cuda.is_available() is False)")
+        rows = check_steps_cuda(quick=args.quick)
+    else:
+        caps = tuple(args.capability) if args.capability else ("avx512", "avx2", "default")
+        rows = crosscheck_cpu(caps, quick=args.quick)
     if args.json:
         print(json.dumps({"results": rows}))
         return 0 if all(r["exact"] == 1.0 for r in rows) else 1

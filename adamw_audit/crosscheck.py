@@ -285,17 +285,17 @@ IMPLS = ("forloop", "foreach", "fused")
 STATE_KEYS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
 
-def _step_run(torch, h: Hyper, impl: str, n: int, steps: list[int], rng, capability: str, threads: int):
+def _step_run(torch, h: Hyper, impl: str, n: int, steps: list[int], rng, capability: str, threads: int, device="cpu"):
     """Run real torch Adam/AdamW on an adversarial ``n``-element bf16 parameter; after each step
     listed in ``steps`` (step counts, increasing; a jump seeds the state at that count with
     adversarial moments), compare the recipe's outputs.  Returns (exact, total) elements."""
     torch.set_num_threads(threads)
 
     def tens(a):
-        return torch.from_numpy(a.view(np.int16).copy()).view(torch.bfloat16)
+        return torch.from_numpy(a.view(np.int16).copy()).view(torch.bfloat16).to(device)
 
     def ub(t):
-        return t.detach().contiguous().view(torch.int16).numpy().view(np.uint16).copy()
+        return t.detach().contiguous().cpu().view(torch.int16).numpy().view(np.uint16).copy()
 
     # differentiable=True runs the step under autograd: the parameter must not require grad
     p = tens(adversarial_bits(n, rng)) if h.differentiable else torch.nn.Parameter(tens(adversarial_bits(n, rng)))
@@ -306,9 +306,9 @@ def _step_run(torch, h: Hyper, impl: str, n: int, steps: list[int], rng, capabil
         fused=impl == "fused", differentiable=h.differentiable,
     )  # fmt: skip
     if h.grad_scale is not None:  # what GradScaler.step hands a fused optimizer
-        opt.grad_scale = torch.tensor(h.grad_scale)
-        opt.found_inf = torch.tensor(1.0 if h.found_inf else 0.0)
-    rcp = recipe(impl)
+        opt.grad_scale = torch.tensor(h.grad_scale, device=device)
+        opt.found_inf = torch.tensor(1.0 if h.found_inf else 0.0, device=device)
+    rcp = recipe(impl, device)
     exact = total = 0
     done = 0
     for count in steps:
@@ -376,6 +376,30 @@ def check_steps(capability: str, impls: tuple[str, ...] = IMPLS, seed: int = 0, 
                     }
                 )
     return results
+
+
+def check_steps_cuda(quick: bool = False, seed: int = 0) -> list[dict]:
+    """Whole steps of every CUDA recipe against torch on the GPU (needs one)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        raise RuntimeError("CUDA is not available here (torch.cuda.is_available() is False)")
+    rng = np.random.default_rng(seed)
+    sizes = [1, 2, 31, 32, 33, 127, 257, 4099] if quick else [*range(1, 258), 4099, 65537, 100003]
+    rows = []
+    cuda_ok = {name: h for name, h in HYPER_SETS.items() if not (h.lr_tensor or h.differentiable)}
+    for impl in IMPLS:
+        for name, h in cuda_ok.items():
+            if impl not in ONLY_ON.get(name, (impl,)):
+                continue
+            exact = total = 0
+            for n in sizes if name == "defaults" else [257, 40961]:
+                e, t = _step_run(torch, h, impl, n, [1, 2, 10, 1000], rng, "cuda", 1, device="cuda")
+                exact, total = exact + e, total + t
+            rows.append({"recipe": recipe(impl, "cuda").name, "options": {"hyper": name}, "capability": "cuda",
+                         "threads": 1, "elements": total, "exact": exact / total,
+                         "device_name": torch.cuda.get_device_name()})  # fmt: skip
+    return rows
 
 
 def crosscheck_cpu(capabilities: tuple[str, ...] = CAPABILITIES, quick: bool = False) -> list[dict]:

@@ -21,6 +21,8 @@ depends on which code ran (c10 scalar code vs ATen's AVX2/AVX512 vector code):
 * ``NAN_SCALAR = 0x7FC0``: torch/headeronly/util/BFloat16.h ``round_to_nearest_even`` (2.13)
 * ``NAN_VECTOR = 0xFFFF``: ATen/cpu/vec/vec512/vec512_bfloat16.h ``cvtfp32_bf16`` (2.13),
   same constant in vec256_bfloat16.h
+* ``NAN_CUDA = 0x7FFF``: ``__float2bfloat16`` (``cvt.rn.bf16.f32``) on sm_80+, as torch's CUDA
+  kernels store bf16 (torch/headeronly/util/BFloat16.h @2.13); inferred, not yet run on a GPU
 
 Subnormals are rounded like any other value (no flush to zero).
 """
@@ -36,6 +38,7 @@ import numpy.typing as npt
 BF16 = np.dtype(ml_dtypes.bfloat16)
 NAN_SCALAR = np.uint16(0x7FC0)
 NAN_VECTOR = np.uint16(0xFFFF)
+NAN_CUDA = np.uint16(0x7FFF)  # cvt.rn.bf16.f32 on sm_80+ (inferred from cuda_bf16.hpp's fallback; not run)
 
 U16 = npt.NDArray[np.uint16]
 F32 = npt.NDArray[np.float32]

@@ -73,3 +73,8 @@ def fused_adam(capability: str, numel: int, threads: int, start: int = 0, stop: 
     stop = numel if stop is None else stop
     first_tail = numel - numel % 16
     return {"tail": np.arange(start, stop) >= first_tail}
+
+
+def uniform(capability: str, numel: int, threads: int, start: int = 0, stop: int | None = None) -> dict:
+    """No position dependence (CUDA kernels: every element runs the same code)."""
+    return {}

@@ -15,7 +15,8 @@ in the order torch makes them.  Expressions are small trees over a closed vocabu
 ``max``            ``at::maximum``: NaN if either operand is NaN
 ``max_std``        ``std::max(a, b) = a < b ? b : a``: NaN only when ``a`` is NaN
 ``bf16(x, nan)``   round float32 -> bf16 with torch's bias trick; ``nan`` says which NaN pattern
-                   torch writes: ``"scalar"`` (0x7FC0), ``"vector"`` (0xFFFF), ``"payload"``
+                   torch writes: ``"scalar"`` (0x7FC0), ``"vector"`` (0xFFFF), ``"cuda"``
+                   (0x7FFF), ``"payload"``
                    (the NaN's own bits: ops that move bf16 bits without converting),
                    ``"position"`` (vector body 0xFFFF, scalar tail 0x7FC0) or
                    ``"position-payload"`` (payload in the body, 0x7FC0 in the tail)
@@ -46,7 +47,7 @@ from .fma import fma as _fma
 
 F32 = npt.NDArray[np.float32]
 Via = Literal["f32", "bf16"]
-NanRule = Literal["scalar", "vector", "payload", "position", "position-payload"]
+NanRule = Literal["scalar", "vector", "cuda", "payload", "position", "position-payload"]
 Positions = Mapping[str, npt.NDArray[np.bool_]]
 
 
@@ -218,7 +219,44 @@ def _check(x: F32, where: Expr) -> F32:
     return x
 
 
-_FIXED_NAN = {"scalar": bits.NAN_SCALAR, "vector": bits.NAN_VECTOR, "payload": None}
+def substitute(program: Program, scalars: Mapping[str, Expr]) -> Program:
+    """``program`` with every host scalar whose label is in ``scalars`` replaced by an expression
+    (typically ``T(name)``: a per-element array of candidate kernel values).  The same program,
+    with a parameter opened up: how ``identify`` searches hyper-parameters without a second
+    implementation of any path."""
+
+    def sub(e: Expr) -> Expr:
+        if isinstance(e, S) and e.label in scalars:
+            return scalars[e.label]
+        if isinstance(e, Op):
+            return Op(e.kind, tuple(sub(a) for a in e.args))
+        if isinstance(e, Bf16):
+            return Bf16(sub(e.x), e.nan, e.where)
+        if isinstance(e, ByPosition):
+            return ByPosition(sub(e.body), sub(e.other), e.where)
+        return e
+
+    extra = tuple(x.name for x in scalars.values() if isinstance(x, T) and x.name not in program.inputs)
+    assigns = tuple(Assign(a.target, sub(a.expr), a.torch) for a in program.assigns)
+    return Program(program.name, program.source, program.inputs + extra, assigns, program.outputs, program.notes)
+
+
+def scalar_labels(program: Program) -> dict[str, S]:
+    """Every host scalar of ``program`` by label (the parameters it can be searched over)."""
+    found: dict[str, S] = {}
+
+    def walk(e: Expr) -> None:
+        if isinstance(e, S):
+            found.setdefault(e.label, e)
+        for c in e.children():
+            walk(c)
+
+    for a in program.assigns:
+        walk(a.expr)
+    return found
+
+
+_FIXED_NAN = {"scalar": bits.NAN_SCALAR, "vector": bits.NAN_VECTOR, "cuda": bits.NAN_CUDA, "payload": None}
 
 
 def _store(x: F32, rule: NanRule, tail: npt.NDArray[np.bool_] | None) -> F32:

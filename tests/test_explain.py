@@ -38,8 +38,8 @@ def pool(seed: int, finite: bool = True) -> dict[str, np.ndarray]:
 def torch_step(name: str, h: Hyper, step: float, state: dict) -> tuple[dict, dict]:
     """The torch recipe's full step: stored outputs and every float32 intermediate."""
     rcp = recipe(name)
-    prog = rcp.build(h, step, CAP)
-    env = evaluate(prog, {k: bits.widen(state[k]) for k in prog.inputs}, rcp.positions(CAP, N, 1))
+    prog = rcp.build(h, step, cap_of(name))
+    env = evaluate(prog, {k: bits.widen(state[k]) for k in prog.inputs}, rcp.positions(cap_of(name), N, 1))
     return {k: to_bits(env[v]) for k, v in prog.outputs.items()}, env
 
 
@@ -52,12 +52,19 @@ def family_inputs(name: str, state: dict, out: dict, env: dict) -> dict:
 
 
 def member_bits(name, seed_h, true_h, index, step, on, inputs) -> np.ndarray:
-    prog = bridge.program(seed_h, true_h, index, step, bridge.FACTS[name], frozenset(on), CAP)
-    env = evaluate(prog, {k: inputs[k] for k in prog.inputs}, recipe(name).positions(CAP, N, 1))
+    prog = bridge.program(seed_h, true_h, index, step, bridge.FACTS[name], frozenset(on), cap_of(name))
+    env = evaluate(prog, {k: inputs[k] for k in prog.inputs}, recipe(name).positions(cap_of(name), N, 1))
     return to_bits(env["p_new"])
 
 
-PATHS = ["torch-2.13-cpu-forloop", "torch-2.13-cpu-foreach", "torch-2.13-cpu-fused"]
+PATHS = ["torch-2.13-cpu-forloop", "torch-2.13-cpu-foreach", "torch-2.13-cpu-fused",
+         "torch-2.13-cuda-forloop", "torch-2.13-cuda-foreach"]  # fmt: skip
+
+
+def cap_of(name: str) -> str:
+    return "cuda" if "-cuda-" in name else CAP
+
+
 HYPERS = [Hyper(), Hyper(lr=3e-3, beta1=0.8, beta2=0.99, eps=1e-6, weight_decay=0.2)]
 
 

@@ -14,7 +14,7 @@ from typing import Literal
 
 from .. import layout
 from ..program import Positions, Program
-from . import foreach, forloop, fused, seed
+from . import cuda, foreach, forloop, fused, seed
 from .common import CAPABILITIES, Hyper
 
 Verified = Literal["live", "fixture", "binary", "source-only"]
@@ -53,6 +53,12 @@ CATALOG: dict[str, Recipe] = {
                layout.fused_adam, replays_from_state=False),
         Recipe("seed-notebook", "seed", "cpu", "2.13", seed.SOURCE, "live", seed.program,
                layout.elementwise, replays_from_state=True),
+        Recipe("torch-2.13-cuda-forloop", "forloop", "cuda", "2.13", cuda.SOURCE_FORLOOP, "source-only",
+               cuda.forloop, layout.uniform, replays_from_state=True),
+        Recipe("torch-2.13-cuda-foreach", "foreach", "cuda", "2.13", cuda.SOURCE_FOREACH, "source-only",
+               cuda.foreach, layout.uniform, replays_from_state=True),
+        Recipe("torch-2.13-cuda-fused", "fused", "cuda", "2.13", cuda.SOURCE_FUSED, "source-only",
+               cuda.fused, layout.uniform, replays_from_state=False),
     )
 }  # fmt: skip
 
@@ -64,9 +70,12 @@ DEFAULT_FOR_IMPL = {
 }
 
 
-def recipe(name_or_impl: str) -> Recipe:
-    """Look a recipe up by its name or by an impl (``forloop``); KeyError names the choices."""
+def recipe(name_or_impl: str, device: str = "cpu") -> Recipe:
+    """Look a recipe up by its name or by an impl (``forloop``) on ``device``; KeyError names the
+    choices."""
     name = DEFAULT_FOR_IMPL.get(name_or_impl, name_or_impl)
+    if device == "cuda" and name_or_impl in DEFAULT_FOR_IMPL:
+        name = f"torch-2.13-cuda-{name_or_impl}"
     if name not in CATALOG:
         known = ", ".join(sorted(set(CATALOG) | set(DEFAULT_FOR_IMPL)))
         raise KeyError(f"unknown recipe {name_or_impl!r} (known: {known})")

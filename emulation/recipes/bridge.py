@@ -37,7 +37,7 @@ from itertools import combinations
 from typing import Literal
 
 from ..program import Assign, Bf16, Expr, NanRule, Program, S, T, add, div, fma, mul, sqrt
-from .common import Hyper, cpu_kernel
+from .common import Hyper, kernel
 
 CAUSES: dict[str, str] = {
     "step_count": "bias correction uses step t+offset, not the array index t",
@@ -65,6 +65,7 @@ class UpdateFacts:
     update: Literal["product_first", "quotient_first_fma"]
     moments: Literal["recorded", "unrounded"]
     bc2_sqrt: Literal["pow", "sqrt"] = "pow"  # Python ``bc2 ** 0.5`` or C++ ``std::sqrt(bc2)``
+    bc2_division: Literal["divide", "reciprocal"] = "divide"  # CUDA tensor/scalar: times f32(1/x)
 
 
 FACTS: dict[str, UpdateFacts] = {
@@ -74,6 +75,12 @@ FACTS: dict[str, UpdateFacts] = {
     "torch-2.13-cpu-foreach": UpdateFacts("mul_bf16", "bf16", "rounded", "product_first", "recorded"),
     # fused.py: one float32 kernel on unrounded m, v
     "torch-2.13-cpu-fused": UpdateFacts("f32_unrounded", "f32", "float32", "product_first", "unrounded", "sqrt"),
+    # cuda.py (source-only): eps as float, addcdiv as fma(c, m/denom, p); single-tensor divides by
+    # multiplying with a double reciprocal
+    "torch-2.13-cuda-forloop": UpdateFacts(
+        "mul_f32", "f32", "rounded", "quotient_first_fma", "recorded", bc2_division="reciprocal"
+    ),
+    "torch-2.13-cuda-foreach": UpdateFacts("mul_f32", "f32", "rounded", "quotient_first_fma", "recorded"),
 }
 
 
@@ -119,7 +126,7 @@ def program(
     unknown = set(on) - set(CAUSES)
     if unknown:
         raise ValueError(f"unknown differences: {sorted(unknown)}")
-    k = cpu_kernel(capability)
+    k = kernel(capability)
     h = true_h if "hyper_parameters" in on else seed_h
     t = step if "step_count" in on else float(index)
     bc1 = 1 - h.beta1**t
@@ -130,7 +137,7 @@ def program(
         assigns.append(Assign(name, Bf16(value, nan) if rounded else value, what))
         return T(name)
 
-    sqrt_nan: NanRule = "vector" if k.contracts_fma else "scalar"  # as cpu_ops.sqrt_
+    sqrt_nan: NanRule = "cuda" if k.nan == "cuda" else "vector" if k.contracts_fma else "scalar"  # cpu_ops.sqrt_
 
     moments_f32 = "unrounded_moments" in on
     m = T("exp_avg_f32") if moments_f32 else T("exp_avg")
@@ -147,7 +154,10 @@ def program(
     if "sqrt_then_divide" in on:
         root = let("root", sqrt(v), den_rounded, "sqrt(v)", sqrt_nan)
         bc2_sqrt = math.sqrt(bc2) if facts.bc2_sqrt == "sqrt" else bc2**0.5
-        scaled = let("scaled", div(root, S("sqrt(bc2)", bc2_sqrt)), den_rounded, "/ sqrt(1 - beta2^t)")
+        if facts.bc2_division == "reciprocal":
+            scaled = let("scaled", mul(root, S("1/sqrt(bc2)", 1.0 / bc2_sqrt)), den_rounded, "* (1/sqrt(1 - beta2^t))")
+        else:
+            scaled = let("scaled", div(root, S("sqrt(bc2)", bc2_sqrt)), den_rounded, "/ sqrt(1 - beta2^t)")
     else:
         v_hat = let("v_hat", div(v, S("bc2", bc2)), "v_hat_unrounded" not in on, "v / (1 - beta2^t)")
         scaled = let("root", sqrt(v_hat), True, "sqrt(v_hat)", sqrt_nan)

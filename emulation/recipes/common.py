@@ -58,3 +58,10 @@ def cpu_kernel(capability: str) -> Kernel:
     if capability == "default":
         return Kernel(capability, contracts_fma=False, nan="scalar")
     return Kernel(capability, contracts_fma=True, nan="position")
+
+
+def kernel(capability: str) -> Kernel:
+    """:func:`cpu_kernel`, plus ``"cuda"``: nvcc contracts to FMA, NaN stored as 0x7FFF."""
+    if capability == "cuda":
+        return Kernel("cuda", contracts_fma=True, nan="cuda")
+    return cpu_kernel(capability)

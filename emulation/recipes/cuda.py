@@ -1,0 +1,172 @@
+"""torch 2.13 CUDA Adam/AdamW on bf16 tensors: single-tensor, foreach and fused, from the source.
+
+Not yet run on a GPU: ``verified_by`` is ``source-only`` for all three.  Read at release 2.13.0
+(git cf30153c): the shipped headers (ForeachFunctors.cuh, DeviceAddCmulCdiv.cuh, Loops.cuh,
+fused_adam_utils.cuh, ATen/native/Lerp.h, torch/headeronly/util/BFloat16.h) and, where noted,
+the sm_90 machine code of the cu130 wheel's libtorch_cuda.so (cuobjdump): partial binary
+evidence, not a whole program.  What every CUDA kernel shares:
+
+* a Python scalar is never cast to bf16: TensorIterator casts CPU scalars to the common dtype
+  only on the CPU; kernels read ``iter.scalar_value<float>()`` (``f32(s)``), eps included;
+* nvcc contracts ``a*b + c`` to FFMA; every result is stored with ``__float2bfloat16``
+  (RNE; NaN 0x7FFF, inferred) and there is no body/tail split;
+* division by a CPU scalar (``tensor / s``) multiplies by a reciprocal computed in **double**
+  (BinaryDivTrueKernel.cu: ``divsd`` then ``cvtsd2ss`` in the 2.13 host code), while
+  ``_foreach_div_(list, scalarlist)`` divides (SASS: div.rn);
+* ``addcmul``/``addcdiv`` are ``fma(value, t1 op t2, self)``: the product/quotient is rounded
+  first (DeviceAddCmulCdiv.cuh; SASS for the foreach forms).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..program import Assign, Bf16, Expr, Program, S, T, add, div, fma, maximum, mul, neg, sqrt, std_max, sub
+from .common import Hyper
+
+NAN = "cuda"
+SOURCE_FORLOOP = (
+    "torch/optim/adam.py@v2.13.0 _single_tensor_adam; "
+    "aten/src/ATen/native/cuda/{BinaryDivTrueKernel,Lerp,PointwiseOpsKernel}.cu, DeviceAddCmulCdiv.cuh@v2.13.0"
+)
+SOURCE_FOREACH = "torch/optim/adam.py@v2.13.0 _multi_tensor_adam; aten/src/ATen/native/cuda/ForeachFunctors.cuh@v2.13.0"
+SOURCE_FUSED = "aten/src/ATen/native/cuda/fused_adam_utils.cuh@v2.13.0 (FusedAdamMathFunctor, sm_90 SASS read)"
+
+
+def _lerp(m: Expr, g: Expr, w: S) -> Expr:
+    """Lerp.h: ``|w| < 0.5 ? m + w*(g-m) : g - (g-m)*(1-w)``, both contracted (SASS: FFMA)."""
+    if abs(float(w.kernel_value)) < 0.5:
+        return fma(w, sub(g, m), m)
+    return fma(sub(w, S("1", 1.0)), sub(g, m), g)
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.assigns: list[Assign] = []
+
+    def store(self, target: str, value: Expr, torch: str) -> T:
+        self.assigns.append(Assign(target, Bf16(value, NAN), torch))
+        return T(target)
+
+    def let(self, target: str, value: Expr, torch: str) -> T:
+        self.assigns.append(Assign(target, value, torch))
+        return T(target)
+
+
+def _unsupported(h: Hyper, path: str) -> None:
+    if h.differentiable or h.lr_tensor:
+        raise ValueError(f"{path}: differentiable / tensor-lr are not emulated on CUDA")
+
+
+def forloop(h: Hyper, step: float, capability: str = "cuda") -> Program:
+    """``_single_tensor_adam`` on CUDA: the for-loop op order, CUDA kernels."""
+    _unsupported(h, "cuda forloop")
+    b = _Builder()
+    p, g, m, v = T("param"), T("grad"), T("exp_avg"), T("exp_avg_sq")
+    inputs = ["param", "grad", "exp_avg", "exp_avg_sq"]
+    outputs = {"param": "p_new", "exp_avg": "m_new", "exp_avg_sq": "v_new"}
+    bias_correction1 = 1 - h.beta1**step
+    bias_correction2 = 1 - h.beta2**step
+    step_size = h.lr / bias_correction1
+    bias_correction2_sqrt = bias_correction2**0.5
+    if h.maximize:
+        g = b.store("g_neg", neg(g), "grad = -grads[i]")
+    if h.weight_decay != 0:
+        if h.decoupled:
+            p = b.store("p_decayed", mul(p, S("1-lr*wd", 1 - h.lr * h.weight_decay)), "param.mul_(1 - lr * wd)")
+        else:  # ufunc add: self + alpha * other, alpha as float (SASS: FFMA)
+            g = b.store("g_l2", fma(S("wd", h.weight_decay), p, g), "grad.add(param, alpha=wd)")
+    m = b.store("m_new", _lerp(m, g, S("1-beta1", 1 - h.beta1)), "exp_avg.lerp_(grad, 1 - beta1)")
+    v = b.store("v_decayed", mul(v, S("beta2", h.beta2)), "exp_avg_sq.mul_(beta2)")
+    v = b.store("v_new", fma(S("1-beta2", 1 - h.beta2), mul(g, g), v), ".addcmul_(grad, grad, value=1 - beta2)")
+    if h.amsgrad:
+        inputs.append("max_exp_avg_sq")
+        outputs["max_exp_avg_sq"] = "vmax_new"
+        v = b.store("vmax_new", maximum(T("max_exp_avg_sq"), v), "torch.maximum(max_sq, exp_avg_sq, out=max_sq)")
+    d = b.store("v_sqrt", sqrt(v), "exp_avg_sq.sqrt()")
+    recip = 1.0 / bias_correction2_sqrt  # double reciprocal, narrowed to float
+    d = b.store("denom_div", mul(d, S("1/bc2_sqrt", recip)), "/ bias_correction2_sqrt (times a reciprocal)")
+    d = b.store("denom", add(d, S("eps", h.eps)), ".add_(eps)")
+    b.store("p_new", fma(S("-step_size", -step_size), div(m, d), p), "param.addcdiv_(m, denom, value=-ss)")
+    return Program("torch-2.13-cuda-forloop", SOURCE_FORLOOP, tuple(inputs), tuple(b.assigns), outputs)
+
+
+def foreach(h: Hyper, step: float, capability: str = "cuda") -> Program:
+    """``_multi_tensor_adam`` on CUDA (capturable=False): multi_tensor_apply functors."""
+    _unsupported(h, "cuda foreach")
+    b = _Builder()
+    p, g, m, v = T("param"), T("grad"), T("exp_avg"), T("exp_avg_sq")
+    inputs = ["param", "grad", "exp_avg", "exp_avg_sq"]
+    outputs = {"param": "p_new", "exp_avg": "m_new", "exp_avg_sq": "v_new"}
+    bias_correction1 = 1 - h.beta1**step
+    bias_correction2 = 1 - h.beta2**step
+    step_size = (h.lr / bias_correction1) * -1
+    bias_correction2_sqrt = bias_correction2**0.5
+    if h.maximize:
+        g = b.store("g_neg", neg(g), "torch._foreach_neg(grads)")
+    if h.weight_decay != 0:
+        if h.decoupled:
+            p = b.store("p_decayed", mul(p, S("1-lr*wd", 1 - h.lr * h.weight_decay)), "_foreach_mul_(params, 1-lr*wd)")
+        else:  # BinaryOpListAlphaFunctor: a + alpha*b, contracted (inferred)
+            g = b.store("g_l2", fma(S("wd", h.weight_decay), p, g), "_foreach_add(grads, params, alpha=wd)")
+    m = b.store("m_new", _lerp(m, g, S("1-beta1", 1 - h.beta1)), "torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)")
+    v = b.store("v_decayed", mul(v, S("beta2", h.beta2)), "torch._foreach_mul_(exp_avg_sqs, beta2)")
+    v = b.store("v_new", fma(S("1-beta2", 1 - h.beta2), mul(g, g), v), "_foreach_addcmul_(sqs, g, g, 1 - beta2)")
+    if h.amsgrad:
+        inputs.append("max_exp_avg_sq")
+        outputs["max_exp_avg_sq"] = "vmax_new"
+        v = b.store("vmax_new", maximum(T("max_exp_avg_sq"), v), "_foreach_maximum_(max_sqs, sqs) (clamp_min)")
+    d = b.store("v_sqrt", sqrt(v), "torch._foreach_sqrt(exp_avg_sqs)")
+    d = b.store("denom_div", div(d, S("bc2_sqrt", bias_correction2_sqrt)), "_foreach_div_(.., bc2_sqrt list)")
+    d = b.store("denom", add(d, S("eps", h.eps)), "torch._foreach_add_(exp_avg_sq_sqrt, eps)")
+    b.store("p_new", fma(S("step_size", step_size), div(m, d), p), "_foreach_addcdiv_(params, m, denom, step_size)")
+    return Program("torch-2.13-cuda-foreach", SOURCE_FOREACH, tuple(inputs), tuple(b.assigns), outputs)
+
+
+def fused(h: Hyper, step: float, capability: str = "cuda") -> Program:
+    """``_fused_adamw_`` on CUDA 2.11+: float32 throughout, explicit fmas, float ``powf``.
+
+    The bias corrections use device ``powf`` (libdevice, not correctly rounded); this recipe
+    uses the host's float32 ``powf`` instead - the one assumption no source or binary read
+    here can settle (it would need a GPU run)."""
+    _unsupported(h, "cuda fused")
+    b = _Builder()
+    p, g, m, v = T("param"), T("grad"), T("exp_avg"), T("exp_avg_sq")
+    inputs = ["param", "grad", "exp_avg", "exp_avg_sq"]
+    outputs = {"param": "p_new", "exp_avg": "m_new", "exp_avg_sq": "v_new"}
+    f32 = np.float32
+    if h.found_inf:
+        return Program("torch-2.13-cuda-fused", SOURCE_FUSED, tuple(inputs), (), {k: k for k in outputs})
+    with np.errstate(all="ignore"):
+        step_f = f32(step)
+        bc1 = f32(1) - f32(h.beta1) ** step_f
+        bc2 = f32(1) - f32(h.beta2) ** step_f
+        bc2_sqrt = np.sqrt(bc2)
+        step_size = f32(f32(h.lr) / bc1)
+    if h.grad_scale is not None:
+        g = b.let("G", div(g, S("grad_scale", h.grad_scale)), "grad /= grad_scale")
+        b.store("g_new", g, "store grad")
+        outputs["grad"] = "g_new"
+    if h.maximize:
+        g = b.let("G_neg", neg(g), "grad = -grad")
+    b1, b2 = S("beta1", h.beta1), S("beta2", h.beta2)
+    if h.weight_decay != 0:
+        if h.decoupled:  # param -= lr * weight_decay * param: FMUL then FFMA (SASS)
+            lr_wd = mul(S("lr", h.lr), S("wd", h.weight_decay))
+            p = b.let("P", fma(p, neg(lr_wd), p), "param -= lr * wd * param")
+        else:
+            g = b.let("G_l2", fma(p, S("wd", h.weight_decay), g), "grad += param * wd")
+    m = b.let("M", fma(b1, m, fma(neg(b1), g, g)), "fma(beta1, m, fma(-beta1, g, g))")
+    g2 = mul(g, g)
+    v = b.let("V", fma(b2, v, fma(neg(b2), g2, g2)), "fma(beta2, v, fma(-beta2, g*g, g*g))")
+    b.store("m_new", m, "store exp_avg")
+    b.store("v_new", v, "store exp_avg_sq")
+    if h.amsgrad:
+        inputs.append("max_exp_avg_sq")
+        outputs["max_exp_avg_sq"] = "vmax_new"
+        v = b.let("VMAX", std_max(T("max_exp_avg_sq"), v), "std::max(max_exp_avg_sq, exp_avg_sq)")
+        b.store("vmax_new", v, "store max_exp_avg_sq")
+    d = b.let("D", add(div(sqrt(v), S("bc2_sqrt", float(bc2_sqrt))), S("eps", h.eps)), "sqrt(v) / bc2_sqrt + eps")
+    p = b.let("P_new", sub(p, div(mul(S("step_size", float(step_size)), m), d)), "param -= step_size * m / denom")
+    b.store("p_new", p, "store param")
+    return Program("torch-2.13-cuda-fused", SOURCE_FUSED, tuple(inputs), tuple(b.assigns), outputs)
