@@ -110,6 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--plot", type=Path, metavar="OUT.png")
     x.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
 
+    i = sub.add_parser("identify", help="which path, step count and hyper-parameters replay the file, from its bits")
+    i.add_argument("file", type=Path)
+    i.add_argument("--grad-name", default=None)
+    i.add_argument("--sample", type=int, default=4096, help="elements per step used to infer intervals")
+    i.add_argument("--json", action="store_true")
+
     n = sub.add_parser("notebook", help="the seed notebook's reconstruction and printed statistics")
     n.add_argument("file", type=Path)
     n.add_argument("--index", "-t", type=int, help="array index t (default 50, or the last index)")
@@ -240,6 +246,38 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_identify(args: argparse.Namespace) -> int:
+    from .identify import identify
+
+    if args.sample < 16:
+        raise AuditError(f"--sample must be >= 16, got {args.sample}")
+    with _open(args, min_steps=1) as rec:
+        found = identify(rec, sample=args.sample)
+    out = found.to_json()
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    lr = out["lr"]
+    lr_text = f"{lr:g}" if isinstance(lr, float) else "per step: " + ", ".join(f"{x:g}" for x in lr)
+    print(f"{args.file}: replayed by {out['impl']} on {out['capability']}")
+    if len(out["equivalent_impls"]) > 1 or len(out["equivalent_capabilities"]) > 1:
+        print(
+            f"  identical bits from: {', '.join(out['equivalent_impls'])} x {', '.join(out['equivalent_capabilities'])}"
+        )
+    print(f"  index 0 = step {out['first_index_step_count']}")
+    print(f"  lr {lr_text}")
+    b = out["betas_interval"]
+    for name, value, (lo, hi) in zip(("beta1", "beta2"), out["betas"], b, strict=True):
+        print(f"  {name} {value:g} in [{lo:.10g}, {hi:.10g}]")
+    print(f"  eps {out['eps']:g} in [{out['eps_interval'][0]:.4g}, {out['eps_interval'][1]:.4g}]")
+    wd = out["weight_decay_interval"]
+    print(f"  weight decay {out['weight_decay']:g} in [{wd[0]:.4g}, {wd[1]:.4g}]")
+    print("  exact: " + ", ".join(f"{k} {v:.6f}" for k, v in out["exact"].items()))
+    for f in out["findings"]:
+        print(f"  note: {f}")
+    return 0
+
+
 def cmd_notebook(args: argparse.Namespace) -> int:
     from emulation.recipes import recipe
     from emulation.replay import run_bits
@@ -362,6 +400,7 @@ COMMANDS = {
     "verify": cmd_verify,
     "notebook": cmd_notebook,
     "explain": cmd_explain,
+    "identify": cmd_identify,
     "record": cmd_record,
     "recipes": cmd_recipes,
     "crosscheck": cmd_crosscheck,

@@ -236,7 +236,10 @@ def substitute(program: Program, scalars: Mapping[str, Expr]) -> Program:
             return ByPosition(sub(e.body), sub(e.other), e.where)
         return e
 
-    extra = tuple(x.name for x in scalars.values() if isinstance(x, T) and x.name not in program.inputs)
+    def names(e: Expr) -> list[str]:
+        return [e.name] if isinstance(e, T) else [n for c in e.children() for n in names(c)]
+
+    extra = tuple(dict.fromkeys(n for x in scalars.values() for n in names(x) if n not in program.inputs))
     assigns = tuple(Assign(a.target, sub(a.expr), a.torch) for a in program.assigns)
     return Program(program.name, program.source, program.inputs + extra, assigns, program.outputs, program.notes)
 

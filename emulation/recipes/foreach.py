@@ -61,7 +61,7 @@ def program(h: Hyper, step: float, capability: str = "avx512") -> Program:
     d = call("v_sqrt", op.sqrt_(k, v), "torch._foreach_sqrt(exp_avg_sqs)")
     d = call(
         "denom_div",
-        op.div_scalar(k, d, S("bias_correction2_sqrt", bias_correction2_sqrt)),
+        op.div_scalar(k, d, S("bc2_sqrt", bias_correction2_sqrt)),
         "_foreach_div_(.., bc2_sqrt)",
     )
     d = call("denom", op.add_scalar(k, d, S("eps", h.eps, "bf16")), "torch._foreach_add_(exp_avg_sq_sqrt, eps)")

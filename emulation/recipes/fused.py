@@ -87,7 +87,7 @@ def program(h: Hyper, step: float, capability: str = "avx512") -> Program:
         vmax = T("max_exp_avg_sq")
         v = let("VMAX", ByPosition(maximum(vmax, v), std_max(vmax, v)), "max(max_exp_avg_sq, exp_avg_sq)")
         let("vmax_new", Bf16(v, k.nan), "store max_exp_avg_sq")
-    d = let("D", add(div(sqrt(v), S("bias_correction2_sqrt", bias_correction2_sqrt)), S("eps", h.eps)), "denom")
+    d = let("D", add(div(sqrt(v), S("bc2_sqrt", bias_correction2_sqrt)), S("eps", h.eps)), "denom")
     p = let("P", add(p, div(mul(S("-step_size", -step_size), m), d)), "param + (-step_size) * exp_avg / denom")
     let("p_new", Bf16(p, k.nan), "store param")
     return Program("torch-2.13-cpu-fused", SOURCE, tuple(inputs), tuple(assigns), outputs)

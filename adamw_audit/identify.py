@@ -1,0 +1,800 @@
+"""Identify where a recording came from, from its bits alone.
+
+Every hyper-parameter reaches a kernel as a float32 (or bf16) scalar, and each element's stored
+result is a monotone function of that scalar (a lerp weight, a decay factor, a step size...).  So
+for one scalar the values consistent with one element form an interval, found by bisection over
+the float32 bit patterns, and the values consistent with a whole recording are the intersection.
+The search runs the recipes themselves with one scalar opened up (:func:`emulation.program.
+substitute`): no second implementation of any path.
+
+Order (each stage uses what the one before fixed):
+
+1. beta1 from m:  ``m[t] = lerp(m[t-1], g[t], f32(1 - beta1))``  (all paths alike)
+2. beta2 from v:  the path's ``v`` program, parametrised by ``c = f32(1 - beta2)``; a path whose
+   interval is empty is ruled out (this separates foreach's bf16 ``beta2`` and fused's contraction)
+3. per step and per step-count offset: the step size ``f32(lr / (1 - beta1^step))`` from W, then
+   eps and the weight-decay factor; lr's interval is the step size's times ``1 - beta1^step``
+4. a full replay of every file element with the values found, for every remaining path and CPU
+   capability: ties (identical bits) are reported as equivalent.
+
+A scalar the bits cannot see (a weight decay below bf16's resolution, an eps never reached) comes
+out as the whole interval that stays consistent, not as a guess.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from emulation import bits
+from emulation.program import Program, T, evaluate, neg, scalar_labels, substitute
+from emulation.recipes import Recipe, recipe
+from emulation.recipes.common import Hyper
+from emulation.replay import to_bits
+from refimpl.conventions import Schedule
+from refimpl.errors import AuditError
+from refimpl.recording import INITIAL_W, Recording
+
+TENSORS = {"param": "W", "exp_avg": "momentum_W", "exp_avg_sq": "variance_W"}
+CPU_PATHS = ("forloop", "foreach", "fused")
+SAMPLE = 4096
+F32_ONE = np.float32(1.0)
+
+
+def _f32_int(x: float) -> int:
+    return int(np.array([x], np.float32).view(np.int32)[0])
+
+
+def _int_f32(i: np.ndarray) -> np.ndarray:
+    return np.asarray(i, dtype=np.int64).astype(np.int32).view(np.float32)
+
+
+@dataclass(frozen=True)
+class Interval:
+    lo: float
+    hi: float
+
+    def mid(self) -> float:
+        return float(np.float32((self.lo + self.hi) / 2)) if self.lo != self.hi else self.lo
+
+
+def element_intervals(
+    program: Program,
+    inputs: dict[str, np.ndarray],
+    where: dict,
+    output: str,
+    target: np.ndarray,
+    bind: Callable[[np.ndarray], dict[str, np.ndarray]],
+    lo: float,
+    hi: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per element, the [low, high] float32 bit patterns of a positive search variable ``x`` in
+    [lo, hi] that reproduce ``target`` (low > high: none does), and ``side``: +1 where every x
+    gives a result above the target, -1 where every x gives one below, 0 elsewhere.
+
+    ``bind(x)`` maps per-element candidate values of ``x`` to the arrays that replace the opened
+    scalars.  Assumes each element's result is monotone in ``x`` (true of every scalar searched
+    alone here)."""
+    n = target.size
+    r = bits.ordered(target).astype(np.int64)
+    name = program.outputs[output]
+
+    def out(xi: np.ndarray) -> np.ndarray:
+        env = evaluate(program, {**inputs, **bind(_int_f32(xi))}, where)
+        return bits.ordered(to_bits(env[name])).astype(np.int64)
+
+    a0, b0 = np.full(n, _f32_int(lo), np.int64), np.full(n, _f32_int(hi), np.int64)
+    o_lo, o_hi = out(a0), out(b0)
+    direction = np.sign(o_hi - o_lo)
+    flat = direction == 0
+    s = np.where(flat, 1, direction)
+    above = np.minimum(o_lo, o_hi) > r
+    below = np.maximum(o_lo, o_hi) < r
+    side = np.where(above, 1, np.where(below, -1, 0)) + np.where(flat & ~above & ~below & (o_lo != r), 1, 0)
+
+    def bisect(first_true_of: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        a, b = a0.copy(), b0.copy()
+        while np.any(a < b):
+            mid = (a + b) // 2
+            cond = first_true_of(mid)
+            b = np.where(cond, mid, b)
+            a = np.where(cond, a, mid + 1)
+        return a
+
+    lows = bisect(lambda x: s * (out(x) - r) >= 0)
+    highs = bisect(lambda x: s * (out(x) - r) > 0) - 1
+    highs = np.where(s * (o_hi - r) <= 0, b0, highs)  # never past the target within range
+    lows, highs = np.where(flat, a0, lows), np.where(flat, b0, highs)
+    lows = np.where(side != 0, b0 + 1, lows)  # unreachable: an empty interval
+    highs = np.where(side != 0, a0 - 1, highs)
+    return lows, highs, side
+
+
+def scalar_interval(
+    program: Program,
+    inputs: dict[str, np.ndarray],
+    where: dict,
+    output: str,
+    target: np.ndarray,
+    bind: Callable[[np.ndarray], dict[str, np.ndarray]],
+    lo: float,
+    hi: float,
+) -> Interval | None:
+    """The interval of ``x`` for which *every* element reproduces ``target``: the intersection of
+    :func:`element_intervals`, its two ends re-checked on every element."""
+    lows, highs, side = element_intervals(program, inputs, where, output, target, bind, lo, hi)
+    if np.any(side != 0):
+        return None
+    lo_i, hi_i = int(lows.max()), int(highs.min())
+    if lo_i > hi_i:
+        return None
+    name = program.outputs[output]
+    for end in (lo_i, hi_i):
+        env = evaluate(program, {**inputs, **bind(_int_f32(np.full(target.size, end, np.int64)))}, where)
+        if not np.array_equal(to_bits(env[name]), target):
+            return None
+    return Interval(float(_int_f32(np.array([lo_i]))[0]), float(_int_f32(np.array([hi_i]))[0]))
+
+
+def _conveyed(program: Program, label: str) -> Callable[[np.ndarray], np.ndarray]:
+    """How ``label``'s double reaches the kernel in ``program`` (float32 or bf16), on arrays."""
+    via = scalar_labels(program)[label].via
+    if via == "bf16":
+        return lambda x: bits.round_to_bf16(np.asarray(x, np.float32))
+    return lambda x: np.asarray(x, np.float32)
+
+
+@dataclass
+class StepData:
+    index: int
+    state: dict[str, np.ndarray]  # bf16 bits of the sampled elements, the step's inputs
+    want: dict[str, np.ndarray]  # recorded outputs at index
+    flat: np.ndarray  # sampled flat element indices
+
+
+def _sample_steps(rec: Recording, sample: int, rng: np.random.Generator) -> list[StepData]:
+    n = rec.numel
+    flat = np.sort(rng.choice(n, size=min(sample, n), replace=False))
+    out = []
+    first = 0 if rec.has_initial else 1
+    for t in range(first, rec.steps):
+        if t == 0:
+            z = np.zeros(flat.size, np.uint16)
+            state = {"param": rec.read(INITIAL_W, 0)[flat], "exp_avg": z, "exp_avg_sq": z}
+        else:
+            state = {k: rec.read(ds, t - 1)[flat] for k, ds in TENSORS.items()}
+        state["grad"] = rec.read(rec.grad_name, t)[flat]
+        want = {k: rec.read(ds, t)[flat] for k, ds in TENSORS.items()}
+        out.append(StepData(t, state, want, flat))
+    return out
+
+
+def _widen(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k: bits.widen(v) for k, v in state.items()}
+
+
+def _finite_rows(steps: list[StepData]) -> list[StepData]:
+    """Drop sampled elements with NaN/Inf anywhere: their NaN bit patterns depend on the thread
+    layout, which the bits alone do not pin down; the final replay still covers them."""
+    out = []
+    for sd in steps:
+        ok = np.ones(sd.flat.size, bool)
+        for arr in (*sd.state.values(), *sd.want.values()):
+            ok &= np.isfinite(bits.widen(arr))
+        out.append(StepData(sd.index, {k: v[ok] for k, v in sd.state.items()},
+                            {k: v[ok] for k, v in sd.want.items()}, sd.flat[ok]))  # fmt: skip
+    return out
+
+
+def _stack(steps: list[StepData], which: str) -> dict[str, np.ndarray]:
+    src = [sd.state if which == "state" else sd.want for sd in steps]
+    return {k: np.concatenate([d[k] for d in src]) for k in src[0]}
+
+
+def simplest_in(lo: float, hi: float) -> float:
+    """The decimal with the fewest significant digits in [lo, hi] (what a person typed)."""
+    if lo > hi:
+        lo, hi = hi, lo
+    if lo <= 0 <= hi:
+        return 0.0
+    for digits in range(1, 18):
+        for cand in {float(f"{x:.{digits}g}") for x in ((lo + hi) / 2, lo, hi)}:
+            for c in (cand, float(f"{math.nextafter(cand, hi):.{digits}g}")):
+                if lo <= c <= hi:
+                    return c
+    return (lo + hi) / 2
+
+
+def _one_minus(iv: Interval) -> tuple[float, float]:
+    """Doubles b with f32(1 - b) in [iv.lo, iv.hi] (to half an ulp of float32)."""
+    half = lambda x: float(np.spacing(np.float32(x))) / 2  # noqa: E731
+    return 1 - iv.hi - half(iv.hi), 1 - iv.lo + half(iv.lo)
+
+
+def infer_beta1(steps: list[StepData], capability: str) -> Interval | None:
+    """f32(1 - beta1) from every m[t] = lerp(m[t-1], g[t], w); both branches of lerp tried."""
+    inputs, want = _widen(_stack(steps, "state")), _stack(steps, "want")
+    for b1_build, lo, hi in ((0.9, 1e-30, 0.49999997), (0.3, 0.5, 1.0)):
+        prog = substitute(recipe("forloop").build(Hyper(beta1=b1_build), 1.0, capability), {"1-beta1": T("__w")})
+        iv = scalar_interval(prog, inputs, {}, "exp_avg", want["exp_avg"], lambda x: {"__w": x}, lo, hi)
+        if iv is not None:
+            return iv
+    return None
+
+
+def infer_beta2(steps: list[StepData], rcp: Recipe, capability: str, h: Hyper, numel: int) -> Interval | None:
+    """c = f32(1 - beta2) from every v[t].
+
+    v[t] reads beta2 twice: ``k`` = beta2 as the path conveys it (float32, or bf16 on foreach) in
+    ``bf16(v*k)``, and ``c`` = f32(1 - beta2) in ``fma(c*g, g, .)``.  The result is monotone in
+    each separately but not in beta2 (``bf16(v*k)`` falls in steps while ``c*g*g`` rises), so
+    the two are searched in turn from a least-squares start, and c's interval is narrowed to
+    the c whose ``1 - c`` conveys to a k inside k's interval."""
+    prog = rcp.build(h, 1.0, capability)
+    conv = _conveyed(prog, "beta2")
+    opened = substitute(prog, {"beta2": T("__k"), "1-beta2": T("__c")})
+    inputs, want = _widen(_stack(steps, "state")), _stack(steps, "want")
+    flat = np.concatenate([sd.flat for sd in steps])
+    where = {k: v[flat] for k, v in rcp.positions(capability, numel, 1).items()}
+    target = want["exp_avg_sq"]
+    n = target.size
+
+    def search(var, other, lo, hi, conv_fn=None, rows=None) -> Interval | None:
+        sel = slice(None) if rows is None else rows
+
+        def bind(x: np.ndarray) -> dict[str, np.ndarray]:
+            return {**{k: v[sel] for k, v in other.items()}, var: conv_fn(x) if conv_fn else x}
+
+        sub_in = {k: v[sel] for k, v in inputs.items()}
+        return scalar_interval(
+            opened, sub_in, {k: v[sel] for k, v in where.items()}, "exp_avg_sq", target[sel], bind, lo, hi
+        )
+
+    v0 = inputs["exp_avg_sq"].astype(np.float64)
+    g2 = inputs["grad"].astype(np.float64) ** 2
+    # v[t] ~ k*v + c*g^2: the c an element allows moves with k at -v/g^2
+    with np.errstate(all="ignore"):
+        slope = np.where(g2 > 0, -v0 / g2, 0.0)
+    found = joint_interval(opened, inputs, where, "exp_avg_sq", target, {}, "__c", (1e-30, 1.0), "__k", (0.0, 1.0),
+                           conv, slope, np.sign(v0))  # fmt: skip
+    if found is None:
+        return None
+    c_iv, _ = found
+    k_iv = search("__k", {"__c": np.full(n, c_iv.mid(), np.float32)}, 0.0, 1.0, conv)
+    if k_iv is None:
+        return c_iv
+    # beta2 = 1 - c must convey into k's interval too
+    lo_c = max(c_iv.lo, float(np.float32(1 - k_iv.hi)) if k_iv.hi < 1 else c_iv.lo)
+    hi_c = min(c_iv.hi, float(np.float32(1 - k_iv.lo)))
+    return Interval(lo_c, hi_c) if lo_c <= hi_c else c_iv
+
+
+PROBE = 2048  # elements a joint bisection probes
+EPS_GUESSES = (1e-8, 1e-6, 1e-12, 1e-10, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
+
+
+@dataclass
+class StepFit:
+    index: int
+    coef: Interval  # |f32(lr / (1 - beta1^step))|
+    eps: Interval  # eps as the kernel sees it
+    decay: Interval  # f32 or bf16 of 1 - lr*wd
+
+
+def _prefer(iv: Interval, usual: float) -> float:
+    """A value inside ``iv``: the usual default when it fits, else the simplest decimal."""
+    return usual if iv.lo <= usual <= iv.hi else simplest_in(iv.lo, iv.hi)
+
+
+def joint_interval(
+    opened: Program,
+    inputs: dict[str, np.ndarray],
+    where: dict,
+    output: str,
+    target: np.ndarray,
+    fixed: dict[str, np.ndarray],
+    c_var: str,
+    c_range: tuple[float, float],
+    d_var: str,
+    d_range: tuple[float, float],
+    conv_d: Callable[[np.ndarray], np.ndarray],
+    slope: np.ndarray,
+    d_effect: np.ndarray,
+    c_map: Callable[[np.ndarray, np.ndarray | slice], np.ndarray] | None = None,
+) -> tuple[Interval, np.ndarray] | None:
+    """Two scalars that trade off: a value of ``d`` and the interval of ``c`` that go with it.
+
+    Each element's output is monotone in c for fixed d, and the c it allows moves with d at about
+    ``slope`` (per element, from a first-order model).  Bisection on d: at a d where no single c
+    fits every element, the element with the highest lower bound (i) and the one with the lowest
+    upper bound (j) conflict, and d moves the way that widens the gap: up when
+    slope[j] > slope[i].  An element no c reproduces at this d says itself which way d must go:
+    its result is above (below) the target, and ``d_effect`` is the sign of its result's change
+    with d.  Each probe is one per-element interval search for c."""
+    n = target.size
+    # the bisection probes a fixed subsample; the answer is checked on every element
+    rows = np.sort(np.random.default_rng(0).choice(n, size=min(n, PROBE), replace=False))
+    sub_in = {k: v[rows] for k, v in inputs.items()}
+    sub_where = {k: v[rows] for k, v in where.items()}
+    sub_fixed = {k: v[rows] for k, v in fixed.items()}
+
+    def bind_for(d: np.ndarray, fx: dict[str, np.ndarray], sel: np.ndarray | slice):
+        return lambda x: {**fx, d_var: d, c_var: c_map(x, sel) if c_map else x}
+
+    a, b = _f32_int(d_range[0]), _f32_int(d_range[1])
+    while a <= b:
+        mid = (a + b) // 2
+        d_value = _int_f32(np.array([mid]))[0]
+        d = conv_d(np.full(rows.size, d_value, np.float32))
+        lows, highs, side = element_intervals(
+            opened, sub_in, sub_where, output, target[rows], bind_for(d, sub_fixed, rows), *c_range
+        )
+        stuck = np.nonzero(side != 0)[0]
+        if stuck.size:
+            votes = -side[stuck] * d_effect[rows][stuck]  # +1: raise d
+            up = int(np.sum(votes > 0)) >= int(np.sum(votes < 0))
+        else:
+            i, j = int(np.argmax(lows)), int(np.argmin(highs))
+            if lows[i] <= highs[j]:
+                d_all = conv_d(np.full(n, d_value, np.float32))
+                c = scalar_interval(
+                    opened, inputs, where, output, target, bind_for(d_all, fixed, slice(None)), *c_range
+                )
+                if c is not None:
+                    return c, d_all
+                if rows.size == n:
+                    return None
+                # the subsample agreed, the whole set did not: start over with every element
+                rows = np.arange(n)
+                sub_in, sub_where, sub_fixed = inputs, where, fixed
+                a, b = _f32_int(d_range[0]), _f32_int(d_range[1])
+                continue
+            up = slope[rows][j] - slope[rows][i] > 0
+        if up:
+            a = mid + 1
+        else:
+            b = mid - 1
+        if a > b and rows.size < n:  # the subsample led nowhere: once more with every element
+            rows = np.arange(n)
+            sub_in, sub_where, sub_fixed = inputs, where, fixed
+            a, b = _f32_int(d_range[0]), _f32_int(d_range[1])
+    return None
+
+
+def _joint_step_and_decay(sd, opened, inputs, where, target, e, conv_decay, h: Hyper, step: float):
+    """Step size c and decay d of W[t] ~ p*d - c*q (q = m/denom): c moves with d at p/q."""
+    p, q, _c_est = _ls_terms(sd, h, step)
+    with np.errstate(all="ignore"):
+        slope = np.where(q != 0, p / q, 0.0)
+    found = joint_interval(
+        opened, inputs, where, "param", target, {"__e": e}, "__c", (1e-30, 1e3),
+        "__d", (0.5, 1.0), conv_decay, slope, np.sign(p),
+    )  # fmt: skip
+    return found if found is not None else (None, None)
+
+
+def _ls_terms(sd: StepData, h: Hyper, step: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """p, q = m/(sqrt(v/bc2) + eps) from the recorded bf16 values, and the least-squares step size."""
+    p = bits.widen(sd.state["param"]).astype(np.float64)
+    dw = bits.widen(sd.want["param"]).astype(np.float64) - p
+    m = bits.widen(sd.want["exp_avg"]).astype(np.float64)
+    v = bits.widen(sd.want["exp_avg_sq"]).astype(np.float64)
+    with np.errstate(all="ignore"):
+        q = m / (np.sqrt(np.maximum(v, 0) / (1 - h.beta2**step)) + 1e-8)
+    a = np.stack([p, q], axis=1)
+    ok = np.all(np.isfinite(a), axis=1) & np.isfinite(dw)
+    if ok.sum() < 2:
+        return p, q, 1e-3
+    (_delta, c), *_ = np.linalg.lstsq(a[ok], -dw[ok], rcond=None)
+    return p, q, float(abs(c))
+
+
+def _decay_estimate(sd: StepData, h: Hyper, step: float) -> float:
+    """Least-squares estimate of the decay factor d in W[t] - W[t-1] = -p(1-d) - c*q."""
+    p = bits.widen(sd.state["param"]).astype(np.float64)
+    dw = bits.widen(sd.want["param"]).astype(np.float64) - p
+    m = bits.widen(sd.want["exp_avg"]).astype(np.float64)
+    v = bits.widen(sd.want["exp_avg_sq"]).astype(np.float64)
+    q = m / (np.sqrt(np.maximum(v, 0) / (1 - h.beta2**step)) + 1e-8)
+    a = np.stack([p, q], axis=1)
+    ok = np.all(np.isfinite(a), axis=1) & np.isfinite(dw)
+    if ok.sum() < 2:
+        return 1.0
+    (delta, _c), *_ = np.linalg.lstsq(a[ok], -dw[ok], rcond=None)
+    return float(min(1.0, max(0.5, 1 - delta)))
+
+
+def _step_label(prog: Program) -> str:
+    labels = scalar_labels(prog)
+    return "-step_size" if "-step_size" in labels else "step_size"
+
+
+def fit_step(
+    sd: StepData,
+    rcp: Recipe,
+    capability: str,
+    h: Hyper,
+    step: float,
+    numel: int,
+    d_hint: float | None = None,
+    fixed: tuple[float, float] | None = None,
+    plain_only: bool = False,
+) -> StepFit | None:
+    """Step size, eps and decay factor intervals that reproduce W[t] at this step."""
+    prog = rcp.build(replace(h, weight_decay=1.0, lr=1.0), step, capability)  # the decay op exists
+    label = _step_label(prog)
+    conv_eps, conv_decay = _conveyed(prog, "eps"), _conveyed(prog, "1-lr*wd")
+    opened = substitute(prog, {label: neg(T("__c")), "eps": T("__e"), "1-lr*wd": T("__d")})
+    inputs = _widen(sd.state)
+    where = {k: v[sd.flat] for k, v in rcp.positions(capability, numel, 1).items()}
+    target = sd.want["param"]
+    n = target.size
+
+    def full(x: float) -> np.ndarray:
+        return np.full(n, x, np.float32)
+
+    def search(
+        var: str, fixed: dict[str, np.ndarray], lo: float, hi: float, conv=None, rows: np.ndarray | None = None
+    ) -> Interval | None:
+        def bind(x: np.ndarray) -> dict[str, np.ndarray]:
+            fx = {k: v if rows is None else v[rows] for k, v in fixed.items()}
+            return {**fx, var: conv(x) if conv else x}
+
+        if rows is None:
+            return scalar_interval(opened, inputs, where, "param", target, bind, lo, hi)
+        sub_in = {k: v[rows] for k, v in inputs.items()}
+        sub_where = {k: v[rows] for k, v in where.items()}
+        return scalar_interval(opened, sub_in, sub_where, "param", target[rows], bind, lo, hi)
+
+    one = full(1.0)
+    if fixed is not None:  # eps and decay settled across steps: only the step size is left
+        e_val, d_val = fixed
+        c = search("__c", {"__e": conv_eps(full(e_val)), "__d": conv_decay(full(d_val))}, 1e-30, 1e3)
+        if c is None:
+            return None
+        return StepFit(sd.index, c, Interval(e_val, e_val), Interval(d_val, d_val))
+    # A starting point by least squares (then everything is re-derived exactly by bisection):
+    # W[t] - W[t-1] ~ -p*(1-d) - c*m/(sqrt(v/bc2) + eps), from the recorded bf16 m[t], v[t].
+    d0 = conv_decay(full(_decay_estimate(sd, h, step)))
+    hint = conv_decay(full(d_hint)) if d_hint is not None else d0
+    c = None
+    for e_guess in EPS_GUESSES:
+        e = conv_eps(full(e_guess))
+        for d in (one, hint, d0):  # no decay first: the common case, and a decay the bits cannot see
+            c = search("__c", {"__e": e, "__d": d}, 1e-30, 1e3)
+            if c is not None:
+                break
+        if c is not None:
+            break
+    if c is None and plain_only:
+        return None
+    if c is None:
+        # the decay is visible and the guesses miss it: solve step size and decay together
+        for guess in EPS_GUESSES:
+            e = conv_eps(full(guess))
+            c, d = _joint_step_and_decay(sd, opened, inputs, where, target, e, conv_decay, h, step)
+            if c is not None:
+                break
+        if c is None:
+            return None
+    cm = full(c.mid())
+    eps = search("__e", {"__c": cm, "__d": d}, 1e-38, 1.0, conv_eps) or Interval(float(e[0]), float(e[0]))
+    em = conv_eps(full(_prefer(eps, 1e-8)))
+    decay = search("__d", {"__c": cm, "__e": em}, 0.5, 1.0, conv_decay) or Interval(1.0, 1.0)
+    dm = conv_decay(full(decay.mid() if decay.hi < 1.0 else 1.0))
+    c = search("__c", {"__e": em, "__d": dm}, 1e-30, 1e3) or c
+    return StepFit(sd.index, c, eps, decay)
+
+
+def fit_pooled(
+    steps: list[StepData], rcp: Recipe, capability: str, h: Hyper, offset: int, numel: int, joint: bool = True
+) -> tuple[Interval, Interval, Interval] | None:
+    """One lr, eps and decay factor for every step at once (constant lr: the common case).
+
+    The per-step scalars (the step size ``f32(lr / (1 - beta1^step))`` and ``sqrt(1 - beta2^step)``)
+    are opened up per element, so one program replays every sampled element of every step and
+    lr is a single search variable.  Step size and decay trade off (W ~ p*d - c*q): they are
+    solved together (:func:`joint_interval`), then eps, then each again with the others fixed.
+    Returns (lr, eps, decay) intervals, lr's as float32 values."""
+    base = rcp.build(replace(h, weight_decay=1.0, lr=1.0), 1.0 + offset, capability)
+    label = _step_label(base)
+    conv_eps, conv_decay = _conveyed(base, "eps"), _conveyed(base, "1-lr*wd")
+    opened = substitute(base, {label: neg(T("__c")), "eps": T("__e"), "1-lr*wd": T("__d"), "bc2_sqrt": T("__b")})
+    inputs = _widen(_stack(steps, "state"))
+    target = _stack(steps, "want")["param"]
+    flat = np.concatenate([sd.flat for sd in steps])
+    where = {k: v[flat] for k, v in rcp.positions(capability, numel, 1).items()}
+    counts = np.concatenate([np.full(sd.flat.size, float(sd.index + offset)) for sd in steps])
+    bc1 = 1 - h.beta1**counts
+    b2s = np.array(
+        [scalar_labels(rcp.build(h, float(sd.index + offset), capability))["bc2_sqrt"].kernel_value for sd in steps]
+    )
+    inputs["__b"] = np.concatenate([np.full(sd.flat.size, b, np.float32) for sd, b in zip(steps, b2s, strict=True)])
+    n = target.size
+
+    def full(x: float) -> np.ndarray:
+        return np.full(n, x, np.float32)
+
+    def step_size(lr: np.ndarray) -> np.ndarray:
+        return (lr.astype(np.float64) / bc1).astype(np.float32)
+
+    def search(var: str, fixed: dict[str, np.ndarray], lo: float, hi: float, conv=None) -> Interval | None:
+        def bind(x: np.ndarray) -> dict[str, np.ndarray]:
+            value = step_size(x) if var == "__c" else conv(x) if conv else x
+            return {**fixed, var: value}
+
+        return scalar_interval(opened, inputs, where, "param", target, bind, lo, hi)
+
+    one = full(1.0)
+    lr = d = e = None
+    for guess in EPS_GUESSES:  # no visible decay: one search per eps guess
+        e = conv_eps(full(guess))
+        lr, d = search("__c", {"__e": e, "__d": one}, 1e-30, 1e2), one
+        if lr is not None:
+            break
+    if lr is None and joint:  # decay visible: lr and decay together (W ~ p*d - c*q: c moves with d at p/q)
+        sd_all = StepData(-1, _stack(steps, "state"), _stack(steps, "want"), flat)
+        p, q, _ = _ls_terms(sd_all, h, 1.0 + offset)
+        with np.errstate(all="ignore"):
+            slope = np.where(q != 0, p / q * bc1, 0.0)  # in lr: c = lr/bc1
+
+        def bind_lr(x: np.ndarray, sel: np.ndarray | slice) -> np.ndarray:
+            return (x.astype(np.float64) / bc1[sel]).astype(np.float32)
+
+        for guess in EPS_GUESSES:
+            e = conv_eps(full(guess))
+            found = joint_interval(
+                opened, inputs, where, "param", target, {"__e": e}, "__c", (1e-30, 1e2), "__d", (0.5, 1.0),
+                conv_decay, slope, np.sign(p), c_map=bind_lr,
+            )  # fmt: skip
+            if found is not None:
+                lr, d = found
+                break
+    if lr is None:
+        return None
+    eps = search("__e", {"__c": step_size(full(lr.mid())), "__d": d}, 1e-38, 1.0, conv_eps)
+    eps = eps or Interval(float(e[0]), float(e[0]))
+    e = conv_eps(full(_prefer(eps, 1e-8)))
+    decay = search("__d", {"__c": step_size(full(lr.mid())), "__e": e}, 0.5, 1.0, conv_decay) or Interval(1.0, 1.0)
+    d = conv_decay(full(decay.mid() if decay.hi < 1.0 else 1.0))
+    lr = search("__c", {"__e": e, "__d": d}, 1e-30, 1e2) or lr
+    return lr, eps, decay
+
+
+@dataclass
+class Identification:
+    impl: str
+    equivalent_impls: list[str]
+    device: str
+    capability: str
+    equivalent_capabilities: list[str]
+    first_index_step_count: int
+    other_step_counts: list[int]
+    lr: float | list[float]
+    lr_interval: list[float] | list[list[float]]
+    betas: list[float]
+    betas_interval: list[list[float]]
+    eps: float
+    eps_interval: list[float]
+    weight_decay: float
+    weight_decay_interval: list[float]
+    exact: dict[str, float]
+    findings: list[str]
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _looks_scheduled(steps, candidates, b1: float, capability: str, numel: int) -> bool:
+    impl, b2, _ = candidates[0]
+    h = Hyper(beta1=b1, beta2=b2)
+    fits = [fit_step(sd, recipe(impl), capability, h, float(sd.index + 1), numel, plain_only=True) for sd in steps[:2]]
+    if len(fits) < 2 or any(f is None for f in fits):
+        return False
+    (lo0, hi0), (lo1, hi1) = _lr_intervals(fits, b1, 1)  # type: ignore[arg-type]
+    return max(lo0, lo1) > min(hi0, hi1)
+
+
+def _fit_steps(steps, rcp, capability, h, offset, numel) -> list[StepFit] | None:
+    """Per-step fits (an lr schedule), eps and decay settled across steps, then each step's
+    step size refitted with them fixed."""
+    fits = []
+    d_hint = None
+    for sd in steps:
+        f = fit_step(sd, rcp, capability, h, float(sd.index + offset), numel, d_hint)
+        if f is None:
+            return None
+        fits.append(f)
+        d_hint = f.decay.mid()
+    eps_iv, _ = _shared(fits)
+    eps = _prefer(eps_iv, 1e-8)
+    refit = [
+        fit_step(
+            sd,
+            rcp,
+            capability,
+            h,
+            float(sd.index + offset),
+            numel,
+            fixed=(eps, f.decay.mid() if f.decay.hi < 1 else 1.0),
+        )
+        for sd, f in zip(steps, fits, strict=True)
+    ]
+    if all(f is not None for f in refit):  # keep each step's searched eps and decay intervals
+        return [replace(r, eps=f.eps, decay=f.decay) for r, f in zip(refit, fits, strict=True) if r is not None]
+    return fits
+
+
+def _wd_interval(fits: list[StepFit], lrs: list[tuple[float, float]]) -> tuple[float, float]:
+    """Weight decay from each step's decay factor d = 1 - lr_t*wd, intersected over steps."""
+    lo, hi = 0.0, math.inf
+    for f, (lr_lo, lr_hi) in zip(fits, lrs, strict=True):
+        if f.decay.hi < 1.0:
+            lo = max(lo, (1 - f.decay.hi) / lr_hi)
+        hi = min(hi, (1 - f.decay.lo) / lr_lo if lr_lo > 0 else math.inf)
+    return (lo, hi) if lo <= hi else (min(lo, hi), max(lo, hi))
+
+
+def _shared(fits: list[StepFit]) -> tuple[Interval, Interval]:
+    """eps and decay intervals common to every step (the hull when they do not overlap)."""
+    e_lo, e_hi = max(f.eps.lo for f in fits), min(f.eps.hi for f in fits)
+    if e_lo > e_hi:
+        e_lo, e_hi = min(f.eps.lo for f in fits), max(f.eps.hi for f in fits)
+    d_lo, d_hi = max(f.decay.lo for f in fits), min(f.decay.hi for f in fits)
+    if d_lo > d_hi:
+        d_lo, d_hi = min(f.decay.lo for f in fits), max(f.decay.hi for f in fits)
+    return Interval(e_lo, e_hi), Interval(d_lo, d_hi)
+
+
+def _lr_intervals(fits: list[StepFit], b1: float, offset: int) -> list[tuple[float, float]]:
+    out = []
+    for f in fits:
+        bc1 = 1 - b1 ** float(f.index + offset)
+        half_lo = float(np.spacing(np.float32(f.coef.lo))) / 2
+        half_hi = float(np.spacing(np.float32(f.coef.hi))) / 2
+        out.append(((f.coef.lo - half_lo) * bc1, (f.coef.hi + half_hi) * bc1))
+    return out
+
+
+def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1, 2, 3, 4, 5), seed: int = 0):
+    """Find the programs and hyper-parameters that replay ``rec`` bit-exactly (module docstring)."""
+    from .verify import replay
+
+    findings: list[str] = []
+    all_steps = _sample_steps(rec, sample, np.random.default_rng(seed))
+    skipped = [sd.index for sd in all_steps if all(np.array_equal(sd.state[k], sd.want[k]) for k in TENSORS)]
+    if skipped:
+        findings.append(f"skipped steps (W, m, v unchanged) at indices {skipped[:20]}: not modelled yet")
+    steps = [sd for sd in _finite_rows(all_steps) if sd.index not in skipped]
+    if not steps:
+        raise AuditError(f"{rec.path}: no replayable step to identify from")
+    probe = steps[: min(len(steps), 8)]
+
+    w_iv = cap_family = None
+    for capability in ("avx512", "default"):
+        w_iv = infer_beta1(probe, capability)
+        if w_iv is not None:
+            cap_family = capability
+            break
+    if w_iv is None:
+        raise AuditError(
+            f"{rec.path}: no beta1 reproduces momentum_W from the recorded gradient: the gradient the "
+            "optimizer saw differs from the recorded one (scaled, clipped, Adam's L2 term, maximize), "
+            "or the moments are kept in another dtype"
+        )
+    b1_lo, b1_hi = _one_minus(w_iv)
+    b1 = simplest_in(b1_lo, b1_hi)
+
+    paths = {}
+    for impl in CPU_PATHS:
+        rcp = recipe(impl)
+        iv = infer_beta2(probe, rcp, cap_family, Hyper(beta1=b1), rec.numel)
+        if iv is not None:
+            paths[impl] = iv
+    if not paths:
+        raise AuditError(
+            f"{rec.path}: no CPU path reproduces variance_W for any beta2 (a GPU recording, or states in another dtype)"
+        )
+
+    # cheapest explanations first: one lr and no visible decay, then one lr with a decay, then a
+    # schedule; each over every path and step-count offset before the next
+    best = None
+    candidates = []
+    for impl, b2_iv in paths.items():
+        b2_lo, b2_hi = _one_minus(b2_iv)
+        candidates.append((impl, simplest_in(b2_lo, b2_hi), (b2_lo, b2_hi)))
+    half = lambda x: float(np.spacing(np.float32(x))) / 2  # noqa: E731
+    for phase in ("plain", "joint", "schedule"):
+        if phase == "joint" and _looks_scheduled(steps, candidates, b1, cap_family, rec.numel):
+            continue  # two steps that each fit without decay but disagree on lr: a schedule
+        for impl, b2, b2_bounds in candidates:
+            rcp, h = recipe(impl), Hyper(beta1=b1, beta2=b2)
+            for offset in offsets:
+                if phase == "schedule":
+                    fits = _fit_steps(steps, rcp, cap_family, h, offset, rec.numel)
+                    if fits is not None:
+                        lrs = _lr_intervals(fits, b1, offset)
+                        best = (impl, offset, b2, b2_bounds, lrs, _shared(fits)[0], _wd_interval(fits, lrs))
+                        break
+                    continue
+                pooled = fit_pooled(steps, rcp, cap_family, h, offset, rec.numel, joint=phase == "joint")
+                if pooled is not None:  # one lr for every step
+                    lr_iv, eps_iv, d_iv = pooled
+                    lr_bounds = [(lr_iv.lo - half(lr_iv.lo), lr_iv.hi + half(lr_iv.hi))]
+                    best = (impl, offset, b2, b2_bounds, lr_bounds, eps_iv, d_iv)
+                    break
+            if best is not None:
+                break
+        if best is not None:
+            break
+    if best is None:
+        raise AuditError(
+            f"{rec.path}: W[t] is not reproducible from W[t-1] by any CPU path and step count tried "
+            "(hidden fp32 master weights, or W changed outside the optimizer)"
+        )
+    impl, offset, b2, b2_bounds, lrs, eps_iv, decay_or_wd = best
+    eps_lo, eps_hi = eps_iv.lo, eps_iv.hi
+    eps = _prefer(eps_iv, 1e-8)
+    if len(lrs) == 1:
+        lo, hi = lrs[0]
+        lr_value: float | list[float] = simplest_in(lo, hi)
+        lr_interval: list = [lo, hi]
+        lr_for_schedule = None
+    else:
+        lr_value = [simplest_in(lo, hi) for lo, hi in lrs]
+        lr_interval = [[lo, hi] for lo, hi in lrs]
+        lr_for_schedule = [lr_value[0], *lr_value] if len(lr_value) == rec.steps - 1 else lr_value
+        findings.append("lr changes between steps (a schedule): reported per replayed step")
+
+    lr_ref = lr_value if isinstance(lr_value, float) else lr_value[0]
+    if isinstance(decay_or_wd, Interval):  # one decay factor (constant lr) -> weight decay
+        d_lo, d_hi = decay_or_wd.lo, decay_or_wd.hi
+        wd_lo = max(0.0, (1 - d_hi) / lr_ref) if d_hi < 1.0 else 0.0
+        wd_hi = (1 - d_lo) / lr_ref if lr_ref > 0 else math.inf
+    else:
+        wd_lo, wd_hi = decay_or_wd
+    wd = 0.0 if wd_lo == 0.0 else simplest_in(wd_lo, wd_hi)
+    if wd_lo == 0.0:
+        findings.append(f"weight decay not visible in these bits: any value up to {wd_hi:.3g} replays them")
+
+    hyper = Hyper(lr=lr_ref, beta1=b1, beta2=b2, eps=eps, weight_decay=wd)
+    schedule = Schedule(hyper, tuple(lr_for_schedule) if lr_for_schedule else None, offset)
+    if lr_for_schedule and len(lr_for_schedule) != rec.steps:
+        schedule = Schedule(hyper, None, offset)
+    results = {}
+    for cand_impl in paths:
+        for capability in ("avx512", "avx2", "default"):
+            rep = replay(rec, recipe(cand_impl), schedule, capability, 1, progress=False)
+            results[(cand_impl, capability)] = {k: v.fraction for k, v in rep.overall().items()}
+    exact_keys = [k for k, v in results.items() if all(x == 1.0 for x in v.values())]
+    chosen = (impl, cap_family if cap_family != "avx512" else "avx512")
+    if exact_keys and chosen not in exact_keys:
+        chosen = exact_keys[0]
+    if not exact_keys:
+        chosen = max(results, key=lambda k: sum(results[k].values()))
+        findings.append("no candidate replays every element exactly: see 'exact'")
+    eq_impls = sorted({recipe(k[0]).name for k in exact_keys if results[k] == results[chosen]})
+    eq_caps = sorted({k[1] for k in exact_keys if k[0] == chosen[0]})
+    other_offsets = []
+    return Identification(
+        impl=recipe(chosen[0]).name,
+        equivalent_impls=eq_impls or [recipe(chosen[0]).name],
+        device="cpu",
+        capability=chosen[1],
+        equivalent_capabilities=eq_caps or [chosen[1]],
+        first_index_step_count=offset,
+        other_step_counts=other_offsets,
+        lr=lr_value,
+        lr_interval=lr_interval,
+        betas=[b1, b2],
+        betas_interval=[[b1_lo, b1_hi], list(b2_bounds)],
+        eps=eps,
+        eps_interval=[eps_lo, eps_hi],
+        weight_decay=wd,
+        weight_decay_interval=[wd_lo, wd_hi],
+        exact=results[chosen],
+        findings=findings,
+    )
