@@ -32,7 +32,8 @@ from refimpl.errors import AuditError
 from refimpl.recording import Recording
 
 TENSORS = {"param": "W", "exp_avg": "momentum_W", "exp_avg_sq": "variance_W"}
-F32_MOMENTS = {"torch-2.13-cpu-fused": ("M", "V")}  # the fused recipe's unrounded m, v
+F32_MOMENTS = {"torch-2.13-cpu-fused": ("M", "V", "VMAX")}  # the fused recipe's unrounded m, v, max v
+MAX_SQ = ("max_exp_avg_sq", "max_variance_W")
 
 
 @dataclass
@@ -217,13 +218,17 @@ def explain_step(
     # 2. the torch path, replayed from t-1: bit-exact?
     true_where = true_recipe.positions(capability, n, threads)
     true_prog = true_recipe.build(true_h, step_count, capability)
-    state = {key: rec.read(ds, t - 1) for key, ds in TENSORS.items()}
+    tensors = dict(TENSORS)
+    if true_h.amsgrad:
+        if MAX_SQ[1] not in rec.file:  # type: ignore[operator]
+            raise AuditError(f"{rec.path}: amsgrad needs dataset {MAX_SQ[1]!r}, which the file lacks")
+        tensors[MAX_SQ[0]] = MAX_SQ[1]
+    state = {key: rec.read(ds, t - 1) for key, ds in tensors.items()}
     state["grad"] = rec.read(rec.grad_name, t)
-    if "max_exp_avg_sq" in true_prog.inputs:
-        raise AuditError("explain does not cover amsgrad yet (its denominator reads max_exp_avg_sq)")
     env = evaluate(true_prog, {k: bits.widen(state[k]) for k in true_prog.inputs}, true_where)
     torch_out = {k: to_bits(env[name]) for k, name in true_prog.outputs.items()}
-    torch_exact = {ds: float(np.mean(torch_out[k] == rec.read(ds, t))) for k, ds in TENSORS.items()}
+    torch_exact = {ds: float(np.mean(torch_out[k] == rec.read(ds, t))) for k, ds in tensors.items()}
+    max_now = rec.read(MAX_SQ[1], t) if true_h.amsgrad else None
 
     # 3. counterfactuals on the mismatched elements only
     idx = np.nonzero(pred != w_now)[0]
@@ -236,9 +241,13 @@ def explain_step(
             "exp_avg": bits.widen(m_now[sel]),
             "exp_avg_sq": bits.widen(v_now[sel]),
         }
+        if max_now is not None:
+            out["max_exp_avg_sq"] = bits.widen(max_now[sel])
         if facts.moments == "unrounded":
-            m_name, v_name = F32_MOMENTS[true_recipe.name]
+            m_name, v_name, vmax_name = F32_MOMENTS[true_recipe.name]
             out["exp_avg_f32"], out["exp_avg_sq_f32"] = env[m_name][sel], env[v_name][sel]
+            if max_now is not None:
+                out["max_exp_avg_sq_f32"] = env[vmax_name][sel]
         return out
 
     def member(on: frozenset[str]) -> Program:

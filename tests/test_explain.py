@@ -30,8 +30,10 @@ def pool(seed: int, finite: bool = True) -> dict[str, np.ndarray]:
         "exp_avg_sq": bits.narrow((rng.random(N // 2) * 1e-6).astype(np.float32)),
         "grad": bits.narrow((rng.standard_normal(N // 2) * 1e-3).astype(np.float32)),
     }
+    real["max_exp_avg_sq"] = bits.narrow((rng.random(N // 2) * 2e-6).astype(np.float32))
     adv = {k: adversarial_bits(N // 2, rng, finite=finite) for k in real}
     adv["exp_avg_sq"] = adv["exp_avg_sq"] & np.uint16(0x7FFF)
+    adv["max_exp_avg_sq"] = adv["max_exp_avg_sq"] & np.uint16(0x7FFF)
     return {k: np.concatenate([real[k], adv[k]]) for k in real}
 
 
@@ -46,8 +48,12 @@ def torch_step(name: str, h: Hyper, step: float, state: dict) -> tuple[dict, dic
 def family_inputs(name: str, state: dict, out: dict, env: dict) -> dict:
     inputs = {"param": bits.widen(state["param"]), "exp_avg": bits.widen(out["exp_avg"])}
     inputs["exp_avg_sq"] = bits.widen(out["exp_avg_sq"])
+    if "max_exp_avg_sq" in out:
+        inputs["max_exp_avg_sq"] = bits.widen(out["max_exp_avg_sq"])
     if bridge.FACTS[name].moments == "unrounded":
         inputs["exp_avg_f32"], inputs["exp_avg_sq_f32"] = env["M"], env["V"]
+        if "VMAX" in env:
+            inputs["max_exp_avg_sq_f32"] = env["VMAX"]
     return inputs
 
 
@@ -65,7 +71,7 @@ def cap_of(name: str) -> str:
     return "cuda" if "-cuda-" in name else CAP
 
 
-HYPERS = [Hyper(), Hyper(lr=3e-3, beta1=0.8, beta2=0.99, eps=1e-6, weight_decay=0.2)]
+HYPERS = [Hyper(), Hyper(lr=3e-3, beta1=0.8, beta2=0.99, eps=1e-6, weight_decay=0.2, amsgrad=True)]
 
 
 @pytest.mark.parametrize("name", PATHS)
@@ -133,6 +139,7 @@ def test_every_cause_is_shown_by_constructed_elements():
         ("torch-2.13-cpu-forloop", Hyper(), None),
         ("torch-2.13-cpu-forloop", Hyper(lr=3e-3, beta1=0.8, beta2=0.99, eps=1e-6), None),
         ("torch-2.13-cpu-fused", Hyper(weight_decay=0.5), None),  # the seed's lr: decay alone
+        ("torch-2.13-cpu-forloop", Hyper(amsgrad=True), None),
         ("torch-2.13-cpu-forloop", Hyper(), cuda_like),
     ]
     for name, h, facts in cases:
@@ -144,17 +151,18 @@ def test_every_cause_is_shown_by_constructed_elements():
     assert set(bridge.CAUSES) - set(shown) <= {"eps_precision"}, shown
 
 
+@pytest.mark.parametrize("amsgrad", [False, True])
 @pytest.mark.parametrize("impl", ["forloop", "foreach", "fused"])
-def test_explain_attributes_every_mismatch(tmp_path, capsys, impl):
+def test_explain_attributes_every_mismatch(tmp_path, capsys, impl, amsgrad):
     path = tmp_path / f"{impl}.h5"
     args = ["record", str(path), "--impl", impl, "--steps", "6", "--shape", "2000x32", "--weight-decay", "0.1"]
-    assert main([*args, "--lr", "0.003", "--betas", "0.85", "0.99"]) == 0
+    assert main([*args, "--lr", "0.003", "--betas", "0.85", "0.99", *(["--amsgrad"] if amsgrad else [])]) == 0
     capsys.readouterr()
     for step in ("1", "5"):
         assert main(["explain", str(path), "--step", step, "--json"]) == 0
         out = json.loads(capsys.readouterr().out)
         assert out["unexplained"] == 0 and out["mismatches"] > 0
-        assert out["torch_exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+        assert all(v == 1.0 for v in out["torch_exact"].values()) and len(out["torch_exact"]) == 3 + amsgrad
         assert out["recipe"] == f"torch-2.13-cpu-{impl}"
         assert set(out["causes"]) <= set(bridge.CAUSES)
         assert out["naive"]["total"] == 64000

@@ -26,6 +26,7 @@ The differences (a closed list; :data:`CAUSES` is what reports print):
 ``quotient_first_fma``     ``fma(c, m/denom, p)``: quotient first, one rounding (CUDA foreach)
 ``weight_decay``           the decoupled decay ``p * (1 - lr*wd)`` the seed leaves out
 ``unrounded_moments``      W updated from float32 m, v (fused), not from the stored bf16 ones
+``amsgrad_max``            the denominator from amsgrad's running maximum of v, not v itself
 =========================  ================================================================
 """
 
@@ -52,6 +53,7 @@ CAUSES: dict[str, str] = {
     "quotient_first_fma": "fma(c, m/denom, p): quotient first, one rounding",
     "weight_decay": "the decoupled weight decay the seed omits",
     "unrounded_moments": "update from float32 m, v, not the stored bf16",
+    "amsgrad_max": "denominator from amsgrad's max of v, not v",
 }
 
 
@@ -104,6 +106,8 @@ def relevant(facts: UpdateFacts, seed_h: Hyper, true_h: Hyper, index: int, step:
         out.append("weight_decay")
     if facts.moments == "unrounded":
         out.append("unrounded_moments")
+    if true_h.amsgrad:
+        out.append("amsgrad_max")
     return tuple(out)
 
 
@@ -120,7 +124,8 @@ def program(
 
     Inputs: ``param`` = W[t-1]; ``exp_avg``, ``exp_avg_sq`` = the recorded bf16 m[t], v[t];
     ``exp_avg_f32``, ``exp_avg_sq_f32`` = the path's unrounded float32 moments (only read with
-    ``unrounded_moments``).  Output ``param``.  Assignment names are shared by every member of
+    ``unrounded_moments``); ``max_exp_avg_sq`` (``_f32``) = amsgrad's maximum (with
+    ``amsgrad_max``).  Output ``param``.  Assignment names are shared by every member of
     the family, so two members' traces align op by op.
     """
     unknown = set(on) - set(CAUSES)
@@ -140,10 +145,11 @@ def program(
     sqrt_nan: NanRule = "cuda" if k.nan == "cuda" else "vector" if k.contracts_fma else "scalar"  # cpu_ops.sqrt_
 
     moments_f32 = "unrounded_moments" in on
-    m = T("exp_avg_f32") if moments_f32 else T("exp_avg")
-    v = T("exp_avg_sq_f32") if moments_f32 else T("exp_avg_sq")
+    suffix = "_f32" if moments_f32 else ""
+    v_name = ("max_exp_avg_sq" if "amsgrad_max" in on else "exp_avg_sq") + suffix
+    m, v = T("exp_avg" + suffix), T(v_name)
     p: Expr = T("param")
-    inputs = ["param", "exp_avg_f32", "exp_avg_sq_f32"] if moments_f32 else ["param", "exp_avg", "exp_avg_sq"]
+    inputs = ["param", "exp_avg" + suffix, v_name]
 
     if "weight_decay" in on and true_h.decoupled and true_h.weight_decay != 0:
         decay = 1 - h.lr * true_h.weight_decay
