@@ -75,3 +75,18 @@ def test_unreproducible_file_is_one_line(tmp_path, capsys):
     assert main(["identify", str(path)]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "reproduces" in err
+
+
+def test_fused_with_visible_weight_decay(tmp_path, capsys):
+    """The fused kernel keeps the decay in float32, so weight decay is visible: identify solves
+    step size and decay together and recovers it."""
+    rec = tmp_path / "fused.h5"
+    args = ["record", str(rec), "--impl", "fused", "--steps", "8", "--shape", "500x16", "--lr", "0.003"]
+    assert main([*args, "--weight-decay", "0.1", "--eps", "1e-6", "--betas", "0.85", "0.99"]) == 0
+    capsys.readouterr()
+    out = identify_json(capsys, strip(str(rec), tmp_path / "bare.h5"))
+    assert out["equivalent_impls"] == ["torch-2.13-cpu-fused"]
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert inside(0.003, out["lr_interval"]) and inside(0.1, out["weight_decay_interval"])
+    assert inside(0.85, out["betas_interval"][0]) and inside(0.99, out["betas_interval"][1])
+    assert inside(1e-6, out["eps_interval"])
