@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..program import Expr, NanRule, add, fma, mul
+from ..program import Assign, Expr, NanRule, Program, T, add, fma, mul
 
 CAPABILITIES = ("avx512", "avx2", "default")
 
@@ -65,3 +65,39 @@ def kernel(capability: str) -> Kernel:
     if capability == "cuda":
         return Kernel("cuda", contracts_fma=True, nan="cuda")
     return cpu_kernel(capability)
+
+
+class Builder:
+    """Collects one recipe's assignments, in torch's call order, over the state every Adam step
+    reads (param, grad, exp_avg, exp_avg_sq) and writes (p_new, m_new, v_new)."""
+
+    def __init__(self, name: str, source: str) -> None:
+        self.name, self.source = name, source
+        self.assigns: list[Assign] = []
+        self.inputs = ["param", "grad", "exp_avg", "exp_avg_sq"]
+        self.outputs = {"param": "p_new", "exp_avg": "m_new", "exp_avg_sq": "v_new"}
+
+    def state(self) -> tuple[T, T, T, T]:
+        return T("param"), T("grad"), T("exp_avg"), T("exp_avg_sq")
+
+    def let(self, target: str, value: Expr, torch: str) -> T:
+        """``target = value``; ``torch`` is the call as torch's source writes it."""
+        self.assigns.append(Assign(target, value, torch))
+        return T(target)
+
+    def amsgrad_state(self) -> T:
+        """amsgrad's running maximum: read as an input, written as ``vmax_new``."""
+        self.inputs.append("max_exp_avg_sq")
+        self.outputs["max_exp_avg_sq"] = "vmax_new"
+        return T("max_exp_avg_sq")
+
+    def program(self) -> Program:
+        return Program(self.name, self.source, tuple(self.inputs), tuple(self.assigns), self.outputs)
+
+
+def unchanged(b: Builder, h: Hyper) -> Program:
+    """GradScaler's found_inf: the fused kernels return at once, every tensor keeps its bits."""
+    if h.amsgrad:
+        b.amsgrad_state()
+    outputs = {key: key for key in b.outputs}
+    return Program(b.name, b.source, tuple(b.inputs), (), outputs)

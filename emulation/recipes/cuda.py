@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..program import Assign, Bf16, Expr, Program, S, T, add, div, fma, maximum, mul, neg, sqrt, std_max, sub
-from .common import Hyper
+from ..program import Bf16, Expr, Program, S, T, add, div, fma, maximum, mul, neg, sqrt, std_max, sub
+from .common import Builder, Hyper, unchanged
 
 NAN = "cuda"
 SOURCE_FORLOOP = (
@@ -40,17 +40,10 @@ def _lerp(m: Expr, g: Expr, w: S) -> Expr:
     return fma(sub(w, S("1", 1.0)), sub(g, m), g)
 
 
-class _Builder:
-    def __init__(self) -> None:
-        self.assigns: list[Assign] = []
-
+class _Builder(Builder):
     def store(self, target: str, value: Expr, torch: str) -> T:
-        self.assigns.append(Assign(target, Bf16(value, NAN), torch))
-        return T(target)
-
-    def let(self, target: str, value: Expr, torch: str) -> T:
-        self.assigns.append(Assign(target, value, torch))
-        return T(target)
+        """A CUDA kernel's bf16 store (``__float2bfloat16``)."""
+        return self.let(target, Bf16(value, NAN), torch)
 
 
 def _unsupported(h: Hyper, path: str) -> None:
@@ -61,10 +54,8 @@ def _unsupported(h: Hyper, path: str) -> None:
 def forloop(h: Hyper, step: float, capability: str = "cuda") -> Program:
     """``_single_tensor_adam`` on CUDA: the for-loop op order, CUDA kernels."""
     _unsupported(h, "cuda forloop")
-    b = _Builder()
-    p, g, m, v = T("param"), T("grad"), T("exp_avg"), T("exp_avg_sq")
-    inputs = ["param", "grad", "exp_avg", "exp_avg_sq"]
-    outputs = {"param": "p_new", "exp_avg": "m_new", "exp_avg_sq": "v_new"}
+    b = _Builder("torch-2.13-cuda-forloop", SOURCE_FORLOOP)
+    p, g, m, v = b.state()
     bias_correction1 = 1 - h.beta1**step
     bias_correction2 = 1 - h.beta2**step
     step_size = h.lr / bias_correction1
@@ -80,24 +71,21 @@ def forloop(h: Hyper, step: float, capability: str = "cuda") -> Program:
     v = b.store("v_decayed", mul(v, S("beta2", h.beta2)), "exp_avg_sq.mul_(beta2)")
     v = b.store("v_new", fma(S("1-beta2", 1 - h.beta2), mul(g, g), v), ".addcmul_(grad, grad, value=1 - beta2)")
     if h.amsgrad:
-        inputs.append("max_exp_avg_sq")
-        outputs["max_exp_avg_sq"] = "vmax_new"
-        v = b.store("vmax_new", maximum(T("max_exp_avg_sq"), v), "torch.maximum(max_sq, exp_avg_sq, out=max_sq)")
+        vmax = b.amsgrad_state()
+        v = b.store("vmax_new", maximum(vmax, v), "torch.maximum(max_sq, exp_avg_sq, out=max_sq)")
     d = b.store("v_sqrt", sqrt(v), "exp_avg_sq.sqrt()")
     recip = 1.0 / bias_correction2_sqrt  # double reciprocal, narrowed to float
     d = b.store("denom_div", mul(d, S("1/bc2_sqrt", recip)), "/ bias_correction2_sqrt (times a reciprocal)")
     d = b.store("denom", add(d, S("eps", h.eps)), ".add_(eps)")
     b.store("p_new", fma(S("-step_size", -step_size), div(m, d), p), "param.addcdiv_(m, denom, value=-ss)")
-    return Program("torch-2.13-cuda-forloop", SOURCE_FORLOOP, tuple(inputs), tuple(b.assigns), outputs)
+    return b.program()
 
 
 def foreach(h: Hyper, step: float, capability: str = "cuda") -> Program:
     """``_multi_tensor_adam`` on CUDA (capturable=False): multi_tensor_apply functors."""
     _unsupported(h, "cuda foreach")
-    b = _Builder()
-    p, g, m, v = T("param"), T("grad"), T("exp_avg"), T("exp_avg_sq")
-    inputs = ["param", "grad", "exp_avg", "exp_avg_sq"]
-    outputs = {"param": "p_new", "exp_avg": "m_new", "exp_avg_sq": "v_new"}
+    b = _Builder("torch-2.13-cuda-foreach", SOURCE_FOREACH)
+    p, g, m, v = b.state()
     bias_correction1 = 1 - h.beta1**step
     bias_correction2 = 1 - h.beta2**step
     step_size = (h.lr / bias_correction1) * -1
@@ -113,14 +101,13 @@ def foreach(h: Hyper, step: float, capability: str = "cuda") -> Program:
     v = b.store("v_decayed", mul(v, S("beta2", h.beta2)), "torch._foreach_mul_(exp_avg_sqs, beta2)")
     v = b.store("v_new", fma(S("1-beta2", 1 - h.beta2), mul(g, g), v), "_foreach_addcmul_(sqs, g, g, 1 - beta2)")
     if h.amsgrad:
-        inputs.append("max_exp_avg_sq")
-        outputs["max_exp_avg_sq"] = "vmax_new"
-        v = b.store("vmax_new", maximum(T("max_exp_avg_sq"), v), "_foreach_maximum_(max_sqs, sqs) (clamp_min)")
+        vmax = b.amsgrad_state()
+        v = b.store("vmax_new", maximum(vmax, v), "_foreach_maximum_(max_sqs, sqs) (clamp_min)")
     d = b.store("v_sqrt", sqrt(v), "torch._foreach_sqrt(exp_avg_sqs)")
     d = b.store("denom_div", div(d, S("bc2_sqrt", bias_correction2_sqrt)), "_foreach_div_(.., bc2_sqrt list)")
     d = b.store("denom", add(d, S("eps", h.eps)), "torch._foreach_add_(exp_avg_sq_sqrt, eps)")
     b.store("p_new", fma(S("step_size", step_size), div(m, d), p), "_foreach_addcdiv_(params, m, denom, step_size)")
-    return Program("torch-2.13-cuda-foreach", SOURCE_FOREACH, tuple(inputs), tuple(b.assigns), outputs)
+    return b.program()
 
 
 def fused(h: Hyper, step: float, capability: str = "cuda") -> Program:
@@ -130,13 +117,11 @@ def fused(h: Hyper, step: float, capability: str = "cuda") -> Program:
     uses the host's float32 ``powf`` instead - the one assumption no source or binary read
     here can settle (it would need a GPU run)."""
     _unsupported(h, "cuda fused")
-    b = _Builder()
-    p, g, m, v = T("param"), T("grad"), T("exp_avg"), T("exp_avg_sq")
-    inputs = ["param", "grad", "exp_avg", "exp_avg_sq"]
-    outputs = {"param": "p_new", "exp_avg": "m_new", "exp_avg_sq": "v_new"}
+    b = _Builder("torch-2.13-cuda-fused", SOURCE_FUSED)
+    p, g, m, v = b.state()
     f32 = np.float32
     if h.found_inf:
-        return Program("torch-2.13-cuda-fused", SOURCE_FUSED, tuple(inputs), (), {k: k for k in outputs})
+        return unchanged(b, h)
     with np.errstate(all="ignore"):
         step_f = f32(step)
         bc1 = f32(1) - f32(h.beta1) ** step_f
@@ -146,7 +131,7 @@ def fused(h: Hyper, step: float, capability: str = "cuda") -> Program:
     if h.grad_scale is not None:
         g = b.let("G", div(g, S("grad_scale", h.grad_scale)), "grad /= grad_scale")
         b.store("g_new", g, "store grad")
-        outputs["grad"] = "g_new"
+        b.outputs["grad"] = "g_new"
     if h.maximize:
         g = b.let("G_neg", neg(g), "grad = -grad")
     b1, b2 = S("beta1", h.beta1), S("beta2", h.beta2)
@@ -162,11 +147,10 @@ def fused(h: Hyper, step: float, capability: str = "cuda") -> Program:
     b.store("m_new", m, "store exp_avg")
     b.store("v_new", v, "store exp_avg_sq")
     if h.amsgrad:
-        inputs.append("max_exp_avg_sq")
-        outputs["max_exp_avg_sq"] = "vmax_new"
-        v = b.let("VMAX", std_max(T("max_exp_avg_sq"), v), "std::max(max_exp_avg_sq, exp_avg_sq)")
+        vmax = b.amsgrad_state()
+        v = b.let("VMAX", std_max(vmax, v), "std::max(max_exp_avg_sq, exp_avg_sq)")
         b.store("vmax_new", v, "store max_exp_avg_sq")
     d = b.let("D", add(div(sqrt(v), S("bc2_sqrt", float(bc2_sqrt))), S("eps", h.eps)), "sqrt(v) / bc2_sqrt + eps")
     p = b.let("P_new", sub(p, div(mul(S("step_size", float(step_size)), m), d)), "param -= step_size * m / denom")
     b.store("p_new", p, "store param")
-    return Program("torch-2.13-cuda-fused", SOURCE_FUSED, tuple(inputs), tuple(b.assigns), outputs)
+    return b.program()

@@ -13,24 +13,18 @@ aten/src/ATen/native/ForeachOpsKernels.cpp @v2.13.0 (one ``at::`` op per tensor)
 
 from __future__ import annotations
 
-from ..program import Assign, Expr, Program, S, T
+from ..program import Program, S
 from . import cpu_ops as op
-from .common import Hyper, cpu_kernel
+from .common import Builder, Hyper, cpu_kernel
 
 SOURCE = "torch/optim/adam.py@v2.13.0 _multi_tensor_adam; aten/src/ATen/native/ForeachOpsKernels.cpp@v2.13.0"
 
 
 def program(h: Hyper, step: float, capability: str = "avx512") -> Program:
     k = cpu_kernel(capability)
-    assigns: list[Assign] = []
-
-    def call(target: str, stored: Expr, torch: str) -> T:
-        assigns.append(Assign(target, stored, torch))
-        return T(target)
-
-    p, g, m, v = T("param"), T("grad"), T("exp_avg"), T("exp_avg_sq")
-    inputs = ["param", "grad", "exp_avg", "exp_avg_sq"]
-    outputs = {"param": "p_new", "exp_avg": "m_new", "exp_avg_sq": "v_new"}
+    b = Builder("torch-2.13-cpu-foreach", SOURCE)
+    call = b.let
+    p, g, m, v = b.state()
 
     bias_correction1 = 1 - h.beta1**step
     bias_correction2 = 1 - h.beta2**step
@@ -55,9 +49,7 @@ def program(h: Hyper, step: float, capability: str = "avx512") -> Program:
         "v_new", op.addcmul_(k, v, g, g, S("1-beta2", 1 - h.beta2)), "torch._foreach_addcmul_(sqs, g, g, 1 - beta2)"
     )
     if h.amsgrad:
-        inputs.append("max_exp_avg_sq")
-        outputs["max_exp_avg_sq"] = "vmax_new"
-        v = call("vmax_new", op.maximum_(k, T("max_exp_avg_sq"), v), "torch._foreach_maximum_(max_sqs, exp_avg_sqs)")
+        v = call("vmax_new", op.maximum_(k, b.amsgrad_state(), v), "torch._foreach_maximum_(max_sqs, exp_avg_sqs)")
     d = call("v_sqrt", op.sqrt_(k, v), "torch._foreach_sqrt(exp_avg_sqs)")
     d = call(
         "denom_div",
@@ -70,4 +62,4 @@ def program(h: Hyper, step: float, capability: str = "avx512") -> Program:
         op.addcdiv_(k, p, m, d, S("step_size", step_size)),
         "torch._foreach_addcdiv_(params, m, denom, step_size)",
     )
-    return Program("torch-2.13-cpu-foreach", SOURCE, tuple(inputs), tuple(assigns), outputs)
+    return b.program()

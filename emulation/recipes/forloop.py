@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..program import Assign, Expr, Program, S, T
+from ..program import Program, S
 from . import cpu_ops as op
-from .common import Hyper, cpu_kernel
+from .common import Builder, Hyper, cpu_kernel
 
 SOURCE = (
     "torch/optim/adam.py@v2.13.0 _single_tensor_adam; "
@@ -33,15 +33,9 @@ SOURCE = (
 def program(h: Hyper, step: float, capability: str = "avx512") -> Program:
     """One step of the for-loop path at optimizer step count ``step`` (1 for the first step)."""
     k = cpu_kernel(capability)
-    assigns: list[Assign] = []
-
-    def call(target: str, stored: Expr, torch: str) -> T:
-        assigns.append(Assign(target, stored, torch))
-        return T(target)
-
-    p, g, m, v = T("param"), T("grad"), T("exp_avg"), T("exp_avg_sq")
-    inputs = ["param", "grad", "exp_avg", "exp_avg_sq"]
-    outputs = {"param": "p_new", "exp_avg": "m_new", "exp_avg_sq": "v_new"}
+    b = Builder("torch-2.13-cpu-forloop", SOURCE)
+    call = b.let
+    p, g, m, v = b.state()
 
     host = _host_scalars(h, step)
 
@@ -56,9 +50,7 @@ def program(h: Hyper, step: float, capability: str = "avx512") -> Program:
     v = call("v_decayed", op.mul_scalar(k, v, S("beta2", h.beta2)), "exp_avg_sq.mul_(beta2)")
     v = call("v_new", op.addcmul_(k, v, g, g, S("1-beta2", 1 - h.beta2)), ".addcmul_(grad, grad, value=1 - beta2)")
     if h.amsgrad:
-        inputs.append("max_exp_avg_sq")
-        outputs["max_exp_avg_sq"] = "vmax_new"
-        v = call("vmax_new", op.maximum_(k, T("max_exp_avg_sq"), v), "torch.maximum(max_sq, exp_avg_sq, out=max_sq)")
+        v = call("vmax_new", op.maximum_(k, b.amsgrad_state(), v), "torch.maximum(max_sq, exp_avg_sq, out=max_sq)")
     d = call("v_sqrt", op.sqrt_(k, v), "exp_avg_sq.sqrt()")
     if not h.differentiable:
         d = call("denom_div", op.div_scalar(k, d, S("bc2_sqrt", host.bc2_sqrt)), "/ bias_correction2_sqrt")
@@ -70,7 +62,7 @@ def program(h: Hyper, step: float, capability: str = "avx512") -> Program:
         d = call("denom_div", op.div_scalar(k, d, S("bc2_sqrt*ss_neg", host.bc2_sqrt_x_ss_neg)), "/ (bc2_sqrt*ss_neg)")
         d = call("denom", op.add_scalar(k, d, S("eps/ss_neg", host.eps_over_ss_neg, "bf16")), ".add_(eps / ss_neg)")
         call("p_new", op.addcdiv_(k, p, m, d, S("1", 1.0)), "param.addcdiv_(exp_avg, denom)")
-    return Program("torch-2.13-cpu-forloop", SOURCE, tuple(inputs), tuple(assigns), outputs)
+    return b.program()
 
 
 @dataclass(frozen=True)

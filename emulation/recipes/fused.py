@@ -23,29 +23,23 @@ import math
 
 import numpy as np
 
-from ..program import Assign, Bf16, ByPosition, Expr, Program, S, T, add, div, maximum, mul, neg, sqrt, std_max
+from ..program import Bf16, ByPosition, Expr, Program, S, add, div, maximum, mul, neg, sqrt, std_max
 from . import cpu_ops as op
-from .common import Hyper, cpu_kernel
+from .common import Builder, Hyper, cpu_kernel, unchanged
 
 SOURCE = "aten/src/ATen/native/cpu/FusedAdamKernel.cpp@v2.13.0 adam_math; torch/optim/adam.py@v2.13.0 _fused_adam"
 
 
 def program(h: Hyper, step: float, capability: str = "avx512") -> Program:
     k = cpu_kernel(capability)
-    assigns: list[Assign] = []
-
-    def let(target: str, value: Expr, source: str) -> T:
-        assigns.append(Assign(target, value, source))
-        return T(target)
-
-    p, g, m, v = T("param"), T("grad"), T("exp_avg"), T("exp_avg_sq")
-    inputs = ["param", "grad", "exp_avg", "exp_avg_sq"]
-    outputs = {"param": "p_new", "exp_avg": "m_new", "exp_avg_sq": "v_new"}
+    b = Builder("torch-2.13-cpu-fused", SOURCE)
+    let = b.let
+    p, g, m, v = b.state()
 
     if h.found_inf:
         # FusedAdamKernel's caller returns before touching anything when found_inf == 1
         # (aten/src/ATen/native/FusedAdam.cpp); the step count is then decremented again
-        return _unchanged(inputs, h)
+        return unchanged(b, h)
 
     # adam_fused_step_impl: doubles, step = state_step.item<float>(); a tensor lr arrives as
     # lr.item<double>(), the double of its float32 value
@@ -60,7 +54,7 @@ def program(h: Hyper, step: float, capability: str = "avx512") -> Program:
         inputs_grad_scaled = div(g, S("grad_scale", h.grad_scale))
         g = let("G_unscaled", inputs_grad_scaled, "grad = grad / grad_scale")
         let("g_new", Bf16(g, k.nan), "store grad")
-        outputs["grad"] = "g_new"
+        b.outputs["grad"] = "g_new"
     if h.maximize:
         g = let("G_neg", neg(g), "grad = -grad (float)")
     if h.weight_decay != 0:
@@ -80,23 +74,12 @@ def program(h: Hyper, step: float, capability: str = "avx512") -> Program:
     let("m_new", Bf16(m, k.nan), "store exp_avg")
     let("v_new", Bf16(v, k.nan), "store exp_avg_sq")
     if h.amsgrad:
-        inputs.append("max_exp_avg_sq")
-        outputs["max_exp_avg_sq"] = "vmax_new"
+        vmax = b.amsgrad_state()
         # vector body: at::vec::maximum (NaN from either); scalar tail: std::max (NaN only from
         # the old max) - on every capability, DEFAULT included (measured)
-        vmax = T("max_exp_avg_sq")
         v = let("VMAX", ByPosition(maximum(vmax, v), std_max(vmax, v)), "max(max_exp_avg_sq, exp_avg_sq)")
         let("vmax_new", Bf16(v, k.nan), "store max_exp_avg_sq")
     d = let("D", add(div(sqrt(v), S("bc2_sqrt", bias_correction2_sqrt)), S("eps", h.eps)), "denom")
     p = let("P", add(p, div(mul(S("-step_size", -step_size), m), d)), "param + (-step_size) * exp_avg / denom")
     let("p_new", Bf16(p, k.nan), "store param")
-    return Program("torch-2.13-cpu-fused", SOURCE, tuple(inputs), tuple(assigns), outputs)
-
-
-def _unchanged(inputs: list[str], h: Hyper) -> Program:
-    """found_inf: every tensor keeps its bits."""
-    names = {"param": "param", "exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq"}
-    if h.amsgrad:
-        inputs.append("max_exp_avg_sq")
-        names["max_exp_avg_sq"] = "max_exp_avg_sq"
-    return Program("torch-2.13-cpu-fused", SOURCE, tuple(inputs), (), names)
+    return b.program()
