@@ -142,3 +142,25 @@ def test_adam_amsgrad_maximize_record_and_verify(tmp_path, capsys):
     assert out["hyper"]["optimizer"] == "Adam" and out["hyper"]["amsgrad"] and out["hyper"]["maximize"]
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0, "max_variance_W": 1.0}
     assert verify_json(capsys, str(path), "--optimizer", "adamw")["exact"]["W"] < 1.0
+
+
+def test_interrupted_record_leaves_no_file(tmp_path, monkeypatch):
+    """Ctrl-C in the middle of a recording: neither the file nor its temporary is left behind."""
+    import torch
+
+    from adamw_audit import record as record_module
+
+    calls = {"n": 0}
+    real_step = torch.optim.AdamW.step
+
+    def step(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", step)
+    out = tmp_path / "run.h5"
+    with pytest.raises(KeyboardInterrupt):
+        record_module.record(out, steps=5, shape=(64, 4))
+    assert list(tmp_path.iterdir()) == []
