@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from emulation import bits
-from emulation.program import Program, T, evaluate, neg, scalar_labels, substitute
+from emulation.program import Bf16, Program, T, evaluate, mul, neg, scalar_labels, substitute
 from emulation.recipes import Recipe, recipe
 from emulation.recipes.common import Hyper
 from emulation.replay import to_bits
@@ -223,6 +223,31 @@ def infer_beta1(steps: list[StepData], capability: str) -> Interval | None:
         if iv is not None:
             return iv
     return None
+
+
+def _beta1_with_gradient_anomalies(steps: list[StepData], capability: str):
+    """beta1 from the steps whose m[t] the recorded gradient explains, and for the others the
+    factor k such that the optimizer saw bf16(g * k) (``clip_grad_norm_`` scales the gradient in
+    place with a float scalar after the seed layout recorded it)."""
+    per_step = [(sd, infer_beta1([sd], capability)) for sd in steps]
+    good = [iv for _, iv in per_step if iv is not None]
+    if not good:
+        return None, []
+    mids = sorted(iv.mid() for iv in good)
+    w_mid = mids[len(mids) // 2]
+    agreeing = [iv for iv in good if iv.lo <= w_mid <= iv.hi]
+    w_iv = Interval(max(iv.lo for iv in agreeing), min(iv.hi for iv in agreeing))
+    prog = recipe("forloop").build(Hyper(beta1=1 - w_mid), 1.0, capability)
+    opened = substitute(prog, {}, {"grad": Bf16(mul(T("grad"), T("__k")), "scalar")})
+    scaled = []
+    for sd, iv in per_step:
+        if iv is not None and iv.lo <= w_mid <= iv.hi:
+            continue
+        k = scalar_interval(
+            opened, _widen(sd.state), {}, "exp_avg", sd.want["exp_avg"], lambda x: {"__k": x}, 1e-12, 1e6
+        )
+        scaled.append((sd.index, k.mid() if k is not None else None))
+    return w_iv, scaled
 
 
 def infer_beta2(steps: list[StepData], rcp: Recipe, capability: str, h: Hyper, numel: int) -> Interval | None:
@@ -693,6 +718,17 @@ def _identify_once(rec: Recording, sample: int, offsets: tuple[int, ...], seed: 
         if w_iv is not None:
             cap_family = capability
             break
+    if w_iv is None:  # some steps may have seen another gradient than the recorded one
+        w_iv, scaled = _beta1_with_gradient_anomalies(steps, "avx512")
+        if w_iv is not None:
+            cap_family = "avx512"
+            findings.append(
+                "the optimizer saw a scaled gradient (clipping or loss scaling after the recording) at "
+                + ", ".join(f"index {i} (x{k:.6g})" if k else f"index {i} (no single factor)" for i, k in scaled)
+                + ": those steps are left out of the inference and cannot replay exactly"
+            )
+            steps = [sd for sd in steps if sd.index not in {i for i, _ in scaled}]
+            probe = steps[: min(len(steps), 8)]
     if w_iv is None:
         raise AuditError(
             f"{rec.path}: no beta1 reproduces momentum_W from the recorded gradient: the gradient the "

@@ -219,15 +219,19 @@ def _check(x: F32, where: Expr) -> F32:
     return x
 
 
-def substitute(program: Program, scalars: Mapping[str, Expr]) -> Program:
+def substitute(program: Program, scalars: Mapping[str, Expr], tensors: Mapping[str, Expr] | None = None) -> Program:
     """``program`` with every host scalar whose label is in ``scalars`` replaced by an expression
-    (typically ``T(name)``: a per-element array of candidate kernel values).  The same program,
-    with a parameter opened up: how ``identify`` searches hyper-parameters without a second
-    implementation of any path."""
+    (typically ``T(name)``: a per-element array of candidate kernel values), and every read of an
+    input tensor named in ``tensors`` replaced too (e.g. a gradient scaled before the step).  The
+    same program, with a parameter opened up: how ``identify`` searches hyper-parameters without a
+    second implementation of any path."""
+    tensors = tensors or {}
 
     def sub(e: Expr) -> Expr:
         if isinstance(e, S) and e.label in scalars:
             return scalars[e.label]
+        if isinstance(e, T) and e.name in tensors:
+            return tensors[e.name]
         if isinstance(e, Op):
             return Op(e.kind, tuple(sub(a) for a in e.args))
         if isinstance(e, Bf16):
@@ -239,7 +243,8 @@ def substitute(program: Program, scalars: Mapping[str, Expr]) -> Program:
     def names(e: Expr) -> list[str]:
         return [e.name] if isinstance(e, T) else [n for c in e.children() for n in names(c)]
 
-    extra = tuple(dict.fromkeys(n for x in scalars.values() for n in names(x) if n not in program.inputs))
+    replacements = [*scalars.values(), *tensors.values()]
+    extra = tuple(dict.fromkeys(n for x in replacements for n in names(x) if n not in program.inputs))
     assigns = tuple(Assign(a.target, sub(a.expr), a.torch) for a in program.assigns)
     return Program(program.name, program.source, program.inputs + extra, assigns, program.outputs, program.notes)
 

@@ -90,3 +90,22 @@ def test_fused_with_visible_weight_decay(tmp_path, capsys):
     assert inside(0.003, out["lr_interval"]) and inside(0.1, out["weight_decay_interval"])
     assert inside(0.85, out["betas_interval"][0]) and inside(0.99, out["betas_interval"][1])
     assert inside(1e-6, out["eps_interval"])
+
+
+def test_a_gradient_the_optimizer_saw_scaled_is_named(tmp_path, capsys):
+    """A step whose recorded gradient is twice what the optimizer used (clipping after recording):
+    identify still finds the settings from the other steps and names the step and the factor."""
+    from emulation import bits
+
+    rec = tmp_path / "run.h5"
+    assert main(["record", str(rec), "--steps", "8", "--shape", "2000x8", "--lr", "0.01"]) == 0
+    capsys.readouterr()
+    bare = strip(str(rec), tmp_path / "bare.h5")
+    with h5py.File(bare, "r+") as f:
+        g = f["grad_W"][3]
+        f["grad_W"][3] = bits.narrow(bits.widen(g) * np.float32(2))
+    out = identify_json(capsys, bare)
+    assert out["lr"] == 0.01 and out["betas"] == [0.9, 0.999]
+    note = next(x for x in out["findings"] if "scaled gradient" in x)
+    assert "index 3 (x0.5" in note
+    assert out["exact"]["momentum_W"] < 1.0
