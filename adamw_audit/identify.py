@@ -41,7 +41,6 @@ from refimpl.recording import INITIAL_W, Recording
 TENSORS = {"param": "W", "exp_avg": "momentum_W", "exp_avg_sq": "variance_W"}
 CPU_PATHS = ("forloop", "foreach", "fused")
 SAMPLE = 4096
-F32_ONE = np.float32(1.0)
 
 
 def _f32_int(x: float) -> int:
