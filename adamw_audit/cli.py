@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("file", type=Path)
     v.add_argument("--impl", "--recipe", dest="recipe", help="forloop or a recipe name (default: file's impl)")
     v.add_argument("--device", choices=("cpu", "cuda"), help="with --impl: which device's recipe (default: file's)")
+    v.add_argument("--torch", metavar="RELEASE", help="the torch release's recipe, e.g. 2.0.1 (default: file's)")
     _add_hyper(v)
     v.add_argument("--step-offset", type=int, help="step count of array index 0 (default 1: index i = step i+1)")
     v.add_argument("--capability", choices=("avx512", "avx2", "default"), help="CPU kernel (default: file's)")
@@ -101,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--element", type=_coords, action="append", help="coordinates I,J to trace (repeatable)")
     x.add_argument("--impl", "--recipe", dest="recipe", help="the true path (default: file's impl)")
     x.add_argument("--device", choices=("cpu", "cuda"), help="with --impl: which device's recipe (default: file's)")
+    x.add_argument("--torch", metavar="RELEASE", help="the torch release's recipe, e.g. 2.0.1 (default: file's)")
     _add_hyper(x)
     x.add_argument("--step-offset", type=int)
     x.add_argument("--capability", choices=("avx512", "avx2", "default"))
@@ -115,6 +117,20 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--grad-name", default=None)
     i.add_argument("--sample", type=int, default=4096, help="elements per step used to infer intervals")
     i.add_argument("--json", action="store_true")
+
+    cp = sub.add_parser("compare", help="one recording under two programs (--recipe/--torch twice), or two recordings")
+    cp.add_argument("file", type=Path)
+    cp.add_argument("file2", type=Path, nargs="?", help="a second recording of the same run")
+    cp.add_argument("--recipe", action="append", default=[], help="a recipe name (twice, or with --torch)")
+    cp.add_argument("--torch", action="append", default=[], metavar="RELEASE", help="the file's path at a release")
+    cp.add_argument("--impl", choices=("forloop", "foreach", "fused"), help="with --torch: the path (default: file's)")
+    _add_hyper(cp)
+    cp.add_argument("--step-offset", type=int)
+    cp.add_argument("--capability", choices=("avx512", "avx2", "default"))
+    cp.add_argument("--threads", type=int)
+    cp.add_argument("--grad-name", default=None)
+    cp.add_argument("--steps", type=int, help="compare at most this many steps")
+    cp.add_argument("--json", action="store_true")
 
     n = sub.add_parser("notebook", help="the seed notebook's reconstruction and printed statistics")
     n.add_argument("file", type=Path)
@@ -142,24 +158,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _open(args: argparse.Namespace, min_steps: int = 1):
+    from refimpl import attributes, preflight
     from refimpl.recording import DEFAULT_GRAD, open_recording
 
     grad = getattr(args, "grad_name", None)
+    preflight.check(args.file, grad or DEFAULT_GRAD)  # a file that crashes libhdf5 becomes one line
     if grad is None:
         import h5py
 
         grad = DEFAULT_GRAD
         try:
             with h5py.File(args.file, "r") as f:
-                grad = str(f.attrs.get("grad_dataset", DEFAULT_GRAD))
+                found = dict(f.attrs)
         except Exception:
-            pass  # open_recording reports the real problem
+            found = {}  # open_recording reports the real problem
+        grad = attributes.text(attributes.Attributes(found, args.file), "grad_dataset", DEFAULT_GRAD)
     return open_recording(args.file, grad, min_steps)
 
 
 def _attr_str(attrs: dict, key: str, default: str) -> str:
-    v = attrs.get(key, default)
-    return v.decode() if isinstance(v, bytes) else str(v)
+    from refimpl import attributes
+
+    return attributes.text(attrs, key, default)
+
+
+def _attr_threads(attrs: dict) -> int:
+    from refimpl import attributes
+
+    return attributes.integer(attrs, "num_threads", 1, 1, 4096)
 
 
 def _replay_settings(args: argparse.Namespace, rec):
@@ -169,8 +195,9 @@ def _replay_settings(args: argparse.Namespace, rec):
 
     attrs = rec.attrs
     device = getattr(args, "device", None) or _attr_str(attrs, "device", "cpu")
+    release = getattr(args, "torch", None) or _attr_str(attrs, "torch_version", "") or None
     try:
-        rcp = recipe(args.recipe or _attr_str(attrs, "impl", "forloop"), device if device == "cuda" else "cpu")
+        rcp = recipe(args.recipe or _attr_str(attrs, "impl", "forloop"), device if device == "cuda" else "cpu", release)
     except KeyError as e:
         raise AuditError(str(e.args[0])) from None
     if rcp.impl == "seed":
@@ -183,7 +210,7 @@ def _replay_settings(args: argparse.Namespace, rec):
         capability = "avx512"
     if rcp.device == "cuda":
         capability = "cuda"
-    threads = args.threads if args.threads is not None else int(attrs.get("num_threads", 1))
+    threads = args.threads if args.threads is not None else _attr_threads(attrs)
     if threads < 1:
         raise AuditError(f"--threads must be >= 1, got {threads}")
     return rcp, schedule, capability, threads
@@ -375,12 +402,21 @@ def cmd_recipes(args: argparse.Namespace) -> int:
         h = resolve(1, {}, args.lr, args.betas, args.eps, args.weight_decay, flags=_flags(args)).hyper
         print(rcp.build(h, args.step, args.capability))
         return 0
-    if args.json:
-        keys = ("name", "impl", "device", "torch", "source", "verified_by", "replays_from_state")
-        print(json.dumps({"recipes": [{k: getattr(r, k) for k in keys} for r in CATALOG.values()]}))
-        return 0
+    entries = []
     for r in CATALOG.values():
-        print(f"{r.name:<26} torch {r.torch:<6} {r.device:<4} {r.impl:<8} verified: {r.verified_by:<11} {r.source}")
+        base = {"name": r.name, "path": r.impl, "impl": r.impl, "device": r.device, "torch": r.torch,
+                "verified_by": r.verified_by, "source": r.source,
+                "replays_from_state": r.replays_from_state}  # fmt: skip
+        entries.append(base)
+        entries.extend({**base, "torch": release, "verified_by": how} for release, how in r.verified_releases)
+    if args.json:
+        print(json.dumps({"recipes": entries}))
+        return 0
+    for e in entries:
+        print(
+            f"{e['name']:<27} torch {e['torch']:<9} {e['device']:<4} {e['path']:<8} verified: {e['verified_by']:<11} "
+            f"{e['source']}"
+        )
     return 0
 
 
@@ -396,7 +432,43 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from emulation.recipes import recipe
+
+    from . import compare
+
+    if args.file2 is not None:
+        if args.recipe or args.torch:
+            raise AuditError("compare FILE1 FILE2 takes no --recipe/--torch (the recordings are the two programs)")
+        with _open(args) as rec_a:
+            args_b = argparse.Namespace(**{**vars(args), "file": args.file2})
+            with _open(args_b) as rec_b:
+                result = compare.compare_recordings(
+                    rec_a, rec_b, compare.resolve_file(rec_a), compare.resolve_file(rec_b)
+                )
+        print(json.dumps(result.to_json()) if args.json else compare.format_recording_comparison(result))
+        return 0
+    if len(args.recipe) + len(args.torch) != 2:
+        raise AuditError("compare FILE needs two programs: --recipe A --recipe B, --torch X --torch Y, or one of each")
+    if args.steps is not None and args.steps < 1:
+        raise AuditError(f"--steps must be >= 1, got {args.steps}")
+    with _open(args) as rec:
+        impl = args.impl or _attr_str(rec.attrs, "impl", "forloop")
+        try:
+            programs = [recipe(r) for r in args.recipe] + [recipe(impl, "cpu", x) for x in args.torch]
+        except KeyError as e:
+            raise AuditError(str(e.args[0])) from None
+        args.recipe, args.device = programs[0].name, None
+        _, schedule, capability, threads = _replay_settings(args, rec)
+        if any(p.impl == "seed" for p in programs):
+            raise AuditError("the seed notebook's program is not a full optimizer step: compare torch recipes")
+        result = compare.compare_programs(rec, programs[0], programs[1], schedule, capability, threads, args.steps)
+    print(json.dumps(result.to_json()) if args.json else compare.format_program_comparison(result, str(args.file)))
+    return 0
+
+
 COMMANDS = {
+    "compare": cmd_compare,
     "verify": cmd_verify,
     "notebook": cmd_notebook,
     "explain": cmd_explain,

@@ -32,7 +32,7 @@ from refimpl.errors import AuditError
 from refimpl.recording import Recording
 
 TENSORS = {"param": "W", "exp_avg": "momentum_W", "exp_avg_sq": "variance_W"}
-F32_MOMENTS = {"torch-2.13-cpu-fused": ("M", "V", "VMAX")}  # the fused recipe's unrounded m, v, max v
+F32_MOMENTS = {"torch-2.7-2.14-cpu-fused": ("M", "V", "VMAX")}  # the fused recipe's unrounded m, v, max v
 MAX_SQ = ("max_exp_avg_sq", "max_variance_W")
 
 
@@ -132,10 +132,18 @@ def _value(b: int) -> float:
 
 
 def minimal_explanations(
-    member, switches: tuple[str, ...], inputs: dict[str, np.ndarray], where: dict, target: np.ndarray
+    member,
+    switches: tuple[str, ...],
+    inputs: dict[str, np.ndarray],
+    where: dict,
+    target: np.ndarray,
+    output: str = "param",
+    where_for=None,
 ) -> dict[int, list[tuple[str, ...]]]:
     """For each element i, every smallest set of ``switches`` whose family member (``member(on)``)
-    reproduces ``target[i]``.  Elements the all-on member misses get no entry (unexplained).
+    reproduces ``target[i]`` in ``output``.  Elements the all-on member misses get no entry
+    (unexplained).  ``where_for(on)``, when given, is the member's own layout (a switch may move the
+    vector/tail boundary); else ``where`` for all.
 
     Sets are tried by size, in the fixed order of ``switches``; an element leaves the search at
     the first size where some set reproduces it, so every set reported is minimal.
@@ -143,8 +151,9 @@ def minimal_explanations(
 
     def run(on: frozenset[str], sel: np.ndarray) -> np.ndarray:
         prog = member(on)
-        out = evaluate(prog, {k: inputs[k][sel] for k in prog.inputs}, {k: v[sel] for k, v in where.items()})
-        return to_bits(out[prog.outputs["param"]])
+        masks = where if where_for is None else where_for(on)
+        out = evaluate(prog, {k: inputs[k][sel] for k in prog.inputs}, {k: v[sel] for k, v in masks.items()})
+        return to_bits(out[prog.outputs[output]])
 
     everything = np.arange(target.size)
     minimal: dict[int, list[tuple[str, ...]]] = {}

@@ -75,15 +75,18 @@ def round_to_bf16(x: F32, nan_bits: int | U16 = NAN_SCALAR) -> F32:
 
 
 def f32(s: float) -> np.float32:
-    """A host double as the kernel sees it after ``static_cast<float>``: RNE to float32."""
-    return np.float32(s)
+    """A host double as the kernel sees it after ``static_cast<float>``: RNE to float32 (a
+    magnitude past FLT_MAX becomes ±Inf, as the x86 conversion does, silently)."""
+    with np.errstate(over="ignore"):
+        return np.float32(s)
 
 
 def bf16_from_double(s: float) -> np.float32:
     """A host double as a bf16 kernel operand: torch (like ml_dtypes) goes double -> float
     -> bf16, two roundings (``c10::BFloat16(float)`` constructed from ``static_cast<float>``).
     Returned as the float32 value of that bf16."""
-    return round_to_bf16(np.array([s], dtype=np.float32))[0]
+    with np.errstate(over="ignore"):
+        return round_to_bf16(np.array([s], dtype=np.float32))[0]
 
 
 def ordered(bits: U16) -> npt.NDArray[np.int32]:

@@ -59,6 +59,20 @@ def elementwise(capability: str, numel: int, threads: int, start: int = 0, stop:
     return {"tail": tail_mask(numel, threads, start, stop)}
 
 
+def elementwise_avx512_block64(
+    capability: str, numel: int, threads: int, start: int = 0, stop: int | None = None
+) -> dict:
+    """:func:`elementwise` as torch 1.13 and 2.0 run it: on AVX512 the vectorised loop takes blocks
+    of 64 bf16 (two 32-lane vectors), so the scalar tail is the last ``chunk_len % 64`` elements;
+    AVX2 and DEFAULT as in 2.13.  Measured: golden fixtures of 1.13.1 and 2.0.1, where the add
+    kernel's body (FMA) and tail (rounded product) differ on elements 384..415 of 437."""
+    block = 64 if capability == "avx512" else BLOCK
+    return {"tail": tail_mask(numel, threads, start, stop, block)}
+
+
+elementwise_avx512_block64.by_capability = True  # type: ignore[attr-defined]
+
+
 def fused_adam(capability: str, numel: int, threads: int, start: int = 0, stop: int | None = None) -> dict:
     """Layout masks of the CPU fused Adam kernel (aten/src/ATen/native/cpu/FusedAdamKernel.cpp).
 

@@ -21,10 +21,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-import numpy as np
-
 from emulation.recipes.common import Hyper
 
+from . import attributes
 from .errors import AuditError
 
 SEED_HYPER = Hyper(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0)
@@ -42,9 +41,7 @@ class Schedule:
     def at(self, index: int) -> Hyper:
         if self.lr_per_index is None:
             return self.hyper
-        return Hyper(
-            self.lr_per_index[index], self.hyper.beta1, self.hyper.beta2, self.hyper.eps, self.hyper.weight_decay
-        )
+        return replace(self.hyper, lr=self.lr_per_index[index])
 
     def step_count(self, index: int) -> float:
         """The optimizer's step count while producing array index ``index`` (a float, like
@@ -67,15 +64,6 @@ def validate(h: Hyper) -> Hyper:
     return h
 
 
-def _attr_float(attrs: Mapping[str, object], key: str) -> float | None:
-    if key not in attrs:
-        return None
-    try:
-        return float(np.asarray(attrs[key]).reshape(-1)[0])
-    except (TypeError, ValueError, IndexError):
-        raise AuditError(f"attribute {key!r} is not a number: {attrs[key]!r}") from None
-
-
 def resolve(
     n_steps: int,
     attrs: Mapping[str, object],
@@ -95,7 +83,7 @@ def resolve(
     def pick(cli: float | None, key: str, default: float) -> float:
         if cli is not None:
             return float(cli)
-        found = _attr_float(attrs, key)
+        found = attributes.number(attrs, key)
         return default if found is None else found
 
     b1 = pick(None if betas is None else betas[0], "beta1", SEED_HYPER.beta1)
@@ -105,15 +93,15 @@ def resolve(
     def flag(key: str, from_attrs: bool) -> bool:
         return bool(flags[key]) if flags.get(key) is not None else from_attrs
 
-    optimizer = str(np.asarray(attrs.get("optimizer", "AdamW")).reshape(-1)[0]).strip().lower()
+    optimizer = attributes.text(attrs, "optimizer", "AdamW").strip().lower()
     h = Hyper(
         lr=pick(None, "lr", SEED_HYPER.lr),
         beta1=b1,
         beta2=b2,
         eps=pick(eps, "eps", SEED_HYPER.eps),
         weight_decay=pick(weight_decay, "weight_decay", SEED_HYPER.weight_decay),
-        amsgrad=flag("amsgrad", bool(_attr_float(attrs, "amsgrad") or 0)),
-        maximize=flag("maximize", bool(_attr_float(attrs, "maximize") or 0)),
+        amsgrad=flag("amsgrad", bool(attributes.flag(attrs, "amsgrad"))),
+        maximize=flag("maximize", bool(attributes.flag(attrs, "maximize"))),
         decoupled=flag("decoupled", optimizer != "adam"),
     )
     per_index: tuple[float, ...] | None = None
@@ -125,10 +113,7 @@ def resolve(
         else:
             raise AuditError(f"--lr: expected 1 value or one per recorded step ({n_steps}), got {len(lr)}")
     elif "lr_per_step" in attrs:
-        arr = np.asarray(attrs["lr_per_step"], dtype=np.float64).reshape(-1)
-        if arr.size != n_steps:
-            raise AuditError(f"attribute 'lr_per_step': expected {n_steps} values, found {arr.size}")
-        per_index = tuple(float(x) for x in arr)
+        per_index = attributes.numbers(attrs, "lr_per_step", n_steps)
     if per_index is not None and len(set(per_index)) == 1:
         h, per_index = replace(h, lr=per_index[0]), None
     validate(h)
@@ -136,8 +121,7 @@ def resolve(
         validate(replace(h, lr=x))
     offset = step_offset
     if offset is None:
-        found = _attr_float(attrs, "first_index_step_count")
-        offset = DEFAULT_STEP_OFFSET if found is None else int(found)
+        offset = attributes.integer(attrs, "first_index_step_count", DEFAULT_STEP_OFFSET, 1, 2**53)
     if offset < 1:
         raise AuditError(f"step offset must be >= 1 (torch's first step count is 1), got {offset}")
     return Schedule(h, per_index, offset)

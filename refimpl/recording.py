@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from .attributes import Attributes
 from .errors import AuditError
 
 STATE_DATASETS = ("W", "momentum_W", "variance_W")
@@ -57,8 +58,12 @@ class Recording:
         return int(np.prod(self.shape, dtype=np.int64))
 
     @property
-    def attrs(self) -> Mapping[str, object]:
-        return dict(self.file.attrs)  # type: ignore[attr-defined]
+    def attrs(self) -> Attributes:
+        """The file's attributes (read with refimpl.attributes' typed functions)."""
+        try:
+            return Attributes(dict(self.file.attrs), self.path)  # type: ignore[attr-defined]
+        except (OSError, RuntimeError, KeyError, ValueError, TypeError) as e:
+            raise AuditError(f"{self.path}: cannot read the file's attributes ({e})") from None
 
     def read(self, name: str, index: int, start: int = 0, stop: int | None = None) -> U16:
         """Flat elements [start, stop) of dataset ``name`` at step ``index`` (``INITIAL_W``:
@@ -77,8 +82,8 @@ class Recording:
                 r0, r1 = start // inner, -(-stop // inner)
                 block = np.asarray(dset[(*lead, slice(r0, r1))]).reshape(-1)
                 out = block[start - r0 * inner : stop - r0 * inner]
-        except (OSError, RuntimeError, ValueError) as e:
-            raise AuditError(f"{self.path}: cannot read dataset {name!r} at step {index}: {e}") from None
+        except DAMAGE as e:
+            raise AuditError(f"{self.path}: cannot read dataset {name!r} at step {index}: {_reason(e)}") from None
         return out.astype(np.uint16, copy=False)
 
     def chunks(self, chunk_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Iterator[tuple[int, int]]:
@@ -115,10 +120,24 @@ def open_recording(path: str | os.PathLike[str], grad_name: str = DEFAULT_GRAD, 
         raise AuditError(f"{p}: not a readable HDF5 file ({reason})") from None
     try:
         rec = _validate(p, f, grad_name, min_steps)
+    except DAMAGE as e:
+        # h5py reports a damaged file (bad links, addresses past the end, truncated heaps) with
+        # whatever exception its C layer maps the HDF5 error to
+        f.close()
+        raise AuditError(f"{p}: damaged HDF5 file ({_reason(e)})") from None
     except BaseException:
         f.close()
         raise
     return rec
+
+
+DAMAGE = (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError, UnicodeDecodeError, SystemError)
+"""What h5py raises on a damaged file; AuditError is none of these."""
+
+
+def _reason(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def _validate(p: Path, f: object, grad_name: str, min_steps: int) -> Recording:
@@ -128,7 +147,7 @@ def _validate(p: Path, f: object, grad_name: str, min_steps: int) -> Recording:
     for name in names:
         if name not in f:  # type: ignore[operator]
             what = "gradient dataset" if name == grad_name else "dataset"
-            raise AuditError(f"{p}: missing {what} {name!r} (found: {', '.join(sorted(f.keys())) or 'none'})")  # type: ignore[attr-defined]
+            raise AuditError(f"{p}: missing {what} {name!r} (found: {', '.join(sorted(map(str, f.keys()))) or 'none'})")  # type: ignore[attr-defined]
         d = f[name]  # type: ignore[index]
         if not isinstance(d, h5py.Dataset):
             raise AuditError(f"{p}: {name!r} is a group, expected a uint16 dataset")
@@ -145,11 +164,13 @@ def _validate(p: Path, f: object, grad_name: str, min_steps: int) -> Recording:
     if steps < min_steps:
         raise AuditError(f"{p}: {steps} recorded step(s), need at least {min_steps}")
     has_initial = INITIAL_W in f  # type: ignore[operator]
-    if has_initial:
-        d = f[INITIAL_W]  # type: ignore[index]
-        if not isinstance(d, h5py.Dataset) or d.dtype != np.uint16 or tuple(d.shape) != shape:
-            found = f"{getattr(d, 'dtype', 'group')} {getattr(d, 'shape', '')}"
-            raise AuditError(f"{p}: dataset {INITIAL_W!r} is {found}, expected uint16 {shape}")
+    for name, want in ((INITIAL_W, shape), (MAX_SQ_DATASET, shape0)):
+        if name not in f:  # type: ignore[operator]
+            continue
+        d = f[name]  # type: ignore[index]
+        if not isinstance(d, h5py.Dataset) or d.dtype != np.uint16 or tuple(d.shape) != want:
+            found = f"{getattr(d, 'dtype', 'a group')} {getattr(d, 'shape', '')}".strip()
+            raise AuditError(f"{p}: dataset {name!r} is {found}, expected uint16 {want}")
     return Recording(p, f, grad_name, steps, shape, has_initial)
 
 

@@ -62,7 +62,7 @@ def test_checks_can_fail(rows, capability, op):
 
 @pytest.mark.parametrize("impl", ["forloop", "foreach", "fused"])
 def test_whole_steps_cover_sizes_threads_options_and_step_counts(rows, impl):
-    steps = [r for r in rows if r["recipe"] == f"torch-2.13-cpu-{impl}"]
+    steps = [r for r in rows if r["recipe"] == f"torch-2.7-2.14-cpu-{impl}"]
     cases = {r["options"]["case"] for r in steps}
     hypers = {r["options"]["hyper"] for r in steps}
     assert "sizes 1..257, steps 1,2" in cases

@@ -63,7 +63,7 @@ def member_bits(name, seed_h, true_h, index, step, on, inputs) -> np.ndarray:
     return to_bits(env["p_new"])
 
 
-PATHS = ["torch-2.13-cpu-forloop", "torch-2.13-cpu-foreach", "torch-2.13-cpu-fused",
+PATHS = ["torch-2.7-2.14-cpu-forloop", "torch-2.7-2.14-cpu-foreach", "torch-2.7-2.14-cpu-fused",
          "torch-2.13-cuda-forloop", "torch-2.13-cuda-foreach"]  # fmt: skip
 
 
@@ -136,11 +136,11 @@ def test_every_cause_is_shown_by_constructed_elements():
     needed: set[str] = set()
     cuda_like = bridge.UpdateFacts("mul_f32", "f32", "rounded", "quotient_first_fma", "recorded")
     cases = [
-        ("torch-2.13-cpu-forloop", Hyper(), None),
-        ("torch-2.13-cpu-forloop", Hyper(lr=3e-3, beta1=0.8, beta2=0.99, eps=1e-6), None),
-        ("torch-2.13-cpu-fused", Hyper(weight_decay=0.5), None),  # the seed's lr: decay alone
-        ("torch-2.13-cpu-forloop", Hyper(amsgrad=True), None),
-        ("torch-2.13-cpu-forloop", Hyper(), cuda_like),
+        ("torch-2.7-2.14-cpu-forloop", Hyper(), None),
+        ("torch-2.7-2.14-cpu-forloop", Hyper(lr=3e-3, beta1=0.8, beta2=0.99, eps=1e-6), None),
+        ("torch-2.7-2.14-cpu-fused", Hyper(weight_decay=0.5), None),  # the seed's lr: decay alone
+        ("torch-2.7-2.14-cpu-forloop", Hyper(amsgrad=True), None),
+        ("torch-2.7-2.14-cpu-forloop", Hyper(), cuda_like),
     ]
     for name, h, facts in cases:
         alone, some = causes_shown(name, h, 10, 11.0, facts)
@@ -163,7 +163,7 @@ def test_explain_attributes_every_mismatch(tmp_path, capsys, impl, amsgrad):
         out = json.loads(capsys.readouterr().out)
         assert out["unexplained"] == 0 and out["mismatches"] > 0
         assert all(v == 1.0 for v in out["torch_exact"].values()) and len(out["torch_exact"]) == 3 + amsgrad
-        assert out["recipe"] == f"torch-2.13-cpu-{impl}"
+        assert out["recipe"] == f"torch-2.7-2.14-cpu-{impl}"
         assert set(out["causes"]) <= set(bridge.CAUSES)
         assert out["naive"]["total"] == 64000
 

@@ -30,7 +30,7 @@ def inside(x: float, iv) -> bool:
 def test_seed_like_run(seed_like_recording, tmp_path, capsys):
     out = identify_json(capsys, strip(seed_like_recording, tmp_path / "bare.h5"))
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
-    assert "torch-2.13-cpu-forloop" in out["equivalent_impls"]
+    assert "torch-2.7-2.14-cpu-forloop" in out["equivalent_impls"]
     assert out["first_index_step_count"] == 1  # index 0 holds the state after step 1
     assert out["lr"] == 1e-3 and inside(1e-3, out["lr_interval"])
     assert out["betas"] == [0.9, 0.999]
@@ -55,7 +55,7 @@ def test_foreach_is_told_apart_by_its_bf16_beta2(tmp_path, capsys):
     assert main([*args, "--betas", "0.8", "0.95", "--eps", "1e-5"]) == 0
     capsys.readouterr()
     out = identify_json(capsys, strip(str(rec), tmp_path / "bare.h5"))
-    assert out["equivalent_impls"] == ["torch-2.13-cpu-foreach"]
+    assert out["equivalent_impls"] == ["torch-2.7-2.14-cpu-foreach"]
     assert out["lr"] == 0.02 and out["betas"] == [0.8, 0.95] and inside(1e-5, out["eps_interval"])
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
 
@@ -85,7 +85,7 @@ def test_fused_with_visible_weight_decay(tmp_path, capsys):
     assert main([*args, "--weight-decay", "0.1", "--eps", "1e-6", "--betas", "0.85", "0.99"]) == 0
     capsys.readouterr()
     out = identify_json(capsys, strip(str(rec), tmp_path / "bare.h5"))
-    assert out["equivalent_impls"] == ["torch-2.13-cpu-fused"]
+    assert out["equivalent_impls"] == ["torch-2.7-2.14-cpu-fused"]
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
     assert inside(0.003, out["lr_interval"]) and inside(0.1, out["weight_decay_interval"])
     assert inside(0.85, out["betas_interval"][0]) and inside(0.99, out["betas_interval"][1])

@@ -21,7 +21,7 @@ def test_seed_like_run_verifies_exactly(seed_like_recording, capsys):
     out = verify_json(capsys, seed_like_recording)
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
     assert out["steps_checked"] == 20  # step 0 from W_initial, then 19 more
-    assert out["recipe"] == "torch-2.13-cpu-forloop"
+    assert out["recipe"] == "torch-2.7-2.14-cpu-forloop"
     assert out["tensors"]["W"]["elements"] == 20 * 640_000
 
 
@@ -116,7 +116,7 @@ def test_other_impls_record_and_verify(tmp_path, capsys, impl):
     assert main([*args, "--weight-decay", "0.05", "--betas", "0.85", "0.99", "--threads", "2"]) == 0
     capsys.readouterr()
     out = verify_json(capsys, str(path))
-    assert out["recipe"] == f"torch-2.13-cpu-{impl}"
+    assert out["recipe"] == f"torch-2.7-2.14-cpu-{impl}"
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
     other = "fused" if impl == "foreach" else "forloop"
     assert verify_json(capsys, str(path), "--impl", other)["exact"]["W"] < 1.0  # the paths differ

@@ -72,11 +72,11 @@ class UpdateFacts:
 
 FACTS: dict[str, UpdateFacts] = {
     # forloop.py: param.mul_(f32), (sqrt -> / -> + bf16(eps)) each rounded, addcdiv product first
-    "torch-2.13-cpu-forloop": UpdateFacts("mul_f32", "bf16", "rounded", "product_first", "recorded"),
+    "torch-2.7-2.14-cpu-forloop": UpdateFacts("mul_f32", "bf16", "rounded", "product_first", "recorded"),
     # foreach.py: as the for-loop, but _foreach_mul_ rounds its scalar to bf16
-    "torch-2.13-cpu-foreach": UpdateFacts("mul_bf16", "bf16", "rounded", "product_first", "recorded"),
+    "torch-2.7-2.14-cpu-foreach": UpdateFacts("mul_bf16", "bf16", "rounded", "product_first", "recorded"),
     # fused.py: one float32 kernel on unrounded m, v
-    "torch-2.13-cpu-fused": UpdateFacts("f32_unrounded", "f32", "float32", "product_first", "unrounded", "sqrt"),
+    "torch-2.7-2.14-cpu-fused": UpdateFacts("f32_unrounded", "f32", "float32", "product_first", "unrounded", "sqrt"),
     # cuda.py (source-only): eps as float, addcdiv as fma(c, m/denom, p); single-tensor divides by
     # multiplying with a double reciprocal
     "torch-2.13-cuda-forloop": UpdateFacts(

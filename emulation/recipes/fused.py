@@ -26,13 +26,17 @@ import numpy as np
 from ..program import Bf16, ByPosition, Expr, Program, S, add, div, maximum, mul, neg, sqrt, std_max
 from . import cpu_ops as op
 from .common import Builder, Hyper, cpu_kernel, unchanged
+from .releases import TORCH_2_13, CpuRelease
 
-SOURCE = "aten/src/ATen/native/cpu/FusedAdamKernel.cpp@v2.13.0 adam_math; torch/optim/adam.py@v2.13.0 _fused_adam"
+
+def source(release: CpuRelease = TORCH_2_13) -> str:
+    python = "adam.py _fused_adam" if release.adamw_is_adam else "adamw.py _fused_adamw"
+    return f"{release.at('aten/src/ATen/native/cpu/FusedAdamKernel.cpp')} adam_math; torch/optim/{python}"
 
 
-def program(h: Hyper, step: float, capability: str = "avx512") -> Program:
+def program(h: Hyper, step: float, capability: str = "avx512", release: CpuRelease = TORCH_2_13) -> Program:
     k = cpu_kernel(capability)
-    b = Builder("torch-2.13-cpu-fused", SOURCE)
+    b = Builder(f"torch-{release.label}-cpu-fused", source(release))
     let = b.let
     p, g, m, v = b.state()
 
@@ -83,3 +87,6 @@ def program(h: Hyper, step: float, capability: str = "avx512") -> Program:
     p = let("P", add(p, div(mul(S("-step_size", -step_size), m), d)), "param + (-step_size) * exp_avg / denom")
     let("p_new", Bf16(p, k.nan), "store param")
     return b.program()
+
+
+SOURCE = source(TORCH_2_13)
