@@ -291,7 +291,11 @@ def cmd_identify(args: argparse.Namespace) -> int:
         print(
             f"  identical bits from: {', '.join(out['equivalent_impls'])} x {', '.join(out['equivalent_capabilities'])}"
         )
-    print(f"  index 0 = step {out['first_index_step_count']}")
+    ties = out["other_step_counts"]
+    also = f" (as exact with step {', '.join(map(str, ties))}: the bits do not pin it)" if ties else ""
+    print(f"  index 0 = step {out['first_index_step_count']}{also}")
+    if out.get("equivalent_releases"):
+        print(f"  torch releases with these bits: {', '.join(out['equivalent_releases'])}")
     print(f"  lr {lr_text}")
     b = out["betas_interval"]
     for name, value, (lo, hi) in zip(("beta1", "beta2"), out["betas"], b, strict=True):

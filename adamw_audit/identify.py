@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from emulation import bits
-from emulation.program import Bf16, Program, T, evaluate, mul, neg, scalar_labels, substitute
+from emulation.program import Bf16, Program, S, T, evaluate, mul, neg, scalar_labels, substitute
 from emulation.recipes import Recipe, recipe
 from emulation.recipes.common import Hyper
 from emulation.replay import to_bits
@@ -607,6 +607,8 @@ class Identification:
     weight_decay_interval: list[float]
     exact: dict[str, float]
     findings: list[str]
+    equivalent_releases: list[str] = None  # type: ignore[assignment]
+    """torch release ranges whose program for this path replays the file exactly"""
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -616,10 +618,18 @@ def _looks_scheduled(steps, candidates, b1: float, capability: str, numel: int) 
     impl, b2, _ = candidates[0]
     h = Hyper(beta1=b1, beta2=b2)
     fits = [fit_step(sd, recipe(impl), capability, h, float(sd.index + 1), numel, plain_only=True) for sd in steps[:2]]
+    gap = 0.0  # how far apart two disjoint lr intervals must be to call it a schedule
+    if len(fits) == 2 and any(f is None for f in fits):
+        # A visible decay: fit each step with its own decay factor (cheap) instead of going
+        # straight to the pooled joint search (expensive: minutes on an lr schedule).  A free
+        # per-step decay can bias the lr interval by a few ulps (seen on fused), so only lrs that
+        # differ by more than 1e-4 relative count as a schedule; closer ones take the joint path.
+        fits = [fit_step(sd, recipe(impl), capability, h, float(sd.index + 1), numel) for sd in steps[:2]]
+        gap = 1e-4
     if len(fits) < 2 or any(f is None for f in fits):
         return False
     (lo0, hi0), (lo1, hi1) = _lr_intervals(fits, b1, 1)  # type: ignore[arg-type]
-    return max(lo0, lo1) > min(hi0, hi1)
+    return max(lo0, lo1) > min(hi0, hi1) * (1 + gap)
 
 
 def _fit_steps(steps, rcp, capability, h, offset, numel) -> list[StepFit] | None:
@@ -728,6 +738,11 @@ def _identify_once(rec: Recording, sample: int, offsets: tuple[int, ...], seed: 
             )
             steps = [sd for sd in steps if sd.index not in {i for i, _ in scaled}]
             probe = steps[: min(len(steps), 8)]
+    if w_iv is None and _momentum_is_pre_lerp(probe, rec.numel):
+        raise AuditError(
+            f"{rec.path}: momentum_W follows torch <= 2.0's exp_avg.mul_(0.9).add_(grad, alpha=0.1), not lerp_: "
+            "identify searches the 2.1+ programs only; replay it with 'adamw-audit verify FILE --torch 2.0'"
+        )
     if w_iv is None:
         raise AuditError(
             f"{rec.path}: no beta1 reproduces momentum_W from the recorded gradient: the gradient the "
@@ -779,6 +794,11 @@ def _identify_once(rec: Recording, sample: int, offsets: tuple[int, ...], seed: 
                 break
         if best is not None:
             break
+    if best is None and _momentum_is_pre_lerp(probe, rec.numel):
+        raise AuditError(
+            f"{rec.path}: momentum_W follows torch <= 2.0's exp_avg.mul_(0.9).add_(grad, alpha=0.1), not lerp_: "
+            "identify searches the 2.1+ programs only; replay it with 'adamw-audit verify FILE --torch 2.0'"
+        )
     if best is None:
         raise AuditError(
             f"{rec.path}: W[t] is not reproducible from W[t-1] by any CPU path and step count tried "
@@ -836,9 +856,10 @@ def _identify_once(rec: Recording, sample: int, offsets: tuple[int, ...], seed: 
     if not exact_keys:
         chosen = max(results, key=lambda k: sum(results[k].values()))
         findings.append("no candidate replays every element exactly: see 'exact'")
+    eq_releases = _equivalent_releases(rec, recipe(chosen[0]), schedule, chosen[1], steps) if exact_keys else []
     eq_impls = sorted({recipe(k[0]).name for k in exact_keys if results[k] == results[chosen]})
     eq_caps = sorted({k[1] for k in exact_keys if k[0] == chosen[0]})
-    other_offsets = []
+    other_offsets = _other_offsets(rec, recipe(chosen[0]), schedule, chosen[1], steps, offsets) if exact_keys else []
     return Identification(
         impl=recipe(chosen[0]).name,
         equivalent_impls=eq_impls or [recipe(chosen[0]).name],
@@ -857,4 +878,102 @@ def _identify_once(rec: Recording, sample: int, offsets: tuple[int, ...], seed: 
         weight_decay_interval=[wd_lo, wd_hi],
         exact=results[chosen],
         findings=findings,
+        equivalent_releases=eq_releases,
     )
+
+
+def _scalar_values(program: Program) -> tuple:
+    """Every host scalar as the kernel sees it: (label, conveyance, float32 value)."""
+    found: list[tuple] = []
+
+    def walk(e) -> None:
+        if isinstance(e, S):
+            found.append((e.label, e.via, float(e.kernel_value)))
+        for c in e.children():
+            walk(c)
+
+    for a in program.assigns:
+        walk(a.expr)
+    return tuple(found)
+
+
+def _program_signature(r: Recipe, schedule: Schedule, capability: str, indices: range) -> tuple:
+    """What decides the bits: the op text, every scalar's kernel value at every step, the layout."""
+    sig = []
+    for t in indices:
+        prog = r.build(schedule.at(t), schedule.step_count(t), capability)
+        sig.append(("\n".join(str(a) for a in prog.assigns), _scalar_values(prog)))
+    by_cap = getattr(r.layout, "by_capability", False)
+    return (tuple(sig), r.layout.__name__, capability if by_cap else "")
+
+
+def _equivalent_releases(rec: Recording, chosen: Recipe, schedule: Schedule, capability: str, steps) -> list[str]:
+    """The release ranges of the chosen path whose programs replay the file as exactly as the
+    chosen one (the 2.7-2.14 recipes): a program identical in ops and scalar values ties at once;
+    another is tried on the sampled elements, then replayed whole."""
+    from emulation.recipes import CATALOG
+
+    from .verify import replay
+
+    first = 0 if rec.has_initial else 1
+    indices = range(first, rec.steps)
+    base = _program_signature(chosen, schedule, capability, indices)
+    out = []
+    for r in CATALOG.values():
+        if r.device != "cpu" or r.impl != chosen.impl or r.release is None:
+            continue
+        if r.name != chosen.name and _program_signature(r, schedule, capability, indices) != base:
+            if not _sample_replays(r, steps, schedule, capability, rec.numel):
+                continue
+            rep = replay(rec, r, schedule, capability, 1, progress=False)
+            if not all(st.fraction == 1.0 for st in rep.overall().values()):
+                continue
+        out.append(r.torch)
+    return out
+
+
+def _sample_replays(r: Recipe, steps, schedule: Schedule, capability: str, numel: int) -> bool:
+    where_all = r.positions(capability, numel, 1)
+    for sd in steps:
+        prog = r.build(schedule.at(sd.index), schedule.step_count(sd.index), capability)
+        env = evaluate(prog, _widen(sd.state), {k: v[sd.flat] for k, v in where_all.items()})
+        for key in TENSORS:
+            if not np.array_equal(to_bits(env[prog.outputs[key]]), sd.want[key]):
+                return False
+    return True
+
+
+def _momentum_is_pre_lerp(probe, numel: int) -> bool:
+    """Does torch <= 2.0's ``exp_avg.mul_(b1).add_(g, alpha=1-b1)`` with the default beta1 reproduce
+    the sampled moments? (A hint for the error message: identify does not search that family.)"""
+    r = recipe("forloop", "cpu", "2.0")
+    for capability in ("avx512", "avx2", "default"):
+        where_all = r.positions(capability, numel, 1)
+        ok = True
+        for sd in probe:
+            prog = r.build(Hyper(), float(sd.index + 1), capability)
+            env = evaluate(prog, _widen(sd.state), {k: v[sd.flat] for k, v in where_all.items()})
+            if not np.array_equal(to_bits(env[prog.outputs["exp_avg"]]), sd.want["exp_avg"]):
+                ok = False
+                break
+        if ok and probe:
+            return True
+    return False
+
+
+def _other_offsets(rec: Recording, r: Recipe, schedule: Schedule, capability: str, steps, offsets) -> list[int]:
+    """Other step counts of index 0 (among those searched) that replay the file exactly with the
+    same values: late in a run the bias corrections are ~1 and neighbouring counts can tie."""
+    from .verify import replay
+
+    out = []
+    for off in offsets:
+        if off == schedule.step_offset:
+            continue
+        other = replace(schedule, step_offset=off)
+        if not _sample_replays(r, steps, other, capability, rec.numel):
+            continue
+        rep = replay(rec, r, other, capability, 1, progress=False)
+        if all(st.fraction == 1.0 for st in rep.overall().values()):
+            out.append(off)
+    return out

@@ -35,6 +35,17 @@ def test_seed_like_run(seed_like_recording, tmp_path, capsys):
     assert out["lr"] == 1e-3 and inside(1e-3, out["lr_interval"])
     assert out["betas"] == [0.9, 0.999]
     assert inside(1e-8, out["eps_interval"]) and inside(0.0, out["weight_decay_interval"])
+    # the torch-version family: every 2.1+ release gives these bits, 1.13/2.0 (mul_+add_) do not
+    assert out["equivalent_releases"] == ["2.1-2.3", "2.4", "2.5-2.6", "2.7-2.14"]
+
+
+def test_a_pre_lerp_recording_is_named_with_the_command_that_replays_it(tmp_path, capsys):
+    from pathlib import Path
+
+    old = Path(__file__).parent / "fixtures" / "releases" / "torch-2.0.1" / "forloop-avx2-adamw-default.h5"
+    assert main(["identify", strip(str(old), tmp_path / "bare.h5")]) == 2
+    err = capsys.readouterr().err
+    assert "torch <= 2.0" in err and "--torch 2.0" in err and err.count("\n") == 1
 
 
 def test_schedule_betas_eps_weight_decay(odd_recording, tmp_path, capsys):
@@ -109,3 +120,14 @@ def test_a_gradient_the_optimizer_saw_scaled_is_named(tmp_path, capsys):
     note = next(x for x in out["findings"] if "scaled gradient" in x)
     assert "index 3 (x0.5" in note
     assert out["exact"]["momentum_W"] < 1.0
+
+
+def test_a_step_count_the_bits_cannot_see_is_reported_as_a_tie(tmp_path, capsys):
+    """betas (0, 0): both bias corrections are 1 at every step, so every step count searched
+    replays the file; identify lists the others instead of pretending to know."""
+    rec = tmp_path / "b0.h5"
+    assert main(["record", str(rec), "--steps", "5", "--shape", "120x8", "--betas", "0", "0", "--lr", "0.01"]) == 0
+    capsys.readouterr()
+    out = identify_json(capsys, strip(str(rec), tmp_path / "bare.h5"))
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert out["first_index_step_count"] == 1 and out["other_step_counts"] == [2, 3, 4, 5]

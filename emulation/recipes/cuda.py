@@ -14,7 +14,13 @@ evidence, not a whole program.  What every CUDA kernel shares:
   (BinaryDivTrueKernel.cu: ``divsd`` then ``cvtsd2ss`` in the 2.13 host code), while
   ``_foreach_div_(list, scalarlist)`` divides (SASS: div.rn);
 * ``addcmul``/``addcdiv`` are ``fma(value, t1 op t2, self)``: the product/quotient is rounded
-  first (DeviceAddCmulCdiv.cuh; SASS for the foreach forms).
+  first (DeviceAddCmulCdiv.cuh) - except that both kernels test ``value == 1`` and then compute
+  ``fma(t1, t2, self)`` for addcmul, the product unrounded (SASS; only ``beta2 == 0`` reaches it;
+  addcdiv's value-1 branch ``self + t1/t2`` gives the same bits as its fma).
+
+scripts/check_cuda_sass.py checks these programs against the sm_90 SASS of the cu130 wheel,
+store by store (tests/fixtures/cuda/sass-torch-2.13.0-sm_90.json): the for-loop and foreach
+programs are ``binary``; the fused one stays ``source-only`` (its device ``powf``).
 """
 
 from __future__ import annotations
@@ -25,12 +31,32 @@ from ..program import Bf16, Expr, Program, S, T, add, div, fma, maximum, mul, ne
 from .common import Builder, Hyper, unchanged
 
 NAN = "cuda"
+
+SASS_REPORT = "tests/fixtures/cuda/sass-torch-2.13.0-sm_90.json"
+KERNEL_OF = {
+    "forloop": {"g_neg": "neg", "p_decayed": "mul_scalar", "g_l2": "add_alpha", "m_new": "lerp_scalar",
+                "v_decayed": "mul_scalar", "v_new": "addcmul", "vmax_new": "maximum", "v_sqrt": "sqrt",
+                "denom_div": "div_true_cpu_scalar", "denom": "add_scalar", "p_new": "addcdiv"},
+    "foreach": {"g_neg": "neg", "p_decayed": "mul_scalar", "g_l2": "add_alpha", "m_new": "lerp_scalar",
+                "v_decayed": "mul_scalar", "v_new": "addcmul_scalar", "vmax_new": "maximum", "v_sqrt": "sqrt",
+                "denom_div": "div_scalarlist", "denom": "add_scalar", "p_new": "addcdiv_scalarlist"},
+}  # fmt: skip
+"""Which shipped sm_90 kernel each stored value of the for-loop and foreach programs comes from
+(its checks are ``<path>.<kernel>`` in SASS_REPORT, written by scripts/check_cuda_sass.py)."""
 SOURCE_FORLOOP = (
     "torch/optim/adam.py@v2.13.0 _single_tensor_adam; "
     "aten/src/ATen/native/cuda/{BinaryDivTrueKernel,Lerp,PointwiseOpsKernel}.cu, DeviceAddCmulCdiv.cuh@v2.13.0"
 )
 SOURCE_FOREACH = "torch/optim/adam.py@v2.13.0 _multi_tensor_adam; aten/src/ATen/native/cuda/ForeachFunctors.cuh@v2.13.0"
 SOURCE_FUSED = "aten/src/ATen/native/cuda/fused_adam_utils.cuh@v2.13.0 (FusedAdamMathFunctor, sm_90 SASS read)"
+
+
+def _addcmul(self: Expr, t1: Expr, t2: Expr, value: S) -> Expr:
+    """``self + value*t1*t2``: ``fma(value, round(t1*t2), self)``; at ``value == 1`` the kernel's
+    other branch ``fma(t1, t2, self)`` (SASS of addcmul_cuda_kernel and PointwiseOpScalarFunctor)."""
+    if float(value.kernel_value) == 1.0:
+        return fma(t1, t2, self)
+    return fma(value, mul(t1, t2), self)
 
 
 def _lerp(m: Expr, g: Expr, w: S) -> Expr:
@@ -69,7 +95,7 @@ def forloop(h: Hyper, step: float, capability: str = "cuda") -> Program:
             g = b.store("g_l2", fma(S("wd", h.weight_decay), p, g), "grad.add(param, alpha=wd)")
     m = b.store("m_new", _lerp(m, g, S("1-beta1", 1 - h.beta1)), "exp_avg.lerp_(grad, 1 - beta1)")
     v = b.store("v_decayed", mul(v, S("beta2", h.beta2)), "exp_avg_sq.mul_(beta2)")
-    v = b.store("v_new", fma(S("1-beta2", 1 - h.beta2), mul(g, g), v), ".addcmul_(grad, grad, value=1 - beta2)")
+    v = b.store("v_new", _addcmul(v, g, g, S("1-beta2", 1 - h.beta2)), ".addcmul_(grad, grad, value=1 - beta2)")
     if h.amsgrad:
         vmax = b.amsgrad_state()
         v = b.store("vmax_new", maximum(vmax, v), "torch.maximum(max_sq, exp_avg_sq, out=max_sq)")
@@ -99,7 +125,7 @@ def foreach(h: Hyper, step: float, capability: str = "cuda") -> Program:
             g = b.store("g_l2", fma(S("wd", h.weight_decay), p, g), "_foreach_add(grads, params, alpha=wd)")
     m = b.store("m_new", _lerp(m, g, S("1-beta1", 1 - h.beta1)), "torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)")
     v = b.store("v_decayed", mul(v, S("beta2", h.beta2)), "torch._foreach_mul_(exp_avg_sqs, beta2)")
-    v = b.store("v_new", fma(S("1-beta2", 1 - h.beta2), mul(g, g), v), "_foreach_addcmul_(sqs, g, g, 1 - beta2)")
+    v = b.store("v_new", _addcmul(v, g, g, S("1-beta2", 1 - h.beta2)), "_foreach_addcmul_(sqs, g, g, 1 - beta2)")
     if h.amsgrad:
         vmax = b.amsgrad_state()
         v = b.store("vmax_new", maximum(vmax, v), "_foreach_maximum_(max_sqs, sqs) (clamp_min)")
@@ -132,14 +158,18 @@ def fused(h: Hyper, step: float, capability: str = "cuda") -> Program:
         g = b.let("G", div(g, S("grad_scale", h.grad_scale)), "grad /= grad_scale")
         b.store("g_new", g, "store grad")
         b.outputs["grad"] = "g_new"
-    if h.maximize:
-        g = b.let("G_neg", neg(g), "grad = -grad")
     b1, b2 = S("beta1", h.beta1), S("beta2", h.beta2)
+    if h.maximize and h.weight_decay != 0 and not h.decoupled:
+        # SASS of the ADAM (L2) instance: with maximize nvcc does not contract: FMUL p*wd, then
+        # FADD with -g (two roundings); without maximize it is fma(p, wd, g)
+        g = b.let("G_l2", add(neg(g), mul(p, S("wd", h.weight_decay))), "grad = -grad + param * wd")
+    elif h.maximize:
+        g = b.let("G_neg", neg(g), "grad = -grad")
     if h.weight_decay != 0:
         if h.decoupled:  # param -= lr * weight_decay * param: FMUL then FFMA (SASS)
             lr_wd = mul(S("lr", h.lr), S("wd", h.weight_decay))
             p = b.let("P", fma(p, neg(lr_wd), p), "param -= lr * wd * param")
-        else:
+        elif not h.maximize:
             g = b.let("G_l2", fma(p, S("wd", h.weight_decay), g), "grad += param * wd")
     m = b.let("M", fma(b1, m, fma(neg(b1), g, g)), "fma(beta1, m, fma(-beta1, g, g))")
     g2 = mul(g, g)
