@@ -422,7 +422,8 @@ def _decay_estimate(sd: StepData, h: Hyper, step: float) -> float:
     dw = bits.widen(sd.want["param"]).astype(np.float64) - p
     m = bits.widen(sd.want["exp_avg"]).astype(np.float64)
     v = bits.widen(sd.want["exp_avg_sq"]).astype(np.float64)
-    q = m / (np.sqrt(np.maximum(v, 0) / (1 - h.beta2**step)) + 1e-8)
+    with np.errstate(all="ignore"):  # beta2 = 1 (foreach's bf16(0.999)) divides by 0: filtered below
+        q = m / (np.sqrt(np.maximum(v, 0) / (1 - h.beta2**step)) + 1e-8)
     a = np.stack([p, q], axis=1)
     ok = np.all(np.isfinite(a), axis=1) & np.isfinite(dw)
     if ok.sum() < 2:
