@@ -32,7 +32,7 @@ from refimpl.errors import AuditError
 from refimpl.recording import Recording
 
 TENSORS = {"param": "W", "exp_avg": "momentum_W", "exp_avg_sq": "variance_W"}
-F32_MOMENTS = {"torch-2.7-2.14-cpu-fused": ("M", "V", "VMAX")}  # the fused recipe's unrounded m, v, max v
+F32_MOMENTS = ("M", "V", "VMAX")  # the CPU fused recipes' unrounded m, v, max v (fused.py)
 MAX_SQ = ("max_exp_avg_sq", "max_variance_W")
 
 
@@ -253,7 +253,7 @@ def explain_step(
         if max_now is not None:
             out["max_exp_avg_sq"] = bits.widen(max_now[sel])
         if facts.moments == "unrounded":
-            m_name, v_name, vmax_name = F32_MOMENTS[true_recipe.name]
+            m_name, v_name, vmax_name = F32_MOMENTS
             out["exp_avg_f32"], out["exp_avg_sq_f32"] = env[m_name][sel], env[v_name][sel]
             if max_now is not None:
                 out["max_exp_avg_sq_f32"] = env[vmax_name][sel]

@@ -31,7 +31,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = ROOT / "scripts" / "fixture_worker.py"
 DEFAULT_OUT = ROOT / "tests" / "fixtures" / "releases"
-DEFAULT_RELEASES = ("1.13.1", "2.0.1", "2.1.2", "2.3.1", "2.4.1", "2.5.1", "2.7.1", "2.12.0", "2.14.1")
+DEFAULT_RELEASES = (
+    "1.13.1",
+    "2.0.1",
+    "2.1.2",
+    "2.2.2",
+    "2.3.1",
+    "2.4.1",
+    "2.5.1",
+    "2.6.0",
+    "2.7.1",
+    "2.12.0",
+    "2.14.1",
+)
 CAPABILITIES = ("avx512", "avx2", "default")
 
 

@@ -90,3 +90,25 @@ def test_readme_states_the_fixtures_that_exist():
     assert f"replays all {len(FIXTURES)} of them" in readme
     for release in FIXTURE_RELEASES:
         assert release in readme
+
+
+EXPLAIN_CASES = [
+    f
+    for f in FIXTURES
+    if f.parent.name in ("torch-2.0.1", "torch-2.3.1", "torch-2.4.1", "torch-2.6.0", "torch-2.12.0")
+    and "-avx512-adamw-options" in f.name
+]
+
+
+@pytest.mark.parametrize("path", EXPLAIN_CASES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_explain_attributes_every_seed_mismatch_on_every_release(path: Path, capsys):
+    """The seed->torch bridge exists for every release row (bridge.FACTS): on each release's own
+    recording the torch replay is exact and no mismatched element is left unexplained."""
+    assert main(["explain", str(path), "--all-steps", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    steps = out if isinstance(out, list) else out.get("steps", [out])
+    assert steps
+    for step in steps:
+        assert step["recipe"].startswith(f"torch-{cpu_release(path.parent.name.split('-')[1]).label}-cpu-")
+        assert all(v == 1.0 for v in step["torch_exact"].values()) and step["unexplained"] == 0
+        assert step["mismatches"] > 0

@@ -39,6 +39,7 @@ from typing import Literal
 
 from ..program import Assign, Bf16, Expr, NanRule, Program, S, T, add, div, fma, mul, sqrt
 from .common import Hyper, kernel
+from .releases import CPU_RELEASES, CpuRelease
 
 CAUSES: dict[str, str] = {
     "step_count": "bias correction uses step t+offset, not the array index t",
@@ -67,16 +68,33 @@ class UpdateFacts:
     update: Literal["product_first", "quotient_first_fma"]
     moments: Literal["recorded", "unrounded"]
     bc2_sqrt: Literal["pow", "sqrt"] = "pow"  # Python ``bc2 ** 0.5`` or C++ ``std::sqrt(bc2)``
-    bc2_division: Literal["divide", "reciprocal"] = "divide"  # CUDA tensor/scalar: times f32(1/x)
+    bc2_division: Literal["divide", "divide_bf16", "reciprocal"] = "divide"
+    """CPU: a float32 division by f32(x); torch <= 2.0 CPU: by bf16(x); CUDA tensor/scalar: times f32(1/x)"""
+
+
+def _cpu_facts(row: CpuRelease) -> dict[str, UpdateFacts]:
+    """The W-update facts of one release row's CPU paths (releases.py switches)."""
+    scalar = "mul_f32" if row.mul_scalar_via == "f32" else "mul_bf16"
+    division = "divide" if row.mul_scalar_via == "f32" else "divide_bf16"
+    root = "pow" if row.bc2_sqrt == "pow" else "sqrt"
+    out = {
+        # forloop.py: param.mul_(scalar), (sqrt -> / -> + bf16(eps)) each rounded, addcdiv product first
+        f"torch-{row.label}-cpu-forloop": UpdateFacts(scalar, "bf16", "rounded", "product_first", "recorded", root,
+                                                      division),
+        # foreach.py: as the for-loop, but _foreach_mul_ rounds its scalar to bf16
+        f"torch-{row.label}-cpu-foreach": UpdateFacts("mul_bf16", "bf16", "rounded", "product_first", "recorded",
+                                                      root, division),
+    }  # fmt: skip
+    if row.fused_cpu:
+        # fused.py: one float32 kernel on unrounded m, v
+        out[f"torch-{row.label}-cpu-fused"] = UpdateFacts(
+            "f32_unrounded", "f32", "float32", "product_first", "unrounded", "sqrt"
+        )
+    return out
 
 
 FACTS: dict[str, UpdateFacts] = {
-    # forloop.py: param.mul_(f32), (sqrt -> / -> + bf16(eps)) each rounded, addcdiv product first
-    "torch-2.7-2.14-cpu-forloop": UpdateFacts("mul_f32", "bf16", "rounded", "product_first", "recorded"),
-    # foreach.py: as the for-loop, but _foreach_mul_ rounds its scalar to bf16
-    "torch-2.7-2.14-cpu-foreach": UpdateFacts("mul_bf16", "bf16", "rounded", "product_first", "recorded"),
-    # fused.py: one float32 kernel on unrounded m, v
-    "torch-2.7-2.14-cpu-fused": UpdateFacts("f32_unrounded", "f32", "float32", "product_first", "unrounded", "sqrt"),
+    **{name: facts for row in CPU_RELEASES for name, facts in _cpu_facts(row).items()},
     # cuda.py (source-only): eps as float, addcdiv as fma(c, m/denom, p); single-tensor divides by
     # multiplying with a double reciprocal
     "torch-2.13-cuda-forloop": UpdateFacts(
@@ -163,7 +181,8 @@ def program(
         if facts.bc2_division == "reciprocal":
             scaled = let("scaled", mul(root, S("1/sqrt(bc2)", 1.0 / bc2_sqrt)), den_rounded, "* (1/sqrt(1 - beta2^t))")
         else:
-            scaled = let("scaled", div(root, S("sqrt(bc2)", bc2_sqrt)), den_rounded, "/ sqrt(1 - beta2^t)")
+            via = "bf16" if facts.bc2_division == "divide_bf16" else "f32"
+            scaled = let("scaled", div(root, S("sqrt(bc2)", bc2_sqrt, via)), den_rounded, "/ sqrt(1 - beta2^t)")
     else:
         v_hat = let("v_hat", div(v, S("bc2", bc2)), "v_hat_unrounded" not in on, "v / (1 - beta2^t)")
         scaled = let("root", sqrt(v_hat), True, "sqrt(v_hat)", sqrt_nan)

@@ -135,6 +135,18 @@ def cpu_release(release: str) -> CpuRelease:
     raise KeyError(f"no CPU recipe for torch {release} (known ranges: {known})")
 
 
-FIXTURE_RELEASES: tuple[str, ...] = ("1.13.1", "2.0.1", "2.1.2", "2.3.1", "2.4.1", "2.5.1", "2.7.1", "2.12.0", "2.14.1")
+FIXTURE_RELEASES: tuple[str, ...] = (
+    "1.13.1",
+    "2.0.1",
+    "2.1.2",
+    "2.2.2",
+    "2.3.1",
+    "2.4.1",
+    "2.5.1",
+    "2.6.0",
+    "2.7.1",
+    "2.12.0",
+    "2.14.1",
+)
 """Releases whose golden fixtures (tests/fixtures/releases/torch-X) this catalog replays bit-exactly
 (tests/test_release_fixtures.py fails if a listed release has none, or one does not replay)."""
