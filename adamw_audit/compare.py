@@ -211,15 +211,18 @@ def compare_programs(
 def _attribute(a, b, switches, h, count, capability, threads, state, idx, lo, n, key, target):
     """Explain's minimal-set search over the rows between A's and B's release (see module doc)."""
     inputs = {k: bits.widen(v[idx]) for k, v in state.items()}
-    positions = idx + lo
+    stop = lo + int(idx.max()) + 1
+    masks_by_layout: dict = {}  # a family has at most two layouts (the AVX512 block switch)
 
     def member(on: frozenset[str]):
         return a.build.func(h, count, capability, release=_member_row(a.release, b.release, a.impl, on))
 
     def where_for(on: frozenset[str]) -> dict:
-        row = _member_row(a.release, b.release, a.impl, on)
-        masks = a.with_release(row).positions(capability, n, threads)
-        return {k: v[positions] for k, v in masks.items()}
+        layout = a.with_release(_member_row(a.release, b.release, a.impl, on)).layout
+        if layout not in masks_by_layout:
+            masks = layout(capability, n, threads, lo, stop)
+            masks_by_layout[layout] = {k: v[idx] for k, v in masks.items()}
+        return masks_by_layout[layout]
 
     return minimal_explanations(member, switches, inputs, {}, target, output=key, where_for=where_for)
 

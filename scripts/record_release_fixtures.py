@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.util
 import json
 import os
 import platform
@@ -31,19 +32,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = ROOT / "scripts" / "fixture_worker.py"
 DEFAULT_OUT = ROOT / "tests" / "fixtures" / "releases"
-DEFAULT_RELEASES = (
-    "1.13.1",
-    "2.0.1",
-    "2.1.2",
-    "2.2.2",
-    "2.3.1",
-    "2.4.1",
-    "2.5.1",
-    "2.6.0",
-    "2.7.1",
-    "2.12.0",
-    "2.14.1",
-)
+
+
+def _fixture_releases() -> tuple[str, ...]:
+    """The catalog's FIXTURE_RELEASES, read from emulation/recipes/releases.py alone (it needs only
+    the standard library; the package's __init__ would import NumPy, which this script does not)."""
+    spec = importlib.util.spec_from_file_location("releases", ROOT / "emulation" / "recipes" / "releases.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[spec.name] = module  # type: ignore[union-attr]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module.FIXTURE_RELEASES
+
+
+DEFAULT_RELEASES = _fixture_releases()
 CAPABILITIES = ("avx512", "avx2", "default")
 
 
