@@ -369,12 +369,12 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
         import torch
     except ImportError:
         raise AuditError("crosscheck needs torch: pip install 'torch==2.13.0'") from None
-    from .crosscheck import check_steps_cuda, crosscheck_cpu
+    from .crosscheck import check_step_counts_cuda, check_steps_cuda, crosscheck_cpu
 
     if args.device == "cuda":
         if not torch.cuda.is_available():
             raise AuditError("crosscheck --device cuda: no CUDA device here (torch.cuda.is_available() is False)")
-        rows = check_steps_cuda(quick=args.quick)
+        rows = check_steps_cuda(quick=args.quick) + ([] if args.quick else check_step_counts_cuda())
     else:
         caps = tuple(args.capability) if args.capability else ("avx512", "avx2", "default")
         rows = crosscheck_cpu(caps, quick=args.quick)

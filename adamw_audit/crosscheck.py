@@ -285,10 +285,20 @@ IMPLS = ("forloop", "foreach", "fused")
 STATE_KEYS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
 
-def _step_run(torch, h: Hyper, impl: str, n: int, steps: list[int], rng, capability: str, threads: int, device="cpu"):
+def exhaustive_bits(n: int, rng: np.random.Generator, finite: bool = False) -> np.ndarray:
+    """Every one of the 65,536 bf16 patterns once, shuffled (``n`` must be 65,536)."""
+    assert n == 1 << 16 and not finite
+    return rng.permutation(1 << 16).astype(np.uint16)
+
+
+def _step_run(torch, h: Hyper, impl: str, n: int, steps: list[int], rng, capability: str, threads: int, device="cpu",
+              make_bits: Callable[[int, np.random.Generator], np.ndarray] = adversarial_bits,
+              mismatches: list[dict] | None = None):  # fmt: skip
     """Run real torch Adam/AdamW on an adversarial ``n``-element bf16 parameter; after each step
     listed in ``steps`` (step counts, increasing; a jump seeds the state at that count with
-    adversarial moments), compare the recipe's outputs.  Returns (exact, total) elements."""
+    adversarial moments), compare the recipe's outputs.  Returns (exact, total) elements.
+    ``make_bits`` draws every tensor (parameter, gradients, seeded moments); ``mismatches``, when
+    given, collects the inputs and both outputs of the first elements on which they differ."""
     torch.set_num_threads(threads)
 
     def tens(a):
@@ -298,7 +308,7 @@ def _step_run(torch, h: Hyper, impl: str, n: int, steps: list[int], rng, capabil
         return t.detach().contiguous().cpu().view(torch.int16).numpy().view(np.uint16).copy()
 
     # differentiable=True runs the step under autograd: the parameter must not require grad
-    p = tens(adversarial_bits(n, rng)) if h.differentiable else torch.nn.Parameter(tens(adversarial_bits(n, rng)))
+    p = tens(make_bits(n, rng)) if h.differentiable else torch.nn.Parameter(tens(make_bits(n, rng)))
     cls = torch.optim.AdamW if h.decoupled else torch.optim.Adam
     opt = cls(
         [p], lr=torch.tensor(h.lr) if h.lr_tensor else h.lr, betas=(h.beta1, h.beta2), eps=h.eps,
@@ -314,17 +324,17 @@ def _step_run(torch, h: Hyper, impl: str, n: int, steps: list[int], rng, capabil
     for count in steps:
         if h.found_inf:
             count = 1  # a skipped step never advances the count
-        g = adversarial_bits(n, rng)
+        g = make_bits(n, rng)
         if count != done + 1:  # jump: seed the state as if `count - 1` steps had run
             if not opt.state:
                 p.grad = tens(g)
                 opt.step()
             st = opt.state[p]
             st["step"].fill_(float(count - 1))
-            st["exp_avg"].copy_(tens(adversarial_bits(n, rng)))
+            st["exp_avg"].copy_(tens(make_bits(n, rng)))
             for key in ("exp_avg_sq", "max_exp_avg_sq"):
                 if key in st:
-                    st[key].copy_(tens(adversarial_bits(n, rng) & np.uint16(0x7FFF)))
+                    st[key].copy_(tens(make_bits(n, rng) & np.uint16(0x7FFF)))
         st = opt.state.get(p)
         prev = {"param": ub(p), "grad": g}
         for key in STATE_KEYS:
@@ -337,6 +347,12 @@ def _step_run(torch, h: Hyper, impl: str, n: int, steps: list[int], rng, capabil
             want = ub(p) if key == "param" else ub(p.grad) if key == "grad" else ub(st[key])
             exact += int(np.count_nonzero(out == want))
             total += n
+            if mismatches is not None and np.any(out != want) and len(mismatches) < 200:
+                at = np.flatnonzero(out != want)[:20]
+                mismatches.append({"impl": impl, "hyper": repr(h), "count": count, "output": key, "n": n,
+                                   "differ": int(np.count_nonzero(out != want)), "at": at.tolist(),
+                                   "inputs": {k: v[at].tolist() for k, v in prev.items()},
+                                   "torch": want[at].tolist(), "recipe": out[at].tolist()})  # fmt: skip
         done = 0 if h.found_inf else count
     return exact, total
 
@@ -378,7 +394,7 @@ def check_steps(capability: str, impls: tuple[str, ...] = IMPLS, seed: int = 0, 
     return results
 
 
-def check_steps_cuda(quick: bool = False, seed: int = 0) -> list[dict]:
+def check_steps_cuda(quick: bool = False, seed: int = 0, mismatches: list[dict] | None = None) -> list[dict]:
     """Whole steps of every CUDA recipe against torch on the GPU (needs one)."""
     import torch
 
@@ -394,11 +410,46 @@ def check_steps_cuda(quick: bool = False, seed: int = 0) -> list[dict]:
                 continue
             exact = total = 0
             for n in sizes if name == "defaults" else [257, 40961]:
-                e, t = _step_run(torch, h, impl, n, [1, 2, 10, 1000], rng, "cuda", 1, device="cuda")
+                e, t = _step_run(torch, h, impl, n, [1, 2, 10, 1000], rng, "cuda", 1, device="cuda",
+                                 mismatches=mismatches)  # fmt: skip
                 exact, total = exact + e, total + t
             rows.append({"recipe": recipe(impl, "cuda").name, "options": {"hyper": name}, "capability": "cuda",
                          "threads": 1, "elements": total, "exact": exact / total,
                          "device_name": torch.cuda.get_device_name()})  # fmt: skip
+        if quick:
+            continue
+        for name in ("defaults", "beta1=0.3,beta2=0.9,lr0.1,wd1", "Adam L2+amsgrad+maximize"):
+            # every bf16 pattern in every tensor: parameter, gradient and (seeded) moments
+            e, t = _step_run(torch, HYPER_SETS[name], impl, 1 << 16, [1, 2, 10, 1000], rng, "cuda", 1,
+                             device="cuda", make_bits=exhaustive_bits, mismatches=mismatches)  # fmt: skip
+            rows.append({"recipe": recipe(impl, "cuda").name, "options": {"hyper": name, "case": "exhaustive"},
+                         "capability": "cuda", "threads": 1, "elements": t, "exact": e / t,
+                         "device_name": torch.cuda.get_device_name()})  # fmt: skip
+    return rows
+
+
+def check_step_counts_cuda(impl: str = "fused", seed: int = 0) -> list[dict]:
+    """One step at each of many step counts (1..300, then log-spaced to 10^6), 65,536 elements:
+    the bias corrections of the fused kernel come from a device ``pow``; a 1-ulp difference in
+    them shows in a few output elements at every count."""
+    import torch
+
+    rng = np.random.default_rng(seed)
+    counts = sorted({*range(1, 301), *np.unique(np.geomspace(301, 1e6, 200).astype(int)).tolist()})
+    rows = []
+    for name, h in (("defaults", Hyper()), ("betas(0.8,0.99)", Hyper(beta1=0.8, beta2=0.99, lr=1e-2)),
+                    ("betas(0.95,0.9999)", Hyper(beta1=0.95, beta2=0.9999, lr=3e-4))):  # fmt: skip
+        exact = total = 0
+        wrong_counts = []
+        for count in counts:
+            e, t = _step_run(torch, h, impl, 1 << 16, [count], rng, "cuda", 1, device="cuda")
+            exact, total = exact + e, total + t
+            if e != t:
+                wrong_counts.append(count)
+        rows.append({"recipe": recipe(impl, "cuda").name, "options": {"hyper": name, "case": "step counts"},
+                     "capability": "cuda", "threads": 1, "elements": total, "exact": exact / total,
+                     "step_counts": len(counts), "step_counts_not_exact": wrong_counts[:50],
+                     "device_name": torch.cuda.get_device_name()})  # fmt: skip
     return rows
 
 

@@ -11,7 +11,14 @@ on adversarial data: gradients whose exponents span 2^-40..2^20, bf16 ties, ±0,
 attributes state the provenance: torch release, path, device, the CPU capability torch reports,
 threads, flags and every hyper-parameter.
 
-    usage: python fixture_worker.py OUT_DIR
+    usage: python fixture_worker.py OUT_DIR            # CPU paths, capability from ATEN_CPU_CAPABILITY
+           python fixture_worker.py OUT_DIR --cuda     # CUDA paths on the first GPU (scripts/cuda_device_run.py)
+
+With ``--cuda`` the parameter lives on the GPU, the file names say ``cuda`` where the CPU
+capability stands, and CUDA_CASES adds cases that reach branches only the CUDA kernels have
+(``beta2 == 0``: addcmul's value-1 branch; a lerp weight >= 0.5 and one of exactly 1 (beta1 = 0:
+the sign of a zero); Adam-L2 with maximize; a step count of 10^5 for the fused kernel's device
+``pow``).
 """
 
 from __future__ import annotations
@@ -40,6 +47,18 @@ CASES = {
     ),
     "adam-l2-step998": ("Adam", {"weight_decay": 0.01}, [1e-3] * STEPS, 998),
 }
+CUDA_CASES = {
+    **CASES,
+    "adamw-beta1-0.3-beta2-0": ("AdamW", {"betas": (0.3, 0.0), "eps": 1e-3, "weight_decay": 1.0}, [0.1] * STEPS, 1),
+    "adam-l2-maximize-amsgrad": (
+        "Adam",
+        {"weight_decay": 0.3, "amsgrad": True, "maximize": True, "betas": (0.8, 0.99)},
+        [1e-2] * STEPS,
+        1,
+    ),
+    "adamw-step100000": ("AdamW", {"betas": (0.95, 0.9999)}, [3e-4] * STEPS, 100000),
+    "adamw-beta1-0": ("AdamW", {"betas": (0.0, 0.95), "eps": 1e-4}, [3e-4] * STEPS, 1),
+}
 
 
 def cpu_capability() -> str:
@@ -56,7 +75,7 @@ def cpu_capability() -> str:
 
 
 def bf16_bits(t: torch.Tensor) -> np.ndarray:
-    return t.detach().contiguous().view(torch.int16).numpy().view(np.uint16).copy()
+    return t.detach().contiguous().cpu().view(torch.int16).numpy().view(np.uint16).copy()
 
 
 def from_bits(u16: np.ndarray) -> torch.Tensor:
@@ -97,11 +116,12 @@ def adversarial_bits(rng: np.random.Generator, n: int, lo_exp: int, hi_exp: int,
 
 
 def record_case(out_dir: str, impl: str, case: str, capability: str) -> dict:
-    cls_name, kwargs, lrs, first_step = CASES[case]
+    device = "cuda" if capability == "cuda" else "cpu"
+    cls_name, kwargs, lrs, first_step = CUDA_CASES[case]
     n = int(np.prod(SHAPE))
     rng = np.random.default_rng([zlib.crc32(case.encode()), len(impl), 20261124])
     w0 = adversarial_bits(rng, n, -12, 2, specials=True)
-    param = torch.nn.Parameter(from_bits(w0).reshape(SHAPE).clone())
+    param = torch.nn.Parameter(from_bits(w0).reshape(SHAPE).clone().to(device))
     flags = {"foreach": impl == "foreach"}
     if impl == "fused":
         flags["fused"] = True
@@ -117,16 +137,19 @@ def record_case(out_dir: str, impl: str, case: str, capability: str) -> dict:
     if first_step > 1:
         # run one unrecorded step, then set the step count so the recorded steps are
         # first_step, first_step+1, ...; the file then has no W_initial (moments are not zero)
-        param.grad = from_bits(grad_bits(1))
+        param.grad = from_bits(grad_bits(1)).to(device)
         opt.step()
         st = opt.state[param]
-        st["step"] = torch.tensor(float(first_step - 1)) if torch.is_tensor(st["step"]) else first_step - 1
+        if device == "cuda":  # the fused kernel reads the count where it lives (on the GPU)
+            st["step"].fill_(float(first_step - 1))
+        else:
+            st["step"] = torch.tensor(float(first_step - 1)) if torch.is_tensor(st["step"]) else first_step - 1
     initial = bf16_bits(param) if first_step == 1 else None
     for i in range(STEPS):
         for group in opt.param_groups:
             group["lr"] = lrs[i]
         g = grad_bits(i)
-        param.grad = from_bits(g)
+        param.grad = from_bits(g).to(device)
         data["grad_W"][i] = g
         opt.step()
         st = opt.state[param]
@@ -138,8 +161,8 @@ def record_case(out_dir: str, impl: str, case: str, capability: str) -> dict:
     attrs = {
         "torch_version": str(torch.__version__),
         "impl": impl,
-        "device": "cpu",
-        "cpu_capability": capability,
+        "device": device,
+        "cpu_capability": capability if device == "cpu" else "n/a",
         "num_threads": torch.get_num_threads(),
         "lr": lrs[0],
         "lr_per_step": np.asarray(lrs, dtype=np.float64),
@@ -159,6 +182,12 @@ def record_case(out_dir: str, impl: str, case: str, capability: str) -> dict:
         "machine": platform.machine(),
         "created_by": "scripts/record_release_fixtures.py (scripts/fixture_worker.py)",
     }
+    if device == "cuda":
+        major, minor = torch.cuda.get_device_capability()
+        attrs["created_by"] = "scripts/cuda_device_run.py (scripts/fixture_worker.py --cuda)"
+        attrs["gpu"] = torch.cuda.get_device_name()
+        attrs["gpu_arch"] = f"sm_{major}{minor}"
+        attrs["cuda_runtime"] = str(torch.version.cuda)
     name = f"{impl}-{capability}-{case}.h5"
     path = os.path.join(out_dir, name)
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out_dir)
@@ -183,14 +212,20 @@ def main() -> int:
     out_dir = sys.argv[1]
     os.makedirs(out_dir, exist_ok=True)
     torch.set_num_threads(1)
-    capability = cpu_capability()
-    wanted = os.environ.get("ATEN_CPU_CAPABILITY")
-    if wanted and wanted != capability:
-        print(f"asked for capability {wanted}, torch reports {capability}", file=sys.stderr)
-        return 1
+    if "--cuda" in sys.argv[2:]:
+        capability = "cuda"
+        if not torch.cuda.is_available():
+            print("--cuda: torch sees no GPU", file=sys.stderr)
+            return 1
+    else:
+        capability = cpu_capability()
+        wanted = os.environ.get("ATEN_CPU_CAPABILITY")
+        if wanted and wanted != capability:
+            print(f"asked for capability {wanted}, torch reports {capability}", file=sys.stderr)
+            return 1
     done, unsupported = [], []
     for impl in ("forloop", "foreach", "fused"):
-        for case in CASES:
+        for case in CUDA_CASES if capability == "cuda" else CASES:
             try:
                 done.append(record_case(out_dir, impl, case, capability))
             except (RuntimeError, TypeError, ValueError) as e:

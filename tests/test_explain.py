@@ -64,7 +64,7 @@ def member_bits(name, seed_h, true_h, index, step, on, inputs) -> np.ndarray:
 
 
 PATHS = ["torch-2.7-2.14-cpu-forloop", "torch-2.7-2.14-cpu-foreach", "torch-2.7-2.14-cpu-fused",
-         "torch-2.13-cuda-forloop", "torch-2.13-cuda-foreach"]  # fmt: skip
+         "torch-2.11-2.13-cuda-forloop", "torch-2.11-2.13-cuda-foreach"]  # fmt: skip
 
 
 def cap_of(name: str) -> str:

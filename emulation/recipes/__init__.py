@@ -58,6 +58,7 @@ class Recipe:
         return self.layout(capability, numel, threads, start, stop)
 
 
+CUDA_RANGE = cuda.RANGE
 LIVE_RELEASE = "2.13.0"
 """The torch installed here: its recipes are checked against it live (adamw-audit crosscheck)."""
 
@@ -99,12 +100,12 @@ CATALOG: dict[str, Recipe] = {
         *(rcp for row in CPU_RELEASES for rcp in _cpu_recipes(row)),
         Recipe("seed-notebook", "seed", "cpu", "2.13", seed.SOURCE, "live", seed.program,
                layout.elementwise, replays_from_state=True),
-        Recipe("torch-2.13-cuda-forloop", "forloop", "cuda", "2.13", cuda.SOURCE_FORLOOP, "binary",
-               cuda.forloop, layout.uniform, replays_from_state=True),
-        Recipe("torch-2.13-cuda-foreach", "foreach", "cuda", "2.13", cuda.SOURCE_FOREACH, "binary",
-               cuda.foreach, layout.uniform, replays_from_state=True),
-        Recipe("torch-2.13-cuda-fused", "fused", "cuda", "2.13", cuda.SOURCE_FUSED, "source-only",
-               cuda.fused, layout.uniform, replays_from_state=False),
+        Recipe(f"torch-{CUDA_RANGE}-cuda-forloop", "forloop", "cuda", CUDA_RANGE, cuda.SOURCE_FORLOOP, "binary",
+               cuda.forloop, layout.uniform, replays_from_state=True, verified_releases=cuda.EVIDENCE["forloop"]),
+        Recipe(f"torch-{CUDA_RANGE}-cuda-foreach", "foreach", "cuda", CUDA_RANGE, cuda.SOURCE_FOREACH, "binary",
+               cuda.foreach, layout.uniform, replays_from_state=True, verified_releases=cuda.EVIDENCE["foreach"]),
+        Recipe(f"torch-{CUDA_RANGE}-cuda-fused", "fused", "cuda", CUDA_RANGE, cuda.SOURCE_FUSED, "source-only",
+               cuda.fused, layout.uniform, replays_from_state=False, verified_releases=cuda.EVIDENCE["fused"]),
     )
 }  # fmt: skip
 
@@ -123,11 +124,14 @@ def recipe(name_or_impl: str, device: str = "cpu", torch: str | None = None) -> 
     named = re.fullmatch(r"torch-(\d+\.\d+(?:\.\d+)?)-cpu-(forloop|foreach|fused)", name)
     if named and name not in CATALOG:  # "torch-2.13-cpu-fused": the range holding that release
         name = f"torch-{cpu_release(named[1]).label}-cpu-{named[2]}"
+    named = re.fullmatch(r"torch-(\d+\.\d+(?:\.\d+)?)-cuda-(forloop|foreach|fused)", name)
+    if named and name not in CATALOG and cuda.covers(named[1]):  # "torch-2.13-cuda-fused"
+        name = f"torch-{CUDA_RANGE}-cuda-{named[2]}"
     if device == "cuda" and name_or_impl in DEFAULT_FOR_IMPL:
-        name = f"torch-2.13-cuda-{name_or_impl}"
+        name = f"torch-{CUDA_RANGE}-cuda-{name_or_impl}"
     if torch is not None and name_or_impl in DEFAULT_FOR_IMPL and name_or_impl != "seed":
-        if device == "cuda" and minor_key(torch) != minor_key("2.13"):
-            raise KeyError(f"no CUDA recipe for torch {torch} (CUDA recipes exist for 2.13 only)")
+        if device == "cuda" and not cuda.covers(torch):
+            raise KeyError(f"no CUDA recipe for torch {torch} (CUDA recipes cover {CUDA_RANGE})")
         if device == "cpu":
             name = f"torch-{cpu_release(torch).label}-cpu-{name_or_impl}"
     if name not in CATALOG:

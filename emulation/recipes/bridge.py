@@ -38,6 +38,7 @@ from itertools import combinations
 from typing import Literal
 
 from ..program import Assign, Bf16, Expr, NanRule, Program, S, T, add, div, fma, mul, sqrt
+from . import cuda
 from .common import Hyper, kernel
 from .releases import CPU_RELEASES, CpuRelease
 
@@ -95,12 +96,12 @@ def _cpu_facts(row: CpuRelease) -> dict[str, UpdateFacts]:
 
 FACTS: dict[str, UpdateFacts] = {
     **{name: facts for row in CPU_RELEASES for name, facts in _cpu_facts(row).items()},
-    # cuda.py (source-only): eps as float, addcdiv as fma(c, m/denom, p); single-tensor divides by
-    # multiplying with a double reciprocal
-    "torch-2.13-cuda-forloop": UpdateFacts(
+    # cuda.py: eps as float, addcdiv as fma(c, m/denom, p); single-tensor divides by multiplying
+    # with a double reciprocal
+    f"torch-{cuda.RANGE}-cuda-forloop": UpdateFacts(
         "mul_f32", "f32", "rounded", "quotient_first_fma", "recorded", bc2_division="reciprocal"
     ),
-    "torch-2.13-cuda-foreach": UpdateFacts("mul_f32", "f32", "rounded", "quotient_first_fma", "recorded"),
+    f"torch-{cuda.RANGE}-cuda-foreach": UpdateFacts("mul_f32", "f32", "rounded", "quotient_first_fma", "recorded"),
 }
 
 

@@ -1,15 +1,14 @@
-"""torch 2.13 CUDA Adam/AdamW on bf16 tensors: single-tensor, foreach and fused, from the source.
+"""torch 2.11-2.13 CUDA Adam/AdamW on bf16 tensors: single-tensor, foreach and fused.
 
-Not yet run on a GPU: ``verified_by`` is ``source-only`` for all three.  Read at release 2.13.0
-(git cf30153c): the shipped headers (ForeachFunctors.cuh, DeviceAddCmulCdiv.cuh, Loops.cuh,
-fused_adam_utils.cuh, ATen/native/Lerp.h, torch/headeronly/util/BFloat16.h) and, where noted,
-the sm_90 machine code of the cu130 wheel's libtorch_cuda.so (cuobjdump): partial binary
-evidence, not a whole program.  What every CUDA kernel shares:
+Read at release 2.13.0 (git cf30153c): the shipped headers (ForeachFunctors.cuh,
+DeviceAddCmulCdiv.cuh, Loops.cuh, fused_adam_utils.cuh, ATen/native/Lerp.h,
+torch/headeronly/util/BFloat16.h) and the sm_90 machine code of the cu130 wheel's
+libtorch_cuda.so (cuobjdump).  What every CUDA kernel shares:
 
 * a Python scalar is never cast to bf16: TensorIterator casts CPU scalars to the common dtype
   only on the CPU; kernels read ``iter.scalar_value<float>()`` (``f32(s)``), eps included;
 * nvcc contracts ``a*b + c`` to FFMA; every result is stored with ``__float2bfloat16``
-  (RNE; NaN 0x7FFF, inferred) and there is no body/tail split;
+  (RNE; NaN 0x7FFF) and there is no body/tail split;
 * division by a CPU scalar (``tensor / s``) multiplies by a reciprocal computed in **double**
   (BinaryDivTrueKernel.cu: ``divsd`` then ``cvtsd2ss`` in the 2.13 host code), while
   ``_foreach_div_(list, scalarlist)`` divides (SASS: div.rn);
@@ -18,19 +17,44 @@ evidence, not a whole program.  What every CUDA kernel shares:
   ``fma(t1, t2, self)`` for addcmul, the product unrounded (SASS; only ``beta2 == 0`` reaches it;
   addcdiv's value-1 branch ``self + t1/t2`` gives the same bits as its fma).
 
-scripts/check_cuda_sass.py checks these programs against the sm_90 SASS of the cu130 wheel,
-store by store (tests/fixtures/cuda/sass-torch-2.13.0-sm_90.json): the for-loop and foreach
-programs are ``binary``; the fused one stays ``source-only`` (its device ``powf``).
+Evidence (EVIDENCE): scripts/check_cuda_sass.py checks the for-loop and foreach programs against
+the 2.13.0 sm_90 SASS store by store (tests/fixtures/cuda/sass-torch-2.13.0-sm_90.json):
+``binary``.  On a lent H100, torch 2.11.0+cu130 ran all three against these programs
+(scripts/cuda_device_run.py: 45 cross-check rows, 224 million elements, every bf16 pattern in
+every tensor; 490 step counts of the fused kernel) and recorded golden fixtures
+(tests/fixtures/cuda/torch-2.11.0-cu130-sm_90/) that CI replays: ``fixture`` for 2.11.0.  That
+run found three things the reading had wrong, now fixed: lerp's second branch and a zero's sign,
+``torch.maximum``'s NaN payload, and the fused kernel's device ``powf`` (emulation/cuda_powf.py).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..cuda_powf import powf as device_powf
 from ..program import Bf16, Expr, Program, S, T, add, div, fma, maximum, mul, neg, sqrt, std_max, sub
 from .common import Builder, Hyper, unchanged
+from .releases import minor_key
 
 NAN = "cuda"
+RANGE = "2.11-2.13"
+"""The releases these programs are written for: fused CUDA Adam computes in float32 with explicit
+fmas from 2.11 on (the fused ``adam_math`` of 2.0-2.10 took double hyper-parameters)."""
+EVIDENCE: dict[str, tuple[tuple[str, str], ...]] = {
+    "forloop": (("2.11.0", "fixture"), ("2.13.0", "binary")),
+    "foreach": (("2.11.0", "fixture"), ("2.13.0", "binary")),
+    "fused": (("2.11.0", "fixture"),),
+}
+"""Per release, how each program is known: golden fixtures from a GPU run (2.11.0+cu130, H100),
+the shipped sm_90 SASS (2.13.0)."""
+FIXTURES = "tests/fixtures/cuda/torch-2.11.0-cu130-sm_90"
+
+
+def covers(release: str) -> bool:
+    """Whether ``release`` (``2.12.0+cu130``, ``2.11``) lies in RANGE."""
+    first, last = RANGE.split("-")
+    return minor_key(first) <= minor_key(release) <= minor_key(last)
+
 
 SASS_REPORT = "tests/fixtures/cuda/sass-torch-2.13.0-sm_90.json"
 KERNEL_OF = {
@@ -60,10 +84,14 @@ def _addcmul(self: Expr, t1: Expr, t2: Expr, value: S) -> Expr:
 
 
 def _lerp(m: Expr, g: Expr, w: S) -> Expr:
-    """Lerp.h: ``|w| < 0.5 ? m + w*(g-m) : g - (g-m)*(1-w)``, both contracted (SASS: FFMA)."""
+    """Lerp.h: ``|w| < 0.5 ? m + w*(g-m) : g - (g-m)*(1-w)``, both contracted (SASS: FFMA).
+
+    The second branch is ``fma(-(1-w), g-m, g)``, not ``fma(w-1, g-m, g)``: at ``w == 1``
+    (beta1 = 0) ``-(1-w)`` is -0 and ``w-1`` is +0, and the product's zero sign decides
+    ``-0 + (+-0)``: torch 2.11 on an H100 stores +0 for ``g = -0`` (measured)."""
     if abs(float(w.kernel_value)) < 0.5:
         return fma(w, sub(g, m), m)
-    return fma(sub(w, S("1", 1.0)), sub(g, m), g)
+    return fma(neg(sub(S("1", 1.0), w)), sub(g, m), g)
 
 
 class _Builder(Builder):
@@ -80,7 +108,7 @@ def _unsupported(h: Hyper, path: str) -> None:
 def forloop(h: Hyper, step: float, capability: str = "cuda") -> Program:
     """``_single_tensor_adam`` on CUDA: the for-loop op order, CUDA kernels."""
     _unsupported(h, "cuda forloop")
-    b = _Builder("torch-2.13-cuda-forloop", SOURCE_FORLOOP)
+    b = _Builder(f"torch-{RANGE}-cuda-forloop", SOURCE_FORLOOP)
     p, g, m, v = b.state()
     bias_correction1 = 1 - h.beta1**step
     bias_correction2 = 1 - h.beta2**step
@@ -98,7 +126,9 @@ def forloop(h: Hyper, step: float, capability: str = "cuda") -> Program:
     v = b.store("v_new", _addcmul(v, g, g, S("1-beta2", 1 - h.beta2)), ".addcmul_(grad, grad, value=1 - beta2)")
     if h.amsgrad:
         vmax = b.amsgrad_state()
-        v = b.store("vmax_new", maximum(vmax, v), "torch.maximum(max_sq, exp_avg_sq, out=max_sq)")
+        # maximum_kernel_cuda works on the bf16 values themselves: a NaN operand comes back with
+        # its own bits (max_sq's first), not as __float2bfloat16's 0x7FFF (measured, torch 2.11)
+        v = b.let("vmax_new", Bf16(maximum(vmax, v), "payload"), "torch.maximum(max_sq, exp_avg_sq, out=max_sq)")
     d = b.store("v_sqrt", sqrt(v), "exp_avg_sq.sqrt()")
     recip = 1.0 / bias_correction2_sqrt  # double reciprocal, narrowed to float
     d = b.store("denom_div", mul(d, S("1/bc2_sqrt", recip)), "/ bias_correction2_sqrt (times a reciprocal)")
@@ -110,7 +140,7 @@ def forloop(h: Hyper, step: float, capability: str = "cuda") -> Program:
 def foreach(h: Hyper, step: float, capability: str = "cuda") -> Program:
     """``_multi_tensor_adam`` on CUDA (capturable=False): multi_tensor_apply functors."""
     _unsupported(h, "cuda foreach")
-    b = _Builder("torch-2.13-cuda-foreach", SOURCE_FOREACH)
+    b = _Builder(f"torch-{RANGE}-cuda-foreach", SOURCE_FOREACH)
     p, g, m, v = b.state()
     bias_correction1 = 1 - h.beta1**step
     bias_correction2 = 1 - h.beta2**step
@@ -137,21 +167,20 @@ def foreach(h: Hyper, step: float, capability: str = "cuda") -> Program:
 
 
 def fused(h: Hyper, step: float, capability: str = "cuda") -> Program:
-    """``_fused_adamw_`` on CUDA 2.11+: float32 throughout, explicit fmas, float ``powf``.
+    """``_fused_adamw_`` on CUDA 2.11+: float32 throughout, explicit fmas, device ``powf``.
 
-    The bias corrections use device ``powf`` (libdevice, not correctly rounded); this recipe
-    uses the host's float32 ``powf`` instead - the one assumption no source or binary read
-    here can settle (it would need a GPU run)."""
+    The bias corrections use the device's ``powf`` (libdevice, not the C library's: they differ
+    at 0.6% of step counts for beta2 = 0.999), emulated op for op by emulation/cuda_powf.py."""
     _unsupported(h, "cuda fused")
-    b = _Builder("torch-2.13-cuda-fused", SOURCE_FUSED)
+    b = _Builder(f"torch-{RANGE}-cuda-fused", SOURCE_FUSED)
     p, g, m, v = b.state()
     f32 = np.float32
     if h.found_inf:
         return unchanged(b, h)
     with np.errstate(all="ignore"):
         step_f = f32(step)
-        bc1 = f32(1) - f32(h.beta1) ** step_f
-        bc2 = f32(1) - f32(h.beta2) ** step_f
+        bc1 = f32(1) - device_powf(f32(h.beta1), step_f)
+        bc2 = f32(1) - device_powf(f32(h.beta2), step_f)
         bc2_sqrt = np.sqrt(bc2)
         step_size = f32(f32(h.lr) / bc1)
     if h.grad_scale is not None:
