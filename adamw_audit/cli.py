@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's)")
     r.add_argument("--grad-name", default="grad_W")
+    r.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the optimizer runs")
 
     v = sub.add_parser("verify", help="replay every recorded step and count bit-exact elements")
     v.add_argument("file", type=Path)
@@ -359,8 +360,10 @@ def cmd_record(args: argparse.Namespace) -> int:
         args.seed,
         threads=args.threads,
         grad_name=args.grad_name,
+        device=args.device,
     )
-    print(f"recorded {args.steps} step(s) of {args.impl} AdamW, W {'x'.join(map(str, args.shape))}, to {path}")
+    shape = "x".join(map(str, args.shape))
+    print(f"recorded {args.steps} step(s) of {args.impl} AdamW on {args.device}, W {shape}, to {path}")
     return 0
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from emulation import bits
 from emulation.program import Bf16, Program, evaluate
 from emulation.recipes import Recipe, bridge, recipe
-from emulation.recipes.common import Hyper
+from emulation.recipes.common import CAPABILITIES, Hyper
 from emulation.replay import run_bits, to_bits
 from refimpl import notebook
 from refimpl.conventions import Schedule
@@ -216,10 +216,12 @@ def explain_step(
     w_prev, w_now = rec.read("W", t - 1), rec.read("W", t)
     m_now, v_now = rec.read("momentum_W", t), rec.read("variance_W", t)
 
-    # 1. the seed notebook, exactly
+    # 1. the seed notebook, exactly: it runs torch on a CPU, so a CUDA file gets the generic CPU
+    # kernel for it (the capability of the notebook's machine is not in the file)
     seed_rcp = recipe("seed")
-    seed_where = seed_rcp.positions(capability, n, threads)
-    seed_prog = seed_rcp.build(seed_h, float(t), capability)
+    seed_cap = capability if capability in CAPABILITIES else "default"
+    seed_where = seed_rcp.positions(seed_cap, n, threads)
+    seed_prog = seed_rcp.build(seed_h, float(t), seed_cap)
     seed_state = {"param": w_prev, "exp_avg": m_now, "exp_avg_sq": v_now}
     pred = run_bits(seed_prog, seed_state, seed_where)["param"]
     naive = notebook.statistics(pred, w_now, seed_where)

@@ -13,7 +13,9 @@ Order (each stage uses what the one before fixed):
 2. beta2 from v:  the path's ``v`` program, parametrised by ``c = f32(1 - beta2)``; a path whose
    interval is empty is ruled out (this separates foreach's bf16 ``beta2`` and fused's contraction)
 3. per step and per step-count offset: the step size ``f32(lr / (1 - beta1^step))`` from W, then
-   eps and the weight-decay factor; lr's interval is the step size's times ``1 - beta1^step``
+   eps and the weight-decay factor; lr's interval is the step size's times ``1 - beta1^step``.
+   Offsets 1..5 first; when none fits, a window recorded late in a run: every count up to
+   SCAN_LIMIT at once (:func:`scan_step_counts`)
 4. a full replay of every file element with the values found, for every remaining path and CPU
    capability: ties (identical bits) are reported as equivalent.
 
@@ -40,6 +42,9 @@ from refimpl.recording import INITIAL_W, Recording
 
 TENSORS = {"param": "W", "exp_avg": "momentum_W", "exp_avg_sq": "variance_W"}
 CPU_PATHS = ("forloop", "foreach", "fused")
+CUDA_PATHS = ("forloop", "foreach")
+"""CUDA's fused program reads lr, weight decay and the step size as separate float32 scalars:
+the openings below (``-step_size``, ``1-lr*wd``) do not fit it yet."""
 SAMPLE = 4096
 
 
@@ -290,9 +295,11 @@ def infer_beta2(steps: list[StepData], rcp: Recipe, capability: str, h: Hyper, n
     k_iv = search("__k", {"__c": np.full(n, c_iv.mid(), np.float32)}, 0.0, 1.0, conv)
     if k_iv is None:
         return c_iv
-    # beta2 = 1 - c must convey into k's interval too
-    lo_c = max(c_iv.lo, float(np.float32(1 - k_iv.hi)) if k_iv.hi < 1 else c_iv.lo)
-    hi_c = min(c_iv.hi, float(np.float32(1 - k_iv.lo)))
+    # beta2 = 1 - c must convey into k's interval too: k holds conveyed values (float32 or bf16),
+    # so beta2 may lie anywhere that rounds into it
+    k_lo, k_hi = _rounding_edges(k_iv.lo, k_iv.hi, bf16=scalar_labels(prog)["beta2"].via == "bf16")
+    lo_c = max(c_iv.lo, float(np.float32(1 - k_hi)) if k_hi < 1 else c_iv.lo)
+    hi_c = min(c_iv.hi, float(np.float32(1 - k_lo)))
     return Interval(lo_c, hi_c) if lo_c <= hi_c else c_iv
 
 
@@ -432,6 +439,17 @@ def _decay_estimate(sd: StepData, h: Hyper, step: float) -> float:
     return float(min(1.0, max(0.5, 1 - delta)))
 
 
+def _bc2_label(prog: Program) -> str:
+    return _bc2_label_of(scalar_labels(prog))
+
+
+def _bc2_label_of(scalars: dict[str, S]) -> str:
+    """How the program reads the second bias correction: ``bc2_sqrt`` (divides by it) or
+    ``1/bc2_sqrt`` (CUDA's single-tensor ``tensor / s`` multiplies by a double reciprocal).
+    Either rises monotonically to 1.0 with the step count."""
+    return "bc2_sqrt" if "bc2_sqrt" in scalars else "1/bc2_sqrt"
+
+
 def _step_label(prog: Program) -> str:
     labels = scalar_labels(prog)
     return "-step_size" if "-step_size" in labels else "step_size"
@@ -527,7 +545,8 @@ def fit_pooled(
     base = rcp.build(replace(h, weight_decay=1.0, lr=1.0), 1.0 + offset, capability)
     label = _step_label(base)
     conv_eps, conv_decay = _conveyed(base, "eps"), _conveyed(base, "1-lr*wd")
-    opened = substitute(base, {label: neg(T("__c")), "eps": T("__e"), "1-lr*wd": T("__d"), "bc2_sqrt": T("__b")})
+    bc2 = _bc2_label(base)
+    opened = substitute(base, {label: neg(T("__c")), "eps": T("__e"), "1-lr*wd": T("__d"), bc2: T("__b")})
     inputs = _widen(_stack(steps, "state"))
     target = _stack(steps, "want")["param"]
     flat = np.concatenate([sd.flat for sd in steps])
@@ -535,7 +554,7 @@ def fit_pooled(
     counts = np.concatenate([np.full(sd.flat.size, float(sd.index + offset)) for sd in steps])
     bc1 = 1 - h.beta1**counts
     b2s = np.array(
-        [scalar_labels(rcp.build(h, float(sd.index + offset), capability))["bc2_sqrt"].kernel_value for sd in steps]
+        [scalar_labels(rcp.build(h, float(sd.index + offset), capability))[bc2].kernel_value for sd in steps]
     )
     inputs["__b"] = np.concatenate([np.full(sd.flat.size, b, np.float32) for sd, b in zip(steps, b2s, strict=True)])
     n = target.size
@@ -543,20 +562,29 @@ def fit_pooled(
     def full(x: float) -> np.ndarray:
         return np.full(n, x, np.float32)
 
-    def step_size(lr: np.ndarray) -> np.ndarray:
-        return (lr.astype(np.float64) / bc1).astype(np.float32)
+    def step_size(lr: np.ndarray, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+        return (lr.astype(np.float64) / bc1[rows]).astype(np.float32)
 
-    def search(var: str, fixed: dict[str, np.ndarray], lo: float, hi: float, conv=None) -> Interval | None:
+    def search(var: str, fixed: dict[str, np.ndarray], lo: float, hi: float, conv=None, rows=None) -> Interval | None:
         def bind(x: np.ndarray) -> dict[str, np.ndarray]:
-            value = step_size(x) if var == "__c" else conv(x) if conv else x
-            return {**fixed, var: value}
+            value = step_size(x, slice(None) if rows is None else rows) if var == "__c" else conv(x) if conv else x
+            fx = fixed if rows is None else {k: v[rows] for k, v in fixed.items()}
+            return {**fx, var: value}
 
-        return scalar_interval(opened, inputs, where, "param", target, bind, lo, hi)
+        if rows is None:
+            return scalar_interval(opened, inputs, where, "param", target, bind, lo, hi)
+        sub_in = {k: v[rows] for k, v in inputs.items()}
+        sub_where = {k: v[rows] for k, v in where.items()}
+        return scalar_interval(opened, sub_in, sub_where, "param", target[rows], bind, lo, hi)
 
     one = full(1.0)
     lr = d = e = None
+    # a subset with no lr rules the whole set out (fewer constraints): a cheap "no" first
+    probe = np.sort(np.random.default_rng(0).choice(n, size=min(n, PROBE), replace=False))
     for guess in EPS_GUESSES:  # no visible decay: one search per eps guess
         e = conv_eps(full(guess))
+        if search("__c", {"__e": e, "__d": one}, 1e-30, 1e2, rows=probe) is None:
+            continue
         lr, d = search("__c", {"__e": e, "__d": one}, 1e-30, 1e2), one
         if lr is not None:
             break
@@ -587,6 +615,154 @@ def fit_pooled(
     d = conv_decay(full(decay.mid() if decay.hi < 1.0 else 1.0))
     lr = search("__c", {"__e": e, "__d": d}, 1e-30, 1e2) or lr
     return lr, eps, decay
+
+
+SCAN_LIMIT = 100_000
+"""Step counts of index 0 that the late-window scan considers."""
+SCAN_CHUNK = 4096
+"""Counts scanned at once: the smallest consistent count is found without scanning the rest."""
+SCAN_STEPS = 8
+SCAN_STAGES = (8, 64, 512, 4096)
+"""Elements per scanned step in the scan's filters (most candidates fail on the first)."""
+SCAN_TRIES = 12
+"""Surviving counts tried with a full pooled fit, in increasing order."""
+
+
+def _bc2_sqrt_by_count(rcp: Recipe, capability: str, h: Hyper, counts: range) -> dict[int, float]:
+    """The kernel value of ``bc2_sqrt`` at each step count in ``counts`` (read from the recipe's
+    own programs), stopping after the first count where it is 1.0 in float32: from there on every
+    count builds the same program."""
+    out: dict[int, float] = {}
+    plain = replace(h, lr=1.0, weight_decay=0.0)
+    for count in counts:
+        scalars = scalar_labels(rcp.build(plain, float(count), capability))
+        out[count] = float(scalars[_bc2_label_of(scalars)].kernel_value)
+        if out[count] == 1.0:
+            break
+    return out
+
+
+def scan_step_counts(
+    steps: list[StepData], rcp: Recipe, capability: str, h: Hyper, numel: int, eps: float, offsets: range
+) -> tuple[list[int], bool]:
+    """Step counts of index 0 among ``offsets`` under which the sampled steps replay exactly with
+    one lr, this eps and no visible weight decay: the candidates for a window recorded late in a
+    run.  Also returns whether ``bc2_sqrt`` reached 1.0 within ``offsets`` (every later count
+    replays like the last one: nothing further to scan).
+
+    The step count reaches W only through the step size ``f32(lr / (1 - beta1^t))`` and
+    ``bc2_sqrt = f32(sqrt(1 - beta2^t))``, so every count t0 of index 0 fixes both at every step
+    (index i runs at count t0 + i) up to lr.  For each candidate t0 the lr interval that
+    reproduces each element is searched, all candidates at once as one batch of elements (a copy
+    of the same elements per candidate, with that candidate's bc2_sqrt and bias correction), and
+    a candidate survives when one lr fits all of its elements.  Near the true count a bf16
+    ``denom = sqrt(v) / bc2_sqrt`` (for-loop, foreach) rounds differently on some elements, so
+    one lr no longer fits them all; fused (float32 throughout) separates counts more weakly, and
+    counts the bits cannot tell apart all survive.  The elements are those W moved most (the
+    narrowest lr intervals) on SCAN_STEPS steps spread over the window: SCAN_STAGES[0] per step
+    for every candidate, then more per step for the survivors."""
+    prog = rcp.build(replace(h, lr=1.0, weight_decay=0.0), float(steps[0].index + 1), capability)
+    label = _step_label(prog)
+    conv_eps = _conveyed(prog, "eps")
+    opened = substitute(prog, {label: neg(T("__c")), "eps": T("__e"), _bc2_label(prog): T("__b")})
+    spread = {round(j * (len(steps) - 1) / max(1, SCAN_STEPS - 1)) for j in range(SCAN_STEPS)}
+    picked = [steps[i] for i in sorted(spread)]
+    ranked = []
+    for sd in picked:
+        moved = np.abs(bits.ulp_distance(sd.want["param"], sd.state["param"]))
+        ranked.append(np.argsort(-np.where(moved < 1 << 12, moved, 0), kind="stable"))
+    first = min(sd.index for sd in picked)
+    last = max(sd.index for sd in picked)
+    b_of = _bc2_sqrt_by_count(rcp, capability, h, range(first + offsets.start, last + offsets.stop))
+    top = max(b_of)
+    saturated = b_of[top] == 1.0
+    # past a saturated table every count runs with bc2_sqrt 1.0, like its last entry
+    cands = np.array([o for o in offsets if first + o in b_of and (last + o in b_of or saturated)], np.int64)
+    where_all = rcp.positions(capability, numel, 1)
+    for per_step in SCAN_STAGES:
+        rows = [r[:per_step] for r in ranked]
+        index = np.concatenate([np.full(r.size, sd.index) for sd, r in zip(picked, rows, strict=True)])
+        n = index.size
+        state = {k: np.concatenate([bits.widen(sd.state[k][r]) for sd, r in zip(picked, rows, strict=True)])
+                 for k in picked[0].state}  # fmt: skip
+        target_one = np.concatenate([sd.want["param"][r] for sd, r in zip(picked, rows, strict=True)])
+        flat = np.concatenate([sd.flat[r] for sd, r in zip(picked, rows, strict=True)])
+        where_one = {k: v[flat] for k, v in where_all.items()}
+        alive = []
+        batch = max(1, (1 << 16) // n)
+        for start in range(0, cands.size, batch):
+            cand = cands[start : start + batch]
+            k = cand.size
+            counts = (index[None, :] + cand[:, None]).reshape(-1)
+            b = np.array([b_of.get(int(c), b_of[top]) for c in counts], np.float32)
+            bc1 = 1 - h.beta1 ** counts.astype(np.float64)
+            fixed = {"__b": b, "__e": conv_eps(np.full(n * k, eps, np.float32))}
+            inputs = {name: np.tile(arr, k) for name, arr in state.items()}
+            where = {name: np.tile(mask, k) for name, mask in where_one.items()}
+
+            def bind(x: np.ndarray, fx=fixed, bc1=bc1) -> dict[str, np.ndarray]:
+                return {**fx, "__c": (x.astype(np.float64) / bc1).astype(np.float32)}
+
+            target = np.tile(target_one, k)
+            lows, highs, side = element_intervals(opened, inputs, where, "param", target, bind, 1e-30, 1e2)
+            ok = (side.reshape(k, n) == 0).all(axis=1)
+            ok &= lows.reshape(k, n).max(axis=1) <= highs.reshape(k, n).min(axis=1)
+            alive.append(cand[ok])
+        cands = np.concatenate(alive) if alive else cands[:0]
+        if cands.size == 0:
+            break
+    return cands.tolist(), saturated
+
+
+def _late_window(
+    steps, candidates, b1: float, capability: str, numel: int, offsets, deep: bool
+) -> tuple[tuple | None, list[int]]:
+    """No count of index 0 among ``offsets`` replays the file with one lr: scan the counts
+    (:func:`scan_step_counts`) in chunks of SCAN_CHUNK, smallest first, for each eps guess, path
+    and beta2 in turn, and fit the survivors with one lr.  Not ``deep``: only the first chunk,
+    eps 1e-8 and each path's likeliest beta2 (a few seconds: it runs before the decay and
+    schedule searches, which take minutes to fail on a late window); ``deep``: everything (the
+    last resort).  Returns the fit (as the phase loop's ``best``) or None, and the surviving
+    counts of the chunk it came from."""
+    half = lambda x: float(np.spacing(np.float32(x))) / 2  # noqa: E731
+    survivors: list[int] = []
+    tries = [(impl, b2, bounds, beta2) for impl, b2, bounds in candidates for beta2 in _beta2_tries(b2, bounds)]
+    tries.sort(key=lambda t: _beta2_tries(t[1], t[2]).index(t[3]))  # every path with its likeliest beta2 first
+    if not deep:
+        tries = [t for t in tries if _beta2_tries(t[1], t[2]).index(t[3]) == 0]
+    for eps in EPS_GUESSES[: 4 if deep else 1]:
+        for impl, _b2, b2_bounds, beta2 in tries:
+            rcp, h = recipe(impl), Hyper(beta1=b1, beta2=beta2)
+            for start in range(1, SCAN_LIMIT + 1 if deep else 2, SCAN_CHUNK):
+                chunk = range(start, min(start + SCAN_CHUNK, SCAN_LIMIT + 1))
+                found, saturated = scan_step_counts(steps, rcp, capability, h, numel, eps, chunk)
+                found = [o for o in found if o not in offsets]
+                survivors = survivors or found
+                for offset in found[:SCAN_TRIES]:
+                    pooled = fit_pooled(steps, rcp, capability, h, offset, numel, joint=False)
+                    if pooled is not None:
+                        lr_iv, eps_iv, d_iv = pooled
+                        lr_bounds = [(lr_iv.lo - half(lr_iv.lo), lr_iv.hi + half(lr_iv.hi))]
+                        return (impl, offset, beta2, b2_bounds, lr_bounds, eps_iv, d_iv), found
+                if saturated:
+                    break
+        if survivors:
+            break
+    return None, survivors
+
+
+COMMON_BETA2 = (0.999, 0.99, 0.95, 0.98, 0.9999, 0.995, 0.9)
+
+
+def _beta2_tries(b2: float, bounds: tuple[float, float]) -> list[float]:
+    """beta2 values to scan a late window with.  Late in a run v's bf16 values often stop moving
+    (each update is below half an ulp), so v bounds beta2 only loosely (up to 1.0); W sees beta2
+    only through ``bc2_sqrt = sqrt(1 - beta2^t)``, together with the unknown count t.  The
+    common values inside v's interval go first, then the simplest one; 1.0 is no candidate
+    (``bc2_sqrt`` would be 0)."""
+    lo, hi = bounds
+    tries = [x for x in COMMON_BETA2 if lo <= x <= hi]
+    return [x for x in dict.fromkeys([*tries, b2]) if x < 1.0]
 
 
 @dataclass
@@ -684,6 +860,21 @@ def _shared(fits: list[StepFit]) -> tuple[Interval, Interval]:
     return Interval(e_lo, e_hi), Interval(d_lo, d_hi)
 
 
+def _rounding_edges(lo: float, hi: float, bf16: bool = False) -> tuple[float, float]:
+    """The reals that round (RNE) to a float32 (or bf16) value in [lo, hi], for lo, hi > 0:
+    half the gap to each neighbour further out."""
+
+    def step(x: float, up: bool) -> float:
+        if x <= 0 and not up:
+            return x
+        if bf16:
+            b = int(bits.narrow(np.array([x], np.float32))[0])
+            return float(bits.widen(np.array([b + (1 if up else -1)], np.uint16))[0])
+        return float(np.nextafter(np.float32(x), np.float32(np.inf if up else -np.inf)))
+
+    return lo - (lo - step(lo, False)) / 2, hi + (step(hi, True) - hi) / 2
+
+
 def _lr_intervals(fits: list[StepFit], b1: float, offset: int) -> list[tuple[float, float]]:
     out = []
     for f in fits:
@@ -753,15 +944,27 @@ def _identify_once(rec: Recording, sample: int, offsets: tuple[int, ...], seed: 
     b1_lo, b1_hi = _one_minus(w_iv)
     b1 = simplest_in(b1_lo, b1_hi)
 
+    # candidate paths by recipe name: the CPU ones, else (no CPU program reproduces v) the CUDA ones
+    device = "cpu"
     paths = {}
     for impl in CPU_PATHS:
         rcp = recipe(impl)
         iv = infer_beta2(probe, rcp, cap_family, Hyper(beta1=b1), rec.numel)
         if iv is not None:
-            paths[impl] = iv
+            paths[rcp.name] = iv
+    if not paths:
+        for impl in CUDA_PATHS:
+            rcp = recipe(impl, "cuda")
+            iv = infer_beta2(probe, rcp, "cuda", Hyper(beta1=b1), rec.numel)
+            if iv is not None:
+                paths[rcp.name] = iv
+        if paths:
+            device = cap_family = "cuda"
+            findings.append("a GPU recording: the CUDA programs reproduce it (CUDA fused is not searched yet)")
     if not paths:
         raise AuditError(
-            f"{rec.path}: no CPU path reproduces variance_W for any beta2 (a GPU recording, or states in another dtype)"
+            f"{rec.path}: no CPU or CUDA path reproduces variance_W for any beta2 (states in another dtype, "
+            "or CUDA's fused path, which identify does not search yet)"
         )
 
     # cheapest explanations first: one lr and no visible decay, then one lr with a decay, then a
@@ -772,7 +975,13 @@ def _identify_once(rec: Recording, sample: int, offsets: tuple[int, ...], seed: 
         b2_lo, b2_hi = _one_minus(b2_iv)
         candidates.append((impl, simplest_in(b2_lo, b2_hi), (b2_lo, b2_hi)))
     half = lambda x: float(np.spacing(np.float32(x))) / 2  # noqa: E731
-    for phase in ("plain", "joint", "schedule"):
+    scanned: list[int] = []  # step counts of index 0 found by the late-window scan
+    for phase in ("plain", "scan", "joint", "schedule", "deep scan"):
+        if phase in ("scan", "deep scan"):  # a window recorded late in a run
+            best, scanned = _late_window(steps, candidates, b1, cap_family, rec.numel, offsets, phase == "deep scan")
+            if best is not None:
+                break
+            continue
         if phase == "joint" and _looks_scheduled(steps, candidates, b1, cap_family, rec.numel):
             continue  # two steps that each fit without decay but disagree on lr: a schedule
         for impl, b2, b2_bounds in candidates:
@@ -802,7 +1011,7 @@ def _identify_once(rec: Recording, sample: int, offsets: tuple[int, ...], seed: 
         )
     if best is None:
         raise AuditError(
-            f"{rec.path}: W[t] is not reproducible from W[t-1] by any CPU path and step count tried "
+            f"{rec.path}: W[t] is not reproducible from W[t-1] by any path and step count tried "
             "(hidden fp32 master weights, or W changed outside the optimizer)"
         )
     impl, offset, b2, b2_bounds, lrs, eps_iv, decay_or_wd = best
@@ -821,8 +1030,9 @@ def _identify_once(rec: Recording, sample: int, offsets: tuple[int, ...], seed: 
 
     lr_ref = lr_value if isinstance(lr_value, float) else lr_value[0]
     if isinstance(decay_or_wd, Interval):  # one decay factor (constant lr) -> weight decay
-        d_lo, d_hi = decay_or_wd.lo, decay_or_wd.hi
-        wd_lo = max(0.0, (1 - d_hi) / lr_ref) if d_hi < 1.0 else 0.0
+        # the decay factor is f32(1 - lr*wd): widen [d_lo, d_hi] to the reals that round into it
+        d_lo, d_hi = _rounding_edges(decay_or_wd.lo, decay_or_wd.hi)
+        wd_lo = max(0.0, (1 - d_hi) / lr_ref) if decay_or_wd.hi < 1.0 else 0.0
         wd_hi = (1 - d_lo) / lr_ref if lr_ref > 0 else math.inf
     else:
         wd_lo, wd_hi = decay_or_wd
@@ -837,7 +1047,7 @@ def _identify_once(rec: Recording, sample: int, offsets: tuple[int, ...], seed: 
     results: dict[tuple[str, str], dict[str, float]] = {}
     replayed: dict[tuple, dict[str, float]] = {}
     for cand_impl in paths:
-        for capability in ("avx512", "avx2", "default"):
+        for capability in ("cuda",) if device == "cuda" else ("avx512", "avx2", "default"):
             rcp = recipe(cand_impl)
             # the same program text and layout give the same bits: replay each distinct one once
             # (AVX2 and AVX512 build identical programs for every CPU path)
@@ -859,12 +1069,17 @@ def _identify_once(rec: Recording, sample: int, offsets: tuple[int, ...], seed: 
         findings.append("no candidate replays every element exactly: see 'exact'")
     eq_releases = _equivalent_releases(rec, recipe(chosen[0]), schedule, chosen[1], steps) if exact_keys else []
     eq_impls = sorted({recipe(k[0]).name for k in exact_keys if results[k] == results[chosen]})
+    other_device = _other_device_ties(rec, device, schedule, steps) if exact_keys else []
+    if other_device:
+        findings.append(f"the same bits come from the {'CUDA' if device == 'cpu' else 'CPU'} program(s) too")
+        eq_impls = sorted({*eq_impls, *other_device})
     eq_caps = sorted({k[1] for k in exact_keys if k[0] == chosen[0]})
-    other_offsets = _other_offsets(rec, recipe(chosen[0]), schedule, chosen[1], steps, offsets) if exact_keys else []
+    tried = sorted({*offsets, *scanned[:20]})
+    other_offsets = _other_offsets(rec, recipe(chosen[0]), schedule, chosen[1], steps, tried) if exact_keys else []
     return Identification(
         impl=recipe(chosen[0]).name,
         equivalent_impls=eq_impls or [recipe(chosen[0]).name],
-        device="cpu",
+        device=device,
         capability=chosen[1],
         equivalent_capabilities=eq_caps or [chosen[1]],
         first_index_step_count=offset,
@@ -881,6 +1096,28 @@ def _identify_once(rec: Recording, sample: int, offsets: tuple[int, ...], seed: 
         findings=findings,
         equivalent_releases=eq_releases,
     )
+
+
+def _other_device_ties(rec: Recording, device: str, schedule: Schedule, steps) -> list[str]:
+    """Recipes of the other device that replay the file exactly with the values found (checked on
+    the sampled elements first, then on every element): a CPU and a GPU run can store the same
+    bits."""
+    from .verify import replay
+
+    others = [recipe(i, "cuda") for i in CUDA_PATHS] if device == "cpu" else [recipe(i) for i in CPU_PATHS]
+    out = []
+    for r in others:
+        for capability in ("cuda",) if r.device == "cuda" else ("avx512", "avx2", "default"):
+            try:
+                if not _sample_replays(r, steps, schedule, capability, rec.numel):
+                    continue
+            except ValueError:  # an option this path does not take
+                break
+            rep = replay(rec, r, schedule, capability, 1, progress=False)
+            if all(st.fraction == 1.0 for st in rep.overall().values()):
+                out.append(r.name)
+                break
+    return out
 
 
 def _scalar_values(program: Program) -> tuple:
@@ -916,6 +1153,8 @@ def _equivalent_releases(rec: Recording, chosen: Recipe, schedule: Schedule, cap
 
     from .verify import replay
 
+    if chosen.release is None:  # a CUDA recipe: one range, no release switches to compare
+        return [chosen.torch]
     first = 0 if rec.has_initial else 1
     indices = range(first, rec.steps)
     base = _program_signature(chosen, schedule, capability, indices)

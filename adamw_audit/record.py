@@ -54,10 +54,18 @@ def record(
     batch: int = 32,
     threads: int | None = None,
     grad_name: str = DEFAULT_GRAD,
+    device: str = "cpu",
 ) -> Path:
-    """Train, record every step, and write ``out`` atomically.  Returns the path."""
+    """Train, record every step, and write ``out`` atomically.  Returns the path.
+
+    ``device="cuda"``: the same data (drawn on the CPU from the seed) and the optimizer on the
+    first GPU; the attributes then name the GPU instead of a CPU capability."""
     torch = _torch()
     hyper = hyper or Hyper()
+    if device not in ("cpu", "cuda"):
+        raise AuditError(f"--device must be cpu or cuda, got {device!r}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise AuditError("record --device cuda: no CUDA device here (torch.cuda.is_available() is False)")
     if impl not in IMPLS:
         raise AuditError(f"unknown impl {impl!r} (known: {', '.join(IMPLS)})")
     if steps < 1:
@@ -74,8 +82,8 @@ def record(
     shape = tuple(int(d) for d in shape)
     gen = torch.Generator().manual_seed(seed)
     rows = shape[0]
-    w = torch.nn.Parameter((torch.randn(shape, generator=gen) * 0.05).to(torch.bfloat16))
-    teacher = (torch.randn(shape, generator=gen) * 0.05).to(torch.bfloat16)
+    w = torch.nn.Parameter((torch.randn(shape, generator=gen) * 0.05).to(torch.bfloat16).to(device))
+    teacher = (torch.randn(shape, generator=gen) * 0.05).to(torch.bfloat16).to(device)
     flags = {"foreach": impl == "foreach", "fused": impl == "fused"}
     cls = torch.optim.AdamW if hyper.decoupled else torch.optim.Adam
     opt = cls(
@@ -90,7 +98,7 @@ def record(
             for group in opt.param_groups:
                 group["lr"] = lrs[i]
             opt.zero_grad(set_to_none=True)
-            x = torch.randn((batch, rows), generator=gen).to(torch.bfloat16)
+            x = torch.randn((batch, rows), generator=gen).to(torch.bfloat16).to(device)
             if len(shape) == 1:
                 loss = ((x * w - x * teacher) ** 2).mean()
             else:
@@ -107,8 +115,9 @@ def record(
             {
                 "torch_version": str(torch.__version__),
                 "impl": impl,
-                "device": "cpu",
-                "cpu_capability": str(torch.backends.cpu.get_cpu_capability()).lower(),
+                "device": device,
+                "cpu_capability": str(torch.backends.cpu.get_cpu_capability()).lower() if device == "cpu" else "n/a",
+                **({"gpu": torch.cuda.get_device_name()} if device == "cuda" else {}),
                 "num_threads": torch.get_num_threads(),
                 "lr": lrs[0],
                 "lr_per_step": np.asarray(lrs, dtype=np.float64),

@@ -163,12 +163,22 @@ def test_bad_arguments_for_every_command(tmp_path, capsys, command, args, words)
         (["--betas", "0.9", "1.5"], "beta2 must be in [0, 1)"),
         (["--eps", "0"], "eps must be"),
         (["--impl", "bogus"], "invalid choice"),
+        (["--device", "tpu"], "invalid choice"),
     ],
 )
 def test_record_rejects_bad_arguments_without_writing(tmp_path, capsys, args, words):
     out = tmp_path / "run.h5"
     _expect_one_line(capsys, ["record", str(out), "--steps", "2", "--shape", "4x3", *args], words)
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_record_on_cuda_without_a_gpu_is_one_line(tmp_path, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # as in CI, also on a GPU machine
+    out = tmp_path / "run.h5"
+    _expect_one_line(capsys, ["record", str(out), "--steps", "1", "--shape", "4x3", "--device", "cuda"], "no CUDA")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_record_into_a_directory_or_missing_directory(tmp_path, capsys):

@@ -141,3 +141,19 @@ def test_fused_cuda_bias_corrections_use_the_device_powf():
     bc2_sqrt = scalar_labels(prog)["bc2_sqrt"]
     device = np.float32(0.9997000098228455)
     assert np.float32(bc2_sqrt.kernel_value) == np.sqrt(np.float32(1) - device)
+
+
+EXPLAINED = ["forloop-cuda-adamw-default", "foreach-cuda-adamw-options", "forloop-cuda-adamw-beta1-0"]
+
+
+@pytest.mark.parametrize("name", EXPLAINED)
+def test_explain_accounts_for_every_mismatch_of_a_cuda_recording(name, capsys):
+    """explain on a GPU recording: the CUDA program replays it exactly and every element where
+    the seed's formula differs is attributed (the seed itself is evaluated as on a CPU)."""
+    assert main(["explain", str(FIXTURE_DIR / f"{name}.h5"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    steps = out if isinstance(out, list) else [out]
+    for step in steps:
+        assert step["recipe"] == f"torch-{cuda.RANGE}-cuda-{name.split('-')[0]}"
+        assert all(v == 1.0 for v in step["torch_exact"].values()) and step["unexplained"] == 0
+        assert step["mismatches"] > 0

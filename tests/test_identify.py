@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import h5py
 import numpy as np
+import pytest
 
 from adamw_audit.cli import main
 
@@ -131,3 +133,66 @@ def test_a_step_count_the_bits_cannot_see_is_reported_as_a_tie(tmp_path, capsys)
     out = identify_json(capsys, strip(str(rec), tmp_path / "bare.h5"))
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
     assert out["first_index_step_count"] == 1 and out["other_step_counts"] == [2, 3, 4, 5]
+
+
+def _late_window(tmp_path, impl: str, betas: tuple[str, str], drop: int = 220) -> str:
+    """A 40-step window of a run whose index 0 holds the state after step ``drop + 1``."""
+    rec = tmp_path / f"{impl}.h5"
+    args = ["record", str(rec), "--impl", impl, "--steps", str(drop + 40), "--shape", "300x8", "--lr", "0.002"]
+    assert main([*args, "--betas", *betas]) == 0
+    return strip(str(rec), tmp_path / "bare.h5", drop_first=drop)
+
+
+@pytest.mark.parametrize("impl,betas", [("forloop", ("0.9", "0.999")), ("fused", ("0.9", "0.99"))])
+def test_a_window_recorded_late_in_a_run(tmp_path, capsys, impl, betas):
+    """Index 0 holds step 221: the counts 1..5 fail, and the scan over every count finds it (the
+    for-loop's bf16 denominators pin it; fused's float32 ones at least keep it among the ties)."""
+    path = _late_window(tmp_path, impl, betas)
+    capsys.readouterr()
+    out = identify_json(capsys, path)
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert 221 in [out["first_index_step_count"], *out["other_step_counts"]]
+    assert f"torch-2.7-2.14-cpu-{impl}" in out["equivalent_impls"]
+    assert inside(0.002, out["lr_interval"]) and inside(float(betas[1]), out["betas_interval"][1])
+    assert inside(0.0, out["weight_decay_interval"]) and inside(1e-8, out["eps_interval"])
+
+
+def test_the_count_scan_keeps_the_true_count_and_drops_the_others(tmp_path, capsys):
+    from adamw_audit.identify import _finite_rows, _sample_steps, scan_step_counts
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    path = _late_window(tmp_path, "forloop", ("0.9", "0.999"))
+    with open_recording(path) as rec:
+        steps = _finite_rows(_sample_steps(rec, 4096, np.random.default_rng(0)))
+        args = (steps, recipe("forloop"), "avx512", Hyper(), rec.numel, 1e-8)
+        found, saturated = scan_step_counts(*args, range(1, 4097))
+        assert found == [221] and not saturated
+        # past the count where bc2_sqrt is 1.0 in float32 every count replays alike: the scan says so
+        found, saturated = scan_step_counts(*args, range(16000, 20000))
+        assert found == [] and saturated
+
+
+CUDA_RECORDINGS = Path(__file__).parent / "fixtures" / "cuda" / "recordings-torch-2.11.0-sm_90"
+
+
+def test_a_gpu_recording_is_named_cuda(tmp_path, capsys):
+    """Recorded on an H100 (torch 2.11.0+cu130, `record --device cuda`): no CPU program
+    reproduces its v, the CUDA ones do, and the for-loop and foreach CUDA programs tie."""
+    out = identify_json(capsys, strip(str(CUDA_RECORDINGS / "forloop-default.h5"), tmp_path / "bare.h5"))
+    assert out["device"] == "cuda" and out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert "torch-2.11-2.13-cuda-forloop" in out["equivalent_impls"]
+    assert all("-cuda-" in name for name in out["equivalent_impls"])
+    assert out["first_index_step_count"] == 1 and out["lr"] == 1e-3 and out["betas"] == [0.9, 0.999]
+    assert out["equivalent_releases"] == ["2.11-2.13"]
+
+
+def test_a_gpu_recording_that_a_cpu_program_also_replays_lists_both(tmp_path, capsys):
+    """CUDA foreach with betas (0.8, 0.95), eps 1e-5: the CPU for-loop stores the same bits; both
+    devices are listed."""
+    out = identify_json(capsys, strip(str(CUDA_RECORDINGS / "foreach-betas.h5"), tmp_path / "bare.h5"))
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert "torch-2.11-2.13-cuda-foreach" in out["equivalent_impls"]
+    assert "torch-2.7-2.14-cpu-forloop" in out["equivalent_impls"]
+    assert out["lr"] == 0.02 and out["betas"] == [0.8, 0.95] and inside(1e-5, out["eps_interval"])
