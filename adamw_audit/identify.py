@@ -935,6 +935,17 @@ def _identify_once(rec: Recording, sample: int, offsets: tuple[int, ...], seed: 
             f"{rec.path}: momentum_W follows torch <= 2.0's exp_avg.mul_(0.9).add_(grad, alpha=0.1), not lerp_: "
             "identify searches the 2.1+ programs only; replay it with 'adamw-audit verify FILE --torch 2.0'"
         )
+    named = _gradient_transform(probe, cap_family or "avx512") if w_iv is None else None
+    if named is not None:
+        raise AuditError(f"{rec.path}: {named}")
+    wider_b1 = _moments_kept_wider(probe) if w_iv is None else None
+    if wider_b1 is not None:
+        raise AuditError(
+            f"{rec.path}: momentum_W moves like a float32 (or wider) exp_avg rounded to bf16 for the file: with "
+            f"beta1 = {wider_b1:g} every sampled element fits within that rounding, and no bf16 program reproduces "
+            "it: the optimizer keeps its states (and most likely master weights) in higher precision than the "
+            "recording; identify and verify emulate bf16 states only"
+        )
     if w_iv is None:
         raise AuditError(
             f"{rec.path}: no beta1 reproduces momentum_W from the recorded gradient: the gradient the "
@@ -1181,6 +1192,75 @@ def _sample_replays(r: Recipe, steps, schedule: Schedule, capability: str, numel
             if not np.array_equal(to_bits(env[prog.outputs[key]]), sd.want[key]):
                 return False
     return True
+
+
+COMMON_BETA1 = (0.9, 0.95, 0.8, 0.85, 0.99, 0.5, 0.0)
+
+
+def _gradient_transform(probe: list[StepData], capability: str) -> str | None:
+    """Name what the optimizer did to the recorded gradient before the moments, when that is
+    ``maximize`` (it negates it) or Adam's L2 term (``grad + wd*param``): m[t] is then exactly the
+    bf16 lerp of the transformed gradient, for one beta1 (and one wd).  identify does not search
+    those two options yet; this says which one it is, with the values, and how to replay it."""
+    inputs, want = _widen(_stack(probe, "state")), _stack(probe, "want")
+    negated = substitute(recipe("forloop").build(Hyper(), 1.0, capability), {"1-beta1": T("__w")},
+                         {"grad": neg(T("grad"))})  # fmt: skip
+    for lo, hi in ((1e-30, 0.49999997), (0.5, 1.0)):
+        iv = scalar_interval(negated, inputs, {}, "exp_avg", want["exp_avg"], lambda x: {"__w": x}, lo, hi)
+        if iv is not None:
+            b1 = simplest_in(*_one_minus(iv))
+            return (f"momentum_W follows the negated gradient (maximize=True) with beta1 {b1:g}: identify does not "
+                    "search maximize yet; replay it with 'adamw-audit verify FILE --maximize' and the other "
+                    "settings")  # fmt: skip
+    for b1 in COMMON_BETA1:
+        prog = recipe("forloop").build(Hyper(beta1=b1, weight_decay=1.0, decoupled=False), 1.0, capability)
+        if "wd" not in scalar_labels(prog):
+            continue
+        conv = _conveyed(prog, "wd")
+        opened = substitute(prog, {"wd": T("__wd")})
+        iv = scalar_interval(
+            opened, inputs, {}, "exp_avg", want["exp_avg"], lambda x, conv=conv: {"__wd": conv(x)}, 1e-12, 10.0
+        )
+        if iv is not None:
+            wd = simplest_in(iv.lo, iv.hi)
+            return (f"momentum_W follows Adam's L2 term (grad + wd*param before the moments) with beta1 {b1:g} and "
+                    f"weight decay {wd:g} (in [{iv.lo:.4g}, {iv.hi:.4g}]): identify does not search Adam (L2) yet; "
+                    f"replay it with 'adamw-audit verify FILE --optimizer adam --weight-decay {wd:g}' and the "
+                    "other settings")  # fmt: skip
+    return None
+
+
+def _moments_kept_wider(probe: list[StepData]) -> float | None:
+    """A common beta1 under which every sampled m[t] is consistent with a float32 (or wider)
+    exp_avg that the file only stores rounded to bf16, or None.
+
+    Such an m32[t-1] lies anywhere in the rounding interval of the recorded m[t-1]; then
+    ``m32[t] = b1*m32[t-1] + (1-b1)*g`` spans ``b1`` times that interval (plus float32 slack),
+    and the recorded m[t] must round from some value in it.  A bf16 program is a special case,
+    so this only names the cause after every bf16 program has failed."""
+
+    def rounding_interval(u16: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = bits.widen(u16).astype(np.float64)
+        half = np.maximum(np.spacing(np.abs(x).astype(np.float32)).astype(np.float64) * 2.0**16, 2.0**-133) / 2
+        return x - half, x + half
+
+    for b1 in COMMON_BETA1:
+        fits = total = 0
+        for sd in probe:
+            p_lo, p_hi = rounding_interval(sd.state["exp_avg"])
+            g = bits.widen(sd.state["grad"]).astype(np.float64)
+            c_lo, c_hi = rounding_interval(sd.want["exp_avg"])
+            with np.errstate(all="ignore"):
+                lo = b1 * p_lo + (1 - b1) * g
+                hi = b1 * p_hi + (1 - b1) * g
+                slack = (np.abs(lo) + np.abs(hi)) * 2.0**-22
+                ok = (lo - slack <= c_hi) & (hi + slack >= c_lo)
+            finite = np.isfinite(lo) & np.isfinite(c_lo)
+            fits += int(np.count_nonzero(ok & finite))
+            total += int(np.count_nonzero(finite))
+        if total and fits >= 0.999 * total:
+            return b1
+    return None
 
 
 def _momentum_is_pre_lerp(probe, numel: int) -> bool:

@@ -196,3 +196,56 @@ def test_a_gpu_recording_that_a_cpu_program_also_replays_lists_both(tmp_path, ca
     assert "torch-2.11-2.13-cuda-foreach" in out["equivalent_impls"]
     assert "torch-2.7-2.14-cpu-forloop" in out["equivalent_impls"]
     assert out["lr"] == 0.02 and out["betas"] == [0.8, 0.95] and inside(1e-5, out["eps_interval"])
+
+
+@pytest.mark.parametrize(
+    ("flags", "words"),
+    [
+        (["--optimizer", "adam", "--weight-decay", "0.01"], ["L2 term", "weight decay 0.01", "--optimizer adam"]),
+        (["--optimizer", "adam", "--weight-decay", "0.0001"], ["Adam's L2 term", "weight decay 0.0001"]),
+        (["--maximize"], ["negated gradient (maximize=True)", "--maximize"]),
+    ],
+)
+def test_what_the_optimizer_did_to_the_gradient_is_named(tmp_path, capsys, flags, words):
+    """Adam's L2 term and maximize change the gradient before the moments: identify does not
+    search them yet, but names which one it is, with its values, in one line."""
+    rec = tmp_path / "run.h5"
+    assert main(["record", str(rec), "--steps", "6", "--shape", "300x8", *flags]) == 0
+    capsys.readouterr()
+    assert main(["identify", strip(str(rec), tmp_path / "bare.h5")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and all(w in err for w in words), err
+
+
+def test_states_kept_in_float32_are_named(tmp_path, capsys):
+    """Mixed precision: float32 master weights and states, bf16 gradients; the file stores bf16
+    copies.  No bf16 program reproduces m, and m moves like a float32 exp_avg rounded."""
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    w32 = torch.nn.Parameter(torch.randn((300, 8), generator=gen) * 0.05)
+    teacher = (torch.randn((300, 8), generator=gen) * 0.05).to(torch.bfloat16)
+    opt = torch.optim.AdamW([w32], lr=1e-3)
+
+    def bits_of(t):
+        return t.detach().to(torch.bfloat16).view(torch.int16).numpy().view(np.uint16)
+
+    data = {k: [] for k in ("W", "momentum_W", "variance_W", "grad_W")}
+    for _ in range(8):
+        wb = w32.detach().to(torch.bfloat16).requires_grad_()
+        x = torch.randn((32, 300), generator=gen).to(torch.bfloat16)
+        ((x @ wb - x @ teacher) ** 2).mean().backward()
+        w32.grad = wb.grad.float()
+        data["grad_W"].append(bits_of(wb.grad))
+        opt.step()
+        st = opt.state[w32]
+        data["W"].append(bits_of(w32))
+        data["momentum_W"].append(bits_of(st["exp_avg"]))
+        data["variance_W"].append(bits_of(st["exp_avg_sq"]))
+    path = tmp_path / "mixed.h5"
+    with h5py.File(path, "w") as f:
+        for name, rows in data.items():
+            f.create_dataset(name, data=np.stack(rows))
+    assert main(["identify", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "float32 (or wider) exp_avg" in err and "beta1 = 0.9" in err
