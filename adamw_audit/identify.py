@@ -262,13 +262,30 @@ def infer_beta2(steps: list[StepData], rcp: Recipe, capability: str, h: Hyper, n
     each separately but not in beta2 (``bf16(v*k)`` falls in steps while ``c*g*g`` rises), so
     the two are searched in turn from a least-squares start, and c's interval is narrowed to
     the c whose ``1 - c`` conveys to a k inside k's interval."""
+    return _infer_pair(steps, rcp, capability, h, numel, "beta2", "1-beta2", "exp_avg_sq", squared=True)
+
+
+def infer_beta1_pre_lerp(steps: list[StepData], capability: str, numel: int) -> Interval | None:
+    """c = bf16(1 - beta1) from every m[t] under torch <= 2.0's ``exp_avg.mul_(beta1).add_(grad,
+    alpha=1 - beta1)``: like beta2, two readings of one parameter (both as bf16 there)."""
+    rcp = recipe("forloop", "cpu", "2.0")
+    return _infer_pair(steps, rcp, capability, Hyper(), numel, "beta1", "1-beta1", "exp_avg", squared=False)
+
+
+def _infer_pair(
+    steps: list[StepData], rcp: Recipe, capability: str, h: Hyper, numel: int,
+    k_label: str, c_label: str, output: str, squared: bool,
+) -> Interval | None:  # fmt: skip
+    """The interval of ``c`` (how ``1 - beta`` reaches the kernel) for a moment that reads a beta
+    twice: ``k*state + c*g`` (``g*g`` when ``squared``), searched jointly, then narrowed to the
+    c whose ``1 - c`` conveys into k's interval."""
     prog = rcp.build(h, 1.0, capability)
-    conv = _conveyed(prog, "beta2")
-    opened = substitute(prog, {"beta2": T("__k"), "1-beta2": T("__c")})
+    conv = _conveyed(prog, k_label)
+    opened = substitute(prog, {k_label: T("__k"), c_label: T("__c")})
     inputs, want = _widen(_stack(steps, "state")), _stack(steps, "want")
     flat = np.concatenate([sd.flat for sd in steps])
     where = {k: v[flat] for k, v in rcp.positions(capability, numel, 1).items()}
-    target = want["exp_avg_sq"]
+    target = want[output]
     n = target.size
 
     def search(var, other, lo, hi, conv_fn=None, rows=None) -> Interval | None:
@@ -278,26 +295,26 @@ def infer_beta2(steps: list[StepData], rcp: Recipe, capability: str, h: Hyper, n
             return {**{k: v[sel] for k, v in other.items()}, var: conv_fn(x) if conv_fn else x}
 
         sub_in = {k: v[sel] for k, v in inputs.items()}
-        return scalar_interval(
-            opened, sub_in, {k: v[sel] for k, v in where.items()}, "exp_avg_sq", target[sel], bind, lo, hi
-        )
+        return scalar_interval(opened, sub_in, {k: v[sel] for k, v in where.items()}, output, target[sel], bind, lo, hi)
 
-    v0 = inputs["exp_avg_sq"].astype(np.float64)
-    g2 = inputs["grad"].astype(np.float64) ** 2
-    # v[t] ~ k*v + c*g^2: the c an element allows moves with k at -v/g^2
+    state = inputs[output].astype(np.float64)
+    g = inputs["grad"].astype(np.float64)
+    drive = g**2 if squared else g
+    # new ~ k*state + c*drive: the c an element allows moves with k at -state/drive
     with np.errstate(all="ignore"):
-        slope = np.where(g2 > 0, -v0 / g2, 0.0)
-    found = joint_interval(opened, inputs, where, "exp_avg_sq", target, {}, "__c", (1e-30, 1.0), "__k", (0.0, 1.0),
-                           conv, slope, np.sign(v0))  # fmt: skip
+        slope = np.where(drive != 0, -state / drive, 0.0)
+    found = joint_interval(opened, inputs, where, output, target, {}, "__c", (1e-30, 1.0), "__k", (0.0, 1.0),
+                           conv, slope, np.sign(state))  # fmt: skip
     if found is None:
         return None
     c_iv, _ = found
-    k_iv = search("__k", {"__c": np.full(n, c_iv.mid(), np.float32)}, 0.0, 1.0, conv)
+    conv_c = _conveyed(prog, c_label)
+    k_iv = search("__k", {"__c": conv_c(np.full(n, c_iv.mid(), np.float32))}, 0.0, 1.0, conv)
     if k_iv is None:
         return c_iv
-    # beta2 = 1 - c must convey into k's interval too: k holds conveyed values (float32 or bf16),
-    # so beta2 may lie anywhere that rounds into it
-    k_lo, k_hi = _rounding_edges(k_iv.lo, k_iv.hi, bf16=scalar_labels(prog)["beta2"].via == "bf16")
+    # the beta = 1 - c must convey into k's interval too: k holds conveyed values (float32 or
+    # bf16), so the beta may lie anywhere that rounds into it
+    k_lo, k_hi = _rounding_edges(k_iv.lo, k_iv.hi, bf16=scalar_labels(prog)[k_label].via == "bf16")
     lo_c = max(c_iv.lo, float(np.float32(1 - k_hi)) if k_hi < 1 else c_iv.lo)
     hi_c = min(c_iv.hi, float(np.float32(1 - k_lo)))
     return Interval(lo_c, hi_c) if lo_c <= hi_c else c_iv
@@ -930,11 +947,23 @@ def _identify_once(rec: Recording, sample: int, offsets: tuple[int, ...], seed: 
             )
             steps = [sd for sd in steps if sd.index not in {i for i, _ in scaled}]
             probe = steps[: min(len(steps), 8)]
-    if w_iv is None and _momentum_is_pre_lerp(probe, rec.numel):
-        raise AuditError(
-            f"{rec.path}: momentum_W follows torch <= 2.0's exp_avg.mul_(0.9).add_(grad, alpha=0.1), not lerp_: "
-            "identify searches the 2.1+ programs only; replay it with 'adamw-audit verify FILE --torch 2.0'"
-        )
+    family = "2.13"  # the release whose CPU programs are searched
+    pre_lerp_cap = _pre_lerp_capability(probe, rec.numel) if w_iv is None else None
+    if pre_lerp_cap is not None:
+        # torch <= 2.0: m = bf16(m*bf16(b1)) + bf16(1-b1)*g; search that family's programs instead,
+        # on the capability whose layout reproduced m (before 2.1 AVX512 has its own tail)
+        others = [c for c in ("avx512", "avx2", "default") if c != pre_lerp_cap]
+        for capability in (pre_lerp_cap, *others):
+            w_iv = infer_beta1_pre_lerp(probe, capability, rec.numel)
+            if w_iv is not None:
+                family, cap_family = "2.0", capability
+                findings.append("m moves by mul_ + add_ (torch <= 2.0): the 1.13-2.0 programs are searched")
+                break
+        if w_iv is None:
+            raise AuditError(
+                f"{rec.path}: momentum_W follows torch <= 2.0's exp_avg.mul_(0.9).add_(grad, alpha=0.1), not lerp_, "
+                "but no beta1 fits it; replay it with 'adamw-audit verify FILE --torch 2.0'"
+            )
     named = _gradient_transform(probe, cap_family or "avx512") if w_iv is None else None
     if named is not None:
         raise AuditError(f"{rec.path}: {named}")
@@ -952,18 +981,22 @@ def _identify_once(rec: Recording, sample: int, offsets: tuple[int, ...], seed: 
             "optimizer saw differs from the recorded one (scaled, clipped, Adam's L2 term, maximize), "
             "or the moments are kept in another dtype"
         )
-    b1_lo, b1_hi = _one_minus(w_iv)
+    if family == "2.0":  # c = bf16(1 - beta1): beta1 anywhere whose 1 - beta1 rounds into it
+        c_lo, c_hi = _rounding_edges(w_iv.lo, w_iv.hi, bf16=True)
+        b1_lo, b1_hi = 1 - c_hi, 1 - c_lo
+    else:
+        b1_lo, b1_hi = _one_minus(w_iv)
     b1 = simplest_in(b1_lo, b1_hi)
 
     # candidate paths by recipe name: the CPU ones, else (no CPU program reproduces v) the CUDA ones
     device = "cpu"
     paths = {}
-    for impl in CPU_PATHS:
-        rcp = recipe(impl)
+    for impl in CPU_PATHS if family != "2.0" else ("forloop", "foreach"):
+        rcp = recipe(impl, "cpu", family)
         iv = infer_beta2(probe, rcp, cap_family, Hyper(beta1=b1), rec.numel)
         if iv is not None:
             paths[rcp.name] = iv
-    if not paths:
+    if not paths and family != "2.0":
         for impl in CUDA_PATHS:
             rcp = recipe(impl, "cuda")
             iv = infer_beta2(probe, rcp, "cuda", Hyper(beta1=b1), rec.numel)
@@ -1015,10 +1048,10 @@ def _identify_once(rec: Recording, sample: int, offsets: tuple[int, ...], seed: 
                 break
         if best is not None:
             break
-    if best is None and _momentum_is_pre_lerp(probe, rec.numel):
+    if best is None and family == "2.0":
         raise AuditError(
-            f"{rec.path}: momentum_W follows torch <= 2.0's exp_avg.mul_(0.9).add_(grad, alpha=0.1), not lerp_: "
-            "identify searches the 2.1+ programs only; replay it with 'adamw-audit verify FILE --torch 2.0'"
+            f"{rec.path}: momentum_W follows torch <= 2.0's mul_ + add_ (beta1 {b1:g}), but no 1.13-2.0 program "
+            "and step count tried reproduces W; try 'adamw-audit verify FILE --torch 2.0' with known settings"
         )
     if best is None:
         raise AuditError(
@@ -1066,6 +1099,7 @@ def _identify_once(rec: Recording, sample: int, offsets: tuple[int, ...], seed: 
                 str(rcp.build(schedule.at(0), float(offset), capability)),
                 str(rcp.build(schedule.at(rec.steps - 1), float(rec.steps - 1 + offset), capability)),
                 rcp.layout.__name__,
+                capability if getattr(rcp.layout, "by_capability", False) else "",  # pre-2.1 AVX512 blocks
             )
             if key not in replayed:
                 rep = replay(rec, rcp, schedule, capability, 1, progress=False)
@@ -1263,9 +1297,9 @@ def _moments_kept_wider(probe: list[StepData]) -> float | None:
     return None
 
 
-def _momentum_is_pre_lerp(probe, numel: int) -> bool:
-    """Does torch <= 2.0's ``exp_avg.mul_(b1).add_(g, alpha=1-b1)`` with the default beta1 reproduce
-    the sampled moments? (A hint for the error message: identify does not search that family.)"""
+def _pre_lerp_capability(probe, numel: int) -> str | None:
+    """The CPU capability under which torch <= 2.0's ``exp_avg.mul_(b1).add_(g, alpha=1-b1)``
+    with the default beta1 reproduces the sampled moments, or None."""
     r = recipe("forloop", "cpu", "2.0")
     for capability in ("avx512", "avx2", "default"):
         where_all = r.positions(capability, numel, 1)
@@ -1277,8 +1311,8 @@ def _momentum_is_pre_lerp(probe, numel: int) -> bool:
                 ok = False
                 break
         if ok and probe:
-            return True
-    return False
+            return capability
+    return None
 
 
 def _other_offsets(rec: Recording, r: Recipe, schedule: Schedule, capability: str, steps, offsets) -> list[int]:

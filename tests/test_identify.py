@@ -41,13 +41,20 @@ def test_seed_like_run(seed_like_recording, tmp_path, capsys):
     assert out["equivalent_releases"] == ["2.1-2.3", "2.4", "2.5-2.6", "2.7-2.14"]
 
 
-def test_a_pre_lerp_recording_is_named_with_the_command_that_replays_it(tmp_path, capsys):
-    from pathlib import Path
-
-    old = Path(__file__).parent / "fixtures" / "releases" / "torch-2.0.1" / "forloop-avx2-adamw-default.h5"
-    assert main(["identify", strip(str(old), tmp_path / "bare.h5")]) == 2
-    err = capsys.readouterr().err
-    assert "torch <= 2.0" in err and "--torch 2.0" in err and err.count("\n") == 1
+@pytest.mark.parametrize(
+    "fixture", ["torch-2.0.1/forloop-avx2-adamw-default", "torch-2.0.1/forloop-avx512-adamw-default",
+                "torch-1.13.1/foreach-default-adamw-default"],
+)  # fmt: skip
+def test_a_pre_lerp_recording_is_identified_with_the_1_13_2_0_programs(tmp_path, capsys, fixture):
+    """torch <= 2.0 moves m by mul_ + add_ with bf16 scalars: identify recognises that and searches
+    the 1.13-2.0 programs (their bf16 beta1, eps, bias correction and AVX512 64-element blocks)."""
+    old = Path(__file__).parent / "fixtures" / "releases" / f"{fixture}.h5"
+    out = identify_json(capsys, strip(str(old), tmp_path / "bare.h5"))
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert out["equivalent_releases"] == ["1.13-2.0"]
+    assert out["impl"].startswith("torch-1.13-2.0-cpu-") and out["capability"] == fixture.split("-")[2]
+    assert out["betas"] == [0.9, 0.999] and out["lr"] == 1e-3 and inside(1e-8, out["eps_interval"])
+    assert any("torch <= 2.0" in f for f in out["findings"])
 
 
 def test_schedule_betas_eps_weight_decay(odd_recording, tmp_path, capsys):
