@@ -936,6 +936,13 @@ def _identify_once(rec: Recording, sample: int, offsets: tuple[int, ...], seed: 
         if w_iv is not None:
             cap_family = capability
             break
+    fused_b1 = _cuda_fused_momentum(probe) if w_iv is None else None
+    if fused_b1 is not None:
+        raise AuditError(
+            f"{rec.path}: momentum_W follows CUDA's fused kernel (m = fma(b1, m, fma(-b1, g, g)) in float32, "
+            f"beta1 {fused_b1:g}), not lerp_: a GPU recording with fused=True, which identify does not search yet; "
+            "replay it with 'adamw-audit verify FILE --device cuda --impl fused' and the other settings"
+        )
     if w_iv is None:  # some steps may have seen another gradient than the recorded one
         w_iv, scaled = _beta1_with_gradient_anomalies(steps, "avx512")
         if w_iv is not None:
@@ -1229,6 +1236,18 @@ def _sample_replays(r: Recipe, steps, schedule: Schedule, capability: str, numel
 
 
 COMMON_BETA1 = (0.9, 0.95, 0.8, 0.85, 0.99, 0.5, 0.0)
+
+
+def _cuda_fused_momentum(probe: list[StepData]) -> float | None:
+    """beta1 when CUDA's fused program (``fma(b1, m, fma(-b1, g, g))``, one float32 beta1)
+    reproduces every sampled m[t] exactly, else None."""
+    prog = recipe("fused", "cuda").build(Hyper(), 1.0, "cuda")
+    opened = substitute(prog, {"beta1": T("__b")})
+    inputs, want = _widen(_stack(probe, "state")), _stack(probe, "want")
+    iv = scalar_interval(opened, inputs, {}, "exp_avg", want["exp_avg"], lambda x: {"__b": x}, 1e-30, 0.99999994)
+    if iv is None:
+        return None
+    return simplest_in(*_rounding_edges(iv.lo, iv.hi))
 
 
 def _gradient_transform(probe: list[StepData], capability: str) -> str | None:

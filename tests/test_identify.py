@@ -256,3 +256,12 @@ def test_states_kept_in_float32_are_named(tmp_path, capsys):
     assert main(["identify", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "float32 (or wider) exp_avg" in err and "beta1 = 0.9" in err
+
+
+def test_a_cuda_fused_recording_is_named_in_one_line(tmp_path, capsys):
+    """CUDA's fused kernel keeps m as fma(b1, m, fma(-b1, g, g)) in float32: not lerp_, so no
+    searched program fits; identify names it (with beta1) in under a second instead of minutes."""
+    path = strip(str(CUDA_RECORDINGS / "fused-decay.h5"), tmp_path / "bare.h5")
+    assert main(["identify", path]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "CUDA's fused kernel" in err and "beta1 0.85" in err and "--impl fused" in err
