@@ -936,13 +936,9 @@ def _identify_once(rec: Recording, sample: int, offsets: tuple[int, ...], seed: 
         if w_iv is not None:
             cap_family = capability
             break
-    fused_b1 = _cuda_fused_momentum(probe) if w_iv is None else None
-    if fused_b1 is not None:
-        raise AuditError(
-            f"{rec.path}: momentum_W follows CUDA's fused kernel (m = fma(b1, m, fma(-b1, g, g)) in float32, "
-            f"beta1 {fused_b1:g}), not lerp_: a GPU recording with fused=True, which identify does not search yet; "
-            "replay it with 'adamw-audit verify FILE --device cuda --impl fused' and the other settings"
-        )
+    named = _cuda_fused_momentum(probe) if w_iv is None else None
+    if named is not None:
+        raise AuditError(f"{rec.path}: {named}")
     if w_iv is None:  # some steps may have seen another gradient than the recorded one
         w_iv, scaled = _beta1_with_gradient_anomalies(steps, "avx512")
         if w_iv is not None:
@@ -971,17 +967,9 @@ def _identify_once(rec: Recording, sample: int, offsets: tuple[int, ...], seed: 
                 f"{rec.path}: momentum_W follows torch <= 2.0's exp_avg.mul_(0.9).add_(grad, alpha=0.1), not lerp_, "
                 "but no beta1 fits it; replay it with 'adamw-audit verify FILE --torch 2.0'"
             )
-    named = _gradient_transform(probe, cap_family or "avx512") if w_iv is None else None
+    named = (_gradient_transform(probe, cap_family or "avx512") or _moments_kept_wider(probe)) if w_iv is None else None
     if named is not None:
         raise AuditError(f"{rec.path}: {named}")
-    wider_b1 = _moments_kept_wider(probe) if w_iv is None else None
-    if wider_b1 is not None:
-        raise AuditError(
-            f"{rec.path}: momentum_W moves like a float32 (or wider) exp_avg rounded to bf16 for the file: with "
-            f"beta1 = {wider_b1:g} every sampled element fits within that rounding, and no bf16 program reproduces "
-            "it: the optimizer keeps its states (and most likely master weights) in higher precision than the "
-            "recording; identify and verify emulate bf16 states only"
-        )
     if w_iv is None:
         raise AuditError(
             f"{rec.path}: no beta1 reproduces momentum_W from the recorded gradient: the gradient the "
@@ -1238,16 +1226,19 @@ def _sample_replays(r: Recipe, steps, schedule: Schedule, capability: str, numel
 COMMON_BETA1 = (0.9, 0.95, 0.8, 0.85, 0.99, 0.5, 0.0)
 
 
-def _cuda_fused_momentum(probe: list[StepData]) -> float | None:
-    """beta1 when CUDA's fused program (``fma(b1, m, fma(-b1, g, g))``, one float32 beta1)
-    reproduces every sampled m[t] exactly, else None."""
+def _cuda_fused_momentum(probe: list[StepData]) -> str | None:
+    """Names a CUDA fused recording: CUDA's fused program (``fma(b1, m, fma(-b1, g, g))``, one
+    float32 beta1) reproduces every sampled m[t] exactly.  None otherwise."""
     prog = recipe("fused", "cuda").build(Hyper(), 1.0, "cuda")
     opened = substitute(prog, {"beta1": T("__b")})
     inputs, want = _widen(_stack(probe, "state")), _stack(probe, "want")
     iv = scalar_interval(opened, inputs, {}, "exp_avg", want["exp_avg"], lambda x: {"__b": x}, 1e-30, 0.99999994)
     if iv is None:
         return None
-    return simplest_in(*_rounding_edges(iv.lo, iv.hi))
+    b1 = simplest_in(*_rounding_edges(iv.lo, iv.hi))
+    return (f"momentum_W follows CUDA's fused kernel (m = fma(b1, m, fma(-b1, g, g)) in float32, beta1 {b1:g}), "
+            "not lerp_: a GPU recording with fused=True, which identify does not search yet; replay it with "
+            "'adamw-audit verify FILE --device cuda --impl fused' and the other settings")  # fmt: skip
 
 
 def _gradient_transform(probe: list[StepData], capability: str) -> str | None:
@@ -1283,9 +1274,9 @@ def _gradient_transform(probe: list[StepData], capability: str) -> str | None:
     return None
 
 
-def _moments_kept_wider(probe: list[StepData]) -> float | None:
-    """A common beta1 under which every sampled m[t] is consistent with a float32 (or wider)
-    exp_avg that the file only stores rounded to bf16, or None.
+def _moments_kept_wider(probe: list[StepData]) -> str | None:
+    """Names states kept in float32 (or wider): a common beta1 under which every sampled m[t] is
+    consistent with a float32 exp_avg that the file only stores rounded to bf16.  None otherwise.
 
     Such an m32[t-1] lies anywhere in the rounding interval of the recorded m[t-1]; then
     ``m32[t] = b1*m32[t-1] + (1-b1)*g`` spans ``b1`` times that interval (plus float32 slack),
@@ -1312,7 +1303,10 @@ def _moments_kept_wider(probe: list[StepData]) -> float | None:
             fits += int(np.count_nonzero(ok & finite))
             total += int(np.count_nonzero(finite))
         if total and fits >= 0.999 * total:
-            return b1
+            return (f"momentum_W moves like a float32 (or wider) exp_avg rounded to bf16 for the file: with "
+                    f"beta1 = {b1:g} every sampled element fits within that rounding, and no bf16 program "
+                    "reproduces it: the optimizer keeps its states (and most likely master weights) in higher "
+                    "precision than the recording; identify and verify emulate bf16 states only")  # fmt: skip
     return None
 
 
