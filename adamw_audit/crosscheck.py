@@ -394,6 +394,12 @@ def check_steps(capability: str, impls: tuple[str, ...] = IMPLS, seed: int = 0, 
     return results
 
 
+def _cuda_row(torch, impl: str, options: dict, exact: int, total: int) -> dict:
+    """One result row of a CUDA check (the shape crosscheck's CPU rows have, plus the GPU)."""
+    return {"recipe": recipe(impl, "cuda").name, "options": options, "capability": "cuda", "threads": 1,
+            "elements": total, "exact": exact / total, "device_name": torch.cuda.get_device_name()}  # fmt: skip
+
+
 def check_steps_cuda(quick: bool = False, seed: int = 0, mismatches: list[dict] | None = None) -> list[dict]:
     """Whole steps of every CUDA recipe against torch on the GPU (needs one)."""
     import torch
@@ -413,18 +419,14 @@ def check_steps_cuda(quick: bool = False, seed: int = 0, mismatches: list[dict] 
                 e, t = _step_run(torch, h, impl, n, [1, 2, 10, 1000], rng, "cuda", 1, device="cuda",
                                  mismatches=mismatches)  # fmt: skip
                 exact, total = exact + e, total + t
-            rows.append({"recipe": recipe(impl, "cuda").name, "options": {"hyper": name}, "capability": "cuda",
-                         "threads": 1, "elements": total, "exact": exact / total,
-                         "device_name": torch.cuda.get_device_name()})  # fmt: skip
+            rows.append(_cuda_row(torch, impl, {"hyper": name}, exact, total))
         if quick:
             continue
         for name in ("defaults", "beta1=0.3,beta2=0.9,lr0.1,wd1", "Adam L2+amsgrad+maximize"):
             # every bf16 pattern in every tensor: parameter, gradient and (seeded) moments
             e, t = _step_run(torch, HYPER_SETS[name], impl, 1 << 16, [1, 2, 10, 1000], rng, "cuda", 1,
                              device="cuda", make_bits=exhaustive_bits, mismatches=mismatches)  # fmt: skip
-            rows.append({"recipe": recipe(impl, "cuda").name, "options": {"hyper": name, "case": "exhaustive"},
-                         "capability": "cuda", "threads": 1, "elements": t, "exact": e / t,
-                         "device_name": torch.cuda.get_device_name()})  # fmt: skip
+            rows.append(_cuda_row(torch, impl, {"hyper": name, "case": "exhaustive"}, e, t))
     return rows
 
 
@@ -446,10 +448,8 @@ def check_step_counts_cuda(impl: str = "fused", seed: int = 0) -> list[dict]:
             exact, total = exact + e, total + t
             if e != t:
                 wrong_counts.append(count)
-        rows.append({"recipe": recipe(impl, "cuda").name, "options": {"hyper": name, "case": "step counts"},
-                     "capability": "cuda", "threads": 1, "elements": total, "exact": exact / total,
-                     "step_counts": len(counts), "step_counts_not_exact": wrong_counts[:50],
-                     "device_name": torch.cuda.get_device_name()})  # fmt: skip
+        row = _cuda_row(torch, impl, {"hyper": name, "case": "step counts"}, exact, total)
+        rows.append({**row, "step_counts": len(counts), "step_counts_not_exact": wrong_counts[:50]})
     return rows
 
 

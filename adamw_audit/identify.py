@@ -143,6 +143,34 @@ def scalar_interval(
     return Interval(float(_int_f32(np.array([lo_i]))[0]), float(_int_f32(np.array([hi_i]))[0]))
 
 
+def _interval_on(
+    program: Program,
+    inputs: dict[str, np.ndarray],
+    where: dict,
+    output: str,
+    target: np.ndarray,
+    var: str,
+    fixed: dict[str, np.ndarray],
+    lo: float,
+    hi: float,
+    value: Callable[[np.ndarray, np.ndarray | slice], np.ndarray] | None = None,
+    rows: np.ndarray | None = None,
+) -> Interval | None:
+    """:func:`scalar_interval` of the opened scalar ``var``, the other opened scalars held at the
+    per-element arrays ``fixed``, on the elements ``rows`` (None: all).  ``value(x, rows)`` maps
+    candidates to what the kernel reads (default: ``x`` itself).  A subset with no interval rules
+    the whole set out: fewer elements, fewer constraints."""
+    sel = slice(None) if rows is None else rows
+    held = {k: v[sel] for k, v in fixed.items()}
+
+    def bind(x: np.ndarray) -> dict[str, np.ndarray]:
+        return {**held, var: value(x, sel) if value else x}
+
+    sub_in = {k: v[sel] for k, v in inputs.items()}
+    sub_where = {k: v[sel] for k, v in where.items()}
+    return scalar_interval(program, sub_in, sub_where, output, target[sel], bind, lo, hi)
+
+
 def _conveyed(program: Program, label: str) -> Callable[[np.ndarray], np.ndarray]:
     """How ``label``'s double reaches the kernel in ``program`` (float32 or bf16), on arrays."""
     via = scalar_labels(program)[label].via
@@ -288,14 +316,9 @@ def _infer_pair(
     target = want[output]
     n = target.size
 
-    def search(var, other, lo, hi, conv_fn=None, rows=None) -> Interval | None:
-        sel = slice(None) if rows is None else rows
-
-        def bind(x: np.ndarray) -> dict[str, np.ndarray]:
-            return {**{k: v[sel] for k, v in other.items()}, var: conv_fn(x) if conv_fn else x}
-
-        sub_in = {k: v[sel] for k, v in inputs.items()}
-        return scalar_interval(opened, sub_in, {k: v[sel] for k, v in where.items()}, output, target[sel], bind, lo, hi)
+    def search(var, other, lo, hi, conv_fn=None) -> Interval | None:
+        value = (lambda x, _: conv_fn(x)) if conv_fn else None
+        return _interval_on(opened, inputs, where, output, target, var, other, lo, hi, value)
 
     state = inputs[output].astype(np.float64)
     g = inputs["grad"].astype(np.float64)
@@ -456,11 +479,7 @@ def _decay_estimate(sd: StepData, h: Hyper, step: float) -> float:
     return float(min(1.0, max(0.5, 1 - delta)))
 
 
-def _bc2_label(prog: Program) -> str:
-    return _bc2_label_of(scalar_labels(prog))
-
-
-def _bc2_label_of(scalars: dict[str, S]) -> str:
+def _bc2_label(scalars: dict[str, S]) -> str:
     """How the program reads the second bias correction: ``bc2_sqrt`` (divides by it) or
     ``1/bc2_sqrt`` (CUDA's single-tensor ``tensor / s`` multiplies by a double reciprocal).
     Either rises monotonically to 1.0 with the step count."""
@@ -496,18 +515,9 @@ def fit_step(
     def full(x: float) -> np.ndarray:
         return np.full(n, x, np.float32)
 
-    def search(
-        var: str, fixed: dict[str, np.ndarray], lo: float, hi: float, conv=None, rows: np.ndarray | None = None
-    ) -> Interval | None:
-        def bind(x: np.ndarray) -> dict[str, np.ndarray]:
-            fx = {k: v if rows is None else v[rows] for k, v in fixed.items()}
-            return {**fx, var: conv(x) if conv else x}
-
-        if rows is None:
-            return scalar_interval(opened, inputs, where, "param", target, bind, lo, hi)
-        sub_in = {k: v[rows] for k, v in inputs.items()}
-        sub_where = {k: v[rows] for k, v in where.items()}
-        return scalar_interval(opened, sub_in, sub_where, "param", target[rows], bind, lo, hi)
+    def search(var: str, fixed: dict[str, np.ndarray], lo: float, hi: float, conv=None) -> Interval | None:
+        value = (lambda x, _: conv(x)) if conv else None
+        return _interval_on(opened, inputs, where, "param", target, var, fixed, lo, hi, value)
 
     one = full(1.0)
     if fixed is not None:  # eps and decay settled across steps: only the step size is left
@@ -562,7 +572,7 @@ def fit_pooled(
     base = rcp.build(replace(h, weight_decay=1.0, lr=1.0), 1.0 + offset, capability)
     label = _step_label(base)
     conv_eps, conv_decay = _conveyed(base, "eps"), _conveyed(base, "1-lr*wd")
-    bc2 = _bc2_label(base)
+    bc2 = _bc2_label(scalar_labels(base))
     opened = substitute(base, {label: neg(T("__c")), "eps": T("__e"), "1-lr*wd": T("__d"), bc2: T("__b")})
     inputs = _widen(_stack(steps, "state"))
     target = _stack(steps, "want")["param"]
@@ -583,16 +593,8 @@ def fit_pooled(
         return (lr.astype(np.float64) / bc1[rows]).astype(np.float32)
 
     def search(var: str, fixed: dict[str, np.ndarray], lo: float, hi: float, conv=None, rows=None) -> Interval | None:
-        def bind(x: np.ndarray) -> dict[str, np.ndarray]:
-            value = step_size(x, slice(None) if rows is None else rows) if var == "__c" else conv(x) if conv else x
-            fx = fixed if rows is None else {k: v[rows] for k, v in fixed.items()}
-            return {**fx, var: value}
-
-        if rows is None:
-            return scalar_interval(opened, inputs, where, "param", target, bind, lo, hi)
-        sub_in = {k: v[rows] for k, v in inputs.items()}
-        sub_where = {k: v[rows] for k, v in where.items()}
-        return scalar_interval(opened, sub_in, sub_where, "param", target[rows], bind, lo, hi)
+        value = step_size if var == "__c" else (lambda x, _: conv(x)) if conv else None
+        return _interval_on(opened, inputs, where, "param", target, var, fixed, lo, hi, value, rows)
 
     one = full(1.0)
     lr = d = e = None
@@ -653,7 +655,7 @@ def _bc2_sqrt_by_count(rcp: Recipe, capability: str, h: Hyper, counts: range) ->
     plain = replace(h, lr=1.0, weight_decay=0.0)
     for count in counts:
         scalars = scalar_labels(rcp.build(plain, float(count), capability))
-        out[count] = float(scalars[_bc2_label_of(scalars)].kernel_value)
+        out[count] = float(scalars[_bc2_label(scalars)].kernel_value)
         if out[count] == 1.0:
             break
     return out
@@ -681,7 +683,7 @@ def scan_step_counts(
     prog = rcp.build(replace(h, lr=1.0, weight_decay=0.0), float(steps[0].index + 1), capability)
     label = _step_label(prog)
     conv_eps = _conveyed(prog, "eps")
-    opened = substitute(prog, {label: neg(T("__c")), "eps": T("__e"), _bc2_label(prog): T("__b")})
+    opened = substitute(prog, {label: neg(T("__c")), "eps": T("__e"), _bc2_label(scalar_labels(prog)): T("__b")})
     spread = {round(j * (len(steps) - 1) / max(1, SCAN_STEPS - 1)) for j in range(SCAN_STEPS)}
     picked = [steps[i] for i in sorted(spread)]
     ranked = []
@@ -743,12 +745,12 @@ def _late_window(
     counts of the chunk it came from."""
     half = lambda x: float(np.spacing(np.float32(x))) / 2  # noqa: E731
     survivors: list[int] = []
-    tries = [(impl, b2, bounds, beta2) for impl, b2, bounds in candidates for beta2 in _beta2_tries(b2, bounds)]
-    tries.sort(key=lambda t: _beta2_tries(t[1], t[2]).index(t[3]))  # every path with its likeliest beta2 first
-    if not deep:
-        tries = [t for t in tries if _beta2_tries(t[1], t[2]).index(t[3]) == 0]
+    # every path with its likeliest beta2 first (rank 0), then the next ones
+    ranked = [(rank, impl, bounds, beta2) for impl, b2, bounds in candidates
+              for rank, beta2 in enumerate(_beta2_tries(b2, bounds))]  # fmt: skip
+    tries = sorted((t for t in ranked if deep or t[0] == 0), key=lambda t: t[0])
     for eps in EPS_GUESSES[: 4 if deep else 1]:
-        for impl, _b2, b2_bounds, beta2 in tries:
+        for _rank, impl, b2_bounds, beta2 in tries:
             rcp, h = recipe(impl), Hyper(beta1=b1, beta2=beta2)
             for start in range(1, SCAN_LIMIT + 1 if deep else 2, SCAN_CHUNK):
                 chunk = range(start, min(start + SCAN_CHUNK, SCAN_LIMIT + 1))

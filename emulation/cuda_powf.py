@@ -3,9 +3,10 @@
 torch's fused CUDA Adam/AdamW computes its bias corrections on the GPU:
 ``1 - at::native::pow_(beta, step)`` with float arguments (fused_adam_utils.cuh, 2.11+), i.e.
 ``powf`` from libdevice.  That ``powf`` is not the C library's: on an H100 it differs from glibc's
-``powf`` at 0.6% of the step counts 1..2^20 for beta2 = 0.999 (scripts/cuda_device_run.py,
-pow-probe.json).  A 1-ulp difference in a bias correction moves a bf16 output only now and then,
-so a recipe built on the host's ``powf`` is wrong rarely - but not never.
+``powf`` at 0.6% of the step counts 1..2^20 for beta2 = 0.999 (scripts/cuda_powf_probe.py,
+tests/fixtures/cuda/powf-probe-torch-2.11.0-sm_90.json).  A 1-ulp difference in a bias
+correction moves a bf16 output only now and then, so a recipe built on the host's ``powf`` is
+wrong rarely - but not never.
 
 The algorithm below is read from libdevice.10.bc (CUDA 13, the ``nvidia-nvvm`` wheel), the
 non-FTZ branches, op for op; every ``fma`` is one rounding (emulation/fma.py), every other op is

@@ -8,12 +8,11 @@ workplace: ``PYTHONPATH=. python3 scripts/cuda_device_run.py OUT_DIR``).  It wri
   compared (adamw_audit.crosscheck.check_steps_cuda: sizes 1..257 and odd large sizes, special
   values, steps 1, 2, 10, 1000, every hyper-parameter set, every bf16 pattern in every tensor),
   and the fused kernel at 490 step counts from 1 to 10^6 (check_step_counts_cuda);
-* ``OUT_DIR/pow-probe.json`` - the device's float ``pow(beta, t)`` (torch.pow on float32 CUDA
-  tensors, the same ``at::native::pow_`` as the fused kernel's bias corrections) against the
-  host's float32 ``powf`` and against double ``pow`` rounded to float32, t = 1..2^20;
 * ``OUT_DIR/cuda-fixtures.tar`` - golden fixtures (scripts/fixture_worker.py --cuda) with a
   manifest, unpacked by hand into tests/fixtures/cuda/torch-VERSION/ and replayed offline by
   tests/test_cuda_fixtures.py.
+
+The device ``powf`` is measured separately: scripts/cuda_powf_probe.py.
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-BETAS = (0.9, 0.999, 0.99, 0.95, 0.9999, 0.8, 0.98, 0.3, 0.5)
 
 
 def environment() -> dict:
@@ -54,47 +52,6 @@ def environment() -> dict:
     }
 
 
-def pow_probe(n: int = 1 << 20) -> dict:
-    """Device float ``pow(beta, t)`` (torch.pow on float32 CUDA tensors: Pow.cuh's ``pow_``, the
-    overload the fused kernel's bias corrections call) against the host's scalar float32 power
-    (what emulation/recipes/cuda.py computes: NumPy scalar ``**``, the C library's ``powf``) and
-    against double ``pow`` rounded to float32.  NumPy's *array* float32 power is a SIMD routine
-    that is not the C library's: it is not used here."""
-    import torch
-
-    t_host = np.arange(1, n + 1, dtype=np.float32)
-    t_dev = torch.from_numpy(t_host).cuda()
-    rows = []
-    for beta in BETAS:
-        base = torch.full((n,), beta, dtype=torch.float32, device="cuda")
-        device = torch.pow(base, t_dev).cpu().numpy()
-        b32 = np.float32(beta)
-        with np.errstate(all="ignore"):
-            host_f32 = np.array([b32**t for t in t_host], dtype=np.float32)
-            host_f64 = np.array([float(b32) ** float(t) for t in t_host]).astype(np.float32)
-        differ_f32 = np.flatnonzero(device.view(np.uint32) != host_f32.view(np.uint32))
-        differ_f64 = np.flatnonzero(device.view(np.uint32) != host_f64.view(np.uint32))
-        rows.append(
-            {
-                "beta": beta,
-                "counts": n,
-                "differ_from_host_powf": int(differ_f32.size),
-                "differ_from_double_pow": int(differ_f64.size),
-                "first_differing_counts_powf": (differ_f32[:20] + 1).tolist(),
-                "examples_powf": [
-                    {
-                        "t": int(i + 1),
-                        "device": float(device[i]),
-                        "host_powf": float(host_f32[i]),
-                        "double_pow": float(host_f64[i]),
-                    }
-                    for i in differ_f32[:10]
-                ],
-            }
-        )
-    return {"what": "torch.pow(float32 cuda) vs NumPy scalar float32 power / float64 power", "rows": rows}
-
-
 def main() -> int:
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
@@ -106,10 +63,6 @@ def main() -> int:
     print(json.dumps(env), flush=True)
 
     started = time.time()
-    probe = pow_probe()
-    (out / "pow-probe.json").write_text(json.dumps(probe, indent=1))
-    for row in probe["rows"]:
-        print("pow", row["beta"], row["differ_from_host_powf"], row["differ_from_double_pow"], flush=True)
 
     fixtures = out / "fixtures"
     proc = subprocess.run(

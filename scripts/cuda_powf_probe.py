@@ -6,7 +6,8 @@ The device side is ``torch.pow`` on float32 CUDA tensors: PowKernel.cu calls Pow
 ``pow_(base, exp)``, the overload the fused Adam kernel's bias corrections call, which is
 libdevice ``powf``.  Compared, bit for bit:
 
-* every step count t = 1..2^20 for common betas and for 50 random float32 betas in (0, 1);
+* every step count t = 1..2^20 for common betas and for 50 random float32 betas in (0, 1) (for
+  the common betas also how often the C library's ``powf`` differs from the GPU's);
 * 2^22 random (a, b) pairs: a over all float32 bit patterns, b random bits, small integers
   and half-integers (special cases: 0, Inf, NaN, negative bases, odd/even integer exponents);
 * ``rcp.approx.ftz.f32`` (the one hardware-approximate step of libdevice powf) against the
@@ -145,13 +146,15 @@ def main() -> int:
     t = np.arange(1, (1 << 20) + 1, dtype=np.float32)
     betas = [np.float32(x) for x in COMMON_BETAS] + list(rng.random(50).astype(np.float32))
     total = wrong = 0
-    for beta in betas:
+    for i, beta in enumerate(betas):
         a = np.full(t.size, beta, dtype=np.float32)
-        n_bad = compare(a, t, device_pow(torch, a, t), bad)
-        host = np.array([beta**x for x in t[:4096]], dtype=np.float32)  # the C library's powf
-        dev = device_pow(torch, a[:4096], t[:4096])
-        report["rows"].append({"beta": float(beta), "counts": int(t.size), "port_differs": n_bad,
-                               "host_powf_differs_first_4096": int(np.count_nonzero(host != dev))})  # fmt: skip
+        dev = device_pow(torch, a, t)
+        n_bad = compare(a, t, dev, bad)
+        row = {"beta": float(beta), "counts": int(t.size), "port_differs": n_bad}
+        if i < len(COMMON_BETAS):  # how often the C library's powf (NumPy scalar **) is not the GPU's
+            host = np.array([beta**x for x in t], dtype=np.float32)
+            row["host_powf_differs"] = int(np.count_nonzero(host.view(np.uint32) != dev.view(np.uint32)))
+        report["rows"].append(row)
         total, wrong = total + t.size, wrong + n_bad
         print(f"beta {float(beta):.9g}: port differs at {n_bad} of {t.size} counts", flush=True)
     n = 1 << 22

@@ -157,3 +157,17 @@ def test_explain_accounts_for_every_mismatch_of_a_cuda_recording(name, capsys):
         assert step["recipe"] == f"torch-{cuda.RANGE}-cuda-{name.split('-')[0]}"
         assert all(v == 1.0 for v in step["torch_exact"].values()) and step["unexplained"] == 0
         assert step["mismatches"] > 0
+
+
+def test_powf_probe_report_is_complete():
+    """The GPU run's powf report (committed evidence): the port never differs from the device, on
+    every step count 1..2^20 of 63 betas and 2^22 random pairs; glibc's powf does (β2 = 0.999:
+    6,209 counts), and the rcp.approx table matches the GPU on all of its inputs."""
+    report = json.loads((CUDA_DIR / "powf-probe-torch-2.11.0-sm_90.json").read_text())
+    assert report["torch"] == "2.11.0+cu130" and len(report["rows"]) == 63
+    assert all(r["port_differs"] == 0 and r["counts"] == 1 << 20 for r in report["rows"])
+    assert report["step_counts"] == {"pairs": 63 << 20, "port_differs": 0}
+    assert report["random_pairs"] == {"pairs": 1 << 22, "port_differs": 0}
+    host = {r["beta"]: r["host_powf_differs"] for r in report["rows"] if "host_powf_differs" in r}
+    assert host[float(np.float32(0.999))] == 6209
+    assert report["rcp_approx"]["table_differs"] == 0 and report["rcp_approx"]["table_inputs"] == 4456448

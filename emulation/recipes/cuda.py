@@ -34,7 +34,7 @@ import numpy as np
 from ..cuda_powf import powf as device_powf
 from ..program import Bf16, Expr, Program, S, T, add, div, fma, maximum, mul, neg, sqrt, std_max, sub
 from .common import Builder, Hyper, unchanged
-from .releases import minor_key
+from .releases import range_covers
 
 NAN = "cuda"
 RANGE = "2.11-2.13"
@@ -52,8 +52,7 @@ FIXTURES = "tests/fixtures/cuda/torch-2.11.0-cu130-sm_90"
 
 def covers(release: str) -> bool:
     """Whether ``release`` (``2.12.0+cu130``, ``2.11``) lies in RANGE."""
-    first, last = RANGE.split("-")
-    return minor_key(first) <= minor_key(release) <= minor_key(last)
+    return range_covers(RANGE, release)
 
 
 SASS_REPORT = "tests/fixtures/cuda/sass-torch-2.13.0-sm_90.json"

@@ -74,7 +74,7 @@ class CpuRelease:
         return minor_key(self.first) >= (2, 7)
 
     def covers(self, release: str) -> bool:
-        return minor_key(self.first) <= minor_key(release) <= minor_key(self.last)
+        return range_covers(self.label, release)
 
 
 MINOR_RELEASES = ("1.13", *(f"2.{i}" for i in range(15)))
@@ -85,6 +85,13 @@ def release_key(release: str) -> tuple[int, int, int]:
     """``"2.10.1+cu128"`` -> (2, 10, 1)."""
     patch = release.split("+")[0].split(".")[2:3] or ["0"]
     return (*minor_key(release), int("".join(ch for ch in patch[0] if ch.isdigit()) or 0))
+
+
+def range_covers(label: str, release: str) -> bool:
+    """Whether ``release`` (``"2.12.0+cu130"``, ``"2.11"``) lies in the range ``label``
+    (``"1.13-2.0"``, ``"2.4"``), by minor release."""
+    first, _, last = label.partition("-")
+    return minor_key(first) <= minor_key(release) <= minor_key(last or first)
 
 
 def minor_key(release: str) -> tuple[int, int]:
