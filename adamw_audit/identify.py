@@ -447,6 +447,28 @@ def _joint_step_and_decay(sd, opened, inputs, where, target, e, conv_decay, h: H
     return found if found is not None else (None, None)
 
 
+def _eps_slope(want: dict[str, np.ndarray], bc2: np.ndarray, reciprocal: bool) -> tuple[np.ndarray, np.ndarray]:
+    """For the joint search of step size c and eps e: per element, how fast the c it allows rises
+    with e, and the sign of its result's change with e.
+
+    W moves by about c*m/(s + e), s = sqrt(v)/bc2_sqrt, so the c an element allows is
+    proportional to s + e and rises at c/(s + e): at a conflict the two elements allow about the
+    same c, so 1/(s + e) orders them, and for every e it orders them as 1/s does.  A larger e
+    shrinks the update, moving W[t] the way m points."""
+    v = bits.widen(want["exp_avg_sq"]).astype(np.float64)
+    m = bits.widen(want["exp_avg"]).astype(np.float64)
+    root = np.sqrt(np.maximum(v, 0))
+    scale = bc2.astype(np.float64)
+    s = root * scale if reciprocal else root / np.where(scale != 0, scale, 1.0)
+    with np.errstate(all="ignore"):
+        slope = np.where(s > 0, 1.0 / s, np.finfo(np.float64).max)
+    return np.nan_to_num(slope, nan=0.0), np.sign(np.nan_to_num(m))
+
+
+EPS_RANGE = (1e-38, 1.0)
+"""Where eps is searched when no guess fits (EPS_GUESSES): any normal float32 up to 1."""
+
+
 def _ls_terms(sd: StepData, h: Hyper, step: float) -> tuple[np.ndarray, np.ndarray, float]:
     """p, q = m/(sqrt(v/bc2) + eps) from the recorded bf16 values, and the least-squares step size."""
     p = bits.widen(sd.state["param"]).astype(np.float64)
@@ -501,8 +523,13 @@ def fit_step(
     d_hint: float | None = None,
     fixed: tuple[float, float] | None = None,
     plain_only: bool = False,
+    e_hint: float | None = None,
 ) -> StepFit | None:
-    """Step size, eps and decay factor intervals that reproduce W[t] at this step."""
+    """Step size, eps and decay factor intervals that reproduce W[t] at this step.
+
+    Cheapest first: eps one of the guesses (``e_hint``, what an earlier step found, first) with
+    no decay or a guessed one; then step size and decay solved together for each eps guess; then
+    (no guess is eps) step size and eps together."""
     prog = rcp.build(replace(h, weight_decay=1.0, lr=1.0), step, capability)  # the decay op exists
     label = _step_label(prog)
     conv_eps, conv_decay = _conveyed(prog, "eps"), _conveyed(prog, "1-lr*wd")
@@ -531,7 +558,8 @@ def fit_step(
     d0 = conv_decay(full(_decay_estimate(sd, h, step)))
     hint = conv_decay(full(d_hint)) if d_hint is not None else d0
     c = None
-    for e_guess in EPS_GUESSES:
+    guesses = tuple(dict.fromkeys((e_hint, *EPS_GUESSES) if e_hint is not None else EPS_GUESSES))
+    for e_guess in guesses:
         e = conv_eps(full(e_guess))
         for d in (one, hint, d0):  # no decay first: the common case, and a decay the bits cannot see
             c = search("__c", {"__e": e, "__d": d}, 1e-30, 1e3)
@@ -543,13 +571,25 @@ def fit_step(
         return None
     if c is None:
         # the decay is visible and the guesses miss it: solve step size and decay together
-        for guess in EPS_GUESSES:
+        for guess in guesses:
             e = conv_eps(full(guess))
             c, d = _joint_step_and_decay(sd, opened, inputs, where, target, e, conv_decay, h, step)
             if c is not None:
                 break
-        if c is None:
-            return None
+    if c is None:  # no guess is eps: step size and eps together, with each decay guess
+        b = scalar_labels(prog)[_bc2_label(scalar_labels(prog))]
+        bc2 = np.full(n, float(b.kernel_value))
+        slope, e_effect = _eps_slope(sd.want, bc2, _bc2_label(scalar_labels(prog)) == "1/bc2_sqrt")
+        for d in (one, hint):
+            found = joint_interval(
+                opened, inputs, where, "param", target, {"__d": d}, "__c", (1e-30, 1e3), "__e", EPS_RANGE,
+                conv_eps, slope, e_effect,
+            )  # fmt: skip
+            if found is not None:
+                c, e = found
+                break
+    if c is None:
+        return None
     cm = full(c.mid())
     eps = search("__e", {"__c": cm, "__d": d}, 1e-38, 1.0, conv_eps) or Interval(float(e[0]), float(e[0]))
     em = conv_eps(full(_prefer(eps, 1e-8)))
@@ -560,7 +600,7 @@ def fit_step(
 
 
 def fit_pooled(
-    steps: list[StepData], rcp: Recipe, capability: str, h: Hyper, offset: int, numel: int, joint: bool = True
+    steps: list[StepData], rcp: Recipe, capability: str, h: Hyper, offset: int, numel: int, unknowns: str = "plain"
 ) -> tuple[Interval, Interval, Interval] | None:
     """One lr, eps and decay factor for every step at once (constant lr: the common case).
 
@@ -568,6 +608,9 @@ def fit_pooled(
     are opened up per element, so one program replays every sampled element of every step and
     lr is a single search variable.  Step size and decay trade off (W ~ p*d - c*q): they are
     solved together (:func:`joint_interval`), then eps, then each again with the others fixed.
+    ``unknowns`` says what is solved with lr, cheapest first: "plain" (no visible decay, eps one
+    of EPS_GUESSES: a few searches), "eps" (no visible decay, eps anywhere: a joint search),
+    "decay" (a visible decay, eps one of the guesses: a joint search per guess).
     Returns (lr, eps, decay) intervals, lr's as float32 values."""
     base = rcp.build(replace(h, weight_decay=1.0, lr=1.0), 1.0 + offset, capability)
     label = _step_label(base)
@@ -600,27 +643,33 @@ def fit_pooled(
     lr = d = e = None
     # a subset with no lr rules the whole set out (fewer constraints): a cheap "no" first
     probe = np.sort(np.random.default_rng(0).choice(n, size=min(n, PROBE), replace=False))
-    for guess in EPS_GUESSES:  # no visible decay: one search per eps guess
+    for guess in EPS_GUESSES if unknowns == "plain" else ():  # no visible decay: a search per eps guess
         e = conv_eps(full(guess))
         if search("__c", {"__e": e, "__d": one}, 1e-30, 1e2, rows=probe) is None:
             continue
         lr, d = search("__c", {"__e": e, "__d": one}, 1e-30, 1e2), one
         if lr is not None:
             break
-    if lr is None and joint:  # decay visible: lr and decay together (W ~ p*d - c*q: c moves with d at p/q)
+    if unknowns == "eps":  # no guess is eps: lr and eps together (the c an element allows moves with e)
+        slope, e_effect = _eps_slope(_stack(steps, "want"), inputs["__b"], bc2 == "1/bc2_sqrt")
+        found = joint_interval(
+            opened, inputs, where, "param", target, {"__d": one}, "__c", (1e-30, 1e2), "__e", EPS_RANGE,
+            conv_eps, slope, e_effect, c_map=step_size,
+        )  # fmt: skip
+        if found is not None:
+            lr, e = found
+            d = one
+    if unknowns == "decay":  # decay visible: lr and decay together (W ~ p*d - c*q: c moves with d at p/q)
         sd_all = StepData(-1, _stack(steps, "state"), _stack(steps, "want"), flat)
         p, q, _ = _ls_terms(sd_all, h, 1.0 + offset)
         with np.errstate(all="ignore"):
             slope = np.where(q != 0, p / q * bc1, 0.0)  # in lr: c = lr/bc1
 
-        def bind_lr(x: np.ndarray, sel: np.ndarray | slice) -> np.ndarray:
-            return (x.astype(np.float64) / bc1[sel]).astype(np.float32)
-
         for guess in EPS_GUESSES:
             e = conv_eps(full(guess))
             found = joint_interval(
                 opened, inputs, where, "param", target, {"__e": e}, "__c", (1e-30, 1e2), "__d", (0.5, 1.0),
-                conv_decay, slope, np.sign(p), c_map=bind_lr,
+                conv_decay, slope, np.sign(p), c_map=step_size,
             )  # fmt: skip
             if found is not None:
                 lr, d = found
@@ -636,6 +685,8 @@ def fit_pooled(
     return lr, eps, decay
 
 
+LATE_COUNT = 10**6
+"""A step count where ``1 - beta1**count`` is 1.0 for any beta1 searched."""
 SCAN_LIMIT = 100_000
 """Step counts of index 0 that the late-window scan considers."""
 SCAN_CHUNK = 4096
@@ -758,7 +809,7 @@ def _late_window(
                 found = [o for o in found if o not in offsets]
                 survivors = survivors or found
                 for offset in found[:SCAN_TRIES]:
-                    pooled = fit_pooled(steps, rcp, capability, h, offset, numel, joint=False)
+                    pooled = fit_pooled(steps, rcp, capability, h, offset, numel)
                     if pooled is not None:
                         lr_iv, eps_iv, d_iv = pooled
                         lr_bounds = [(lr_iv.lo - half(lr_iv.lo), lr_iv.hi + half(lr_iv.hi))]
@@ -810,35 +861,64 @@ class Identification:
         return dict(self.__dict__)
 
 
-def _looks_scheduled(steps, candidates, b1: float, capability: str, numel: int) -> bool:
+def _probe_steps(
+    steps, candidates, b1: float, capability: str, numel: int, offsets: tuple[int, ...]
+) -> tuple[bool, bool]:
+    """Two cheap facts from a few steps each fitted alone, to skip pooled searches that would take
+    minutes to fail: whether two steps need different lrs at every step count tried (a schedule:
+    no single lr replays the file), and whether every fit needs a decay (a visible weight decay:
+    the pooled search without one cannot succeed).
+
+    The steps compared are the first two, one in the middle and the last: a step schedule that
+    drops mid-window keeps its first steps alike.  A step fit gives the step size lr/bc1(count),
+    so the lr it implies depends on the count: a constant lr at an unknown count must be ruled
+    out at each count tried and at a late one (bc1 = 1)."""
     impl, b2, _ = candidates[0]
     h = Hyper(beta1=b1, beta2=b2)
-    fits = [fit_step(sd, recipe(impl), capability, h, float(sd.index + 1), numel, plain_only=True) for sd in steps[:2]]
-    gap = 0.0  # how far apart two disjoint lr intervals must be to call it a schedule
-    if len(fits) == 2 and any(f is None for f in fits):
+    picked = sorted({0, 1, len(steps) // 2, len(steps) - 1} & set(range(len(steps))))
+    chosen = [steps[i] for i in picked]
+    fits = [fit_step(sd, recipe(impl), capability, h, float(sd.index + 1), numel, plain_only=True) for sd in chosen]
+    # how far apart two lr intervals must be to call it a schedule: the count correction below
+    # ignores eps, so a margin; a schedule that changes lr by less takes the slower joint search
+    gap = 1e-3
+    if any(f is None for f in fits):
         # A visible decay: fit each step with its own decay factor (cheap) instead of going
         # straight to the pooled joint search (expensive: minutes on an lr schedule).  A free
-        # per-step decay can bias the lr interval by a few ulps (seen on fused), so only lrs that
-        # differ by more than 1e-4 relative count as a schedule; closer ones take the joint path.
-        fits = [fit_step(sd, recipe(impl), capability, h, float(sd.index + 1), numel) for sd in steps[:2]]
-        gap = 1e-4
-    if len(fits) < 2 or any(f is None for f in fits):
-        return False
-    (lo0, hi0), (lo1, hi1) = _lr_intervals(fits, b1, 1)  # type: ignore[arg-type]
-    return max(lo0, lo1) > min(hi0, hi1) * (1 + gap)
+        # per-step decay can bias the lr interval by a few ulps (seen on fused).
+        fits, e_hint = [], None
+        for sd in chosen:  # eps is one for every step: the first found is the next one's first guess
+            fits.append(fit_step(sd, recipe(impl), capability, h, float(sd.index + 1), numel, e_hint=e_hint))
+            e_hint = _prefer(fits[-1].eps, 1e-8) if fits[-1] is not None else e_hint
+    kept = [f for f in fits if f is not None]
+    decayed = bool(kept) and all(f.decay.hi < 1.0 for f in kept)
+    if len(kept) < 2:
+        return False, decayed
+
+    def implied_lr(f: StepFit, count: int) -> tuple[float, float]:
+        # the fit holds c * bc2_sqrt fixed (W moves by about c*m/(sqrt(v)/bc2_sqrt)), built at
+        # count index + 1: at another count, lr = c * bc1(count) * bc2_sqrt(index+1)/bc2_sqrt(count)
+        built, wanted = 1 - b2 ** (f.index + 1), 1 - b2**count
+        scale = (1 - b1**count) * (math.sqrt(built / wanted) if built > 0 and wanted > 0 else 1.0)
+        return f.coef.lo * scale, f.coef.hi * scale
+
+    def parted(offset: int) -> bool:
+        lrs = [implied_lr(f, f.index + offset) for f in kept]
+        return any(max(a[0], b[0]) > min(a[1], b[1]) * (1 + gap) for i, a in enumerate(lrs) for b in lrs[i + 1 :])
+
+    return all(parted(offset) for offset in (*offsets, LATE_COUNT)), decayed
 
 
 def _fit_steps(steps, rcp, capability, h, offset, numel) -> list[StepFit] | None:
     """Per-step fits (an lr schedule), eps and decay settled across steps, then each step's
     step size refitted with them fixed."""
     fits = []
-    d_hint = None
-    for sd in steps:
-        f = fit_step(sd, rcp, capability, h, float(sd.index + offset), numel, d_hint)
+    d_hint = e_hint = None
+    for sd in steps:  # eps is the same at every step, the decay nearly: each step hints the next
+        f = fit_step(sd, rcp, capability, h, float(sd.index + offset), numel, d_hint, e_hint=e_hint)
         if f is None:
             return None
         fits.append(f)
-        d_hint = f.decay.mid()
+        d_hint, e_hint = f.decay.mid(), _prefer(f.eps, 1e-8)
     eps_iv, _ = _shared(fits)
     eps = _prefer(eps_iv, 1e-8)
     refit = [
@@ -904,22 +984,94 @@ def _lr_intervals(fits: list[StepFit], b1: float, offset: int) -> list[tuple[flo
     return out
 
 
+def _coupled_schedule(
+    steps: list[StepData], fits: list[StepFit], rcp: Recipe, capability: str, h: Hyper, offset: int, numel: int
+) -> tuple[list[tuple[float, float]], tuple[float, float]] | None:
+    """A schedule with a visible decay: lr_t and one weight decay, coupled as torch couples them.
+
+    Each step reads lr_t twice, in the step size ``f32(lr_t / bc1)`` and in the decay factor
+    ``1 - lr_t*wd``; the per-step fits (:func:`fit_step`) leave the decay free, and a free decay
+    shifts the step size by an ulp or two.  Here wd is held at a value inside the per-step fits'
+    wd interval and each step's lr is searched with both scalars bound to it; then, with those
+    lrs, the interval of wd that every element of every step allows.  Returns per-step lr
+    intervals (as reals) and the wd interval, or None when no coupled lr fits some step."""
+    eps = _prefer(_shared(fits)[0], 1e-8)
+    wd_lo, wd_hi = _wd_interval(fits, _lr_intervals(fits, h.beta1, offset))
+    if not 0 < wd_lo <= wd_hi:
+        return None
+    opened_steps = []
+    for sd in steps:
+        prog = rcp.build(replace(h, weight_decay=1.0, lr=1.0), float(sd.index + offset), capability)
+        opened = substitute(prog, {_step_label(prog): neg(T("__c")), "eps": T("__e"), "1-lr*wd": T("__d")})
+        where = {k: v[sd.flat] for k, v in rcp.positions(capability, numel, 1).items()}
+        e = _conveyed(prog, "eps")(np.full(sd.flat.size, eps, np.float32))
+        opened_steps.append((opened, _widen(sd.state), where, e, _conveyed(prog, "1-lr*wd")))
+    for wd in dict.fromkeys((simplest_in(wd_lo, wd_hi), (wd_lo + wd_hi) / 2)):
+        lrs: list[tuple[float, float]] = []
+        for sd, f, (opened, inputs, where, e, conv_decay) in zip(steps, fits, opened_steps, strict=True):
+            bc1 = 1 - h.beta1 ** float(sd.index + offset)
+
+            def bind(x: np.ndarray, e=e, bc1=bc1, conv_decay=conv_decay, wd=wd) -> dict[str, np.ndarray]:
+                lr = x.astype(np.float64)
+                return {"__e": e, "__c": (lr / bc1).astype(np.float32), "__d": conv_decay(1 - lr * wd)}
+
+            iv = scalar_interval(
+                opened, inputs, where, "param", sd.want["param"], bind, f.coef.lo * bc1 / 2, f.coef.hi * bc1 * 2
+            )
+            if iv is None:
+                break
+            lrs.append(_rounding_edges(iv.lo, iv.hi))
+        if len(lrs) < len(steps):
+            continue
+        lr_values = [simplest_in(lo, hi) for lo, hi in lrs]
+        lo_all, hi_all = 0.0, math.inf
+        for sd, lr, (opened, inputs, where, e, conv_decay) in zip(steps, lr_values, opened_steps, strict=True):
+            bc1 = 1 - h.beta1 ** float(sd.index + offset)
+            c = np.full(sd.flat.size, lr / bc1, np.float32)
+
+            def bind_wd(x: np.ndarray, e=e, c=c, conv_decay=conv_decay, lr=lr) -> dict[str, np.ndarray]:
+                return {"__e": e, "__c": c, "__d": conv_decay(1 - lr * x.astype(np.float64))}
+
+            iv = scalar_interval(opened, inputs, where, "param", sd.want["param"], bind_wd, 1e-30, 0.5 / lr)
+            if iv is None:
+                break
+            lo_all, hi_all = max(lo_all, iv.lo), min(hi_all, iv.hi)
+        else:
+            if lo_all <= hi_all:
+                return lrs, _rounding_edges(lo_all, hi_all)
+    return None
+
+
 def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1, 2, 3, 4, 5), seed: int = 0):
     """Find the programs and hyper-parameters that replay ``rec`` bit-exactly (module docstring).
 
     The intervals come from a sample of elements per step; when the replay of *every* element is
     not exact, the sample did not pin the values down, and the search runs again on a sample 4 and
-    then 16 times larger."""
-    found = None
-    for factor in (1, 4, 16):
-        found = _identify_once(rec, min(sample * factor, rec.numel), offsets, seed)
-        if all(v == 1.0 for v in found.exact.values()) or sample * factor >= rec.numel:
+    then 16 times larger - first only the search that found the answer (same path, step count
+    and kind of search), then, should that fail on the larger sample, all of them."""
+    found, hint = _identify_once(rec, min(sample, rec.numel), offsets, seed)
+    for factor in (4, 16):
+        if all(v == 1.0 for v in found.exact.values()) or sample * factor // 4 >= rec.numel:
             break
-    assert found is not None
+        size = min(sample * factor, rec.numel)
+        try:
+            found, hint = _identify_once(rec, size, offsets, seed, hint)
+        except AuditError:
+            found, hint = _identify_once(rec, size, offsets, seed)
     return found
 
 
-def _identify_once(rec: Recording, sample: int, offsets: tuple[int, ...], seed: int) -> Identification:
+PHASES = ("plain", "scan", "eps", "joint", "schedule", "deep scan")
+"""identify's searches, cheapest explanation first: one lr with eps one of the guesses and no
+visible decay; a window late in a run; eps anywhere; a visible decay; an lr schedule; every
+late count."""
+
+
+def _identify_once(
+    rec: Recording, sample: int, offsets: tuple[int, ...], seed: int, hint: tuple[str, int, str] | None = None
+) -> tuple[Identification, tuple[str, int, str]]:
+    """One search on ``sample`` elements per step.  ``hint`` (path, step count of index 0, phase)
+    runs only that search.  Returns the answer and its own hint."""
     from .verify import replay
 
     findings: list[str] = []
@@ -1017,25 +1169,42 @@ def _identify_once(rec: Recording, sample: int, offsets: tuple[int, ...], seed: 
         candidates.append((impl, simplest_in(b2_lo, b2_hi), (b2_lo, b2_hi)))
     half = lambda x: float(np.spacing(np.float32(x))) / 2  # noqa: E731
     scanned: list[int] = []  # step counts of index 0 found by the late-window scan
-    for phase in ("plain", "scan", "joint", "schedule", "deep scan"):
+    probed = None  # (scheduled, decay visible)
+    phases, search_offsets = PHASES, offsets
+    if hint is not None:
+        hint_impl, hint_offset, hint_phase = hint
+        candidates = [c for c in candidates if c[0] == hint_impl] or candidates
+        phases = ("plain" if hint_phase in ("scan", "deep scan") else hint_phase,)  # a scan ends in a plain fit
+        search_offsets = (hint_offset,)
+        probed = (False, False)
+    found_phase = ""
+    for phase in phases:
+        found_phase = phase
         if phase in ("scan", "deep scan"):  # a window recorded late in a run
             best, scanned = _late_window(steps, candidates, b1, cap_family, rec.numel, offsets, phase == "deep scan")
             if best is not None:
                 break
             continue
-        if phase == "joint" and _looks_scheduled(steps, candidates, b1, cap_family, rec.numel):
-            continue  # two steps that each fit without decay but disagree on lr: a schedule
+        if phase in ("eps", "joint"):
+            probed = probed or _probe_steps(steps, candidates, b1, cap_family, rec.numel, offsets)
+            if probed[0] or (phase == "eps" and probed[1]):
+                continue  # a schedule: per-step fits; a visible decay: no search without one
         for impl, b2, b2_bounds in candidates:
             rcp, h = recipe(impl), Hyper(beta1=b1, beta2=b2)
-            for offset in offsets:
+            for offset in search_offsets:
                 if phase == "schedule":
                     fits = _fit_steps(steps, rcp, cap_family, h, offset, rec.numel)
                     if fits is not None:
                         lrs = _lr_intervals(fits, b1, offset)
-                        best = (impl, offset, b2, b2_bounds, lrs, _shared(fits)[0], _wd_interval(fits, lrs))
+                        wd_iv = _wd_interval(fits, lrs)
+                        coupled = _coupled_schedule(steps, fits, rcp, cap_family, h, offset, rec.numel)
+                        if coupled is not None:
+                            lrs, wd_iv = coupled
+                        best = (impl, offset, b2, b2_bounds, lrs, _shared(fits)[0], wd_iv)
                         break
                     continue
-                pooled = fit_pooled(steps, rcp, cap_family, h, offset, rec.numel, joint=phase == "joint")
+                unknowns = {"plain": "plain", "eps": "eps", "joint": "decay"}[phase]
+                pooled = fit_pooled(steps, rcp, cap_family, h, offset, rec.numel, unknowns)
                 if pooled is not None:  # one lr for every step
                     lr_iv, eps_iv, d_iv = pooled
                     lr_bounds = [(lr_iv.lo - half(lr_iv.lo), lr_iv.hi + half(lr_iv.hi))]
@@ -1118,7 +1287,7 @@ def _identify_once(rec: Recording, sample: int, offsets: tuple[int, ...], seed: 
     eq_caps = sorted({k[1] for k in exact_keys if k[0] == chosen[0]})
     tried = sorted({*offsets, *scanned[:20]})
     other_offsets = _other_offsets(rec, recipe(chosen[0]), schedule, chosen[1], steps, tried) if exact_keys else []
-    return Identification(
+    answer = Identification(
         impl=recipe(chosen[0]).name,
         equivalent_impls=eq_impls or [recipe(chosen[0]).name],
         device=device,
@@ -1138,6 +1307,7 @@ def _identify_once(rec: Recording, sample: int, offsets: tuple[int, ...], seed: 
         findings=findings,
         equivalent_releases=eq_releases,
     )
+    return answer, (impl, offset, found_phase)
 
 
 def _other_device_ties(rec: Recording, device: str, schedule: Schedule, steps) -> list[str]:

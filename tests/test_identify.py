@@ -112,6 +112,32 @@ def test_fused_with_visible_weight_decay(tmp_path, capsys):
     assert inside(1e-6, out["eps_interval"])
 
 
+@pytest.mark.parametrize("impl", ["forloop", "fused"])
+def test_an_eps_no_guess_names_is_solved_with_the_step_size(tmp_path, capsys, impl):
+    """eps 3e-5 is on no list of usual values and moves W: step size and eps are solved together
+    (before: every eps guess failed and identify gave up after minutes)."""
+    rec = tmp_path / "eps.h5"
+    assert main(["record", str(rec), "--impl", impl, "--steps", "6", "--shape", "700x9", "--eps", "3e-5"]) == 0
+    capsys.readouterr()
+    out = identify_json(capsys, strip(str(rec), tmp_path / "bare.h5"))
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert f"torch-2.7-2.14-cpu-{impl}" in out["equivalent_impls"]
+    assert inside(3e-5, out["eps_interval"]) and out["eps_interval"][1] < 2 * 3e-5  # eps is seen, not guessed
+    assert out["lr"] == 1e-3
+
+
+def test_a_schedule_that_changes_mid_window_is_searched_per_step(tmp_path, capsys):
+    """A step schedule: the first steps share an lr, so comparing them alone misses it; the middle
+    and last steps show it (before: minutes of failing single-lr searches first)."""
+    rec = tmp_path / "drop.h5"
+    lrs = ["0.005"] * 6 + ["0.0005"] * 6
+    assert main(["record", str(rec), "--steps", "12", "--shape", "600x16", "--lr", ",".join(lrs)]) == 0
+    capsys.readouterr()
+    out = identify_json(capsys, strip(str(rec), tmp_path / "bare.h5"))
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert [inside(float(lr), iv) for lr, iv in zip(lrs[1:], out["lr_interval"], strict=True)] == [True] * 11
+
+
 def test_a_gradient_the_optimizer_saw_scaled_is_named(tmp_path, capsys):
     """A step whose recorded gradient is twice what the optimizer used (clipping after recording):
     identify still finds the settings from the other steps and names the step and the factor."""

@@ -1,0 +1,151 @@
+"""Random identify trials: record with real torch, strip the file, identify it, check the answer.
+
+Each trial draws a path, a shape, a step count, an lr (constant or a schedule), betas, eps,
+weight decay and a number of leading steps to drop; records the run with ``adamw_audit.record``
+on this machine's CPU; keeps only the seed layout's four datasets (no attributes, no W_initial);
+runs ``identify`` and checks what issue 5 asks: the true path among the named ones, the step count
+of index 0, every true hyper-parameter inside its reported interval, and a replay exactly 1.0.
+
+    python scripts/identify_trials.py --trials 40 --seed 1 [--out trials.jsonl]
+
+Prints one JSON line per trial and a summary; exits 1 when any trial is wrong.  Not run in CI
+(minutes per dozen trials); the cases it found wrong became tests in tests/test_identify.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from adamw_audit.identify import identify
+from adamw_audit.record import record
+from emulation.recipes.common import Hyper
+from refimpl.errors import AuditError
+from refimpl.recording import open_recording
+
+
+def draw(rng: np.random.Generator) -> dict:
+    impl = str(rng.choice(["forloop", "foreach", "fused"]))
+    if rng.random() < 0.2:
+        shape = [int(rng.integers(1, 5000))]
+    else:
+        shape = [int(rng.integers(1, 3000)), int(rng.integers(1, 70))]
+    steps = int(rng.integers(3, 30))
+    lr0 = float(rng.choice([1e-3, 3e-4, 1e-2, 2e-5, 5e-3, 10 ** rng.uniform(-5, -1.5)]))
+    kind = str(rng.choice(["constant", "constant", "warmup", "cosine", "step"]))
+    t = np.arange(steps)
+    if kind == "constant":
+        lrs = [lr0]
+    elif kind == "warmup":
+        lrs = list(lr0 * np.minimum(1.0, (t + 1) / max(2, steps // 2)))
+    elif kind == "cosine":
+        lrs = list(lr0 * 0.5 * (1 + np.cos(math.pi * t / steps)))
+        lrs = [max(x, lr0 * 1e-3) for x in lrs]
+    else:
+        lrs = list(lr0 * np.where(t < steps // 2, 1.0, 0.1))
+    b1 = float(rng.choice([0.9, 0.9, 0.95, 0.8, 0.5, round(float(rng.uniform(0.5, 0.99)), 3)]))
+    b2 = float(rng.choice([0.999, 0.999, 0.95, 0.98, 0.99, 0.9999, round(float(rng.uniform(0.9, 0.9999)), 4)]))
+    eps = float(rng.choice([1e-8, 1e-8, 1e-6, 1e-5, 1e-12, 1e-3, 3e-5, 1e-7, 2e-4]))
+    wd = float(rng.choice([0.0, 0.01, 0.01, 0.1, 0.05, 0.3]))
+    drop = int(rng.choice([0, 0, 0, 1, 2, 5]))
+    return {
+        "impl": impl, "shape": shape, "steps": steps + drop, "lr": [float(x) for x in lrs], "lr_kind": kind,
+        "beta1": b1, "beta2": b2, "eps": eps, "weight_decay": wd, "drop_first": drop,
+        "seed": int(rng.integers(1 << 30)),
+    }  # fmt: skip
+
+
+def strip(src: Path, dst: Path, drop_first: int) -> None:
+    with h5py.File(src, "r") as s, h5py.File(dst, "w") as d:
+        for name in ("W", "momentum_W", "variance_W", "grad_W"):
+            d.create_dataset(name, data=s[name][drop_first:])
+
+
+def inside(x: float, iv) -> bool:
+    return iv[0] <= x <= iv[1]
+
+
+def check(case: dict, out: dict) -> list[str]:
+    wrong = []
+    truth_impl = f"-cpu-{case['impl']}"
+    if not any(name.endswith(truth_impl) for name in out["equivalent_impls"]):
+        wrong.append(f"path {case['impl']} not in {out['equivalent_impls']}")
+    count = 1 + case["drop_first"]
+    if out["first_index_step_count"] != count and count not in out.get("other_step_counts", []):
+        wrong.append(f"step count {out['first_index_step_count']} (other {out['other_step_counts']}), truth {count}")
+    if any(v != 1.0 for v in out["exact"].values()):
+        wrong.append(f"exact {out['exact']}")
+    lrs = case["lr"] if len(case["lr"]) > 1 else case["lr"] * case["steps"]
+    lrs = lrs[case["drop_first"] :]
+    if isinstance(out["lr"], list):
+        for lr, iv in zip(lrs[len(lrs) - len(out["lr_interval"]) :], out["lr_interval"], strict=True):
+            if not inside(lr, iv):
+                wrong.append(f"lr {lr} outside {iv}")
+                break
+    elif len(set(lrs[1:])) > 1:
+        wrong.append(f"one lr {out['lr']} for a schedule")
+    elif not inside(lrs[-1], out["lr_interval"]):
+        wrong.append(f"lr {lrs[-1]} outside {out['lr_interval']}")
+    for name, truth, iv in (
+        ("beta1", case["beta1"], out["betas_interval"][0]),
+        ("beta2", case["beta2"], out["betas_interval"][1]),
+        ("eps", case["eps"], out["eps_interval"]),
+        ("weight_decay", case["weight_decay"], out["weight_decay_interval"]),
+    ):
+        if not inside(truth, iv):
+            wrong.append(f"{name} {truth} outside {iv}")
+    return wrong
+
+
+def run_trial(case: dict, work: Path) -> dict:
+    full, bare = work / "full.h5", work / "bare.h5"
+    h = Hyper(beta1=case["beta1"], beta2=case["beta2"], eps=case["eps"], weight_decay=case["weight_decay"])
+    record(full, steps=case["steps"], shape=case["shape"], impl=case["impl"], lr=case["lr"], hyper=h,
+           seed=case["seed"], threads=1)  # fmt: skip
+    strip(full, bare, case["drop_first"])
+    t0 = time.perf_counter()
+    try:
+        with open_recording(bare) as rec:
+            out = identify(rec).to_json()
+        wrong = check(case, out)
+    except AuditError as e:
+        out, wrong = {"error": str(e)}, [f"no answer: {e}"]
+    return {"case": case, "seconds": round(time.perf_counter() - t0, 1), "wrong": wrong, "answer": out}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--trials", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=None, help="also append each trial's JSON line here")
+    args = ap.parse_args(argv)
+    rng = np.random.default_rng(args.seed)
+    bad = 0
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(args.trials):
+            row = run_trial(draw(rng), Path(tmp))
+            bad += bool(row["wrong"])
+            times.append(row["seconds"])
+            line = json.dumps(row)
+            print(line, flush=True)
+            if args.out:
+                with open(args.out, "a") as f:
+                    f.write(line + "\n")
+    median, most = np.median(times), max(times)
+    print(f"{args.trials - bad}/{args.trials} right; identify seconds: median {median:.1f}, max {most:.1f}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
