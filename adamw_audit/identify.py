@@ -340,7 +340,31 @@ def _infer_pair(
     k_lo, k_hi = _rounding_edges(k_iv.lo, k_iv.hi, bf16=scalar_labels(prog)[k_label].via == "bf16")
     lo_c = max(c_iv.lo, float(np.float32(1 - k_hi)) if k_hi < 1 else c_iv.lo)
     hi_c = min(c_iv.hi, float(np.float32(1 - k_lo)))
-    return Interval(lo_c, hi_c) if lo_c <= hi_c else c_iv
+    narrow = Interval(lo_c, hi_c) if lo_c <= hi_c else c_iv
+    # c_iv and k_iv are slices through one point of a ridge (c and k trade off): the true pair may
+    # lie beside them.  Walk k along the ridge on a subsample (an outer bound), take the hull of
+    # the c slices, and keep it if its simplest beta replays every element.
+    rows = np.sort(np.random.default_rng(0).choice(n, size=min(n, PROBE), replace=False))
+    sub = {k: v[rows] for k, v in inputs.items()}
+    sub_where = {k: v[rows] for k, v in where.items()}
+
+    def c_slice(k: float) -> tuple[float, float] | None:
+        k_arr = conv(np.full(rows.size, k, np.float32))
+        return _slice_on(opened, sub, sub_where, output, target[rows], lambda x: {"__k": k_arr, "__c": x}, 1e-30, 1.0)
+
+    k0 = float(conv(np.float32(k_iv.mid())))
+    (k_far_lo, s_lo), (k_far_hi, s_hi) = _farthest(k0, 0.0, c_slice), _farthest(k0, 1.0, c_slice)
+    got = [x for x in (s_lo, s_hi) if x is not None]
+    c_lo_w = min([c_iv.lo, *(x[0] for x in got)])
+    c_hi_w = max([c_iv.hi, *(x[1] for x in got)])
+    k_lo_w, k_hi_w = _rounding_edges(k_far_lo, k_far_hi, bf16=scalar_labels(prog)[k_label].via == "bf16")
+    wide = Interval(max(c_lo_w, 1 - k_hi_w), min(c_hi_w, 1 - k_lo_w))
+    if wide.lo > wide.hi:
+        return narrow
+    beta = simplest_in(1 - wide.hi, 1 - wide.lo)
+    env = evaluate(opened, {**inputs, "__k": conv(np.full(n, beta, np.float32)),
+                            "__c": conv_c(np.full(n, 1 - beta, np.float32))}, where)  # fmt: skip
+    return wide if np.array_equal(to_bits(env[prog.outputs[output]]), target) else narrow
 
 
 PROBE = 2048  # elements a joint bisection probes
@@ -375,6 +399,7 @@ def joint_interval(
     slope: np.ndarray,
     d_effect: np.ndarray,
     c_map: Callable[[np.ndarray, np.ndarray | slice], np.ndarray] | None = None,
+    third: tuple[np.ndarray, np.ndarray, list[int]] | None = None,
 ) -> tuple[Interval, np.ndarray] | None:
     """Two scalars that trade off: a value of ``d`` and the interval of ``c`` that go with it.
 
@@ -384,7 +409,11 @@ def joint_interval(
     upper bound (j) conflict, and d moves the way that widens the gap: up when
     slope[j] > slope[i].  An element no c reproduces at this d says itself which way d must go:
     its result is above (below) the target, and ``d_effect`` is the sign of its result's change
-    with d.  Each probe is one per-element interval search for c."""
+    with d.  Each probe is one per-element interval search for c.
+
+    ``third`` = (slope, effect, vote) for a third scalar held fixed in ``fixed``: when no d fits,
+    the last probe's conflict (or stuck elements) says, by the same rules, which way that scalar
+    must move; +1 (up) or -1 is appended to ``vote``, and the subsample is not retried whole."""
     n = target.size
     # the bisection probes a fixed subsample; the answer is checked on every element
     rows = np.sort(np.random.default_rng(0).choice(n, size=min(n, PROBE), replace=False))
@@ -395,7 +424,11 @@ def joint_interval(
     def bind_for(d: np.ndarray, fx: dict[str, np.ndarray], sel: np.ndarray | slice):
         return lambda x: {**fx, d_var: d, c_var: c_map(x, sel) if c_map else x}
 
+    def majority(votes: np.ndarray) -> bool:
+        return int(np.sum(votes > 0)) >= int(np.sum(votes < 0))
+
     a, b = _f32_int(d_range[0]), _f32_int(d_range[1])
+    up3 = True
     while a <= b:
         mid = (a + b) // 2
         d_value = _int_f32(np.array([mid]))[0]
@@ -405,10 +438,11 @@ def joint_interval(
         )
         stuck = np.nonzero(side != 0)[0]
         if stuck.size:
-            votes = -side[stuck] * d_effect[rows][stuck]  # +1: raise d
-            up = int(np.sum(votes > 0)) >= int(np.sum(votes < 0))
+            up = majority(-side[stuck] * d_effect[rows][stuck])  # +1: raise d
+            up3 = majority(-side[stuck] * third[1][rows][stuck]) if third else up3
         else:
             i, j = int(np.argmax(lows)), int(np.argmin(highs))
+            up3 = third[0][rows][j] > third[0][rows][i] if third else up3
             if lows[i] <= highs[j]:
                 d_all = conv_d(np.full(n, d_value, np.float32))
                 c = scalar_interval(
@@ -428,10 +462,16 @@ def joint_interval(
             a = mid + 1
         else:
             b = mid - 1
-        if a > b and rows.size < n:  # the subsample led nowhere: once more with every element
-            rows = np.arange(n)
-            sub_in, sub_where, sub_fixed = inputs, where, fixed
+        if a > b and rows.size == PROBE and n > PROBE and third is None:
+            # the subsample led nowhere: once more on a larger one (more conflicts to steer by;
+            # not every element: on a file no d fits, that would cost minutes per call)
+            rows = np.sort(np.random.default_rng(1).choice(n, size=min(n, 8 * PROBE), replace=False))
+            sub_in = {k: v[rows] for k, v in inputs.items()}
+            sub_where = {k: v[rows] for k, v in where.items()}
+            sub_fixed = {k: v[rows] for k, v in fixed.items()}
             a, b = _f32_int(d_range[0]), _f32_int(d_range[1])
+    if third is not None:
+        third[2].append(1 if up3 else -1)
     return None
 
 
@@ -601,7 +641,7 @@ def fit_step(
 
 def fit_pooled(
     steps: list[StepData], rcp: Recipe, capability: str, h: Hyper, offset: int, numel: int, unknowns: str = "plain"
-) -> tuple[Interval, Interval, Interval] | None:
+) -> tuple[Interval, Interval, Interval, tuple[Interval, Interval, Interval] | None] | None:
     """One lr, eps and decay factor for every step at once (constant lr: the common case).
 
     The per-step scalars (the step size ``f32(lr / (1 - beta1^step))`` and ``sqrt(1 - beta2^step)``)
@@ -610,8 +650,11 @@ def fit_pooled(
     solved together (:func:`joint_interval`), then eps, then each again with the others fixed.
     ``unknowns`` says what is solved with lr, cheapest first: "plain" (no visible decay, eps one
     of EPS_GUESSES: a few searches), "eps" (no visible decay, eps anywhere: a joint search),
-    "decay" (a visible decay, eps one of the guesses: a joint search per guess).
-    Returns (lr, eps, decay) intervals, lr's as float32 values."""
+    "decay" (a visible decay, eps one of the guesses: a joint search per guess), "decay+eps"
+    (both: a bisection on eps, each probe a joint search whose failure says which way eps goes).
+    Returns (lr, eps, decay) intervals, lr's as float32 values, each holding the others at one
+    point; and, where lr was solved with eps or the decay, the same three widened along the
+    ridges of values that replay the elements (:func:`_along_ridges`), else None."""
     base = rcp.build(replace(h, weight_decay=1.0, lr=1.0), 1.0 + offset, capability)
     label = _step_label(base)
     conv_eps, conv_decay = _conveyed(base, "eps"), _conveyed(base, "1-lr*wd")
@@ -674,15 +717,154 @@ def fit_pooled(
             if found is not None:
                 lr, d = found
                 break
+    if unknowns == "decay+eps":  # decay visible and no guess is eps: bisect eps around the joint search
+        sd_all = StepData(-1, _stack(steps, "state"), _stack(steps, "want"), flat)
+        p, q, _ = _ls_terms(sd_all, h, 1.0 + offset)
+        with np.errstate(all="ignore"):
+            slope = np.where(q != 0, p / q * bc1, 0.0)
+        e_slope, e_effect = _eps_slope(_stack(steps, "want"), inputs["__b"], bc2 == "1/bc2_sqrt")
+        lo_i, hi_i = _f32_int(EPS_RANGE[0]), _f32_int(EPS_RANGE[1])
+        while lo_i <= hi_i and lr is None:
+            mid = (lo_i + hi_i) // 2
+            e = conv_eps(full(float(_int_f32(np.array([mid]))[0])))
+            vote: list[int] = []
+            found = joint_interval(
+                opened, inputs, where, "param", target, {"__e": e}, "__c", (1e-30, 1e2), "__d", (0.5, 1.0),
+                conv_decay, slope, np.sign(p), c_map=step_size, third=(e_slope, e_effect, vote),
+            )  # fmt: skip
+            if found is not None:
+                lr, d = found
+            elif vote and vote[0] > 0:
+                lo_i = mid + 1
+            else:
+                hi_i = mid - 1
     if lr is None:
         return None
+    if unknowns in ("eps", "decay+eps"):
+        # eps solved with lr lies on a ridge of values that replay every element (a larger eps
+        # with a larger lr); a user's eps is a round number: move along the ridge to the eps
+        # with fewest digits near the one found that still replays, so the intervals, which hold
+        # the other values fixed, are taken through it
+        found_e = float(e[0])
+        for digits in (1, 2, 3):
+            e_try = conv_eps(full(float(f"{found_e:.{digits - 1}e}")))
+            if e_try[0] == e[0]:
+                break
+            if unknowns == "eps":
+                alt = search("__c", {"__e": e_try, "__d": one}, 1e-30, 1e2)
+                alt_found = (alt, one) if alt is not None else None
+            else:
+                alt_found = joint_interval(
+                    opened, inputs, where, "param", target, {"__e": e_try}, "__c", (1e-30, 1e2), "__d", (0.5, 1.0),
+                    conv_decay, slope, np.sign(p), c_map=step_size,
+                )  # fmt: skip
+            if alt_found is not None:
+                (lr, d), e = alt_found, e_try
+                break
     eps = search("__e", {"__c": step_size(full(lr.mid())), "__d": d}, 1e-38, 1.0, conv_eps)
     eps = eps or Interval(float(e[0]), float(e[0]))
     e = conv_eps(full(_prefer(eps, 1e-8)))
     decay = search("__d", {"__c": step_size(full(lr.mid())), "__e": e}, 0.5, 1.0, conv_decay) or Interval(1.0, 1.0)
     d = conv_decay(full(decay.mid() if decay.hi < 1.0 else 1.0))
     lr = search("__c", {"__e": e, "__d": d}, 1e-30, 1e2) or lr
-    return lr, eps, decay
+    wide = None
+    if unknowns != "plain":
+        # the walk's elements: those that bind lr at the point (narrowest intervals) and those eps
+        # moves most (smallest sqrt(v)/bc2_sqrt): a random subsample misses them and walks too far
+        e_slope, _ = _eps_slope(_stack(steps, "want"), inputs["__b"], bc2 == "1/bc2_sqrt")
+        lows, highs, _side = element_intervals(
+            opened, inputs, where, "param", target, lambda x: {"__e": e, "__d": d, "__c": step_size(x)}, 1e-30, 1e2
+        )
+        rows = np.union1d(np.argsort(highs - lows, kind="stable")[:PROBE], np.argsort(-e_slope, kind="stable")[:PROBE])
+        wide = _along_ridges(opened, inputs, where, target, rows, step_size, conv_eps, conv_decay,
+                             lr, eps, decay, e, d)  # fmt: skip
+    return lr, eps, decay, wide
+
+
+def _farthest(
+    start: float, limit: float, at: Callable[[float], tuple[float, float] | None]
+) -> tuple[float, tuple[float, float] | None]:
+    """The float32 value between ``start`` (allowed) and ``limit`` farthest from start that is
+    allowed (``at(x)`` not None; the allowed values along a line form one interval), with its
+    ``at``."""
+    good, bad = _f32_int(start), _f32_int(limit)
+    best = at(limit)
+    if best is not None:
+        return limit, best
+    while abs(bad - good) > 1:
+        mid = (good + bad) // 2
+        got = at(float(_int_f32(np.array([mid]))[0]))
+        if got is not None:
+            good, best = mid, got
+        else:
+            bad = mid
+    return float(_int_f32(np.array([good]))[0]), best
+
+
+def _slice_on(
+    opened: Program, inputs: dict[str, np.ndarray], where: dict, output: str, target: np.ndarray,
+    bind: Callable[[np.ndarray], dict[str, np.ndarray]], lo: float, hi: float,
+) -> tuple[float, float] | None:  # fmt: skip
+    """The values of a search variable every element allows (the intersection of
+    :func:`element_intervals`), as floats, or None; not re-checked at the ends."""
+    lows, highs, side = element_intervals(opened, inputs, where, output, target, bind, lo, hi)
+    if np.any(side != 0) or lows.max() > highs.min():
+        return None
+    return float(_int_f32(np.array([lows.max()]))[0]), float(_int_f32(np.array([highs.min()]))[0])
+
+
+def _along_ridges(
+    opened: Program,
+    inputs: dict[str, np.ndarray],
+    where: dict,
+    target: np.ndarray,
+    rows: np.ndarray,
+    step_size: Callable[[np.ndarray, np.ndarray | slice], np.ndarray],
+    conv_eps: Callable[[np.ndarray], np.ndarray],
+    conv_decay: Callable[[np.ndarray], np.ndarray],
+    lr: Interval,
+    eps: Interval,
+    decay: Interval,
+    e: np.ndarray,
+    d: np.ndarray,
+) -> tuple[Interval, Interval, Interval]:
+    """Widen slices toward projections where lr trades off with the decay factor or eps.
+
+    The intervals found hold the other values fixed (slices through one point).  When two values
+    were solved together, the set that replays every element is a thin slanted region and the
+    true values can lie beside the slice.  From the point, walk along the decay (eps held) and
+    along eps (decay held) to the farthest values for which some lr still reproduces the elements
+    ``rows`` (bisection, the set being convex along a line), and take the hull of the lr slices
+    there.  On a subsample this is an outer bound: every value the whole set allows is inside."""
+    sub = {k: v[rows] for k, v in inputs.items()}
+    sub_where = {k: v[rows] for k, v in where.items()}
+    goal = target[rows]
+    e_sub, d_sub = e[rows], d[rows]
+
+    def lr_slice(e_val: np.ndarray, d_val: np.ndarray) -> tuple[float, float] | None:
+        def bind(x: np.ndarray) -> dict[str, np.ndarray]:
+            return {"__e": e_val, "__d": d_val, "__c": step_size(x, rows)}
+
+        return _slice_on(opened, sub, sub_where, "param", goal, bind, 1e-30, 1e2)
+
+    lows, highs = [lr.lo], [lr.hi]
+    d0, e0 = float(d[0]), float(e[0])
+    if d0 < 1.0:  # a visible decay: walk it, eps held
+        at_d = lambda x: lr_slice(e_sub, conv_decay(np.full(rows.size, x, np.float32)))  # noqa: E731
+        (d_lo, s_lo), (d_hi, s_hi) = _farthest(d0, 0.5, at_d), _farthest(d0, 1.0, at_d)
+        decay = Interval(min(decay.lo, d_lo), max(decay.hi, d_hi))
+        for got in (s_lo, s_hi):
+            if got is not None:
+                lows.append(got[0])
+                highs.append(got[1])
+    at_e = lambda x: lr_slice(conv_eps(np.full(rows.size, x, np.float32)), d_sub)  # noqa: E731
+    (e_lo, s_lo), (e_hi, s_hi) = _farthest(e0, EPS_RANGE[0], at_e), _farthest(e0, EPS_RANGE[1], at_e)
+    eps = Interval(min(eps.lo, e_lo), max(eps.hi, e_hi))
+    for got in (s_lo, s_hi):
+        if got is not None:
+            lows.append(got[0])
+            highs.append(got[1])
+    return Interval(min(lows), max(highs)), eps, decay
 
 
 LATE_COUNT = 10**6
@@ -811,9 +993,9 @@ def _late_window(
                 for offset in found[:SCAN_TRIES]:
                     pooled = fit_pooled(steps, rcp, capability, h, offset, numel)
                     if pooled is not None:
-                        lr_iv, eps_iv, d_iv = pooled
+                        lr_iv, eps_iv, d_iv, _ = pooled
                         lr_bounds = [(lr_iv.lo - half(lr_iv.lo), lr_iv.hi + half(lr_iv.hi))]
-                        return (impl, offset, beta2, b2_bounds, lr_bounds, eps_iv, d_iv), found
+                        return (impl, offset, beta2, b2_bounds, lr_bounds, eps_iv, d_iv, None), found
                 if saturated:
                     break
         if survivors:
@@ -1061,10 +1243,10 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
     return found
 
 
-PHASES = ("plain", "scan", "eps", "joint", "schedule", "deep scan")
+PHASES = ("plain", "scan", "eps", "joint", "joint+eps", "schedule", "deep scan")
 """identify's searches, cheapest explanation first: one lr with eps one of the guesses and no
-visible decay; a window late in a run; eps anywhere; a visible decay; an lr schedule; every
-late count."""
+visible decay; a window late in a run; eps anywhere; a visible decay; both; an lr schedule;
+every late count."""
 
 
 def _identify_once(
@@ -1185,7 +1367,7 @@ def _identify_once(
             if best is not None:
                 break
             continue
-        if phase in ("eps", "joint"):
+        if phase in ("eps", "joint", "joint+eps"):
             probed = probed or _probe_steps(steps, candidates, b1, cap_family, rec.numel, offsets)
             if probed[0] or (phase == "eps" and probed[1]):
                 continue  # a schedule: per-step fits; a visible decay: no search without one
@@ -1200,15 +1382,15 @@ def _identify_once(
                         coupled = _coupled_schedule(steps, fits, rcp, cap_family, h, offset, rec.numel)
                         if coupled is not None:
                             lrs, wd_iv = coupled
-                        best = (impl, offset, b2, b2_bounds, lrs, _shared(fits)[0], wd_iv)
+                        best = (impl, offset, b2, b2_bounds, lrs, _shared(fits)[0], wd_iv, None)
                         break
                     continue
-                unknowns = {"plain": "plain", "eps": "eps", "joint": "decay"}[phase]
+                unknowns = {"plain": "plain", "eps": "eps", "joint": "decay", "joint+eps": "decay+eps"}[phase]
                 pooled = fit_pooled(steps, rcp, cap_family, h, offset, rec.numel, unknowns)
                 if pooled is not None:  # one lr for every step
-                    lr_iv, eps_iv, d_iv = pooled
+                    lr_iv, eps_iv, d_iv, wide = pooled
                     lr_bounds = [(lr_iv.lo - half(lr_iv.lo), lr_iv.hi + half(lr_iv.hi))]
-                    best = (impl, offset, b2, b2_bounds, lr_bounds, eps_iv, d_iv)
+                    best = (impl, offset, b2, b2_bounds, lr_bounds, eps_iv, d_iv, wide)
                     break
             if best is not None:
                 break
@@ -1224,12 +1406,23 @@ def _identify_once(
             f"{rec.path}: W[t] is not reproducible from W[t-1] by any path and step count tried "
             "(hidden fp32 master weights, or W changed outside the optimizer)"
         )
-    impl, offset, b2, b2_bounds, lrs, eps_iv, decay_or_wd = best
-    eps_lo, eps_hi = eps_iv.lo, eps_iv.hi
+    impl, offset, b2, b2_bounds, lrs, eps_iv, decay_or_wd, wide = best
+    # the values replayed are one point (slices through it give lrs, eps_iv, decay_or_wd); where
+    # lr was solved with eps or the decay, the intervals reported are the wider ridges (wide)
+    lr_iv_wide, eps_iv_wide, decay_wide = wide if wide is not None else (None, eps_iv, decay_or_wd)
+    if wide is not None:
+        findings.append(
+            "lr trades off with eps or the decay factor in these bits (solved together): the values reported "
+            "replay the file together; each interval spans the ridge of values some partner value allows"
+        )
+    eps_lo, eps_hi = eps_iv_wide.lo, eps_iv_wide.hi
     eps = _prefer(eps_iv, 1e-8)
     if len(lrs) == 1:
         lo, hi = lrs[0]
         lr_value: float | list[float] = simplest_in(lo, hi)
+        if lr_iv_wide is not None:
+            lo = min(lo, lr_iv_wide.lo - float(np.spacing(np.float32(lr_iv_wide.lo))) / 2)
+            hi = max(hi, lr_iv_wide.hi + float(np.spacing(np.float32(lr_iv_wide.hi))) / 2)
         lr_interval: list = [lo, hi]
         lr_for_schedule = None
     else:
@@ -1240,13 +1433,17 @@ def _identify_once(
 
     lr_ref = lr_value if isinstance(lr_value, float) else lr_value[0]
     if isinstance(decay_or_wd, Interval):  # one decay factor (constant lr) -> weight decay
-        # the decay factor is f32(1 - lr*wd): widen [d_lo, d_hi] to the reals that round into it
+        # the decay factor is f32(1 - lr*wd): widen [d_lo, d_hi] to the reals that round into it;
+        # the value from the slice at lr (it replays with lr), the interval from the ridge
         d_lo, d_hi = _rounding_edges(decay_or_wd.lo, decay_or_wd.hi)
-        wd_lo = max(0.0, (1 - d_hi) / lr_ref) if decay_or_wd.hi < 1.0 else 0.0
-        wd_hi = (1 - d_lo) / lr_ref if lr_ref > 0 else math.inf
+        wd = 0.0 if decay_or_wd.hi >= 1.0 else simplest_in((1 - d_hi) / lr_ref, (1 - d_lo) / lr_ref)
+        d_lo, d_hi = _rounding_edges(decay_wide.lo, decay_wide.hi)
+        lr_lo, lr_hi = lr_interval
+        wd_lo = max(0.0, (1 - d_hi) / lr_hi) if decay_wide.hi < 1.0 else 0.0
+        wd_hi = (1 - d_lo) / lr_lo if lr_lo > 0 else math.inf
     else:
         wd_lo, wd_hi = decay_or_wd
-    wd = 0.0 if wd_lo == 0.0 else simplest_in(wd_lo, wd_hi)
+        wd = 0.0 if wd_lo == 0.0 else simplest_in(wd_lo, wd_hi)
     if wd_lo == 0.0:
         findings.append(f"weight decay not visible in these bits: any value up to {wd_hi:.3g} replays them")
 

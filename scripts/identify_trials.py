@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
+import queue
 import sys
 import tempfile
 import time
@@ -39,8 +41,8 @@ def draw(rng: np.random.Generator) -> dict:
     if rng.random() < 0.2:
         shape = [int(rng.integers(1, 5000))]
     else:
-        shape = [int(rng.integers(1, 3000)), int(rng.integers(1, 70))]
-    steps = int(rng.integers(3, 30))
+        shape = [int(rng.integers(1, 1500)), int(rng.integers(1, 40))]
+    steps = int(rng.integers(3, 20))
     lr0 = float(rng.choice([1e-3, 3e-4, 1e-2, 2e-5, 5e-3, 10 ** rng.uniform(-5, -1.5)]))
     kind = str(rng.choice(["constant", "constant", "warmup", "cosine", "step"]))
     t = np.arange(steps)
@@ -57,7 +59,7 @@ def draw(rng: np.random.Generator) -> dict:
     b2 = float(rng.choice([0.999, 0.999, 0.95, 0.98, 0.99, 0.9999, round(float(rng.uniform(0.9, 0.9999)), 4)]))
     eps = float(rng.choice([1e-8, 1e-8, 1e-6, 1e-5, 1e-12, 1e-3, 3e-5, 1e-7, 2e-4]))
     wd = float(rng.choice([0.0, 0.01, 0.01, 0.1, 0.05, 0.3]))
-    drop = int(rng.choice([0, 0, 0, 1, 2, 5]))
+    drop = int(rng.choice([0, 0, 0, 1, 2, 5, 10]))
     return {
         "impl": impl, "shape": shape, "steps": steps + drop, "lr": [float(x) for x in lrs], "lr_kind": kind,
         "beta1": b1, "beta2": b2, "eps": eps, "weight_decay": wd, "drop_first": drop,
@@ -107,19 +109,31 @@ def check(case: dict, out: dict) -> list[str]:
     return wrong
 
 
-def run_trial(case: dict, work: Path) -> dict:
+def _identify(path: Path, answers: multiprocessing.Queue) -> None:
+    try:
+        with open_recording(path) as rec:
+            answers.put(identify(rec).to_json())
+    except AuditError as e:
+        answers.put({"error": str(e)})
+
+
+def run_trial(case: dict, work: Path, timeout: float) -> dict:
     full, bare = work / "full.h5", work / "bare.h5"
     h = Hyper(beta1=case["beta1"], beta2=case["beta2"], eps=case["eps"], weight_decay=case["weight_decay"])
     record(full, steps=case["steps"], shape=case["shape"], impl=case["impl"], lr=case["lr"], hyper=h,
            seed=case["seed"], threads=1)  # fmt: skip
     strip(full, bare, case["drop_first"])
     t0 = time.perf_counter()
+    answers: multiprocessing.Queue = multiprocessing.Queue()
+    child = multiprocessing.Process(target=_identify, args=(bare, answers))
+    child.start()
     try:
-        with open_recording(bare) as rec:
-            out = identify(rec).to_json()
-        wrong = check(case, out)
-    except AuditError as e:
-        out, wrong = {"error": str(e)}, [f"no answer: {e}"]
+        out = answers.get(timeout=timeout)
+    except queue.Empty:
+        child.kill()
+        out = {"error": f"no answer within {timeout:g} s"}
+    child.join()
+    wrong = [f"no answer: {out['error']}"] if "error" in out else check(case, out)
     return {"case": case, "seconds": round(time.perf_counter() - t0, 1), "wrong": wrong, "answer": out}
 
 
@@ -128,13 +142,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--trials", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None, help="also append each trial's JSON line here")
+    ap.add_argument("--timeout", type=float, default=300.0, help="seconds identify may take per trial")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     bad = 0
     times = []
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.trials):
-            row = run_trial(draw(rng), Path(tmp))
+            row = run_trial(draw(rng), Path(tmp), args.timeout)
             bad += bool(row["wrong"])
             times.append(row["seconds"])
             line = json.dumps(row)

@@ -138,6 +138,36 @@ def test_a_schedule_that_changes_mid_window_is_searched_per_step(tmp_path, capsy
     assert [inside(float(lr), iv) for lr, iv in zip(lrs[1:], out["lr_interval"], strict=True)] == [True] * 11
 
 
+def test_lr_eps_and_a_visible_decay_solved_together_hold_the_truth(tmp_path, capsys):
+    """Fused with a visible decay and eps 3e-5 (no guess): eps is bisected around the joint
+    (lr, decay) search, whose failures say which way eps must move.  The three trade off on a
+    small file, so the slices through the point found can miss the truth; the intervals widened
+    along the ridges hold it.  Called at the known step count (identify's failing searches at
+    the other counts take minutes here).  The beta2 pair is widened the same way: its slice
+    missed 0.999 on this file."""
+    import numpy as np
+
+    from adamw_audit import identify as ident
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    rec = tmp_path / "de.h5"
+    args = ["record", str(rec), "--impl", "fused", "--steps", "6", "--shape", "300x8", "--lr", "0.003"]
+    assert main([*args, "--weight-decay", "0.1", "--eps", "3e-5", "--seed", "7"]) == 0
+    capsys.readouterr()
+    with open_recording(strip(str(rec), tmp_path / "bare.h5")) as bare:
+        steps = ident._finite_rows(ident._sample_steps(bare, 4096, np.random.default_rng(0)))
+        numel = bare.numel
+    c2 = ident.infer_beta2(steps[:8], recipe("fused"), "avx512", Hyper(beta1=0.9), numel)
+    assert c2 is not None and c2.lo <= 1 - 0.999 <= c2.hi
+    found = ident.fit_pooled(steps, recipe("fused"), "avx512", Hyper(beta1=0.9, beta2=0.999), 1, numel, "decay+eps")
+    assert found is not None and found[3] is not None
+    lr, eps, decay = found[3]
+    assert lr.lo <= 0.003 <= lr.hi and eps.lo <= 3e-5 <= eps.hi
+    assert decay.lo <= float(np.float32(1 - 0.003 * 0.1)) <= decay.hi
+
+
 def test_a_gradient_the_optimizer_saw_scaled_is_named(tmp_path, capsys):
     """A step whose recorded gradient is twice what the optimizer used (clipping after recording):
     identify still finds the settings from the other steps and names the step and the factor."""
