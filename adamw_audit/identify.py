@@ -15,7 +15,10 @@ Order (each stage uses what the one before fixed):
 3. per step and per step-count offset: the step size ``f32(lr / (1 - beta1^step))`` from W, then
    eps and the weight-decay factor; lr's interval is the step size's times ``1 - beta1^step``.
    Offsets 1..5 first; when none fits, a window recorded late in a run: every count up to
-   SCAN_LIMIT at once (:func:`scan_step_counts`)
+   SCAN_LIMIT at once (:func:`scan_step_counts`).  The searches run cheapest first (PHASES):
+   eps one of EPS_GUESSES; eps anywhere (solved with lr); a visible decay (solved with lr); both
+   (eps bisected around that); an lr per step.  Values solved together trade off: their
+   intervals are widened along the ridge of values that replay (:func:`_along_ridges`)
 4. a full replay of every file element with the values found, for every remaining path and CPU
    capability: ties (identical bits) are reported as equivalent.
 
@@ -379,6 +382,12 @@ class StepFit:
     decay: Interval  # f32 or bf16 of 1 - lr*wd
 
 
+def _eps_hints(iv: Interval) -> tuple[float, ...]:
+    """eps values to try first at the next step, from the interval this step allows: the usual or
+    simplest one, and the middle (the next step's interval need not hold the simplest)."""
+    return (_prefer(iv, 1e-8), iv.mid())
+
+
 def _prefer(iv: Interval, usual: float) -> float:
     """A value inside ``iv``: the usual default when it fits, else the simplest decimal."""
     return usual if iv.lo <= usual <= iv.hi else simplest_in(iv.lo, iv.hi)
@@ -563,7 +572,7 @@ def fit_step(
     d_hint: float | None = None,
     fixed: tuple[float, float] | None = None,
     plain_only: bool = False,
-    e_hint: float | None = None,
+    e_hint: tuple[float, ...] = (),
 ) -> StepFit | None:
     """Step size, eps and decay factor intervals that reproduce W[t] at this step.
 
@@ -598,7 +607,7 @@ def fit_step(
     d0 = conv_decay(full(_decay_estimate(sd, h, step)))
     hint = conv_decay(full(d_hint)) if d_hint is not None else d0
     c = None
-    guesses = tuple(dict.fromkeys((e_hint, *EPS_GUESSES) if e_hint is not None else EPS_GUESSES))
+    guesses = tuple(dict.fromkeys((*e_hint, *EPS_GUESSES)))
     for e_guess in guesses:
         e = conv_eps(full(e_guess))
         for d in (one, hint, d0):  # no decay first: the common case, and a decay the bits cannot see
@@ -609,6 +618,20 @@ def fit_step(
             break
     if c is None and plain_only:
         return None
+    bc2_label = _bc2_label(scalar_labels(prog))
+    bc2 = np.full(n, float(scalar_labels(prog)[bc2_label].kernel_value))
+    slope, e_effect = _eps_slope(sd.want, bc2, bc2_label == "1/bc2_sqrt")
+
+    def step_and_eps(d: np.ndarray) -> tuple[Interval, np.ndarray] | None:
+        return joint_interval(
+            opened, inputs, where, "param", target, {"__d": d}, "__c", (1e-30, 1e3), "__e", EPS_RANGE,
+            conv_eps, slope, e_effect,
+        )  # fmt: skip
+
+    if c is None:  # no guess is eps and no decay: step size and eps together (one joint search)
+        found = step_and_eps(one)
+        if found is not None:
+            (c, e), d = found, one
     if c is None:
         # the decay is visible and the guesses miss it: solve step size and decay together
         for guess in guesses:
@@ -616,18 +639,10 @@ def fit_step(
             c, d = _joint_step_and_decay(sd, opened, inputs, where, target, e, conv_decay, h, step)
             if c is not None:
                 break
-    if c is None:  # no guess is eps: step size and eps together, with each decay guess
-        b = scalar_labels(prog)[_bc2_label(scalar_labels(prog))]
-        bc2 = np.full(n, float(b.kernel_value))
-        slope, e_effect = _eps_slope(sd.want, bc2, _bc2_label(scalar_labels(prog)) == "1/bc2_sqrt")
-        for d in (one, hint):
-            found = joint_interval(
-                opened, inputs, where, "param", target, {"__d": d}, "__c", (1e-30, 1e3), "__e", EPS_RANGE,
-                conv_eps, slope, e_effect,
-            )  # fmt: skip
-            if found is not None:
-                c, e = found
-                break
+    if c is None:  # no guess is eps, and a decay: step size and eps with the decay hinted
+        found = step_and_eps(hint)
+        if found is not None:
+            (c, e), d = found, hint
     if c is None:
         return None
     cm = full(c.mid())
@@ -1067,10 +1082,12 @@ def _probe_steps(
         # A visible decay: fit each step with its own decay factor (cheap) instead of going
         # straight to the pooled joint search (expensive: minutes on an lr schedule).  A free
         # per-step decay can bias the lr interval by a few ulps (seen on fused).
-        fits, e_hint = [], None
+        fits, e_hint = [], ()
         for sd in chosen:  # eps is one for every step: the first found is the next one's first guess
             fits.append(fit_step(sd, recipe(impl), capability, h, float(sd.index + 1), numel, e_hint=e_hint))
-            e_hint = _prefer(fits[-1].eps, 1e-8) if fits[-1] is not None else e_hint
+            if fits[-1] is None:
+                break  # (a step no fit explains: the pooled searches will say more)
+            e_hint = _eps_hints(fits[-1].eps)
     kept = [f for f in fits if f is not None]
     decayed = bool(kept) and all(f.decay.hi < 1.0 for f in kept)
     if len(kept) < 2:
@@ -1094,13 +1111,13 @@ def _fit_steps(steps, rcp, capability, h, offset, numel) -> list[StepFit] | None
     """Per-step fits (an lr schedule), eps and decay settled across steps, then each step's
     step size refitted with them fixed."""
     fits = []
-    d_hint = e_hint = None
+    d_hint, e_hint = None, ()
     for sd in steps:  # eps is the same at every step, the decay nearly: each step hints the next
         f = fit_step(sd, rcp, capability, h, float(sd.index + offset), numel, d_hint, e_hint=e_hint)
         if f is None:
             return None
         fits.append(f)
-        d_hint, e_hint = f.decay.mid(), _prefer(f.eps, 1e-8)
+        d_hint, e_hint = f.decay.mid(), _eps_hints(f.eps)
     eps_iv, _ = _shared(fits)
     eps = _prefer(eps_iv, 1e-8)
     refit = [

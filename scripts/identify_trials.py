@@ -42,7 +42,8 @@ def draw(rng: np.random.Generator) -> dict:
         shape = [int(rng.integers(1, 5000))]
     else:
         shape = [int(rng.integers(1, 1500)), int(rng.integers(1, 40))]
-    steps = int(rng.integers(3, 20))
+    drop = int(rng.choice([0, 0, 0, 1, 2, 5, 10]))
+    steps = int(rng.integers(3, 20)) + drop
     lr0 = float(rng.choice([1e-3, 3e-4, 1e-2, 2e-5, 5e-3, 10 ** rng.uniform(-5, -1.5)]))
     kind = str(rng.choice(["constant", "constant", "warmup", "cosine", "step"]))
     t = np.arange(steps)
@@ -59,9 +60,8 @@ def draw(rng: np.random.Generator) -> dict:
     b2 = float(rng.choice([0.999, 0.999, 0.95, 0.98, 0.99, 0.9999, round(float(rng.uniform(0.9, 0.9999)), 4)]))
     eps = float(rng.choice([1e-8, 1e-8, 1e-6, 1e-5, 1e-12, 1e-3, 3e-5, 1e-7, 2e-4]))
     wd = float(rng.choice([0.0, 0.01, 0.01, 0.1, 0.05, 0.3]))
-    drop = int(rng.choice([0, 0, 0, 1, 2, 5, 10]))
     return {
-        "impl": impl, "shape": shape, "steps": steps + drop, "lr": [float(x) for x in lrs], "lr_kind": kind,
+        "impl": impl, "shape": shape, "steps": steps, "lr": [float(x) for x in lrs], "lr_kind": kind,
         "beta1": b1, "beta2": b2, "eps": eps, "weight_decay": wd, "drop_first": drop,
         "seed": int(rng.integers(1 << 30)),
     }  # fmt: skip
