@@ -910,7 +910,14 @@ def _bc2_sqrt_by_count(rcp: Recipe, capability: str, h: Hyper, counts: range) ->
 
 
 def scan_step_counts(
-    steps: list[StepData], rcp: Recipe, capability: str, h: Hyper, numel: int, eps: float, offsets: range
+    steps: list[StepData],
+    rcp: Recipe,
+    capability: str,
+    h: Hyper,
+    numel: int,
+    eps: float,
+    offsets: range,
+    lr_per_step: bool = False,
 ) -> tuple[list[int], bool]:
     """Step counts of index 0 among ``offsets`` under which the sampled steps replay exactly with
     one lr, this eps and no visible weight decay: the candidates for a window recorded late in a
@@ -927,7 +934,8 @@ def scan_step_counts(
     one lr no longer fits them all; fused (float32 throughout) separates counts more weakly, and
     counts the bits cannot tell apart all survive.  The elements are those W moved most (the
     narrowest lr intervals) on SCAN_STEPS steps spread over the window: SCAN_STAGES[0] per step
-    for every candidate, then more per step for the survivors."""
+    for every candidate, then more per step for the survivors.  ``lr_per_step``: an lr schedule, one
+    lr per step (the count is then seen through bc2_sqrt alone)."""
     prog = rcp.build(replace(h, lr=1.0, weight_decay=0.0), float(steps[0].index + 1), capability)
     label = _step_label(prog)
     conv_eps = _conveyed(prog, "eps")
@@ -973,7 +981,12 @@ def scan_step_counts(
             target = np.tile(target_one, k)
             lows, highs, side = element_intervals(opened, inputs, where, "param", target, bind, 1e-30, 1e2)
             ok = (side.reshape(k, n) == 0).all(axis=1)
-            ok &= lows.reshape(k, n).max(axis=1) <= highs.reshape(k, n).min(axis=1)
+            by_lr = lows.reshape(k, n), highs.reshape(k, n)
+            start = 0
+            for r in rows if lr_per_step else [np.arange(n)]:  # one lr for all, or one per step
+                part = slice(start, start + r.size)
+                ok &= by_lr[0][:, part].max(axis=1) <= by_lr[1][:, part].min(axis=1)
+                start += r.size
             alive.append(cand[ok])
         cands = np.concatenate(alive) if alive else cands[:0]
         if cands.size == 0:
@@ -1060,38 +1073,41 @@ class Identification:
 
 def _probe_steps(
     steps, candidates, b1: float, capability: str, numel: int, offsets: tuple[int, ...]
-) -> tuple[bool, bool]:
-    """Two cheap facts from a few steps each fitted alone, to skip pooled searches that would take
+) -> tuple[bool, bool, str | None]:
+    """Cheap facts from a few steps each fitted alone, to skip pooled searches that would take
     minutes to fail: whether two steps need different lrs at every step count tried (a schedule:
-    no single lr replays the file), and whether every fit needs a decay (a visible weight decay:
-    the pooled search without one cannot succeed).
+    no single lr replays the file), whether every fit needs a decay (a visible weight decay:
+    the pooled search without one cannot succeed), and the path whose steps fit (searched first).
 
     The steps compared are the first two, one in the middle and the last: a step schedule that
     drops mid-window keeps its first steps alike.  A step fit gives the step size lr/bc1(count),
     so the lr it implies depends on the count: a constant lr at an unknown count must be ruled
     out at each count tried and at a late one (bc1 = 1)."""
-    impl, b2, _ = candidates[0]
-    h = Hyper(beta1=b1, beta2=b2)
     picked = sorted({0, 1, len(steps) // 2, len(steps) - 1} & set(range(len(steps))))
     chosen = [steps[i] for i in picked]
-    fits = [fit_step(sd, recipe(impl), capability, h, float(sd.index + 1), numel, plain_only=True) for sd in chosen]
     # how far apart two lr intervals must be to call it a schedule: the count correction below
     # ignores eps, so a margin; a schedule that changes lr by less takes the slower joint search
     gap = 1e-3
-    if any(f is None for f in fits):
-        # A visible decay: fit each step with its own decay factor (cheap) instead of going
-        # straight to the pooled joint search (expensive: minutes on an lr schedule).  A free
-        # per-step decay can bias the lr interval by a few ulps (seen on fused).
-        fits, e_hint = [], ()
-        for sd in chosen:  # eps is one for every step: the first found is the next one's first guess
-            fits.append(fit_step(sd, recipe(impl), capability, h, float(sd.index + 1), numel, e_hint=e_hint))
-            if fits[-1] is None:
-                break  # (a step no fit explains: the pooled searches will say more)
-            e_hint = _eps_hints(fits[-1].eps)
-    kept = [f for f in fits if f is not None]
+    kept: list[StepFit] = []
+    for impl, b2, _ in candidates:  # the first path whose steps fit (ties fit alike)
+        h = Hyper(beta1=b1, beta2=b2)
+        fits = [fit_step(sd, recipe(impl), capability, h, float(sd.index + 1), numel, plain_only=True) for sd in chosen]
+        if any(f is None for f in fits):
+            # A visible decay: fit each step with its own decay factor (cheap) instead of going
+            # straight to the pooled joint search (expensive: minutes on an lr schedule).  A free
+            # per-step decay can bias the lr interval by a few ulps (seen on fused).
+            fits, e_hint = [], ()
+            for sd in chosen:  # eps is one for every step: the first found is the next one's first guess
+                fits.append(fit_step(sd, recipe(impl), capability, h, float(sd.index + 1), numel, e_hint=e_hint))
+                if fits[-1] is None:
+                    break  # (a step no fit explains: the pooled searches will say more)
+                e_hint = _eps_hints(fits[-1].eps)
+        kept = [f for f in fits if f is not None]
+        if len(kept) >= 2:
+            break
     decayed = bool(kept) and all(f.decay.hi < 1.0 for f in kept)
     if len(kept) < 2:
-        return False, decayed
+        return False, decayed, None
 
     def implied_lr(f: StepFit, count: int) -> tuple[float, float]:
         # the fit holds c * bc2_sqrt fixed (W moves by about c*m/(sqrt(v)/bc2_sqrt)), built at
@@ -1104,7 +1120,7 @@ def _probe_steps(
         lrs = [implied_lr(f, f.index + offset) for f in kept]
         return any(max(a[0], b[0]) > min(a[1], b[1]) * (1 + gap) for i, a in enumerate(lrs) for b in lrs[i + 1 :])
 
-    return all(parted(offset) for offset in (*offsets, LATE_COUNT)), decayed
+    return all(parted(offset) for offset in (*offsets, LATE_COUNT)), decayed, impl
 
 
 def _fit_steps(steps, rcp, capability, h, offset, numel) -> list[StepFit] | None:
@@ -1262,8 +1278,8 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
 
 PHASES = ("plain", "scan", "eps", "joint", "joint+eps", "schedule", "deep scan")
 """identify's searches, cheapest explanation first: one lr with eps one of the guesses and no
-visible decay; a window late in a run; eps anywhere; a visible decay; both; an lr schedule;
-every late count."""
+visible decay; a window late in a run; eps anywhere; a visible decay; both; an lr schedule (at
+the counts a per-step scan keeps first, late ones included); every late count."""
 
 
 def _identify_once(
@@ -1368,14 +1384,14 @@ def _identify_once(
         candidates.append((impl, simplest_in(b2_lo, b2_hi), (b2_lo, b2_hi)))
     half = lambda x: float(np.spacing(np.float32(x))) / 2  # noqa: E731
     scanned: list[int] = []  # step counts of index 0 found by the late-window scan
-    probed = None  # (scheduled, decay visible)
+    probed = None  # (scheduled, decay visible, the path whose steps fit)
     phases, search_offsets = PHASES, offsets
     if hint is not None:
         hint_impl, hint_offset, hint_phase = hint
         candidates = [c for c in candidates if c[0] == hint_impl] or candidates
         phases = ("plain" if hint_phase in ("scan", "deep scan") else hint_phase,)  # a scan ends in a plain fit
         search_offsets = (hint_offset,)
-        probed = (False, False)
+        probed = (False, False, None)
     found_phase = ""
     for phase in phases:
         found_phase = phase
@@ -1384,13 +1400,31 @@ def _identify_once(
             if best is not None:
                 break
             continue
+        if phase in ("eps", "joint", "joint+eps") and probed is None:
+            probed = _probe_steps(steps, candidates, b1, cap_family, rec.numel, offsets)
+            if not probed[0]:
+                # no single lr fitted at any count up to SCAN_CHUNK (the scan phase), yet one lr per
+                # step does at some count (no decay, eps 1e-8; ~1 s): a schedule, perhaps late
+                for impl, b2, _ in candidates:
+                    h = Hyper(beta1=b1, beta2=b2)
+                    late, _ = scan_step_counts(steps, recipe(impl), cap_family, h, rec.numel, 1e-8,
+                                               range(1, SCAN_CHUNK + 1), lr_per_step=True)  # fmt: skip
+                    if late:
+                        probed = (True, probed[1], impl)
+                        break
+            candidates.sort(key=lambda c: c[0] != probed[2])  # the path whose steps fit first
         if phase in ("eps", "joint", "joint+eps"):
-            probed = probed or _probe_steps(steps, candidates, b1, cap_family, rec.numel, offsets)
             if probed[0] or (phase == "eps" and probed[1]):
                 continue  # a schedule: per-step fits; a visible decay: no search without one
         for impl, b2, b2_bounds in candidates:
             rcp, h = recipe(impl), Hyper(beta1=b1, beta2=b2)
-            for offset in search_offsets:
+            counts = search_offsets
+            if phase == "schedule" and hint is None:
+                # the counts where one lr per step fits (eps 1e-8, no decay: a cheap scan, ~1 s) first,
+                # late ones included; then the rest of 1..5 (a failing per-step fit costs seconds)
+                fit, _ = scan_step_counts(steps, rcp, cap_family, h, rec.numel, 1e-8, range(1, SCAN_CHUNK + 1), True)
+                counts = tuple(dict.fromkeys([*fit[:SCAN_TRIES], *search_offsets]))
+            for offset in counts:
                 if phase == "schedule":
                     fits = _fit_steps(steps, rcp, cap_family, h, offset, rec.numel)
                     if fits is not None:

@@ -168,6 +168,20 @@ def test_lr_eps_and_a_visible_decay_solved_together_hold_the_truth(tmp_path, cap
     assert decay.lo <= float(np.float32(1 - 0.003 * 0.1)) <= decay.hi
 
 
+def test_a_schedule_recorded_from_step_6_is_found_by_the_per_step_scan(tmp_path, capsys):
+    """An lr schedule whose window starts at step 6: no count in 1..5 fits and no single lr fits
+    any count, but one lr per step fits at count 6 (scan_step_counts with lr_per_step); before,
+    every search failed at the wrong counts for minutes."""
+    rec = tmp_path / "late.h5"
+    lrs = [f"{0.004 * (0.8**i):.6g}" for i in range(11)]
+    assert main(["record", str(rec), "--steps", "11", "--shape", "500x4", "--lr", ",".join(lrs)]) == 0
+    capsys.readouterr()
+    out = identify_json(capsys, strip(str(rec), tmp_path / "bare.h5", drop_first=5))
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert out["first_index_step_count"] == 6 or 6 in out["other_step_counts"]
+    assert [inside(float(lr), iv) for lr, iv in zip(lrs[6:], out["lr_interval"], strict=True)] == [True] * 5
+
+
 def test_a_gradient_the_optimizer_saw_scaled_is_named(tmp_path, capsys):
     """A step whose recorded gradient is twice what the optimizer used (clipping after recording):
     identify still finds the settings from the other steps and names the step and the factor."""
