@@ -562,6 +562,15 @@ def _step_label(prog: Program) -> str:
     return "-step_size" if "-step_size" in labels else "step_size"
 
 
+def _open_step(rcp: Recipe, h: Hyper, step: float, capability: str, extra: dict | None = None):
+    """The path's program at ``step`` with the W scalars opened: ``__c`` the (positive) step size,
+    ``__e`` eps, ``__d`` the decay factor ``1-lr*wd`` (built with a decay so the op exists), plus
+    ``extra``.  Returns (program, opened, how eps reaches the kernel, how the decay does)."""
+    prog = rcp.build(replace(h, weight_decay=1.0, lr=1.0), step, capability)
+    opened = substitute(prog, {_step_label(prog): neg(T("__c")), "eps": T("__e"), "1-lr*wd": T("__d"), **(extra or {})})
+    return prog, opened, _conveyed(prog, "eps"), _conveyed(prog, "1-lr*wd")
+
+
 def fit_step(
     sd: StepData,
     rcp: Recipe,
@@ -579,10 +588,7 @@ def fit_step(
     Cheapest first: eps one of the guesses (``e_hint``, what an earlier step found, first) with
     no decay or a guessed one; then step size and decay solved together for each eps guess; then
     (no guess is eps) step size and eps together."""
-    prog = rcp.build(replace(h, weight_decay=1.0, lr=1.0), step, capability)  # the decay op exists
-    label = _step_label(prog)
-    conv_eps, conv_decay = _conveyed(prog, "eps"), _conveyed(prog, "1-lr*wd")
-    opened = substitute(prog, {label: neg(T("__c")), "eps": T("__e"), "1-lr*wd": T("__d")})
+    prog, opened, conv_eps, conv_decay = _open_step(rcp, h, step, capability)
     inputs = _widen(sd.state)
     where = {k: v[sd.flat] for k, v in rcp.positions(capability, numel, 1).items()}
     target = sd.want["param"]
@@ -670,11 +676,8 @@ def fit_pooled(
     Returns (lr, eps, decay) intervals, lr's as float32 values, each holding the others at one
     point; and, where lr was solved with eps or the decay, the same three widened along the
     ridges of values that replay the elements (:func:`_along_ridges`), else None."""
-    base = rcp.build(replace(h, weight_decay=1.0, lr=1.0), 1.0 + offset, capability)
-    label = _step_label(base)
-    conv_eps, conv_decay = _conveyed(base, "eps"), _conveyed(base, "1-lr*wd")
-    bc2 = _bc2_label(scalar_labels(base))
-    opened = substitute(base, {label: neg(T("__c")), "eps": T("__e"), "1-lr*wd": T("__d"), bc2: T("__b")})
+    bc2 = _bc2_label(scalar_labels(rcp.build(h, 1.0 + offset, capability)))
+    _, opened, conv_eps, conv_decay = _open_step(rcp, h, 1.0 + offset, capability, {bc2: T("__b")})
     inputs = _widen(_stack(steps, "state"))
     target = _stack(steps, "want")["param"]
     flat = np.concatenate([sd.flat for sd in steps])
@@ -708,21 +711,21 @@ def fit_pooled(
         lr, d = search("__c", {"__e": e, "__d": one}, 1e-30, 1e2), one
         if lr is not None:
             break
+    if unknowns != "plain":  # the eps search's and the ridge walk's per-element order
+        e_slope, e_effect = _eps_slope(_stack(steps, "want"), inputs["__b"], bc2 == "1/bc2_sqrt")
+    if unknowns in ("decay", "decay+eps"):  # W ~ p*d - c*q: the c an element allows moves with d at p/q
+        p, q, _ = _ls_terms(StepData(-1, _stack(steps, "state"), _stack(steps, "want"), flat), h, 1.0 + offset)
+        with np.errstate(all="ignore"):
+            slope = np.where(q != 0, p / q * bc1, 0.0)  # in lr: c = lr/bc1
     if unknowns == "eps":  # no guess is eps: lr and eps together (the c an element allows moves with e)
-        slope, e_effect = _eps_slope(_stack(steps, "want"), inputs["__b"], bc2 == "1/bc2_sqrt")
         found = joint_interval(
             opened, inputs, where, "param", target, {"__d": one}, "__c", (1e-30, 1e2), "__e", EPS_RANGE,
-            conv_eps, slope, e_effect, c_map=step_size,
+            conv_eps, e_slope, e_effect, c_map=step_size,
         )  # fmt: skip
         if found is not None:
             lr, e = found
             d = one
-    if unknowns == "decay":  # decay visible: lr and decay together (W ~ p*d - c*q: c moves with d at p/q)
-        sd_all = StepData(-1, _stack(steps, "state"), _stack(steps, "want"), flat)
-        p, q, _ = _ls_terms(sd_all, h, 1.0 + offset)
-        with np.errstate(all="ignore"):
-            slope = np.where(q != 0, p / q * bc1, 0.0)  # in lr: c = lr/bc1
-
+    if unknowns == "decay":  # decay visible: lr and decay together
         for guess in EPS_GUESSES:
             e = conv_eps(full(guess))
             found = joint_interval(
@@ -733,11 +736,6 @@ def fit_pooled(
                 lr, d = found
                 break
     if unknowns == "decay+eps":  # decay visible and no guess is eps: bisect eps around the joint search
-        sd_all = StepData(-1, _stack(steps, "state"), _stack(steps, "want"), flat)
-        p, q, _ = _ls_terms(sd_all, h, 1.0 + offset)
-        with np.errstate(all="ignore"):
-            slope = np.where(q != 0, p / q * bc1, 0.0)
-        e_slope, e_effect = _eps_slope(_stack(steps, "want"), inputs["__b"], bc2 == "1/bc2_sqrt")
         lo_i, hi_i = _f32_int(EPS_RANGE[0]), _f32_int(EPS_RANGE[1])
         while lo_i <= hi_i and lr is None:
             mid = (lo_i + hi_i) // 2
@@ -786,7 +784,6 @@ def fit_pooled(
     if unknowns != "plain":
         # the walk's elements: those that bind lr at the point (narrowest intervals) and those eps
         # moves most (smallest sqrt(v)/bc2_sqrt): a random subsample misses them and walks too far
-        e_slope, _ = _eps_slope(_stack(steps, "want"), inputs["__b"], bc2 == "1/bc2_sqrt")
         lows, highs, _side = element_intervals(
             opened, inputs, where, "param", target, lambda x: {"__e": e, "__d": d, "__c": step_size(x)}, 1e-30, 1e2
         )
@@ -1216,11 +1213,10 @@ def _coupled_schedule(
         return None
     opened_steps = []
     for sd in steps:
-        prog = rcp.build(replace(h, weight_decay=1.0, lr=1.0), float(sd.index + offset), capability)
-        opened = substitute(prog, {_step_label(prog): neg(T("__c")), "eps": T("__e"), "1-lr*wd": T("__d")})
+        _, opened, conv_eps, conv_decay = _open_step(rcp, h, float(sd.index + offset), capability)
         where = {k: v[sd.flat] for k, v in rcp.positions(capability, numel, 1).items()}
-        e = _conveyed(prog, "eps")(np.full(sd.flat.size, eps, np.float32))
-        opened_steps.append((opened, _widen(sd.state), where, e, _conveyed(prog, "1-lr*wd")))
+        e = conv_eps(np.full(sd.flat.size, eps, np.float32))
+        opened_steps.append((opened, _widen(sd.state), where, e, conv_decay))
     for wd in dict.fromkeys((simplest_in(wd_lo, wd_hi), (wd_lo + wd_hi) / 2)):
         lrs: list[tuple[float, float]] = []
         for sd, f, (opened, inputs, where, e, conv_decay) in zip(steps, fits, opened_steps, strict=True):
@@ -1392,6 +1388,17 @@ def _identify_once(
         phases = ("plain" if hint_phase in ("scan", "deep scan") else hint_phase,)  # a scan ends in a plain fit
         search_offsets = (hint_offset,)
         probed = (False, False, None)
+    scanned_per_step: dict[str, list[int]] = {}
+
+    def per_step_counts(impl: str, b2: float) -> list[int]:
+        """Counts of index 0 where one lr per step fits (eps 1e-8, no decay; ~1 s, once per path)."""
+        if impl not in scanned_per_step:
+            h = Hyper(beta1=b1, beta2=b2)
+            scanned_per_step[impl], _ = scan_step_counts(
+                steps, recipe(impl), cap_family, h, rec.numel, 1e-8, range(1, SCAN_CHUNK + 1), lr_per_step=True
+            )
+        return scanned_per_step[impl]
+
     found_phase = ""
     for phase in phases:
         found_phase = phase
@@ -1406,10 +1413,7 @@ def _identify_once(
                 # no single lr fitted at any count up to SCAN_CHUNK (the scan phase), yet one lr per
                 # step does at some count (no decay, eps 1e-8; ~1 s): a schedule, perhaps late
                 for impl, b2, _ in candidates:
-                    h = Hyper(beta1=b1, beta2=b2)
-                    late, _ = scan_step_counts(steps, recipe(impl), cap_family, h, rec.numel, 1e-8,
-                                               range(1, SCAN_CHUNK + 1), lr_per_step=True)  # fmt: skip
-                    if late:
+                    if per_step_counts(impl, b2):
                         probed = (True, probed[1], impl)
                         break
             candidates.sort(key=lambda c: c[0] != probed[2])  # the path whose steps fit first
@@ -1422,8 +1426,7 @@ def _identify_once(
             if phase == "schedule" and hint is None:
                 # the counts where one lr per step fits (eps 1e-8, no decay: a cheap scan, ~1 s) first,
                 # late ones included; then the rest of 1..5 (a failing per-step fit costs seconds)
-                fit, _ = scan_step_counts(steps, rcp, cap_family, h, rec.numel, 1e-8, range(1, SCAN_CHUNK + 1), True)
-                counts = tuple(dict.fromkeys([*fit[:SCAN_TRIES], *search_offsets]))
+                counts = tuple(dict.fromkeys([*per_step_counts(impl, b2)[:SCAN_TRIES], *search_offsets]))
             for offset in counts:
                 if phase == "schedule":
                     fits = _fit_steps(steps, rcp, cap_family, h, offset, rec.numel)
