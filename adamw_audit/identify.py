@@ -28,6 +28,7 @@ out as the whole interval that stays consistent, not as a guess.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -329,12 +330,40 @@ def _infer_pair(
     # new ~ k*state + c*drive: the c an element allows moves with k at -state/drive
     with np.errstate(all="ignore"):
         slope = np.where(drive != 0, -state / drive, 0.0)
-    found = joint_interval(opened, inputs, where, output, target, {}, "__c", (1e-30, 1.0), "__k", (0.0, 1.0),
-                           conv, slope, np.sign(state))  # fmt: skip
+    conv_c = _conveyed(prog, c_label)
+
+    def joint(sel: slice) -> tuple[Interval, np.ndarray] | None:
+        return joint_interval(opened, {k: v[sel] for k, v in inputs.items()}, {k: v[sel] for k, v in where.items()},
+                              output, target[sel], {}, "__c", (1e-30, 1.0), "__k", (0.0, 1.0), conv, slope[sel],
+                              np.sign(state[sel]))  # fmt: skip
+
+    found = joint(slice(None))
+    if found is None and len(steps) > 1:
+        # The bisection steers by conflicting elements and can lose its way on the pooled steps
+        # while each step alone fits (seen: fused, beta2 0.999, a window recorded late).  Fit
+        # each step alone (a path that fails one step is out: no pooled answer either), then try
+        # the betas inside every step's c interval with both readings tied, on every element.
+        ends = np.cumsum([0, *(sd.flat.size for sd in steps)])
+        per_step = []
+        for lo, hi in itertools.pairwise(ends):
+            one = joint(slice(lo, hi))
+            if one is None:
+                return None
+            per_step.append(one[0])
+        c_lo, c_hi = max(iv.lo for iv in per_step), min(iv.hi for iv in per_step)
+        if c_lo > c_hi:  # each interval is a slice at its own k: their hull
+            c_lo, c_hi = min(iv.lo for iv in per_step), max(iv.hi for iv in per_step)
+        b_lo, b_hi = 1 - c_hi, 1 - c_lo
+        for beta in dict.fromkeys([*(x for x in COMMON_BETAS if b_lo <= x <= b_hi), simplest_in(b_lo, b_hi)]):
+            k_all = conv(np.full(n, beta, np.float32))
+            env = evaluate(opened, {**inputs, "__k": k_all, "__c": conv_c(np.full(n, 1 - beta, np.float32))}, where)
+            if np.array_equal(to_bits(env[prog.outputs[output]]), target):
+                c_iv = search("__c", {"__k": k_all}, 1e-30, 1.0)
+                found = (c_iv, k_all) if c_iv is not None else None
+                break
     if found is None:
         return None
     c_iv, _ = found
-    conv_c = _conveyed(prog, c_label)
     k_iv = search("__k", {"__c": conv_c(np.full(n, c_iv.mid(), np.float32))}, 0.0, 1.0, conv)
     if k_iv is None:
         return c_iv
@@ -370,6 +399,9 @@ def _infer_pair(
     return wide if np.array_equal(to_bits(env[prog.outputs[output]]), target) else narrow
 
 
+COMMON_BETA2 = (0.999, 0.99, 0.95, 0.98, 0.9999, 0.995, 0.9)
+COMMON_BETAS = (*COMMON_BETA2, 0.8, 0.5)
+"""Values people set beta1 or beta2 to, tried first where the bits allow several."""
 PROBE = 2048  # elements a joint bisection probes
 EPS_GUESSES = (1e-8, 1e-6, 1e-12, 1e-10, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 
@@ -496,6 +528,34 @@ def _joint_step_and_decay(sd, opened, inputs, where, target, e, conv_decay, h: H
     return found if found is not None else (None, None)
 
 
+def _decay_and_eps(
+    opened: Program, inputs: dict[str, np.ndarray], where: dict, target: np.ndarray,
+    conv_eps: Callable, conv_decay: Callable, d_order: tuple[np.ndarray, np.ndarray],
+    e_order: tuple[np.ndarray, np.ndarray], c_range: tuple[float, float], c_map: Callable | None = None,
+) -> tuple[Interval, np.ndarray, np.ndarray] | None:  # fmt: skip
+    """Step size (or lr, through ``c_map``), decay factor and eps all unknown: a bisection on eps
+    over EPS_RANGE, each probe a joint (step size, decay) search whose failure votes which way
+    eps must move (``joint_interval(third=...)``).  ``d_order``/``e_order``: (slope, effect) of
+    the decay and of eps (:func:`joint_interval`).  Returns (step size, decay, eps) or None."""
+    n = target.size
+    lo_i, hi_i = _f32_int(EPS_RANGE[0]), _f32_int(EPS_RANGE[1])
+    while lo_i <= hi_i:
+        mid = (lo_i + hi_i) // 2
+        e = conv_eps(np.full(n, _int_f32(np.array([mid]))[0], np.float32))
+        vote: list[int] = []
+        found = joint_interval(
+            opened, inputs, where, "param", target, {"__e": e}, "__c", c_range, "__d", (0.5, 1.0),
+            conv_decay, *d_order, c_map=c_map, third=(*e_order, vote),
+        )  # fmt: skip
+        if found is not None:
+            return found[0], found[1], e
+        if vote and vote[0] > 0:
+            lo_i = mid + 1
+        else:
+            hi_i = mid - 1
+    return None
+
+
 def _eps_slope(want: dict[str, np.ndarray], bc2: np.ndarray, reciprocal: bool) -> tuple[np.ndarray, np.ndarray]:
     """For the joint search of step size c and eps e: per element, how fast the c it allows rises
     with e, and the sign of its result's change with e.
@@ -582,12 +642,13 @@ def fit_step(
     fixed: tuple[float, float] | None = None,
     plain_only: bool = False,
     e_hint: tuple[float, ...] = (),
+    all_three: bool = True,
 ) -> StepFit | None:
     """Step size, eps and decay factor intervals that reproduce W[t] at this step.
 
     Cheapest first: eps one of the guesses (``e_hint``, what an earlier step found, first) with
     no decay or a guessed one; then step size and decay solved together for each eps guess; then
-    (no guess is eps) step size and eps together."""
+    (no guess is eps) step size and eps together; then (``all_three``) all three unknown."""
     prog, opened, conv_eps, conv_decay = _open_step(rcp, h, step, capability)
     inputs = _widen(sd.state)
     where = {k: v[sd.flat] for k, v in rcp.positions(capability, numel, 1).items()}
@@ -634,21 +695,33 @@ def fit_step(
             conv_eps, slope, e_effect,
         )  # fmt: skip
 
-    if c is None:  # no guess is eps and no decay: step size and eps together (one joint search)
-        found = step_and_eps(one)
+    # no guess is eps: step size and eps together (a joint search each), at a decay an earlier step
+    # found (the decay factor of a constant lr is one for every step), then at none
+    for d_try in ((hint,) if d_hint is not None and d_hint < 1.0 else ()) + (one,):
+        found = step_and_eps(d_try) if c is None else None
         if found is not None:
-            (c, e), d = found, one
+            (c, e), d = found, d_try
     if c is None:
-        # the decay is visible and the guesses miss it: solve step size and decay together
-        for guess in guesses:
+        # the decay is visible and the guesses miss it: solve step size and decay together (an
+        # earlier step's decay and eps missed: only at its eps, then all three unknown)
+        for guess in e_hint if d_hint is not None and e_hint else guesses:
             e = conv_eps(full(guess))
             c, d = _joint_step_and_decay(sd, opened, inputs, where, target, e, conv_decay, h, step)
             if c is not None:
                 break
-    if c is None:  # no guess is eps, and a decay: step size and eps with the decay hinted
+    if c is None and d_hint is None:  # no guess is eps, and a decay: step size and eps at the estimate
         found = step_and_eps(hint)
         if found is not None:
             (c, e), d = found, hint
+    if c is None and all_three:  # all three unknown (seen: eps 1e-3 fitted at another count than the true one)
+        p, q, _ = _ls_terms(sd, h, step)
+        with np.errstate(all="ignore"):
+            d_slope = np.where(q != 0, p / q, 0.0)
+        found3 = _decay_and_eps(
+            opened, inputs, where, target, conv_eps, conv_decay, (d_slope, np.sign(p)), (slope, e_effect), (1e-30, 1e3)
+        )
+        if found3 is not None:
+            c, d, e = found3
     if c is None:
         return None
     cm = full(c.mid())
@@ -735,22 +808,11 @@ def fit_pooled(
             if found is not None:
                 lr, d = found
                 break
-    if unknowns == "decay+eps":  # decay visible and no guess is eps: bisect eps around the joint search
-        lo_i, hi_i = _f32_int(EPS_RANGE[0]), _f32_int(EPS_RANGE[1])
-        while lo_i <= hi_i and lr is None:
-            mid = (lo_i + hi_i) // 2
-            e = conv_eps(full(float(_int_f32(np.array([mid]))[0])))
-            vote: list[int] = []
-            found = joint_interval(
-                opened, inputs, where, "param", target, {"__e": e}, "__c", (1e-30, 1e2), "__d", (0.5, 1.0),
-                conv_decay, slope, np.sign(p), c_map=step_size, third=(e_slope, e_effect, vote),
-            )  # fmt: skip
-            if found is not None:
-                lr, d = found
-            elif vote and vote[0] > 0:
-                lo_i = mid + 1
-            else:
-                hi_i = mid - 1
+    if unknowns == "decay+eps":  # decay visible and no guess is eps
+        found3 = _decay_and_eps(opened, inputs, where, target, conv_eps, conv_decay, (slope, np.sign(p)),
+                                (e_slope, e_effect), (1e-30, 1e2), step_size)  # fmt: skip
+        if found3 is not None:
+            lr, d, e = found3
     if lr is None:
         return None
     if unknowns in ("eps", "decay+eps"):
@@ -992,22 +1054,22 @@ def scan_step_counts(
 
 
 def _late_window(
-    steps, candidates, b1: float, capability: str, numel: int, offsets, deep: bool
+    steps, candidates, b1: float, capability: str, numel: int, offsets, deep: bool, eps_guesses: int = 1
 ) -> tuple[tuple | None, list[int]]:
     """No count of index 0 among ``offsets`` replays the file with one lr: scan the counts
     (:func:`scan_step_counts`) in chunks of SCAN_CHUNK, smallest first, for each eps guess, path
     and beta2 in turn, and fit the survivors with one lr.  Not ``deep``: only the first chunk,
-    eps 1e-8 and each path's likeliest beta2 (a few seconds: it runs before the decay and
-    schedule searches, which take minutes to fail on a late window); ``deep``: everything (the
-    last resort).  Returns the fit (as the phase loop's ``best``) or None, and the surviving
-    counts of the chunk it came from."""
+    the first ``eps_guesses`` eps guesses and each path's likeliest beta2 (about a second per
+    guess and path: it runs before the decay and schedule searches, which take minutes to fail
+    on a late window); ``deep``: everything (the last resort).  Returns the fit (as the phase
+    loop's ``best``) or None, and the surviving counts of the chunk it came from."""
     half = lambda x: float(np.spacing(np.float32(x))) / 2  # noqa: E731
     survivors: list[int] = []
     # every path with its likeliest beta2 first (rank 0), then the next ones
     ranked = [(rank, impl, bounds, beta2) for impl, b2, bounds in candidates
               for rank, beta2 in enumerate(_beta2_tries(b2, bounds))]  # fmt: skip
     tries = sorted((t for t in ranked if deep or t[0] == 0), key=lambda t: t[0])
-    for eps in EPS_GUESSES[: 4 if deep else 1]:
+    for eps in EPS_GUESSES[: 4 if deep else eps_guesses]:
         for _rank, impl, b2_bounds, beta2 in tries:
             rcp, h = recipe(impl), Hyper(beta1=b1, beta2=beta2)
             for start in range(1, SCAN_LIMIT + 1 if deep else 2, SCAN_CHUNK):
@@ -1026,9 +1088,6 @@ def _late_window(
         if survivors:
             break
     return None, survivors
-
-
-COMMON_BETA2 = (0.999, 0.99, 0.95, 0.98, 0.9999, 0.995, 0.9)
 
 
 def _beta2_tries(b2: float, bounds: tuple[float, float]) -> list[float]:
@@ -1068,43 +1127,74 @@ class Identification:
         return dict(self.__dict__)
 
 
+@dataclass
+class Probe:
+    """What :func:`_probe_steps` learns from a few steps fitted alone."""
+
+    scheduled: bool  # two steps need different lrs at every step count tried: no single lr replays the file
+    decayed: bool  # every fit needs a decay: a pooled search without one cannot succeed
+    impl: str | None  # the path whose steps fit (searched first)
+    counts: list[int]  # step counts of index 0 where one lr fits every step's fit, likeliest first
+
+
+PROBE_COUNTS = 4
+"""Step counts of index 0 from the probe's fits that the pooled searches try before 1..5."""
+
+
 def _probe_steps(
-    steps, candidates, b1: float, capability: str, numel: int, offsets: tuple[int, ...]
-) -> tuple[bool, bool, str | None]:
+    steps, candidates, b1: float, capability: str, numel: int, offsets: tuple[int, ...],
+    schedule_counts: Callable[[str, float], list[int]],
+) -> Probe:  # fmt: skip
     """Cheap facts from a few steps each fitted alone, to skip pooled searches that would take
-    minutes to fail: whether two steps need different lrs at every step count tried (a schedule:
-    no single lr replays the file), whether every fit needs a decay (a visible weight decay:
-    the pooled search without one cannot succeed), and the path whose steps fit (searched first).
+    minutes to fail, and to find the step count of a window recorded late (:class:`Probe`).
 
     The steps compared are the first two, one in the middle and the last: a step schedule that
     drops mid-window keeps its first steps alike.  A step fit gives the step size lr/bc1(count),
     so the lr it implies depends on the count: a constant lr at an unknown count must be ruled
-    out at each count tried and at a late one (bc1 = 1)."""
+    out at each count tried and at a late one (bc1 = 1).  ``schedule_counts(path, beta2)``: the
+    counts where one lr per step fits (:func:`scan_step_counts`), asked before the slowest fits."""
     picked = sorted({0, 1, len(steps) // 2, len(steps) - 1} & set(range(len(steps))))
     chosen = [steps[i] for i in picked]
     # how far apart two lr intervals must be to call it a schedule: the count correction below
     # ignores eps, so a margin; a schedule that changes lr by less takes the slower joint search
     gap = 1e-3
-    kept: list[StepFit] = []
-    for impl, b2, _ in candidates:  # the first path whose steps fit (ties fit alike)
+
+    def fits_of(impl: str, b2: float, all_three: bool) -> list[StepFit]:
         h = Hyper(beta1=b1, beta2=b2)
-        fits = [fit_step(sd, recipe(impl), capability, h, float(sd.index + 1), numel, plain_only=True) for sd in chosen]
-        if any(f is None for f in fits):
+        fits = [] if all_three else [fit_step(sd, recipe(impl), capability, h, float(sd.index + 1), numel,
+                                              plain_only=True) for sd in chosen]  # fmt: skip
+        if all_three or any(f is None for f in fits):
             # A visible decay: fit each step with its own decay factor (cheap) instead of going
             # straight to the pooled joint search (expensive: minutes on an lr schedule).  A free
             # per-step decay can bias the lr interval by a few ulps (seen on fused).
-            fits, e_hint = [], ()
-            for sd in chosen:  # eps is one for every step: the first found is the next one's first guess
-                fits.append(fit_step(sd, recipe(impl), capability, h, float(sd.index + 1), numel, e_hint=e_hint))
+            fits, e_hint, d_hint = [], (), None
+            for sd in chosen:  # eps and decay are one for every step: the first found are the next one's guesses
+                fits.append(fit_step(sd, recipe(impl), capability, h, float(sd.index + 1), numel, d_hint,
+                                     e_hint=e_hint, all_three=all_three))  # fmt: skip
                 if fits[-1] is None:
                     break  # (a step no fit explains: the pooled searches will say more)
                 e_hint = _eps_hints(fits[-1].eps)
-        kept = [f for f in fits if f is not None]
+                d_hint = fits[-1].decay.mid() if fits[-1].decay.hi < 1.0 else None
+        return [f for f in fits if f is not None]
+
+    kept: list[StepFit] = []
+    impl = None
+    # the first path whose steps fit (ties fit alike); step size, eps and decay all unknown (slow
+    # to fail: seconds per step) only once the one lr per step scan (~1 s) has no count either
+    for all_three in (False, True):
+        for impl, b2, _ in candidates:
+            kept = fits_of(impl, b2, all_three)
+            if len(kept) >= 2:
+                break
         if len(kept) >= 2:
             break
+        for impl, b2, _ in candidates if not all_three else ():
+            if schedule_counts(impl, b2):  # no single lr at any count (the scan phase), one per step does
+                return Probe(True, False, impl, [])
     decayed = bool(kept) and all(f.decay.hi < 1.0 for f in kept)
     if len(kept) < 2:
-        return False, decayed, None
+        return Probe(False, decayed, None, [])
+    b2 = next(b for i, b, _ in candidates if i == impl)
 
     def implied_lr(f: StepFit, count: int) -> tuple[float, float]:
         # the fit holds c * bc2_sqrt fixed (W moves by about c*m/(sqrt(v)/bc2_sqrt)), built at
@@ -1117,7 +1207,38 @@ def _probe_steps(
         lrs = [implied_lr(f, f.index + offset) for f in kept]
         return any(max(a[0], b[0]) > min(a[1], b[1]) * (1 + gap) for i, a in enumerate(lrs) for b in lrs[i + 1 :])
 
-    return all(parted(offset) for offset in (*offsets, LATE_COUNT)), decayed, impl
+    counts = _counts_from_fits(kept, b1, b2)
+    scheduled = not counts and all(parted(offset) for offset in (*offsets, LATE_COUNT))
+    return Probe(scheduled, decayed, impl, counts)
+
+
+def _counts_from_fits(fits: list[StepFit], b1: float, b2: float) -> list[int]:
+    """Step counts t0 of index 0 (1..SCAN_LIMIT) at which one lr explains every step fit, the
+    PROBE_COUNTS likeliest first: those whose implied lr intervals come closest to overlapping.
+
+    A fit built at count index + 1 holds c * bc2_sqrt fixed, and eps and the decay are free in
+    it, so it implies at count t the lr ``c * bc1(t) * bc2_sqrt(index + 1) / bc2_sqrt(t)``
+    (float64; eps rescales with bc2_sqrt and is absorbed by the fit).  At the true t0 the
+    intervals of every step overlap; at a wrong one the bias corrections of the steps move them
+    apart by their ratio.  Late in a run (both corrections 1.0 to float32) every count looks
+    alike: the smallest goes first.  This finds windows recorded late with a visible decay or an
+    eps the count scan (eps 1e-8, no decay) misses."""
+    t0 = np.arange(1, SCAN_LIMIT + 1, dtype=np.float64)
+    lo = np.full(t0.size, -np.inf)
+    hi = np.full(t0.size, np.inf)
+    for f in fits:
+        count = t0 + f.index
+        with np.errstate(all="ignore"):
+            built = 1 - b2 ** (f.index + 1)
+            scale = (1 - b1**count) * np.sqrt(built / (1 - b2**count))
+        lo = np.maximum(lo, f.coef.lo * scale)
+        hi = np.minimum(hi, f.coef.hi * scale)
+    with np.errstate(all="ignore"):
+        # relative gap between the intervals (<= 0: they overlap); differences below 1e-6 (a few
+        # float32 ulps: the fits' rounding) do not rank counts
+        gap = np.nan_to_num(np.maximum(lo / hi - 1, 0.0), nan=np.inf)
+    order = np.lexsort((t0, np.round(gap / 1e-6)))
+    return [int(t0[i]) for i in order[:PROBE_COUNTS] if gap[i] < 1e-3]
 
 
 def _fit_steps(steps, rcp, capability, h, offset, numel) -> list[StepFit] | None:
@@ -1380,14 +1501,16 @@ def _identify_once(
         candidates.append((impl, simplest_in(b2_lo, b2_hi), (b2_lo, b2_hi)))
     half = lambda x: float(np.spacing(np.float32(x))) / 2  # noqa: E731
     scanned: list[int] = []  # step counts of index 0 found by the late-window scan
-    probed = None  # (scheduled, decay visible, the path whose steps fit)
+    probed: Probe | None = None
     phases, search_offsets = PHASES, offsets
     if hint is not None:
         hint_impl, hint_offset, hint_phase = hint
         candidates = [c for c in candidates if c[0] == hint_impl] or candidates
-        phases = ("plain" if hint_phase in ("scan", "deep scan") else hint_phase,)  # a scan ends in a plain fit
+        # a scan ends in a plain fit; a plain fit whose eps guess the small sample allowed may need
+        # eps anywhere on the larger one
+        phases = ("plain", "eps") if hint_phase in ("plain", "scan", "deep scan") else (hint_phase,)
         search_offsets = (hint_offset,)
-        probed = (False, False, None)
+        probed = Probe(False, False, None, [])
     scanned_per_step: dict[str, list[int]] = {}
 
     def per_step_counts(impl: str, b2: float) -> list[int]:
@@ -1408,21 +1531,37 @@ def _identify_once(
                 break
             continue
         if phase in ("eps", "joint", "joint+eps") and probed is None:
-            probed = _probe_steps(steps, candidates, b1, cap_family, rec.numel, offsets)
-            if not probed[0]:
+            probed = _probe_steps(steps, candidates, b1, cap_family, rec.numel, offsets, per_step_counts)
+            if not probed.scheduled and not probed.counts:
                 # no single lr fitted at any count up to SCAN_CHUNK (the scan phase), yet one lr per
                 # step does at some count (no decay, eps 1e-8; ~1 s): a schedule, perhaps late
                 for impl, b2, _ in candidates:
                     if per_step_counts(impl, b2):
-                        probed = (True, probed[1], impl)
+                        probed = Probe(True, probed.decayed, impl, [])
                         break
-            candidates.sort(key=lambda c: c[0] != probed[2])  # the path whose steps fit first
+            candidates.sort(key=lambda c: c[0] != probed.impl)  # the path whose steps fit first
+            if not probed.scheduled and not probed.counts and not scanned:
+                # The steps fitted alone (at count index + 1) give no count: a window recorded
+                # late on a bf16-denominator path (for-loop, foreach: there a wrong bc2_sqrt
+                # breaks the fits), and the scan at eps 1e-8 found none either.  Scan at the other
+                # eps guesses: a visible decay barely moves the elements the scan reads (those
+                # W moved most), eps does (seen: foreach, eps 1e-6, wd 0.01, index 0 = step 11).
+                best, scanned = _late_window(
+                    steps, candidates, b1, cap_family, rec.numel, offsets, False, len(EPS_GUESSES)
+                )
+                if best is not None:
+                    break
         if phase in ("eps", "joint", "joint+eps"):
-            if probed[0] or (phase == "eps" and probed[1]):
+            if probed.scheduled or (phase == "eps" and probed.decayed):
                 continue  # a schedule: per-step fits; a visible decay: no search without one
         for impl, b2, b2_bounds in candidates:
             rcp, h = recipe(impl), Hyper(beta1=b1, beta2=b2)
             counts = search_offsets
+            if phase in ("eps", "joint", "joint+eps") and hint is None:
+                # where one lr fits the probe's steps (a late window with a decay or an eps the
+                # scan misses), then the counts the scan kept (eps 1e-8), then 1..5
+                late = probed.counts if impl == probed.impl else []
+                counts = tuple(dict.fromkeys([*late, *scanned[:PROBE_COUNTS], *search_offsets]))
             if phase == "schedule" and hint is None:
                 # the counts where one lr per step fits (eps 1e-8, no decay: a cheap scan, ~1 s) first,
                 # late ones included; then the rest of 1..5 (a failing per-step fit costs seconds)
