@@ -1054,12 +1054,13 @@ def scan_step_counts(
 
 
 def _late_window(
-    steps, candidates, b1: float, capability: str, numel: int, offsets, deep: bool, eps_guesses: int = 1
-) -> tuple[tuple | None, list[int]]:
+    steps, candidates, b1: float, capability: str, numel: int, offsets, deep: bool,
+    eps_tried: tuple[float, ...] = EPS_GUESSES[:1],
+) -> tuple[tuple | None, list[int]]:  # fmt: skip
     """No count of index 0 among ``offsets`` replays the file with one lr: scan the counts
     (:func:`scan_step_counts`) in chunks of SCAN_CHUNK, smallest first, for each eps guess, path
     and beta2 in turn, and fit the survivors with one lr.  Not ``deep``: only the first chunk,
-    the first ``eps_guesses`` eps guesses and each path's likeliest beta2 (about a second per
+    the eps values ``eps_tried`` and each path's likeliest beta2 (about a second per
     guess and path: it runs before the decay and schedule searches, which take minutes to fail
     on a late window); ``deep``: everything (the last resort).  Returns the fit (as the phase
     loop's ``best``) or None, and the surviving counts of the chunk it came from."""
@@ -1069,7 +1070,7 @@ def _late_window(
     ranked = [(rank, impl, bounds, beta2) for impl, b2, bounds in candidates
               for rank, beta2 in enumerate(_beta2_tries(b2, bounds))]  # fmt: skip
     tries = sorted((t for t in ranked if deep or t[0] == 0), key=lambda t: t[0])
-    for eps in EPS_GUESSES[: 4 if deep else eps_guesses]:
+    for eps in EPS_GUESSES[:4] if deep else eps_tried:
         for _rank, impl, b2_bounds, beta2 in tries:
             rcp, h = recipe(impl), Hyper(beta1=b1, beta2=beta2)
             for start in range(1, SCAN_LIMIT + 1 if deep else 2, SCAN_CHUNK):
@@ -1137,13 +1138,15 @@ class Probe:
     counts: list[int]  # step counts of index 0 where one lr fits every step's fit, likeliest first
 
 
+COUNT_GAP = 1e-2
+"""How far apart (relative) the lrs implied by the probe's step fits may be at a count it keeps."""
 PROBE_COUNTS = 4
 """Step counts of index 0 from the probe's fits that the pooled searches try before 1..5."""
 
 
 def _probe_steps(
     steps, candidates, b1: float, capability: str, numel: int, offsets: tuple[int, ...],
-    schedule_counts: Callable[[str, float], list[int]],
+    schedule_counts: Callable[[str, float], list[int]], all_three: bool = False,
 ) -> Probe:  # fmt: skip
     """Cheap facts from a few steps each fitted alone, to skip pooled searches that would take
     minutes to fail, and to find the step count of a window recorded late (:class:`Probe`).
@@ -1152,7 +1155,9 @@ def _probe_steps(
     drops mid-window keeps its first steps alike.  A step fit gives the step size lr/bc1(count),
     so the lr it implies depends on the count: a constant lr at an unknown count must be ruled
     out at each count tried and at a late one (bc1 = 1).  ``schedule_counts(path, beta2)``: the
-    counts where one lr per step fits (:func:`scan_step_counts`), asked before the slowest fits."""
+    counts where one lr per step fits (:func:`scan_step_counts`), asked when no path's steps fit.
+    ``all_three``: each step's step size, eps and decay solved together (slow to fail: seconds
+    per step; the caller asks for it only when cheaper searches found nothing)."""
     picked = sorted({0, 1, len(steps) // 2, len(steps) - 1} & set(range(len(steps))))
     chosen = [steps[i] for i in picked]
     # how far apart two lr intervals must be to call it a schedule: the count correction below
@@ -1179,18 +1184,13 @@ def _probe_steps(
 
     kept: list[StepFit] = []
     impl = None
-    # the first path whose steps fit (ties fit alike); step size, eps and decay all unknown (slow
-    # to fail: seconds per step) only once the one lr per step scan (~1 s) has no count either
-    for all_three in (False, True):
-        for impl, b2, _ in candidates:
-            kept = fits_of(impl, b2, all_three)
-            if len(kept) >= 2:
-                break
+    for impl, b2, _ in candidates:  # the first path whose steps fit (ties fit alike)
+        kept = fits_of(impl, b2, all_three)
         if len(kept) >= 2:
             break
-        for impl, b2, _ in candidates if not all_three else ():
-            if schedule_counts(impl, b2):  # no single lr at any count (the scan phase), one per step does
-                return Probe(True, False, impl, [])
+    for impl, b2, _ in candidates if len(kept) < 2 and not all_three else ():
+        if schedule_counts(impl, b2):  # no single lr at any count (the scan phase), one per step does
+            return Probe(True, False, impl, [])
     decayed = bool(kept) and all(f.decay.hi < 1.0 for f in kept)
     if len(kept) < 2:
         return Probe(False, decayed, None, [])
@@ -1238,7 +1238,10 @@ def _counts_from_fits(fits: list[StepFit], b1: float, b2: float) -> list[int]:
         # float32 ulps: the fits' rounding) do not rank counts
         gap = np.nan_to_num(np.maximum(lo / hi - 1, 0.0), nan=np.inf)
     order = np.lexsort((t0, np.round(gap / 1e-6)))
-    return [int(t0[i]) for i in order[:PROBE_COUNTS] if gap[i] < 1e-3]
+    # a step fit is a slice through a ridge (step size against eps or the decay): on a small file
+    # its implied lr can sit 1e-3 off (seen: fused, 600 elements, eps 1e-3, wd 0.3); an lr that
+    # changes by more than COUNT_GAP across the steps is a schedule
+    return [int(t0[i]) for i in order[:PROBE_COUNTS] if gap[i] < COUNT_GAP]
 
 
 def _fit_steps(steps, rcp, capability, h, offset, numel) -> list[StepFit] | None:
@@ -1532,6 +1535,22 @@ def _identify_once(
             continue
         if phase in ("eps", "joint", "joint+eps") and probed is None:
             probed = _probe_steps(steps, candidates, b1, cap_family, rec.numel, offsets, per_step_counts)
+            if probed.impl is None and not scanned:
+                # No path's steps fit alone (at count index + 1) with eps a guess or two unknowns, no
+                # count kept by the late scan (eps 1e-8), no schedule: perhaps a window recorded late
+                # on a bf16-denominator path (for-loop, foreach: a wrong bc2_sqrt breaks their fits).
+                # The late scan at the other eps guesses (~1 s each; a visible decay barely moves the
+                # elements the scan reads, eps does: seen foreach, eps 1e-6, index 0 = step 11);
+                # then the steps fitted with all three unknown (fused at a wrong count: eps 1e-3)
+                best, scanned = _late_window(
+                    steps, candidates, b1, cap_family, rec.numel, offsets, False, EPS_GUESSES[1:]
+                )
+                if best is not None:
+                    break
+                if not scanned:
+                    probed = _probe_steps(
+                        steps, candidates, b1, cap_family, rec.numel, offsets, per_step_counts, all_three=True
+                    )
             if not probed.scheduled and not probed.counts:
                 # no single lr fitted at any count up to SCAN_CHUNK (the scan phase), yet one lr per
                 # step does at some count (no decay, eps 1e-8; ~1 s): a schedule, perhaps late
@@ -1540,17 +1559,6 @@ def _identify_once(
                         probed = Probe(True, probed.decayed, impl, [])
                         break
             candidates.sort(key=lambda c: c[0] != probed.impl)  # the path whose steps fit first
-            if not probed.scheduled and not probed.counts and not scanned:
-                # The steps fitted alone (at count index + 1) give no count: a window recorded
-                # late on a bf16-denominator path (for-loop, foreach: there a wrong bc2_sqrt
-                # breaks the fits), and the scan at eps 1e-8 found none either.  Scan at the other
-                # eps guesses: a visible decay barely moves the elements the scan reads (those
-                # W moved most), eps does (seen: foreach, eps 1e-6, wd 0.01, index 0 = step 11).
-                best, scanned = _late_window(
-                    steps, candidates, b1, cap_family, rec.numel, offsets, False, len(EPS_GUESSES)
-                )
-                if best is not None:
-                    break
         if phase in ("eps", "joint", "joint+eps"):
             if probed.scheduled or (phase == "eps" and probed.decayed):
                 continue  # a schedule: per-step fits; a visible decay: no search without one

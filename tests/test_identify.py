@@ -234,6 +234,46 @@ def test_a_window_recorded_late_in_a_run(tmp_path, capsys, impl, betas):
     assert inside(0.0, out["weight_decay_interval"]) and inside(1e-8, out["eps_interval"])
 
 
+@pytest.mark.parametrize(
+    "impl,shape,drop,flags",
+    [("fused", "20x30", 5, ["--eps", "1e-3", "--weight-decay", "0.3"]),
+     ("foreach", "1201", 10, ["--eps", "1e-6", "--weight-decay", "0.01", "--betas", "0.9", "0.99"])],
+)  # fmt: skip
+def test_a_late_window_with_a_decay_or_an_eps_no_scan_assumes(tmp_path, capsys, impl, shape, drop, flags):
+    """Late windows the count scan (eps 1e-8, no decay) misses, found by trials (before: no answer
+    in 6 minutes).  Fused: step size, eps and decay solved per step at a wrong count still fit, and
+    the count follows from where one lr explains them all.  Foreach: its fits break at a wrong
+    count; the scan at the other eps guesses finds it."""
+    rec = tmp_path / "run.h5"
+    args = ["record", str(rec), "--impl", impl, "--steps", str(drop + 8), "--shape", shape, "--lr", "0.001"]
+    assert main([*args, *flags]) == 0
+    capsys.readouterr()
+    out = identify_json(capsys, strip(str(rec), tmp_path / "bare.h5", drop_first=drop))
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert drop + 1 in [out["first_index_step_count"], *out["other_step_counts"]]
+    assert f"torch-2.7-2.14-cpu-{impl}" in out["equivalent_impls"]
+    truth = dict(zip(flags[::2], flags[1::2], strict=False))
+    assert inside(0.001, out["lr_interval"]) and inside(float(truth["--eps"]), out["eps_interval"])
+    assert inside(float(truth["--weight-decay"]), out["weight_decay_interval"])
+
+
+def test_the_beta2_pair_is_found_where_the_pooled_bisection_loses_its_way(tmp_path, capsys):
+    """Fused, beta2 0.999, a window from step 6: every step alone fits (1 - beta2, beta2), the
+    pooled bisection did not; identify fits each step and tries the betas they all allow."""
+    from adamw_audit.identify import _finite_rows, _sample_steps, infer_beta2
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    rec = tmp_path / "run.h5"
+    args = ["record", str(rec), "--impl", "fused", "--steps", "20", "--shape", "600x20", "--lr", "0.001"]
+    assert main([*args, "--eps", "1e-3", "--weight-decay", "0.3", "--seed", "5", "--threads", "1"]) == 0
+    with open_recording(strip(str(rec), tmp_path / "bare.h5", drop_first=5)) as bare:
+        steps = _finite_rows(_sample_steps(bare, 4096, np.random.default_rng(0)))[:8]
+        iv = infer_beta2(steps, recipe("fused"), "avx512", Hyper(beta1=0.9), bare.numel)
+    assert iv is not None and inside(float(np.float32(1 - 0.999)), (iv.lo, iv.hi))
+
+
 def test_the_count_scan_keeps_the_true_count_and_drops_the_others(tmp_path, capsys):
     from adamw_audit.identify import _finite_rows, _sample_steps, scan_step_counts
     from emulation.recipes import recipe
