@@ -1341,21 +1341,33 @@ def _coupled_schedule(
         where = {k: v[sd.flat] for k, v in rcp.positions(capability, numel, 1).items()}
         e = conv_eps(np.full(sd.flat.size, eps, np.float32))
         opened_steps.append((opened, _widen(sd.state), where, e, conv_decay))
-    for wd in dict.fromkeys((simplest_in(wd_lo, wd_hi), (wd_lo + wd_hi) / 2)):
+    # the per-step decay intervals are slices (each at its step's own c): their wd interval can
+    # miss the truth by 1e-4 (seen: 0.3 outside [0.29991, 0.29997]); the simplest values of
+    # wider intervals too, each checked below on every element of every step
+    widened = (simplest_in(wd_lo * (1 - r), wd_hi * (1 + r)) for r in (0.0, 1e-3, 1e-2))
+    for wd in dict.fromkeys((*widened, (wd_lo + wd_hi) / 2)):
         lrs: list[tuple[float, float]] = []
         for sd, f, (opened, inputs, where, e, conv_decay) in zip(steps, fits, opened_steps, strict=True):
             bc1 = 1 - h.beta1 ** float(sd.index + offset)
 
+            # The search runs over the step size c = f32(lr/bc1) itself, with lr = c*bc1 in the
+            # decay: the lr is a Python double, and a float32 lr grid misses the c of some
+            # steps (f32(f32(lr)/bc1) != f32(lr/bc1) for ~3% of them; seen: lr 0.01, wd 0.3,
+            # no lr coupled at the true count).  Every lr rounding to c gives the same decay
+            # factor but within ulp(c)*bc1*wd of a float32 rounding edge of 1 - lr*wd.
             def bind(x: np.ndarray, e=e, bc1=bc1, conv_decay=conv_decay, wd=wd) -> dict[str, np.ndarray]:
-                lr = x.astype(np.float64)
-                return {"__e": e, "__c": (lr / bc1).astype(np.float32), "__d": conv_decay(1 - lr * wd)}
+                return {"__e": e, "__c": x, "__d": conv_decay(1 - x.astype(np.float64) * bc1 * wd)}
 
-            iv = scalar_interval(
-                opened, inputs, where, "param", sd.want["param"], bind, f.coef.lo * bc1 / 2, f.coef.hi * bc1 * 2
-            )
+            # An element's W is monotone in c only while bf16(p * d(c)) holds still: near the
+            # fit's c first (d barely moves), then a wide range (the fit's c may be biased)
+            for lo, hi in ((f.coef.lo * (1 - 1e-3), f.coef.hi * (1 + 1e-3)), (f.coef.lo / 2, f.coef.hi * 2)):
+                iv = scalar_interval(opened, inputs, where, "param", sd.want["param"], bind, lo, hi)
+                if iv is not None:
+                    break
             if iv is None:
                 break
-            lrs.append(_rounding_edges(iv.lo, iv.hi))
+            c_lo, c_hi = _rounding_edges(iv.lo, iv.hi)  # the reals that round into [iv.lo, iv.hi]
+            lrs.append((c_lo * bc1, c_hi * bc1))
         if len(lrs) < len(steps):
             continue
         lr_values = [simplest_in(lo, hi) for lo, hi in lrs]
@@ -1526,6 +1538,7 @@ def _identify_once(
         return scanned_per_step[impl]
 
     found_phase = ""
+    uncoupled = None  # a schedule whose decay no single wd couples (a last resort)
     for phase in phases:
         found_phase = phase
         if phase in ("scan", "deep scan"):  # a window recorded late in a run
@@ -1583,6 +1596,12 @@ def _identify_once(
                         coupled = _coupled_schedule(steps, fits, rcp, cap_family, h, offset, rec.numel)
                         if coupled is not None:
                             lrs, wd_iv = coupled
+                        elif any(f.decay.hi < 1.0 for f in fits):
+                            # a visible decay no single wd couples to the per-step lrs: fused's
+                            # float32 steps fit alone at a wrong count too (seen: count 1 for 2,
+                            # W 0.99); the next count first, this one if no count couples
+                            uncoupled = uncoupled or (impl, offset, b2, b2_bounds, lrs, _shared(fits)[0], wd_iv, None)
+                            continue
                         best = (impl, offset, b2, b2_bounds, lrs, _shared(fits)[0], wd_iv, None)
                         break
                     continue
@@ -1597,6 +1616,7 @@ def _identify_once(
                 break
         if best is not None:
             break
+    best = best or uncoupled
     if best is None and family == "2.0":
         raise AuditError(
             f"{rec.path}: momentum_W follows torch <= 2.0's mul_ + add_ (beta1 {b1:g}), but no 1.13-2.0 program "
@@ -1652,8 +1672,14 @@ def _identify_once(
     schedule = Schedule(hyper, tuple(lr_for_schedule) if lr_for_schedule else None, offset)
     if lr_for_schedule and len(lr_for_schedule) != rec.steps:
         schedule = Schedule(hyper, None, offset)
-    results: dict[tuple[str, str], dict[str, float]] = {}
-    replayed: dict[tuple, dict[str, float]] = {}
+    results: dict[tuple[str, str], dict[str, float] | None] = {}
+    replayed: dict[tuple, dict[str, float] | None] = {}
+    owners_of: dict[tuple, list[tuple[str, str]]] = {}  # each program's (path, capability) pairs
+
+    def whole_file(rcp: Recipe, capability: str) -> dict[str, float]:
+        rep = replay(rec, rcp, schedule, capability, 1, progress=False)
+        return {k: v.fraction for k, v in rep.overall().items()}
+
     for cand_impl in paths:
         for capability in ("cuda",) if device == "cuda" else ("avx512", "avx2", "default"):
             rcp = recipe(cand_impl)
@@ -1666,9 +1692,18 @@ def _identify_once(
                 capability if getattr(rcp.layout, "by_capability", False) else "",  # pre-2.1 AVX512 blocks
             )
             if key not in replayed:
-                rep = replay(rec, rcp, schedule, capability, 1, progress=False)
-                replayed[key] = {k: v.fraction for k, v in rep.overall().items()}
+                # a whole-file replay costs seconds on a large file: only for programs that replay
+                # the sampled elements (the others are replayed below only if none is exact)
+                sampled_ok = _sample_replays(rcp, steps, schedule, capability, rec.numel)
+                replayed[key] = whole_file(rcp, capability) if sampled_ok else None
+            owners_of.setdefault(key, []).append((cand_impl, capability))
             results[(cand_impl, capability)] = replayed[key]
+    if not any(v is not None and all(x == 1.0 for x in v.values()) for v in replayed.values()):
+        for key, owners in owners_of.items():
+            if replayed[key] is None:
+                replayed[key] = whole_file(recipe(owners[0][0]), owners[0][1])
+                results.update(dict.fromkeys(owners, replayed[key]))
+    results = {k: v for k, v in results.items() if v is not None}
     exact_keys = [k for k, v in results.items() if all(x == 1.0 for x in v.values())]
     chosen = (impl, cap_family if cap_family != "avx512" else "avx512")
     if exact_keys and chosen not in exact_keys:
