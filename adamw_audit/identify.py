@@ -1720,6 +1720,14 @@ def _identify_once(
     eq_caps = sorted({k[1] for k in exact_keys if k[0] == chosen[0]})
     tried = sorted({*offsets, *scanned[:20]})
     other_offsets = _other_offsets(rec, recipe(chosen[0]), schedule, chosen[1], steps, tried) if exact_keys else []
+    if exact_keys and schedule.lr_per_index is not None and wd_lo == 0.0:
+        refitted = _schedule_other_offsets(rec, recipe(chosen[0]), schedule, chosen[1], steps, tried)
+        if refitted:
+            other_offsets = sorted({*other_offsets, *refitted})
+            findings.append(
+                f"with one lr per step the step count shows only through bc2_sqrt here: counts {refitted} of "
+                "index 0 also replay the file exactly, each with its own lr per step"
+            )
     answer = Identification(
         impl=recipe(chosen[0]).name,
         equivalent_impls=eq_impls or [recipe(chosen[0]).name],
@@ -1931,6 +1939,43 @@ def _pre_lerp_capability(probe, numel: int) -> str | None:
         if ok and probe:
             return capability
     return None
+
+
+def _schedule_other_offsets(
+    rec: Recording, r: Recipe, schedule: Schedule, capability: str, steps, offsets
+) -> list[int]:
+    """Other step counts of index 0 (among ``offsets``) that replay a *scheduled* file exactly
+    with lrs of their own.  A per-step lr absorbs the first bias correction (only the step size
+    ``f32(lr_t / bc1)`` reaches W), so a count shows only through ``bc2_sqrt`` and eps; on a
+    small file neighbouring counts can tie (seen: 37 elements, count 1 for 2).  Each step's
+    step size is searched at the other count with eps and the decay held (no visible decay),
+    the lrs rebuilt from it, and the file replayed whole."""
+    from .verify import replay
+
+    h = schedule.hyper
+    out = []
+    first = min(sd.index for sd in steps)
+    by_index = {sd.index: sd for sd in steps}
+    for off in offsets:
+        if off == schedule.step_offset:
+            continue
+        lrs = list(schedule.lr_per_index or ())
+        for index, sd in by_index.items():
+            f = fit_step(sd, r, capability, h, float(index + off), rec.numel, fixed=(h.eps, 1.0))
+            if f is None:
+                break
+            bc1 = 1 - h.beta1 ** float(index + off)
+            c_lo, c_hi = _rounding_edges(f.coef.lo, f.coef.hi)
+            lrs[index] = simplest_in(c_lo * bc1, c_hi * bc1)
+        else:
+            if len(by_index) == rec.steps - first and first == 1:
+                lrs[0] = lrs[1]  # index 0 has no W[-1]: its lr is not seen
+            other = Schedule(replace(h, lr=lrs[0]), tuple(lrs), off)
+            if _sample_replays(r, steps, other, capability, rec.numel):
+                rep = replay(rec, r, other, capability, 1, progress=False)
+                if all(st.fraction == 1.0 for st in rep.overall().values()):
+                    out.append(off)
+    return out
 
 
 def _other_offsets(rec: Recording, r: Recipe, schedule: Schedule, capability: str, steps, offsets) -> list[int]:

@@ -274,6 +274,22 @@ def test_the_beta2_pair_is_found_where_the_pooled_bisection_loses_its_way(tmp_pa
     assert iv is not None and inside(float(np.float32(1 - 0.999)), (iv.lo, iv.hi))
 
 
+def test_counts_a_schedule_cannot_tell_apart_are_all_reported(tmp_path, capsys):
+    """A per-step lr absorbs the first bias correction, so with a schedule the count shows only
+    through bc2_sqrt: on a 37-element file (a random trial) counts 1, 2 and 4 each replay exactly
+    with lrs of their own.  Before, count 1 was reported alone and the truth (2) not at all."""
+    rec = tmp_path / "tiny.h5"
+    lrs = ["0.001"] * 5 + ["0.0001"] * 6
+    args = ["record", str(rec), "--impl", "foreach", "--steps", "11", "--shape", "37x1", "--lr", ",".join(lrs)]
+    flags = ["--betas", "0.9", "0.9598", "--eps", "2e-4", "--weight-decay", "0.05", "--seed", "28930267"]
+    assert main([*args, *flags, "--threads", "1"]) == 0
+    capsys.readouterr()
+    out = identify_json(capsys, strip(str(rec), tmp_path / "bare.h5", drop_first=1))
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert 2 in [out["first_index_step_count"], *out["other_step_counts"]]
+    assert any("shows only through bc2_sqrt" in f for f in out["findings"])
+
+
 def test_the_count_scan_keeps_the_true_count_and_drops_the_others(tmp_path, capsys):
     from adamw_audit.identify import _finite_rows, _sample_steps, scan_step_counts
     from emulation.recipes import recipe
