@@ -1804,8 +1804,6 @@ def _equivalent_releases(rec: Recording, chosen: Recipe, schedule: Schedule, cap
     another is tried on the sampled elements, then replayed whole."""
     from emulation.recipes import CATALOG
 
-    from .verify import replay
-
     if chosen.release is None:  # a CUDA recipe: one range, no release switches to compare
         return [chosen.torch]
     first = 0 if rec.has_initial else 1
@@ -1816,13 +1814,20 @@ def _equivalent_releases(rec: Recording, chosen: Recipe, schedule: Schedule, cap
         if r.device != "cpu" or r.impl != chosen.impl or r.release is None:
             continue
         if r.name != chosen.name and _program_signature(r, schedule, capability, indices) != base:
-            if not _sample_replays(r, steps, schedule, capability, rec.numel):
-                continue
-            rep = replay(rec, r, schedule, capability, 1, progress=False)
-            if not all(st.fraction == 1.0 for st in rep.overall().values()):
+            if not _replays_exactly(rec, r, schedule, capability, steps):
                 continue
         out.append(r.torch)
     return out
+
+
+def _replays_exactly(rec: Recording, r: Recipe, schedule: Schedule, capability: str, steps) -> bool:
+    """Every element of the file, W, m and v, replayed bit-exactly (the sampled ones first: cheap)."""
+    from .verify import replay
+
+    if not _sample_replays(r, steps, schedule, capability, rec.numel):
+        return False
+    rep = replay(rec, r, schedule, capability, 1, progress=False)
+    return all(st.fraction == 1.0 for st in rep.overall().values())
 
 
 def _sample_replays(r: Recipe, steps, schedule: Schedule, capability: str, numel: int) -> bool:
@@ -1950,11 +1955,8 @@ def _schedule_other_offsets(
     small file neighbouring counts can tie (seen: 37 elements, count 1 for 2).  Each step's
     step size is searched at the other count with eps and the decay held (no visible decay),
     the lrs rebuilt from it, and the file replayed whole."""
-    from .verify import replay
-
     h = schedule.hyper
     out = []
-    first = min(sd.index for sd in steps)
     by_index = {sd.index: sd for sd in steps}
     for off in offsets:
         if off == schedule.step_offset:
@@ -1968,29 +1970,15 @@ def _schedule_other_offsets(
             c_lo, c_hi = _rounding_edges(f.coef.lo, f.coef.hi)
             lrs[index] = simplest_in(c_lo * bc1, c_hi * bc1)
         else:
-            if len(by_index) == rec.steps - first and first == 1:
-                lrs[0] = lrs[1]  # index 0 has no W[-1]: its lr is not seen
-            other = Schedule(replace(h, lr=lrs[0]), tuple(lrs), off)
-            if _sample_replays(r, steps, other, capability, rec.numel):
-                rep = replay(rec, r, other, capability, 1, progress=False)
-                if all(st.fraction == 1.0 for st in rep.overall().values()):
-                    out.append(off)
+            if 0 not in by_index and len(lrs) > 1:
+                lrs[0] = lrs[1]  # index 0 has no W[-1]: its lr is not seen (as in the schedule found)
+            if _replays_exactly(rec, r, Schedule(replace(h, lr=lrs[0]), tuple(lrs), off), capability, steps):
+                out.append(off)
     return out
 
 
 def _other_offsets(rec: Recording, r: Recipe, schedule: Schedule, capability: str, steps, offsets) -> list[int]:
     """Other step counts of index 0 (among those searched) that replay the file exactly with the
     same values: late in a run the bias corrections are ~1 and neighbouring counts can tie."""
-    from .verify import replay
-
-    out = []
-    for off in offsets:
-        if off == schedule.step_offset:
-            continue
-        other = replace(schedule, step_offset=off)
-        if not _sample_replays(r, steps, other, capability, rec.numel):
-            continue
-        rep = replay(rec, r, other, capability, 1, progress=False)
-        if all(st.fraction == 1.0 for st in rep.overall().values()):
-            out.append(off)
-    return out
+    others = [o for o in offsets if o != schedule.step_offset]
+    return [o for o in others if _replays_exactly(rec, r, replace(schedule, step_offset=o), capability, steps)]
