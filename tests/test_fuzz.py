@@ -4,10 +4,11 @@ Hypothesis mutates a valid recording (a 437-element, 3-step amsgrad fixture reco
 2.5.1, with an lr schedule): raw bytes (flips, overwrites, truncation), datasets (deleted, another
 dtype, another shape, a scalar, an empty one, a group in their place, special bit patterns as
 data), and attributes (deleted, wrong types, out-of-range values, arrays of the wrong length).
-Each mutant goes through ``open_recording`` and ``adamw-audit verify`` with
-``ADAMW_AUDIT_DEBUG=1``, so any exception that is not a named AuditError escapes and fails the
-test; the command must exit 0 (the mutant is still a recording: NaN and Inf are data) or 2 with
-one line on stderr, and the file must keep its bytes.
+Each mutant goes through ``adamw-audit verify`` (its preflight in a child process, then
+``open_recording`` and every row) with ``ADAMW_AUDIT_DEBUG=1``, so any exception that is not a
+named AuditError escapes and fails the test; the command must exit 0 (the mutant is still a
+recording: NaN and Inf are data) or 2 with one line on stderr, and the file must keep its bytes.
+(One preflight per mutant: each is a child process, ~0.3 s, most of this test's time.)
 
 CI runs ``ADAMW_AUDIT_FUZZ_EXAMPLES`` (default 100) cases; a longer run:
 
@@ -29,9 +30,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adamw_audit.cli import main
-from refimpl import preflight
-from refimpl.errors import AuditError
-from refimpl.recording import open_recording
 
 BASE = Path(__file__).parent / "fixtures" / "releases" / "torch-2.5.1" / "forloop-avx2-adamw-options.h5"
 EXAMPLES = int(os.environ.get("ADAMW_AUDIT_FUZZ_EXAMPLES", "100"))
@@ -143,12 +141,6 @@ def test_mutated_recordings_never_crash_the_reader_or_verify(workdir, mutations,
     shutil.copyfile(BASE, path)
     _mutate(path, mutations)
     before = hashlib.sha256(path.read_bytes()).hexdigest()
-    try:
-        preflight.check(path, "grad_W")  # may say the file crashes libhdf5: then never open it here
-        with open_recording(path) as rec:
-            rec.read("W", rec.steps - 1)
-    except AuditError as e:
-        assert "\n" not in str(e)
     capsys.readouterr()
     code = main(["verify", str(path), "--json"])
     err = capsys.readouterr().err.strip()
