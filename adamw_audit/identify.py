@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from emulation import bits
-from emulation.program import Bf16, Program, S, T, evaluate, mul, neg, scalar_labels, substitute
+from emulation.program import Bf16, Program, S, T, evaluate, fold, mul, neg, scalar_labels, substitute
 from emulation.recipes import Recipe, recipe
 from emulation.recipes.common import Hyper
 from emulation.replay import to_bits
@@ -89,12 +89,19 @@ def element_intervals(
     n = target.size
     r = bits.ordered(target).astype(np.int64)
     name = program.outputs[output]
+    a0, b0 = np.full(n, _f32_int(lo), np.int64), np.full(n, _f32_int(hi), np.int64)
+    # what ``bind`` returns as the same object at both ends is held fixed: evaluated once with
+    # everything that does not read the rest (emulation.program.fold; same bits, ~3x faster)
+    at_lo, at_hi = bind(_int_f32(a0)), bind(_int_f32(b0))
+    vary = [k for k, v in at_lo.items() if at_hi.get(k) is not v]
+    held = {k: v for k, v in at_lo.items() if k not in vary}
+    folded, consts = fold(program, {**inputs, **held}, where, vary, [output])
 
     def out(xi: np.ndarray) -> np.ndarray:
-        env = evaluate(program, {**inputs, **bind(_int_f32(xi))}, where)
+        bound = bind(_int_f32(xi))
+        env = evaluate(folded, {**consts, **{k: bound[k] for k in vary}}, where)
         return bits.ordered(to_bits(env[name])).astype(np.int64)
 
-    a0, b0 = np.full(n, _f32_int(lo), np.int64), np.full(n, _f32_int(hi), np.int64)
     o_lo, o_hi = out(a0), out(b0)
     direction = np.sign(o_hi - o_lo)
     flat = direction == 0

@@ -35,7 +35,7 @@ of chosen elements is made (run the same program on the gathered elements).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -354,3 +354,83 @@ def evaluate(
     if record:
         env.update(nodes)
     return env
+
+
+FOLDED = "__fold"
+
+
+def fold(
+    program: Program,
+    inputs: Mapping[str, F32],
+    positions: Positions | None,
+    vary: Collection[str],
+    outputs: Collection[str],
+) -> tuple[Program, dict[str, F32]]:
+    """Partial evaluation: ``program`` cut down to what the ``outputs`` (keys of
+    ``program.outputs``) need, each largest subexpression that reads none of the inputs ``vary``
+    evaluated once, here, and read back as a tensor.  Returns the folded program and the arrays
+    it reads besides ``vary``.
+
+    Invariant: for any arrays ``x`` of the names in ``vary``,
+    ``evaluate(folded, {**consts, **x}, positions)[p]`` is bit-for-bit
+    ``evaluate(program, {**inputs, **x}, positions)[p]`` for every output assignment ``p``: each
+    folded value is the same op on the same float32 operands, computed once instead of at every
+    call.  (identify's searches vary one or two scalars of the W update over dozens of calls; m,
+    v and their FMAs do not depend on them.)"""
+    positions = positions or {}
+    varying = set(vary)
+    env = {k: v for k, v in inputs.items() if k not in varying}
+    consts: dict[str, F32] = {}
+
+    def reads_varying(e: Expr) -> bool:
+        if isinstance(e, T):
+            return e.name in varying
+        return any(reads_varying(c) for c in e.children())
+
+    def value_of(e: Expr) -> F32:
+        names = tuple(sorted(set(_names(e))))
+        one = Program(program.name, program.source, names, (Assign(FOLDED, e, ""),), {})
+        return evaluate(one, {n: env[n] for n in names}, positions)[FOLDED]
+
+    def cut(e: Expr) -> Expr:
+        if isinstance(e, S):
+            return e
+        if not reads_varying(e):
+            name = f"{FOLDED}{len(consts)}"
+            consts[name] = value_of(e)
+            return T(name)
+        if isinstance(e, Op):
+            return Op(e.kind, tuple(cut(a) for a in e.args))
+        if isinstance(e, Bf16):
+            return Bf16(cut(e.x), e.nan, e.where)
+        if isinstance(e, ByPosition):
+            return ByPosition(cut(e.body), cut(e.other), e.where)
+        return e  # a T of a varying name
+
+    targets = [a.target for a in program.assigns]
+    if len(set(targets)) < len(targets) or set(targets) & set(program.inputs):
+        raise ValueError(f"{program.name}: fold needs each name assigned once")  # true of every recipe
+    kept: list[Assign] = []
+    for a in program.assigns:
+        if reads_varying(a.expr):
+            varying.add(a.target)
+            kept.append(Assign(a.target, cut(a.expr), a.torch))
+        else:
+            env[a.target] = value_of(a.expr)
+    wanted = {program.outputs[o] for o in outputs}
+    for name in wanted - varying:  # an output that reads none of ``vary``
+        consts[name] = env[name]
+    needed, assigns = set(wanted), []
+    for a in reversed(kept):
+        if a.target in needed:
+            assigns.append(a)
+            needed |= set(_names(a.expr))
+    used = set().union(*(_names(a.expr) for a in assigns)) if assigns else set()
+    consts = {k: v for k, v in consts.items() if k in used or k in wanted}
+    reads = tuple(dict.fromkeys([*consts, *(n for n in vary if n in used)]))
+    folded = Program(program.name, program.source, reads, tuple(reversed(assigns)), program.outputs, program.notes)
+    return folded, consts
+
+
+def _names(e: Expr) -> list[str]:
+    return [e.name] if isinstance(e, T) else [n for c in e.children() for n in _names(c)]
