@@ -1329,7 +1329,7 @@ def _lr_intervals(fits: list[StepFit], b1: float, offset: int) -> list[tuple[flo
 
 def _coupled_schedule(
     steps: list[StepData], fits: list[StepFit], rcp: Recipe, capability: str, h: Hyper, offset: int, numel: int
-) -> tuple[list[tuple[float, float]], tuple[float, float]] | None:
+) -> tuple[list[tuple[float, float]], tuple[float, float], list[tuple[float, float]]] | None:
     """A schedule with a visible decay: lr_t and one weight decay, coupled as torch couples them.
 
     Each step reads lr_t twice, in the step size ``f32(lr_t / bc1)`` and in the decay factor
@@ -1337,8 +1337,10 @@ def _coupled_schedule(
     shifts the step size by an ulp or two.  Here wd is held at a value inside the per-step fits'
     wd interval and each step's lr is searched with both scalars bound to it; then, with those
     lrs, the interval of wd that every element of every step allows.  Returns per-step lr
-    intervals (as reals) and the wd interval, or None when no coupled lr fits some step."""
-    eps = _prefer(_shared(fits)[0], 1e-8)
+    intervals (as reals) at one eps, the wd interval, and the lr intervals widened along eps's
+    ridge; or None when no coupled lr fits some step."""
+    eps_iv = _shared(fits)[0]
+    eps = _prefer(eps_iv, 1e-8)
     wd_lo, wd_hi = _wd_interval(fits, _lr_intervals(fits, h.beta1, offset))
     if not 0 < wd_lo <= wd_hi:
         return None
@@ -1346,53 +1348,79 @@ def _coupled_schedule(
     for sd in steps:
         _, opened, conv_eps, conv_decay = _open_step(rcp, h, float(sd.index + offset), capability)
         where = {k: v[sd.flat] for k, v in rcp.positions(capability, numel, 1).items()}
-        e = conv_eps(np.full(sd.flat.size, eps, np.float32))
-        opened_steps.append((opened, _widen(sd.state), where, e, conv_decay))
-    # the per-step decay intervals are slices (each at its step's own c): their wd interval can
-    # miss the truth by 1e-4 (seen: 0.3 outside [0.29991, 0.29997]); the simplest values of
-    # wider intervals too, each checked below on every element of every step
-    widened = (simplest_in(wd_lo * (1 - r), wd_hi * (1 + r)) for r in (0.0, 1e-3, 1e-2))
-    for wd in dict.fromkeys((*widened, (wd_lo + wd_hi) / 2)):
+        opened_steps.append((opened, _widen(sd.state), where, conv_eps, conv_decay))
+
+    def coupled_lrs(eps: float, wd: float, near: list[Interval]) -> list[tuple[float, float]] | None:
+        """Each step's lr interval with eps and wd held (None: some step has none)."""
         lrs: list[tuple[float, float]] = []
-        for sd, f, (opened, inputs, where, e, conv_decay) in zip(steps, fits, opened_steps, strict=True):
+        for sd, c_near, (opened, inputs, where, conv_eps, conv_decay) in zip(steps, near, opened_steps, strict=True):
             bc1 = 1 - h.beta1 ** float(sd.index + offset)
+            e = conv_eps(np.full(sd.flat.size, eps, np.float32))
 
             # The search runs over the step size c = f32(lr/bc1) itself, with lr = c*bc1 in the
             # decay: the lr is a Python double, and a float32 lr grid misses the c of some
             # steps (f32(f32(lr)/bc1) != f32(lr/bc1) for ~3% of them; seen: lr 0.01, wd 0.3,
             # no lr coupled at the true count).  Every lr rounding to c gives the same decay
             # factor but within ulp(c)*bc1*wd of a float32 rounding edge of 1 - lr*wd.
-            def bind(x: np.ndarray, e=e, bc1=bc1, conv_decay=conv_decay, wd=wd) -> dict[str, np.ndarray]:
+            def bind(x: np.ndarray, e=e, bc1=bc1, conv_decay=conv_decay) -> dict[str, np.ndarray]:
                 return {"__e": e, "__c": x, "__d": conv_decay(1 - x.astype(np.float64) * bc1 * wd)}
 
             # An element's W is monotone in c only while bf16(p * d(c)) holds still: near the
             # fit's c first (d barely moves), then a wide range (the fit's c may be biased)
-            for lo, hi in ((f.coef.lo * (1 - 1e-3), f.coef.hi * (1 + 1e-3)), (f.coef.lo / 2, f.coef.hi * 2)):
+            for lo, hi in ((c_near.lo * (1 - 1e-3), c_near.hi * (1 + 1e-3)), (c_near.lo / 2, c_near.hi * 2)):
                 iv = scalar_interval(opened, inputs, where, "param", sd.want["param"], bind, lo, hi)
                 if iv is not None:
                     break
             if iv is None:
-                break
+                return None
             c_lo, c_hi = _rounding_edges(iv.lo, iv.hi)  # the reals that round into [iv.lo, iv.hi]
             lrs.append((c_lo * bc1, c_hi * bc1))
-        if len(lrs) < len(steps):
-            continue
-        lr_values = [simplest_in(lo, hi) for lo, hi in lrs]
+        return lrs
+
+    def wd_allowed(lr_values: list[float]) -> tuple[float, float] | None:
+        """The wd interval every element of every step allows with these lrs (and eps)."""
         lo_all, hi_all = 0.0, math.inf
-        for sd, lr, (opened, inputs, where, e, conv_decay) in zip(steps, lr_values, opened_steps, strict=True):
+        for sd, lr, (opened, inputs, where, conv_eps, conv_decay) in zip(steps, lr_values, opened_steps, strict=True):
             bc1 = 1 - h.beta1 ** float(sd.index + offset)
             c = np.full(sd.flat.size, lr / bc1, np.float32)
+            e = conv_eps(np.full(sd.flat.size, eps, np.float32))
 
             def bind_wd(x: np.ndarray, e=e, c=c, conv_decay=conv_decay, lr=lr) -> dict[str, np.ndarray]:
                 return {"__e": e, "__c": c, "__d": conv_decay(1 - lr * x.astype(np.float64))}
 
             iv = scalar_interval(opened, inputs, where, "param", sd.want["param"], bind_wd, 1e-30, 0.5 / lr)
             if iv is None:
-                break
+                return None
             lo_all, hi_all = max(lo_all, iv.lo), min(hi_all, iv.hi)
-        else:
-            if lo_all <= hi_all:
-                return lrs, _rounding_edges(lo_all, hi_all)
+        return _rounding_edges(lo_all, hi_all) if lo_all <= hi_all else None
+
+    # the per-step decay intervals are slices (each at its step's own c): their wd interval can
+    # miss the truth by 1e-4 (seen: 0.3 outside [0.29991, 0.29997]); the simplest values of
+    # wider intervals too, each checked below on every element of every step
+    widened = (simplest_in(wd_lo * (1 - r), wd_hi * (1 + r)) for r in (0.0, 1e-3, 1e-2))
+    for wd in dict.fromkeys((*widened, (wd_lo + wd_hi) / 2)):
+        lrs = coupled_lrs(eps, wd, [f.coef for f in fits])
+        if lrs is None:
+            continue
+        wd_iv = wd_allowed([simplest_in(lo, hi) for lo, hi in lrs])
+        if wd_iv is None:
+            continue
+        # eps the bits barely see still moves each step's lr by an ulp or two (seen: lr 0.003
+        # outside its step's interval at eps 1e-8, inside at the true 1e-7): each interval is
+        # widened to the lrs that replay every step with one eps from eps's interval (its ends,
+        # else log-halfway back towards the eps the lrs were found at)
+        ridge = [list(iv) for iv in lrs]
+        for end in (eps_iv.lo, eps_iv.hi):
+            for k in range(4):
+                e_try = math.exp(math.log(eps) + (math.log(max(end, 1e-38)) - math.log(eps)) / 2**k)
+                bc1s = [1 - h.beta1 ** float(sd.index + offset) for sd in steps]
+                near = [Interval(lo / bc1, hi / bc1) for bc1, (lo, hi) in zip(bc1s, lrs, strict=True)]
+                more = coupled_lrs(e_try, wd, near) if e_try != eps else None
+                if more is not None:
+                    for r, (lo, hi) in zip(ridge, more, strict=True):
+                        r[0], r[1] = min(r[0], lo), max(r[1], hi)
+                    break
+        return lrs, wd_iv, [(lo, hi) for lo, hi in ridge]
     return None
 
 
@@ -1601,15 +1629,17 @@ def _identify_once(
                         lrs = _lr_intervals(fits, b1, offset)
                         wd_iv = _wd_interval(fits, lrs)
                         coupled = _coupled_schedule(steps, fits, rcp, cap_family, h, offset, rec.numel)
+                        ridge = None
                         if coupled is not None:
-                            lrs, wd_iv = coupled
+                            lrs, wd_iv, lr_ridge = coupled
+                            ridge = (lr_ridge, _shared(fits)[0], None) if lr_ridge != lrs else None
                         elif any(f.decay.hi < 1.0 for f in fits):
                             # a visible decay no single wd couples to the per-step lrs: fused's
                             # float32 steps fit alone at a wrong count too (seen: count 1 for 2,
                             # W 0.99); the next count first, this one if no count couples
                             uncoupled = uncoupled or (impl, offset, b2, b2_bounds, lrs, _shared(fits)[0], wd_iv, None)
                             continue
-                        best = (impl, offset, b2, b2_bounds, lrs, _shared(fits)[0], wd_iv, None)
+                        best = (impl, offset, b2, b2_bounds, lrs, _shared(fits)[0], wd_iv, ridge)
                         break
                     continue
                 unknowns = {"plain": "plain", "eps": "eps", "joint": "decay", "joint+eps": "decay+eps"}[phase]
@@ -1655,7 +1685,7 @@ def _identify_once(
         lr_for_schedule = None
     else:
         lr_value = [simplest_in(lo, hi) for lo, hi in lrs]
-        lr_interval = [[lo, hi] for lo, hi in lrs]
+        lr_interval = [[lo, hi] for lo, hi in (lr_iv_wide or lrs)]
         lr_for_schedule = [lr_value[0], *lr_value] if len(lr_value) == rec.steps - 1 else lr_value
         findings.append("lr changes between steps (a schedule): reported per replayed step")
 

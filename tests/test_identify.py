@@ -391,3 +391,19 @@ def test_a_cuda_fused_recording_is_named_in_one_line(tmp_path, capsys):
     assert main(["identify", path]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "CUDA's fused kernel" in err and "beta1 0.85" in err and "--impl fused" in err
+
+
+def test_a_decayed_schedule_s_lr_intervals_hold_the_truth_along_eps(tmp_path, capsys):
+    """Fused step schedule, wd 0.3, eps 1e-7 (barely seen: its interval holds 1e-8), from count 2.
+    At eps 1e-8 one step's lr interval ended at 0.0029999997, the truth 0.003 outside: each step's
+    interval is now widened to the lrs that replay every step with one eps from eps's interval."""
+    rec = tmp_path / "run.h5"
+    lrs = ["0.003"] * 6 + ["0.0003"] * 6
+    args = ["record", str(rec), "--impl", "fused", "--steps", "12", "--shape", "300x7", "--lr", ",".join(lrs)]
+    assert main([*args, "--eps", "1e-7", "--weight-decay", "0.3", "--seed", "3", "--threads", "1"]) == 0
+    capsys.readouterr()
+    out = identify_json(capsys, strip(str(rec), tmp_path / "bare.h5", drop_first=1))
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert out["first_index_step_count"] == 2 and inside(0.3, out["weight_decay_interval"])
+    assert [inside(float(lr), iv) for lr, iv in zip(lrs[2:], out["lr_interval"], strict=True)] == [True] * 10
+    assert inside(1e-7, out["eps_interval"])
