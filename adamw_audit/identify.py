@@ -66,7 +66,47 @@ class Interval:
     hi: float
 
     def mid(self) -> float:
+        """The float32 nearest the middle (a kernel scalar searched as float32)."""
         return float(np.float32((self.lo + self.hi) / 2)) if self.lo != self.hi else self.lo
+
+    def real_mid(self) -> float:
+        """The double in the middle (an lr: a Python double, never cast to float32 itself)."""
+        return (self.lo + self.hi) / 2
+
+
+def step_size(lr: np.ndarray, bc1: np.ndarray) -> np.ndarray:
+    """What torch's kernels read for an lr: ``lr / (1 - beta1^step)`` in double (Python), then
+    cast to float32 (one rounding each; torch/optim/adamw.py, ``step_size = lr / bias_correction1``)."""
+    return (np.asarray(lr, np.float64) / bc1).astype(np.float32)
+
+
+def _lr_edges(lows: np.ndarray, highs: np.ndarray, bc1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per element, the doubles lr whose :func:`step_size` lies in [low, high] (float32 bit
+    patterns of a positive step size; low > high: none), as float64 bit patterns (ordered like
+    the values: every one is positive); an empty interval stays empty (+inf, 0).
+
+    lr -> f32(lr/bc1) is monotone, so the lrs of one step size form an interval whose ends lie
+    about half a float32 ulp (times bc1) beyond it: start from that estimate and move each end
+    double by double until it is the last one in (a few moves: the estimate's rounding)."""
+    empty = lows > highs
+    lows = np.where(empty, highs, lows)  # (any value: replaced below)
+    c_lo, c_hi = _int_f32(lows), _int_f32(highs)
+    lo = (_int_f32(lows - 1).astype(np.float64) + c_lo) / 2 * bc1
+    hi = (c_hi.astype(np.float64) + _int_f32(highs + 1)) / 2 * bc1
+    down, up = np.float64(-np.inf), np.float64(np.inf)
+    for _ in range(64):
+        lo_in = step_size(lo, bc1) >= c_lo
+        lo_next = np.where(~lo_in, np.nextafter(lo, up), np.where(step_size(np.nextafter(lo, down), bc1) >= c_lo,
+                                                                   np.nextafter(lo, down), lo))  # fmt: skip
+        hi_in = step_size(hi, bc1) <= c_hi
+        hi_next = np.where(~hi_in, np.nextafter(hi, down), np.where(step_size(np.nextafter(hi, up), bc1) <= c_hi,
+                                                                    np.nextafter(hi, up), hi))  # fmt: skip
+        if np.array_equal(lo_next, lo) and np.array_equal(hi_next, hi):
+            break
+        lo, hi = lo_next, hi_next
+    else:
+        raise AssertionError("lr edges did not settle")  # a few moves suffice: an estimate's rounding
+    return np.where(empty, np.inf, lo).view(np.int64), np.where(empty, 0.0, hi).view(np.int64)
 
 
 def element_intervals(
@@ -78,6 +118,7 @@ def element_intervals(
     bind: Callable[[np.ndarray], dict[str, np.ndarray]],
     lo: float,
     hi: float,
+    bc1: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per element, the [low, high] float32 bit patterns of a positive search variable ``x`` in
     [lo, hi] that reproduce ``target`` (low > high: none does), and ``side``: +1 where every x
@@ -85,7 +126,14 @@ def element_intervals(
 
     ``bind(x)`` maps per-element candidate values of ``x`` to the arrays that replace the opened
     scalars.  Assumes each element's result is monotone in ``x`` (true of every scalar searched
-    alone here)."""
+    alone here).
+
+    ``bc1`` (per element): the variable is an lr, a double that each element reads as its step's
+    float32 :func:`step_size` ``f32(lr / bc1)``.  The bisection runs over that step size (``bind``
+    gets it), and low/high are float64 bit patterns of the lrs that give it (:func:`_lr_edges`).
+    A float32 lr grid cannot stand in: no float32 lr may give every step's step size (seen: lr
+    0.005, betas (0.5, 0.9999): f32(0.005/0.75) lies between the step sizes of the two float32
+    lrs nearest 0.005)."""
     n = target.size
     r = bits.ordered(target).astype(np.int64)
     name = program.outputs[output]
@@ -125,7 +173,14 @@ def element_intervals(
     lows, highs = np.where(flat, a0, lows), np.where(flat, b0, highs)
     lows = np.where(side != 0, b0 + 1, lows)  # unreachable: an empty interval
     highs = np.where(side != 0, a0 - 1, highs)
+    if bc1 is not None:
+        lows, highs = _lr_edges(lows, highs, bc1)
     return lows, highs, side
+
+
+def _value_of(i: int, lr: bool) -> float:
+    """The float an element_intervals bit pattern stands for (float64 for an lr, else float32)."""
+    return float(np.array([i], np.int64).view(np.float64)[0]) if lr else float(_int_f32(np.array([i]))[0])
 
 
 def scalar_interval(
@@ -137,21 +192,25 @@ def scalar_interval(
     bind: Callable[[np.ndarray], dict[str, np.ndarray]],
     lo: float,
     hi: float,
+    bc1: np.ndarray | None = None,
 ) -> Interval | None:
     """The interval of ``x`` for which *every* element reproduces ``target``: the intersection of
-    :func:`element_intervals`, its two ends re-checked on every element."""
-    lows, highs, side = element_intervals(program, inputs, where, output, target, bind, lo, hi)
+    :func:`element_intervals`, its two ends re-checked on every element.  ``bc1``: ``x`` is an lr
+    (:func:`element_intervals`), the interval one of doubles."""
+    lows, highs, side = element_intervals(program, inputs, where, output, target, bind, lo, hi, bc1)
     if np.any(side != 0):
         return None
     lo_i, hi_i = int(lows.max()), int(highs.min())
     if lo_i > hi_i:
         return None
     name = program.outputs[output]
-    for end in (lo_i, hi_i):
-        env = evaluate(program, {**inputs, **bind(_int_f32(np.full(target.size, end, np.int64)))}, where)
+    ends = [_value_of(lo_i, bc1 is not None), _value_of(hi_i, bc1 is not None)]
+    for end in ends:
+        x = step_size(np.full(target.size, end), bc1) if bc1 is not None else np.full(target.size, end, np.float32)
+        env = evaluate(program, {**inputs, **bind(x)}, where)
         if not np.array_equal(to_bits(env[name]), target):
             return None
-    return Interval(float(_int_f32(np.array([lo_i]))[0]), float(_int_f32(np.array([hi_i]))[0]))
+    return Interval(*ends)
 
 
 def _interval_on(
@@ -166,11 +225,13 @@ def _interval_on(
     hi: float,
     value: Callable[[np.ndarray, np.ndarray | slice], np.ndarray] | None = None,
     rows: np.ndarray | None = None,
+    bc1: np.ndarray | None = None,
 ) -> Interval | None:
     """:func:`scalar_interval` of the opened scalar ``var``, the other opened scalars held at the
     per-element arrays ``fixed``, on the elements ``rows`` (None: all).  ``value(x, rows)`` maps
     candidates to what the kernel reads (default: ``x`` itself).  A subset with no interval rules
-    the whole set out: fewer elements, fewer constraints."""
+    the whole set out: fewer elements, fewer constraints.  ``bc1``: ``var`` is an lr
+    (:func:`element_intervals`)."""
     sel = slice(None) if rows is None else rows
     held = {k: v[sel] for k, v in fixed.items()}
 
@@ -179,7 +240,9 @@ def _interval_on(
 
     sub_in = {k: v[sel] for k, v in inputs.items()}
     sub_where = {k: v[sel] for k, v in where.items()}
-    return scalar_interval(program, sub_in, sub_where, output, target[sel], bind, lo, hi)
+    return scalar_interval(
+        program, sub_in, sub_where, output, target[sel], bind, lo, hi, None if bc1 is None else bc1[sel]
+    )
 
 
 def _conveyed(program: Program, label: str) -> Callable[[np.ndarray], np.ndarray]:
@@ -446,7 +509,7 @@ def joint_interval(
     conv_d: Callable[[np.ndarray], np.ndarray],
     slope: np.ndarray,
     d_effect: np.ndarray,
-    c_map: Callable[[np.ndarray, np.ndarray | slice], np.ndarray] | None = None,
+    bc1: np.ndarray | None = None,
     third: tuple[np.ndarray, np.ndarray, list[int]] | None = None,
 ) -> tuple[Interval, np.ndarray] | None:
     """Two scalars that trade off: a value of ``d`` and the interval of ``c`` that go with it.
@@ -461,7 +524,8 @@ def joint_interval(
 
     ``third`` = (slope, effect, vote) for a third scalar held fixed in ``fixed``: when no d fits,
     the last probe's conflict (or stuck elements) says, by the same rules, which way that scalar
-    must move; +1 (up) or -1 is appended to ``vote``, and the subsample is not retried whole."""
+    must move; +1 (up) or -1 is appended to ``vote``, and the subsample is not retried whole.
+    ``bc1``: c is an lr (:func:`element_intervals`)."""
     n = target.size
     # the bisection probes a fixed subsample; the answer is checked on every element
     rows = np.sort(np.random.default_rng(0).choice(n, size=min(n, PROBE), replace=False))
@@ -469,8 +533,11 @@ def joint_interval(
     sub_where = {k: v[rows] for k, v in where.items()}
     sub_fixed = {k: v[rows] for k, v in fixed.items()}
 
-    def bind_for(d: np.ndarray, fx: dict[str, np.ndarray], sel: np.ndarray | slice):
-        return lambda x: {**fx, d_var: d, c_var: c_map(x, sel) if c_map else x}
+    def bind_for(d: np.ndarray, fx: dict[str, np.ndarray]):
+        return lambda x: {**fx, d_var: d, c_var: x}
+
+    def bc1_of(sel: np.ndarray | slice) -> np.ndarray | None:
+        return None if bc1 is None else bc1[sel]
 
     def majority(votes: np.ndarray) -> bool:
         return int(np.sum(votes > 0)) >= int(np.sum(votes < 0))
@@ -482,7 +549,7 @@ def joint_interval(
         d_value = _int_f32(np.array([mid]))[0]
         d = conv_d(np.full(rows.size, d_value, np.float32))
         lows, highs, side = element_intervals(
-            opened, sub_in, sub_where, output, target[rows], bind_for(d, sub_fixed, rows), *c_range
+            opened, sub_in, sub_where, output, target[rows], bind_for(d, sub_fixed), *c_range, bc1_of(rows)
         )
         stuck = np.nonzero(side != 0)[0]
         if stuck.size:
@@ -493,9 +560,7 @@ def joint_interval(
             up3 = third[0][rows][j] > third[0][rows][i] if third else up3
             if lows[i] <= highs[j]:
                 d_all = conv_d(np.full(n, d_value, np.float32))
-                c = scalar_interval(
-                    opened, inputs, where, output, target, bind_for(d_all, fixed, slice(None)), *c_range
-                )
+                c = scalar_interval(opened, inputs, where, output, target, bind_for(d_all, fixed), *c_range, bc1)
                 if c is not None:
                     return c, d_all
                 if rows.size == n:
@@ -538,9 +603,9 @@ def _joint_step_and_decay(sd, opened, inputs, where, target, e, conv_decay, h: H
 def _decay_and_eps(
     opened: Program, inputs: dict[str, np.ndarray], where: dict, target: np.ndarray,
     conv_eps: Callable, conv_decay: Callable, d_order: tuple[np.ndarray, np.ndarray],
-    e_order: tuple[np.ndarray, np.ndarray], c_range: tuple[float, float], c_map: Callable | None = None,
+    e_order: tuple[np.ndarray, np.ndarray], c_range: tuple[float, float], bc1: np.ndarray | None = None,
 ) -> tuple[Interval, np.ndarray, np.ndarray] | None:  # fmt: skip
-    """Step size (or lr, through ``c_map``), decay factor and eps all unknown: a bisection on eps
+    """Step size (or lr, given ``bc1``), decay factor and eps all unknown: a bisection on eps
     over EPS_RANGE, each probe a joint (step size, decay) search whose failure votes which way
     eps must move (``joint_interval(third=...)``).  ``d_order``/``e_order``: (slope, effect) of
     the decay and of eps (:func:`joint_interval`).  Returns (step size, decay, eps) or None."""
@@ -552,7 +617,7 @@ def _decay_and_eps(
         vote: list[int] = []
         found = joint_interval(
             opened, inputs, where, "param", target, {"__e": e}, "__c", c_range, "__d", (0.5, 1.0),
-            conv_decay, *d_order, c_map=c_map, third=(*e_order, vote),
+            conv_decay, *d_order, bc1=bc1, third=(*e_order, vote),
         )  # fmt: skip
         if found is not None:
             return found[0], found[1], e
@@ -773,12 +838,14 @@ def fit_pooled(
     def full(x: float) -> np.ndarray:
         return np.full(n, x, np.float32)
 
-    def step_size(lr: np.ndarray, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
-        return (lr.astype(np.float64) / bc1[rows]).astype(np.float32)
+    def c_at(lr: Interval) -> np.ndarray:  # every element's step size at the lr in the middle
+        return step_size(np.full(n, lr.real_mid()), bc1)
 
     def search(var: str, fixed: dict[str, np.ndarray], lo: float, hi: float, conv=None, rows=None) -> Interval | None:
-        value = step_size if var == "__c" else (lambda x, _: conv(x)) if conv else None
-        return _interval_on(opened, inputs, where, "param", target, var, fixed, lo, hi, value, rows)
+        value = (lambda x, _: conv(x)) if conv else None
+        return _interval_on(
+            opened, inputs, where, "param", target, var, fixed, lo, hi, value, rows, bc1 if var == "__c" else None
+        )
 
     one = full(1.0)
     lr = d = e = None
@@ -800,7 +867,7 @@ def fit_pooled(
     if unknowns == "eps":  # no guess is eps: lr and eps together (the c an element allows moves with e)
         found = joint_interval(
             opened, inputs, where, "param", target, {"__d": one}, "__c", (1e-30, 1e2), "__e", EPS_RANGE,
-            conv_eps, e_slope, e_effect, c_map=step_size,
+            conv_eps, e_slope, e_effect, bc1=bc1,
         )  # fmt: skip
         if found is not None:
             lr, e = found
@@ -810,14 +877,14 @@ def fit_pooled(
             e = conv_eps(full(guess))
             found = joint_interval(
                 opened, inputs, where, "param", target, {"__e": e}, "__c", (1e-30, 1e2), "__d", (0.5, 1.0),
-                conv_decay, slope, np.sign(p), c_map=step_size,
+                conv_decay, slope, np.sign(p), bc1=bc1,
             )  # fmt: skip
             if found is not None:
                 lr, d = found
                 break
     if unknowns == "decay+eps":  # decay visible and no guess is eps
         found3 = _decay_and_eps(opened, inputs, where, target, conv_eps, conv_decay, (slope, np.sign(p)),
-                                (e_slope, e_effect), (1e-30, 1e2), step_size)  # fmt: skip
+                                (e_slope, e_effect), (1e-30, 1e2), bc1)  # fmt: skip
         if found3 is not None:
             lr, d, e = found3
     if lr is None:
@@ -838,15 +905,15 @@ def fit_pooled(
             else:
                 alt_found = joint_interval(
                     opened, inputs, where, "param", target, {"__e": e_try}, "__c", (1e-30, 1e2), "__d", (0.5, 1.0),
-                    conv_decay, slope, np.sign(p), c_map=step_size,
+                    conv_decay, slope, np.sign(p), bc1=bc1,
                 )  # fmt: skip
             if alt_found is not None:
                 (lr, d), e = alt_found, e_try
                 break
-    eps = search("__e", {"__c": step_size(full(lr.mid())), "__d": d}, 1e-38, 1.0, conv_eps)
+    eps = search("__e", {"__c": c_at(lr), "__d": d}, 1e-38, 1.0, conv_eps)
     eps = eps or Interval(float(e[0]), float(e[0]))
     e = conv_eps(full(_prefer(eps, 1e-8)))
-    decay = search("__d", {"__c": step_size(full(lr.mid())), "__e": e}, 0.5, 1.0, conv_decay) or Interval(1.0, 1.0)
+    decay = search("__d", {"__c": c_at(lr), "__e": e}, 0.5, 1.0, conv_decay) or Interval(1.0, 1.0)
     d = conv_decay(full(decay.mid() if decay.hi < 1.0 else 1.0))
     lr = search("__c", {"__e": e, "__d": d}, 1e-30, 1e2) or lr
     wide = None
@@ -854,10 +921,10 @@ def fit_pooled(
         # the walk's elements: those that bind lr at the point (narrowest intervals) and those eps
         # moves most (smallest sqrt(v)/bc2_sqrt): a random subsample misses them and walks too far
         lows, highs, _side = element_intervals(
-            opened, inputs, where, "param", target, lambda x: {"__e": e, "__d": d, "__c": step_size(x)}, 1e-30, 1e2
+            opened, inputs, where, "param", target, lambda x: {"__e": e, "__d": d, "__c": x}, 1e-30, 1e2, bc1
         )
         rows = np.union1d(np.argsort(highs - lows, kind="stable")[:PROBE], np.argsort(-e_slope, kind="stable")[:PROBE])
-        wide = _along_ridges(opened, inputs, where, target, rows, step_size, conv_eps, conv_decay,
+        wide = _along_ridges(opened, inputs, where, target, rows, bc1, conv_eps, conv_decay,
                              lr, eps, decay, e, d)  # fmt: skip
     return lr, eps, decay, wide
 
@@ -884,14 +951,14 @@ def _farthest(
 
 def _slice_on(
     opened: Program, inputs: dict[str, np.ndarray], where: dict, output: str, target: np.ndarray,
-    bind: Callable[[np.ndarray], dict[str, np.ndarray]], lo: float, hi: float,
+    bind: Callable[[np.ndarray], dict[str, np.ndarray]], lo: float, hi: float, bc1: np.ndarray | None = None,
 ) -> tuple[float, float] | None:  # fmt: skip
     """The values of a search variable every element allows (the intersection of
-    :func:`element_intervals`), as floats, or None; not re-checked at the ends."""
-    lows, highs, side = element_intervals(opened, inputs, where, output, target, bind, lo, hi)
+    :func:`element_intervals`; ``bc1``: an lr), as floats, or None; not re-checked at the ends."""
+    lows, highs, side = element_intervals(opened, inputs, where, output, target, bind, lo, hi, bc1)
     if np.any(side != 0) or lows.max() > highs.min():
         return None
-    return float(_int_f32(np.array([lows.max()]))[0]), float(_int_f32(np.array([highs.min()]))[0])
+    return _value_of(int(lows.max()), bc1 is not None), _value_of(int(highs.min()), bc1 is not None)
 
 
 def _along_ridges(
@@ -900,7 +967,7 @@ def _along_ridges(
     where: dict,
     target: np.ndarray,
     rows: np.ndarray,
-    step_size: Callable[[np.ndarray, np.ndarray | slice], np.ndarray],
+    bc1: np.ndarray,
     conv_eps: Callable[[np.ndarray], np.ndarray],
     conv_decay: Callable[[np.ndarray], np.ndarray],
     lr: Interval,
@@ -924,9 +991,9 @@ def _along_ridges(
 
     def lr_slice(e_val: np.ndarray, d_val: np.ndarray) -> tuple[float, float] | None:
         def bind(x: np.ndarray) -> dict[str, np.ndarray]:
-            return {"__e": e_val, "__d": d_val, "__c": step_size(x, rows)}
+            return {"__e": e_val, "__d": d_val, "__c": x}
 
-        return _slice_on(opened, sub, sub_where, "param", goal, bind, 1e-30, 1e2)
+        return _slice_on(opened, sub, sub_where, "param", goal, bind, 1e-30, 1e2, bc1[rows])
 
     lows, highs = [lr.lo], [lr.hi]
     d0, e0 = float(d[0]), float(e[0])
@@ -1041,11 +1108,11 @@ def scan_step_counts(
             inputs = {name: np.tile(arr, k) for name, arr in state.items()}
             where = {name: np.tile(mask, k) for name, mask in where_one.items()}
 
-            def bind(x: np.ndarray, fx=fixed, bc1=bc1) -> dict[str, np.ndarray]:
-                return {**fx, "__c": (x.astype(np.float64) / bc1).astype(np.float32)}
+            def bind(x: np.ndarray, fx=fixed) -> dict[str, np.ndarray]:
+                return {**fx, "__c": x}
 
             target = np.tile(target_one, k)
-            lows, highs, side = element_intervals(opened, inputs, where, "param", target, bind, 1e-30, 1e2)
+            lows, highs, side = element_intervals(opened, inputs, where, "param", target, bind, 1e-30, 1e2, bc1)
             ok = (side.reshape(k, n) == 0).all(axis=1)
             by_lr = lows.reshape(k, n), highs.reshape(k, n)
             start = 0
@@ -1071,7 +1138,6 @@ def _late_window(
     guess and path: it runs before the decay and schedule searches, which take minutes to fail
     on a late window); ``deep``: everything (the last resort).  Returns the fit (as the phase
     loop's ``best``) or None, and the surviving counts of the chunk it came from."""
-    half = lambda x: float(np.spacing(np.float32(x))) / 2  # noqa: E731
     survivors: list[int] = []
     # every path with its likeliest beta2 first (rank 0), then the next ones
     ranked = [(rank, impl, bounds, beta2) for impl, b2, bounds in candidates
@@ -1089,7 +1155,7 @@ def _late_window(
                     pooled = fit_pooled(steps, rcp, capability, h, offset, numel)
                     if pooled is not None:
                         lr_iv, eps_iv, d_iv, _ = pooled
-                        lr_bounds = [(lr_iv.lo - half(lr_iv.lo), lr_iv.hi + half(lr_iv.hi))]
+                        lr_bounds = [(lr_iv.lo, lr_iv.hi)]  # (lr is searched as a double)
                         return (impl, offset, beta2, b2_bounds, lr_bounds, eps_iv, d_iv, None), found
                 if saturated:
                     break
@@ -1549,7 +1615,6 @@ def _identify_once(
     for impl, b2_iv in paths.items():
         b2_lo, b2_hi = _one_minus(b2_iv)
         candidates.append((impl, simplest_in(b2_lo, b2_hi), (b2_lo, b2_hi)))
-    half = lambda x: float(np.spacing(np.float32(x))) / 2  # noqa: E731
     scanned: list[int] = []  # step counts of index 0 found by the late-window scan
     probed: Probe | None = None
     phases, search_offsets = PHASES, offsets
@@ -1646,7 +1711,7 @@ def _identify_once(
                 pooled = fit_pooled(steps, rcp, cap_family, h, offset, rec.numel, unknowns)
                 if pooled is not None:  # one lr for every step
                     lr_iv, eps_iv, d_iv, wide = pooled
-                    lr_bounds = [(lr_iv.lo - half(lr_iv.lo), lr_iv.hi + half(lr_iv.hi))]
+                    lr_bounds = [(lr_iv.lo, lr_iv.hi)]  # (lr is searched as a double)
                     best = (impl, offset, b2, b2_bounds, lr_bounds, eps_iv, d_iv, wide)
                     break
             if best is not None:
@@ -1679,8 +1744,7 @@ def _identify_once(
         lo, hi = lrs[0]
         lr_value: float | list[float] = simplest_in(lo, hi)
         if lr_iv_wide is not None:
-            lo = min(lo, lr_iv_wide.lo - float(np.spacing(np.float32(lr_iv_wide.lo))) / 2)
-            hi = max(hi, lr_iv_wide.hi + float(np.spacing(np.float32(lr_iv_wide.hi))) / 2)
+            lo, hi = min(lo, lr_iv_wide.lo), max(hi, lr_iv_wide.hi)
         lr_interval: list = [lo, hi]
         lr_for_schedule = None
     else:

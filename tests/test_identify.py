@@ -8,6 +8,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adamw_audit.cli import main
 
@@ -407,3 +409,36 @@ def test_a_decayed_schedule_s_lr_intervals_hold_the_truth_along_eps(tmp_path, ca
     assert out["first_index_step_count"] == 2 and inside(0.3, out["weight_decay_interval"])
     assert [inside(float(lr), iv) for lr, iv in zip(lrs[2:], out["lr_interval"], strict=True)] == [True] * 10
     assert inside(1e-7, out["eps_interval"])
+
+
+def test_an_lr_no_float32_stands_for_is_searched_as_a_double(tmp_path, capsys):
+    """lr 0.005, beta1 0.5: torch divides the double lr by 0.75 and casts the step size to float32,
+    and that step size lies between those of the two float32 lrs nearest 0.005.  A float32 lr
+    search found no lr for every step (a random trial: > 340 s, then "not reproducible")."""
+    rec = tmp_path / "run.h5"
+    args = ["record", str(rec), "--impl", "forloop", "--steps", "10", "--shape", "400x10", "--lr", "0.005"]
+    assert main([*args, "--betas", "0.5", "0.9999", "--eps", "1e-12", "--weight-decay", "0.1"]) == 0
+    capsys.readouterr()
+    out = identify_json(capsys, strip(str(rec), tmp_path / "bare.h5"))
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert out["first_index_step_count"] == 1 and out["lr"] == 0.005 and inside(0.005, out["lr_interval"])
+    assert inside(1e-12, out["eps_interval"]) and inside(0.1, out["weight_decay_interval"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lr=st.floats(1e-7, 1.0),
+    bc1=st.one_of(st.sampled_from([0.1, 0.19, 0.75, 0.5, 1.0, 1 - 0.9**1000]), st.floats(1e-3, 1.0)),
+)
+def test_the_lrs_of_a_step_size_are_exactly_those_that_round_to_it(lr, bc1):
+    """_lr_edges: the doubles whose f32(lr / bc1) is one float32 step size form an interval; its
+    ends are found exactly (the double beyond each end gives another step size)."""
+    from adamw_audit.identify import _f32_int, _lr_edges, step_size
+
+    b = np.array([bc1])
+    c = step_size(np.array([lr]), b)
+    lo, hi = _lr_edges(np.array([_f32_int(c[0])]), np.array([_f32_int(c[0])]), b)
+    lo, hi = lo.view(np.float64), hi.view(np.float64)
+    assert lo[0] <= lr <= hi[0]
+    assert step_size(lo, b)[0] == c[0] and step_size(hi, b)[0] == c[0]
+    assert step_size(np.nextafter(lo, 0), b)[0] < c[0] and step_size(np.nextafter(hi, 2), b)[0] > c[0]
