@@ -253,6 +253,12 @@ def _conveyed(program: Program, label: str) -> Callable[[np.ndarray], np.ndarray
     return lambda x: np.asarray(x, np.float32)
 
 
+def _rounds_to_bf16(conv: Callable[[np.ndarray], np.ndarray]) -> bool:
+    """Whether a :func:`_conveyed` function rounds (to bf16) rather than passing float32 through."""
+    x = np.array([0.7], np.float32)  # not a bf16 value
+    return bool(conv(x)[0] != x[0])
+
+
 @dataclass
 class StepData:
     index: int
@@ -511,6 +517,7 @@ def joint_interval(
     d_effect: np.ndarray,
     bc1: np.ndarray | None = None,
     third: tuple[np.ndarray, np.ndarray, list[int]] | None = None,
+    measure: bool = False,
 ) -> tuple[Interval, np.ndarray] | None:
     """Two scalars that trade off: a value of ``d`` and the interval of ``c`` that go with it.
 
@@ -525,7 +532,11 @@ def joint_interval(
     ``third`` = (slope, effect, vote) for a third scalar held fixed in ``fixed``: when no d fits,
     the last probe's conflict (or stuck elements) says, by the same rules, which way that scalar
     must move; +1 (up) or -1 is appended to ``vote``, and the subsample is not retried whole.
-    ``bc1``: c is an lr (:func:`element_intervals`)."""
+    ``bc1``: c is an lr (:func:`element_intervals`).  ``measure``: at a conflict, the pair's
+    intervals are measured a few bisection widths either side of d and d moves the way that
+    brings them together; the slope model only where that cannot tell (for a d that reaches the
+    kernel as bf16, next to bf16 denominators, where the intervals move in steps and the model
+    misleads: seen, foreach, eps 2e-4 steered to 3.6e-4)."""
     n = target.size
     # the bisection probes a fixed subsample; the answer is checked on every element
     rows = np.sort(np.random.default_rng(0).choice(n, size=min(n, PROBE), replace=False))
@@ -541,6 +552,16 @@ def joint_interval(
 
     def majority(votes: np.ndarray) -> bool:
         return int(np.sum(votes > 0)) >= int(np.sum(votes < 0))
+
+    def pair_gap(at: int, pair: np.ndarray) -> float:
+        """How far apart (bit patterns) the c intervals of two elements are at d's bit pattern ``at``:
+        lower bound of the first minus upper bound of the second (inf: one has none at all)."""
+        d_pair = conv_d(np.full(2, _int_f32(np.array([at]))[0], np.float32))
+        lows2, highs2, side2 = element_intervals(
+            opened, {k: v[pair] for k, v in inputs.items()}, {k: v[pair] for k, v in where.items()}, output,
+            target[pair], bind_for(d_pair, {k: v[pair] for k, v in fixed.items()}), *c_range, bc1_of(pair),
+        )  # fmt: skip
+        return math.inf if np.any(side2 != 0) else float(lows2[0] - highs2[1])
 
     a, b = _f32_int(d_range[0]), _f32_int(d_range[1])
     up3 = True
@@ -571,6 +592,11 @@ def joint_interval(
                 a, b = _f32_int(d_range[0]), _f32_int(d_range[1])
                 continue
             up = slope[rows][j] - slope[rows][i] > 0
+            if measure:  # on the pair alone (two elements: cheap), a few bisection widths either side
+                step = max(1, (b - a) // 8)
+                pair = rows[[i, j]]
+                g_up, g_down = pair_gap(min(mid + step, b), pair), pair_gap(max(mid - step, a), pair)
+                up = g_up < g_down if g_up != g_down else up
         if up:
             a = mid + 1
         else:
@@ -595,7 +621,7 @@ def _joint_step_and_decay(sd, opened, inputs, where, target, e, conv_decay, h: H
         slope = np.where(q != 0, p / q, 0.0)
     found = joint_interval(
         opened, inputs, where, "param", target, {"__e": e}, "__c", (1e-30, 1e3),
-        "__d", (0.5, 1.0), conv_decay, slope, np.sign(p),
+        "__d", (0.5, 1.0), conv_decay, slope, np.sign(p), measure=_rounds_to_bf16(conv_decay),
     )  # fmt: skip
     return found if found is not None else (None, None)
 
@@ -617,7 +643,7 @@ def _decay_and_eps(
         vote: list[int] = []
         found = joint_interval(
             opened, inputs, where, "param", target, {"__e": e}, "__c", c_range, "__d", (0.5, 1.0),
-            conv_decay, *d_order, bc1=bc1, third=(*e_order, vote),
+            conv_decay, *d_order, bc1=bc1, third=(*e_order, vote), measure=_rounds_to_bf16(conv_decay),
         )  # fmt: skip
         if found is not None:
             return found[0], found[1], e
@@ -764,7 +790,7 @@ def fit_step(
     def step_and_eps(d: np.ndarray) -> tuple[Interval, np.ndarray] | None:
         return joint_interval(
             opened, inputs, where, "param", target, {"__d": d}, "__c", (1e-30, 1e3), "__e", EPS_RANGE,
-            conv_eps, slope, e_effect,
+            conv_eps, slope, e_effect, measure=_rounds_to_bf16(conv_eps),
         )  # fmt: skip
 
     # no guess is eps: step size and eps together (a joint search each), at a decay an earlier step
@@ -867,7 +893,7 @@ def fit_pooled(
     if unknowns == "eps":  # no guess is eps: lr and eps together (the c an element allows moves with e)
         found = joint_interval(
             opened, inputs, where, "param", target, {"__d": one}, "__c", (1e-30, 1e2), "__e", EPS_RANGE,
-            conv_eps, e_slope, e_effect, bc1=bc1,
+            conv_eps, e_slope, e_effect, bc1=bc1, measure=_rounds_to_bf16(conv_eps),
         )  # fmt: skip
         if found is not None:
             lr, e = found
@@ -877,7 +903,7 @@ def fit_pooled(
             e = conv_eps(full(guess))
             found = joint_interval(
                 opened, inputs, where, "param", target, {"__e": e}, "__c", (1e-30, 1e2), "__d", (0.5, 1.0),
-                conv_decay, slope, np.sign(p), bc1=bc1,
+                conv_decay, slope, np.sign(p), bc1=bc1, measure=_rounds_to_bf16(conv_decay),
             )  # fmt: skip
             if found is not None:
                 lr, d = found
@@ -905,7 +931,7 @@ def fit_pooled(
             else:
                 alt_found = joint_interval(
                     opened, inputs, where, "param", target, {"__e": e_try}, "__c", (1e-30, 1e2), "__d", (0.5, 1.0),
-                    conv_decay, slope, np.sign(p), bc1=bc1,
+                    conv_decay, slope, np.sign(p), bc1=bc1, measure=_rounds_to_bf16(conv_decay),
                 )  # fmt: skip
             if alt_found is not None:
                 (lr, d), e = alt_found, e_try

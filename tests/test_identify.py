@@ -442,3 +442,19 @@ def test_the_lrs_of_a_step_size_are_exactly_those_that_round_to_it(lr, bc1):
     assert lo[0] <= lr <= hi[0]
     assert step_size(lo, b)[0] == c[0] and step_size(hi, b)[0] == c[0]
     assert step_size(np.nextafter(lo, 0), b)[0] < c[0] and step_size(np.nextafter(hi, 2), b)[0] > c[0]
+
+
+def test_eps_off_every_guess_with_bf16_denominators_is_steered_by_measurement(tmp_path, capsys):
+    """foreach, warmup schedule, eps 2e-4 (no guess), wd 0.01 (invisible): each step's step size
+    and eps are solved together, and the first-order model steered eps the wrong way at 2.9e-4
+    (bf16 denominators move the intervals in steps); a random trial had no answer in 180 s."""
+    rec = tmp_path / "run.h5"
+    lrs = ["0.0001", "0.0002", "0.0003", "0.0003", "0.0003", "0.0003"]
+    args = ["record", str(rec), "--impl", "foreach", "--steps", "6", "--shape", "376x3", "--lr", ",".join(lrs)]
+    assert main([*args, "--eps", "2e-4", "--weight-decay", "0.01", "--seed", "921410596", "--threads", "1"]) == 0
+    capsys.readouterr()
+    out = identify_json(capsys, strip(str(rec), tmp_path / "bare.h5"))
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert "torch-2.7-2.14-cpu-foreach" in out["equivalent_impls"] and out["first_index_step_count"] == 1
+    assert [inside(float(lr), iv) for lr, iv in zip(lrs[1:], out["lr_interval"], strict=True)] == [True] * 5
+    assert inside(2e-4, out["eps_interval"]) and inside(0.01, out["weight_decay_interval"])
