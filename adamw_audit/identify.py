@@ -198,6 +198,11 @@ def scalar_interval(
     :func:`element_intervals`, its two ends re-checked on every element.  ``bc1``: ``x`` is an lr
     (:func:`element_intervals`), the interval one of doubles."""
     lows, highs, side = element_intervals(program, inputs, where, output, target, bind, lo, hi, bc1)
+    return _common_interval(program, inputs, where, output, target, bind, lows, highs, side, bc1)
+
+
+def _common_interval(program, inputs, where, output, target, bind, lows, highs, side, bc1) -> Interval | None:
+    """:func:`scalar_interval` from :func:`element_intervals`' arrays."""
     if np.any(side != 0):
         return None
     lo_i, hi_i = int(lows.max()), int(highs.min())
@@ -565,6 +570,7 @@ def joint_interval(
 
     a, b = _f32_int(d_range[0]), _f32_int(d_range[1])
     up3 = True
+    grown = 0  # times the subsample grew by the elements that disagreed with it
     while a <= b:
         mid = (a + b) // 2
         d_value = _int_f32(np.array([mid]))[0]
@@ -581,14 +587,26 @@ def joint_interval(
             up3 = third[0][rows][j] > third[0][rows][i] if third else up3
             if lows[i] <= highs[j]:
                 d_all = conv_d(np.full(n, d_value, np.float32))
-                c = scalar_interval(opened, inputs, where, output, target, bind_for(d_all, fixed), *c_range, bc1)
+                bind_all = bind_for(d_all, fixed)
+                every = element_intervals(opened, inputs, where, output, target, bind_all, *c_range, bc1)
+                c = _common_interval(opened, inputs, where, output, target, bind_all, *every, bc1)
                 if c is not None:
                     return c, d_all
                 if rows.size == n:
                     return None
-                # the subsample agreed, the whole set did not: start over with every element
-                rows = np.arange(n)
-                sub_in, sub_where, sub_fixed = inputs, where, fixed
+                # the subsample agreed, the whole set did not: start over with the elements that
+                # disagree added (the most first; bisecting every element costs minutes on a
+                # large sample), and with every element once that has not settled it
+                lows_all, highs_all, side_all = every
+                miss = np.maximum(lows_all - highs[j], lows[i] - highs_all)
+                miss = np.where(side_all != 0, np.iinfo(np.int64).max, miss)
+                worst = np.argsort(-miss, kind="stable")[:PROBE]
+                worst = worst[miss[worst] > 0]
+                grown += 1
+                rows = np.union1d(rows, worst) if worst.size and grown <= 3 else np.arange(n)
+                sub_in = {k: v[rows] for k, v in inputs.items()}
+                sub_where = {k: v[rows] for k, v in where.items()}
+                sub_fixed = {k: v[rows] for k, v in fixed.items()}
                 a, b = _f32_int(d_range[0]), _f32_int(d_range[1])
                 continue
             up = slope[rows][j] - slope[rows][i] > 0
@@ -601,7 +619,7 @@ def joint_interval(
             a = mid + 1
         else:
             b = mid - 1
-        if a > b and rows.size == PROBE and n > PROBE and third is None:
+        if a > b and rows.size == min(n, PROBE) and n > PROBE and third is None:
             # the subsample led nowhere: once more on a larger one (more conflicts to steer by;
             # not every element: on a file no d fits, that would cost minutes per call)
             rows = np.sort(np.random.default_rng(1).choice(n, size=min(n, 8 * PROBE), replace=False))
