@@ -1439,7 +1439,7 @@ def _lr_intervals(fits: list[StepFit], b1: float, offset: int) -> list[tuple[flo
 
 def _coupled_schedule(
     steps: list[StepData], fits: list[StepFit], rcp: Recipe, capability: str, h: Hyper, offset: int, numel: int
-) -> tuple[list[tuple[float, float]], tuple[float, float], list[tuple[float, float]]] | None:
+) -> tuple[list[tuple[float, float]], tuple[float, float], list[tuple[float, float]], float] | None:
     """A schedule with a visible decay: lr_t and one weight decay, coupled as torch couples them.
 
     Each step reads lr_t twice, in the step size ``f32(lr_t / bc1)`` and in the decay factor
@@ -1447,10 +1447,22 @@ def _coupled_schedule(
     shifts the step size by an ulp or two.  Here wd is held at a value inside the per-step fits'
     wd interval and each step's lr is searched with both scalars bound to it; then, with those
     lrs, the interval of wd that every element of every step allows.  Returns per-step lr
-    intervals (as reals) at one eps, the wd interval, and the lr intervals widened along eps's
-    ridge; or None when no coupled lr fits some step."""
+    intervals (as reals) at one eps, the wd interval, the lr intervals widened along eps's
+    ridge, and that eps; or None when no coupled lr fits some step."""
     eps_iv = _shared(fits)[0]
-    eps = _prefer(eps_iv, 1e-8)
+    # eps: the usual value if the steps' intervals allow it, then the one-digit values near the
+    # steps that see eps (their intervals are slices at each step's own c and decay and need
+    # not overlap, nor hold the truth: seen 1e-7 outside [1.06e-7, 2.9e-7], 1e-8 then coupled
+    # no step)
+    seen = [f.eps for f in fits if 0 < f.eps.lo and f.eps.hi < 4 * f.eps.lo]
+    eps_tries = [_prefer(eps_iv, 1e-8)]
+    if seen:
+        lo_seen, hi_seen = min(iv.lo for iv in seen), max(iv.hi for iv in seen)
+        centre = math.sqrt(lo_seen * hi_seen)
+        decades = range(math.floor(math.log10(lo_seen / 4)), math.ceil(math.log10(hi_seen * 4)) + 1)
+        near = {float(f"{m}e{k}") for k in decades for m in range(1, 10)}
+        near = {x for x in near if lo_seen / 4 <= x <= hi_seen * 4}
+        eps_tries += sorted(near, key=lambda x: abs(math.log(x / centre)))[:8]
     wd_lo, wd_hi = _wd_interval(fits, _lr_intervals(fits, h.beta1, offset))
     if not 0 < wd_lo <= wd_hi:
         return None
@@ -1487,7 +1499,7 @@ def _coupled_schedule(
             lrs.append((c_lo * bc1, c_hi * bc1))
         return lrs
 
-    def wd_allowed(lr_values: list[float]) -> tuple[float, float] | None:
+    def wd_allowed(lr_values: list[float], eps: float) -> tuple[float, float] | None:
         """The wd interval every element of every step allows with these lrs (and eps)."""
         lo_all, hi_all = 0.0, math.inf
         for sd, lr, (opened, inputs, where, conv_eps, conv_decay) in zip(steps, lr_values, opened_steps, strict=True):
@@ -1507,12 +1519,12 @@ def _coupled_schedule(
     # the per-step decay intervals are slices (each at its step's own c): their wd interval can
     # miss the truth by 1e-4 (seen: 0.3 outside [0.29991, 0.29997]); the simplest values of
     # wider intervals too, each checked below on every element of every step
-    widened = (simplest_in(wd_lo * (1 - r), wd_hi * (1 + r)) for r in (0.0, 1e-3, 1e-2))
-    for wd in dict.fromkeys((*widened, (wd_lo + wd_hi) / 2)):
+    widened = [simplest_in(wd_lo * (1 - r), wd_hi * (1 + r)) for r in (0.0, 1e-3, 1e-2)]
+    for eps, wd in itertools.product(dict.fromkeys(eps_tries), dict.fromkeys((*widened, (wd_lo + wd_hi) / 2))):
         lrs = coupled_lrs(eps, wd, [f.coef for f in fits])
         if lrs is None:
             continue
-        wd_iv = wd_allowed([simplest_in(lo, hi) for lo, hi in lrs])
+        wd_iv = wd_allowed([simplest_in(lo, hi) for lo, hi in lrs], eps)
         if wd_iv is None:
             continue
         # eps the bits barely see still moves each step's lr by an ulp or two (seen: lr 0.003
@@ -1530,7 +1542,7 @@ def _coupled_schedule(
                     for r, (lo, hi) in zip(ridge, more, strict=True):
                         r[0], r[1] = min(r[0], lo), max(r[1], hi)
                     break
-        return lrs, wd_iv, [(lo, hi) for lo, hi in ridge]
+        return lrs, wd_iv, [(lo, hi) for lo, hi in ridge], eps
     return None
 
 
@@ -1738,17 +1750,20 @@ def _identify_once(
                         lrs = _lr_intervals(fits, b1, offset)
                         wd_iv = _wd_interval(fits, lrs)
                         coupled = _coupled_schedule(steps, fits, rcp, cap_family, h, offset, rec.numel)
-                        ridge = None
+                        ridge, eps_found = None, _shared(fits)[0]
                         if coupled is not None:
-                            lrs, wd_iv, lr_ridge = coupled
-                            ridge = (lr_ridge, _shared(fits)[0], None) if lr_ridge != lrs else None
+                            lrs, wd_iv, lr_ridge, eps_used = coupled
+                            # replayed at the eps coupled with; reported with the steps' hull
+                            eps_found = Interval(eps_used, eps_used)
+                            hull = _shared(fits)[0]
+                            ridge = (lr_ridge, Interval(min(hull.lo, eps_used), max(hull.hi, eps_used)), None)
                         elif any(f.decay.hi < 1.0 for f in fits):
                             # a visible decay no single wd couples to the per-step lrs: fused's
                             # float32 steps fit alone at a wrong count too (seen: count 1 for 2,
                             # W 0.99); the next count first, this one if no count couples
                             uncoupled = uncoupled or (impl, offset, b2, b2_bounds, lrs, _shared(fits)[0], wd_iv, None)
                             continue
-                        best = (impl, offset, b2, b2_bounds, lrs, _shared(fits)[0], wd_iv, ridge)
+                        best = (impl, offset, b2, b2_bounds, lrs, eps_found, wd_iv, ridge)
                         break
                     continue
                 unknowns = {"plain": "plain", "eps": "eps", "joint": "decay", "joint+eps": "decay+eps"}[phase]

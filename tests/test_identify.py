@@ -458,3 +458,21 @@ def test_eps_off_every_guess_with_bf16_denominators_is_steered_by_measurement(tm
     assert "torch-2.7-2.14-cpu-foreach" in out["equivalent_impls"] and out["first_index_step_count"] == 1
     assert [inside(float(lr), iv) for lr, iv in zip(lrs[1:], out["lr_interval"], strict=True)] == [True] * 5
     assert inside(2e-4, out["eps_interval"]) and inside(0.01, out["weight_decay_interval"])
+
+
+def test_a_decayed_schedule_couples_at_an_eps_the_steps_see(tmp_path, capsys):
+    """Fused step schedule, eps 1e-7, wd 0.05 (a random trial).  Each step's eps interval is a
+    slice at its own step size and decay: they do not overlap, their hull holds 1e-8, and at 1e-8
+    no wd coupled the lrs at any count (before: W 0.99967, lr 0.01 outside its interval).  The
+    one-digit values near the steps that see eps are tried next."""
+    rec = tmp_path / "run.h5"
+    lrs = ["0.01"] * 7 + ["0.001"] * 8
+    args = ["record", str(rec), "--impl", "fused", "--steps", "15", "--shape", "481x9", "--lr", ",".join(lrs)]
+    flags = ["--betas", "0.9", "0.99", "--eps", "1e-7", "--weight-decay", "0.05", "--seed", "87728238"]
+    assert main([*args, *flags, "--threads", "1"]) == 0
+    capsys.readouterr()
+    out = identify_json(capsys, strip(str(rec), tmp_path / "bare.h5"))
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert out["first_index_step_count"] == 1 and inside(0.05, out["weight_decay_interval"])
+    assert [inside(float(lr), iv) for lr, iv in zip(lrs[1:], out["lr_interval"], strict=True)] == [True] * 14
+    assert inside(1e-7, out["eps_interval"])
