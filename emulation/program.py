@@ -232,19 +232,10 @@ def substitute(program: Program, scalars: Mapping[str, Expr], tensors: Mapping[s
             return scalars[e.label]
         if isinstance(e, T) and e.name in tensors:
             return tensors[e.name]
-        if isinstance(e, Op):
-            return Op(e.kind, tuple(sub(a) for a in e.args))
-        if isinstance(e, Bf16):
-            return Bf16(sub(e.x), e.nan, e.where)
-        if isinstance(e, ByPosition):
-            return ByPosition(sub(e.body), sub(e.other), e.where)
-        return e
-
-    def names(e: Expr) -> list[str]:
-        return [e.name] if isinstance(e, T) else [n for c in e.children() for n in names(c)]
+        return _rebuilt(e, sub)
 
     replacements = [*scalars.values(), *tensors.values()]
-    extra = tuple(dict.fromkeys(n for x in replacements for n in names(x) if n not in program.inputs))
+    extra = tuple(dict.fromkeys(n for x in replacements for n in _names(x) if n not in program.inputs))
     assigns = tuple(Assign(a.target, sub(a.expr), a.torch) for a in program.assigns)
     return Program(program.name, program.source, program.inputs + extra, assigns, program.outputs, program.notes)
 
@@ -399,13 +390,7 @@ def fold(
             name = f"{FOLDED}{len(consts)}"
             consts[name] = value_of(e)
             return T(name)
-        if isinstance(e, Op):
-            return Op(e.kind, tuple(cut(a) for a in e.args))
-        if isinstance(e, Bf16):
-            return Bf16(cut(e.x), e.nan, e.where)
-        if isinstance(e, ByPosition):
-            return ByPosition(cut(e.body), cut(e.other), e.where)
-        return e  # a T of a varying name
+        return _rebuilt(e, cut)  # (a T of a varying name stays itself)
 
     targets = [a.target for a in program.assigns]
     if len(set(targets)) < len(targets) or set(targets) & set(program.inputs):
@@ -433,4 +418,16 @@ def fold(
 
 
 def _names(e: Expr) -> list[str]:
+    """The tensors ``e`` reads, in order (with repeats)."""
     return [e.name] if isinstance(e, T) else [n for c in e.children() for n in _names(c)]
+
+
+def _rebuilt(e: Expr, f) -> Expr:
+    """``e`` with ``f`` applied to each child expression (a leaf: ``e`` itself)."""
+    if isinstance(e, Op):
+        return Op(e.kind, tuple(f(a) for a in e.args))
+    if isinstance(e, Bf16):
+        return Bf16(f(e.x), e.nan, e.where)
+    if isinstance(e, ByPosition):
+        return ByPosition(f(e.body), f(e.other), e.where)
+    return e

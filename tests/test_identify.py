@@ -31,6 +31,14 @@ def inside(x: float, iv) -> bool:
     return iv[0] <= x <= iv[1]
 
 
+def identify_recorded(tmp_path, capsys, record_args: list[str], drop_first: int = 0) -> dict:
+    """``adamw-audit record`` a run with ``record_args`` (one thread), strip it, identify it."""
+    rec = tmp_path / "run.h5"
+    assert main(["record", str(rec), *record_args, "--threads", "1"]) == 0
+    capsys.readouterr()
+    return identify_json(capsys, strip(str(rec), tmp_path / "bare.h5", drop_first))
+
+
 def test_seed_like_run(seed_like_recording, tmp_path, capsys):
     out = identify_json(capsys, strip(seed_like_recording, tmp_path / "bare.h5"))
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
@@ -399,12 +407,9 @@ def test_a_decayed_schedule_s_lr_intervals_hold_the_truth_along_eps(tmp_path, ca
     """Fused step schedule, wd 0.3, eps 1e-7 (barely seen: its interval holds 1e-8), from count 2.
     At eps 1e-8 one step's lr interval ended at 0.0029999997, the truth 0.003 outside: each step's
     interval is now widened to the lrs that replay every step with one eps from eps's interval."""
-    rec = tmp_path / "run.h5"
     lrs = ["0.003"] * 6 + ["0.0003"] * 6
-    args = ["record", str(rec), "--impl", "fused", "--steps", "12", "--shape", "300x7", "--lr", ",".join(lrs)]
-    assert main([*args, "--eps", "1e-7", "--weight-decay", "0.3", "--seed", "3", "--threads", "1"]) == 0
-    capsys.readouterr()
-    out = identify_json(capsys, strip(str(rec), tmp_path / "bare.h5", drop_first=1))
+    args = ["--impl", "fused", "--steps", "12", "--shape", "300x7", "--lr", ",".join(lrs)]
+    out = identify_recorded(tmp_path, capsys, [*args, "--eps", "1e-7", "--weight-decay", "0.3", "--seed", "3"], 1)
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
     assert out["first_index_step_count"] == 2 and inside(0.3, out["weight_decay_interval"])
     assert [inside(float(lr), iv) for lr, iv in zip(lrs[2:], out["lr_interval"], strict=True)] == [True] * 10
@@ -415,11 +420,8 @@ def test_an_lr_no_float32_stands_for_is_searched_as_a_double(tmp_path, capsys):
     """lr 0.005, beta1 0.5: torch divides the double lr by 0.75 and casts the step size to float32,
     and that step size lies between those of the two float32 lrs nearest 0.005.  A float32 lr
     search found no lr for every step (a random trial: > 340 s, then "not reproducible")."""
-    rec = tmp_path / "run.h5"
-    args = ["record", str(rec), "--impl", "forloop", "--steps", "10", "--shape", "400x10", "--lr", "0.005"]
-    assert main([*args, "--betas", "0.5", "0.9999", "--eps", "1e-12", "--weight-decay", "0.1"]) == 0
-    capsys.readouterr()
-    out = identify_json(capsys, strip(str(rec), tmp_path / "bare.h5"))
+    args = ["--impl", "forloop", "--steps", "10", "--shape", "400x10", "--lr", "0.005", "--betas", "0.5", "0.9999"]
+    out = identify_recorded(tmp_path, capsys, [*args, "--eps", "1e-12", "--weight-decay", "0.1"])
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
     assert out["first_index_step_count"] == 1 and out["lr"] == 0.005 and inside(0.005, out["lr_interval"])
     assert inside(1e-12, out["eps_interval"]) and inside(0.1, out["weight_decay_interval"])
@@ -448,12 +450,9 @@ def test_eps_off_every_guess_with_bf16_denominators_is_steered_by_measurement(tm
     """foreach, warmup schedule, eps 2e-4 (no guess), wd 0.01 (invisible): each step's step size
     and eps are solved together, and the first-order model steered eps the wrong way at 2.9e-4
     (bf16 denominators move the intervals in steps); a random trial had no answer in 180 s."""
-    rec = tmp_path / "run.h5"
     lrs = ["0.0001", "0.0002", "0.0003", "0.0003", "0.0003", "0.0003"]
-    args = ["record", str(rec), "--impl", "foreach", "--steps", "6", "--shape", "376x3", "--lr", ",".join(lrs)]
-    assert main([*args, "--eps", "2e-4", "--weight-decay", "0.01", "--seed", "921410596", "--threads", "1"]) == 0
-    capsys.readouterr()
-    out = identify_json(capsys, strip(str(rec), tmp_path / "bare.h5"))
+    args = ["--impl", "foreach", "--steps", "6", "--shape", "376x3", "--lr", ",".join(lrs)]
+    out = identify_recorded(tmp_path, capsys, [*args, "--eps", "2e-4", "--weight-decay", "0.01", "--seed", "921410596"])
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
     assert "torch-2.7-2.14-cpu-foreach" in out["equivalent_impls"] and out["first_index_step_count"] == 1
     assert [inside(float(lr), iv) for lr, iv in zip(lrs[1:], out["lr_interval"], strict=True)] == [True] * 5
@@ -465,13 +464,10 @@ def test_a_decayed_schedule_couples_at_an_eps_the_steps_see(tmp_path, capsys):
     slice at its own step size and decay: they do not overlap, their hull holds 1e-8, and at 1e-8
     no wd coupled the lrs at any count (before: W 0.99967, lr 0.01 outside its interval).  The
     one-digit values near the steps that see eps are tried next."""
-    rec = tmp_path / "run.h5"
     lrs = ["0.01"] * 7 + ["0.001"] * 8
-    args = ["record", str(rec), "--impl", "fused", "--steps", "15", "--shape", "481x9", "--lr", ",".join(lrs)]
+    args = ["--impl", "fused", "--steps", "15", "--shape", "481x9", "--lr", ",".join(lrs)]
     flags = ["--betas", "0.9", "0.99", "--eps", "1e-7", "--weight-decay", "0.05", "--seed", "87728238"]
-    assert main([*args, *flags, "--threads", "1"]) == 0
-    capsys.readouterr()
-    out = identify_json(capsys, strip(str(rec), tmp_path / "bare.h5"))
+    out = identify_recorded(tmp_path, capsys, [*args, *flags])
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
     assert out["first_index_step_count"] == 1 and inside(0.05, out["weight_decay_interval"])
     assert [inside(float(lr), iv) for lr, iv in zip(lrs[1:], out["lr_interval"], strict=True)] == [True] * 14
