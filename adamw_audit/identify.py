@@ -850,7 +850,14 @@ def fit_step(
 
 
 def fit_pooled(
-    steps: list[StepData], rcp: Recipe, capability: str, h: Hyper, offset: int, numel: int, unknowns: str = "plain"
+    steps: list[StepData],
+    rcp: Recipe,
+    capability: str,
+    h: Hyper,
+    offset: int,
+    numel: int,
+    unknowns: str = "plain",
+    eps_first: tuple[float, ...] = (),
 ) -> tuple[Interval, Interval, Interval, tuple[Interval, Interval, Interval] | None] | None:
     """One lr, eps and decay factor for every step at once (constant lr: the common case).
 
@@ -862,7 +869,8 @@ def fit_pooled(
     of EPS_GUESSES: a few searches), "eps" (no visible decay, eps anywhere: a joint search),
     "decay" (a visible decay, eps one of the guesses: a joint search per guess), "decay+eps"
     (both: a bisection on eps, each probe a joint search whose failure says which way eps goes).
-    Returns (lr, eps, decay) intervals, lr's as float32 values, each holding the others at one
+    ``eps_first``: eps values "plain" and "decay" try before EPS_GUESSES (a smaller sample's
+    answer).  Returns (lr, eps, decay) intervals, lr's of doubles, each holding the others at one
     point; and, where lr was solved with eps or the decay, the same three widened along the
     ridges of values that replay the elements (:func:`_along_ridges`), else None."""
     bc2 = _bc2_label(scalar_labels(rcp.build(h, 1.0 + offset, capability)))
@@ -895,7 +903,8 @@ def fit_pooled(
     lr = d = e = None
     # a subset with no lr rules the whole set out (fewer constraints): a cheap "no" first
     probe = np.sort(np.random.default_rng(0).choice(n, size=min(n, PROBE), replace=False))
-    for guess in EPS_GUESSES if unknowns == "plain" else ():  # no visible decay: a search per eps guess
+    guesses = tuple(dict.fromkeys((*eps_first, *EPS_GUESSES)))
+    for guess in guesses if unknowns == "plain" else ():  # no visible decay: a search per eps guess
         e = conv_eps(full(guess))
         if search("__c", {"__e": e, "__d": one}, 1e-30, 1e2, rows=probe) is None:
             continue
@@ -917,7 +926,7 @@ def fit_pooled(
             lr, e = found
             d = one
     if unknowns == "decay":  # decay visible: lr and decay together
-        for guess in EPS_GUESSES:
+        for guess in guesses:
             e = conv_eps(full(guess))
             found = joint_interval(
                 opened, inputs, where, "param", target, {"__e": e}, "__c", (1e-30, 1e2), "__d", (0.5, 1.0),
@@ -1572,10 +1581,10 @@ the counts a per-step scan keeps first, late ones included); every late count.""
 
 
 def _identify_once(
-    rec: Recording, sample: int, offsets: tuple[int, ...], seed: int, hint: tuple[str, int, str] | None = None
-) -> tuple[Identification, tuple[str, int, str]]:
-    """One search on ``sample`` elements per step.  ``hint`` (path, step count of index 0, phase)
-    runs only that search.  Returns the answer and its own hint."""
+    rec: Recording, sample: int, offsets: tuple[int, ...], seed: int, hint: tuple[str, int, str, float] | None = None
+) -> tuple[Identification, tuple[str, int, str, float]]:
+    """One search on ``sample`` elements per step.  ``hint`` (path, step count of index 0, phase,
+    eps) runs only that search, its eps tried first.  Returns the answer and its own hint."""
     from .verify import replay
 
     findings: list[str] = []
@@ -1675,11 +1684,14 @@ def _identify_once(
     probed: Probe | None = None
     phases, search_offsets = PHASES, offsets
     if hint is not None:
-        hint_impl, hint_offset, hint_phase = hint
+        hint_impl, hint_offset, hint_phase, _ = hint
         candidates = [c for c in candidates if c[0] == hint_impl] or candidates
         # a scan ends in a plain fit; a plain fit whose eps guess the small sample allowed may need
-        # eps anywhere on the larger one
+        # eps anywhere on the larger one.  eps solved with a decay: first the decay alone at the
+        # eps the smaller sample found (the bisection on eps can lose its way on the larger one:
+        # seen, fused, eps 1e-7, wd 0.1, 485x30: found on 4096 elements per step, not on 16384)
         phases = ("plain", "eps") if hint_phase in ("plain", "scan", "deep scan") else (hint_phase,)
+        phases = ("joint", "joint+eps") if hint_phase == "joint+eps" else phases
         search_offsets = (hint_offset,)
         probed = Probe(False, False, None, [])
     scanned_per_step: dict[str, list[int]] = {}
@@ -1767,7 +1779,8 @@ def _identify_once(
                         break
                     continue
                 unknowns = {"plain": "plain", "eps": "eps", "joint": "decay", "joint+eps": "decay+eps"}[phase]
-                pooled = fit_pooled(steps, rcp, cap_family, h, offset, rec.numel, unknowns)
+                eps_first = (hint[3],) if hint is not None else ()
+                pooled = fit_pooled(steps, rcp, cap_family, h, offset, rec.numel, unknowns, eps_first)
                 if pooled is not None:  # one lr for every step
                     lr_iv, eps_iv, d_iv, wide = pooled
                     lr_bounds = [(lr_iv.lo, lr_iv.hi)]  # (lr is searched as a double)
@@ -1908,7 +1921,7 @@ def _identify_once(
         findings=findings,
         equivalent_releases=eq_releases,
     )
-    return answer, (impl, offset, found_phase)
+    return answer, (impl, offset, found_phase, eps)
 
 
 def _other_device_ties(rec: Recording, device: str, schedule: Schedule, steps) -> list[str]:

@@ -472,3 +472,16 @@ def test_a_decayed_schedule_couples_at_an_eps_the_steps_see(tmp_path, capsys):
     assert out["first_index_step_count"] == 1 and inside(0.05, out["weight_decay_interval"])
     assert [inside(float(lr), iv) for lr, iv in zip(lrs[1:], out["lr_interval"], strict=True)] == [True] * 14
     assert inside(1e-7, out["eps_interval"])
+
+
+def test_a_larger_sample_retries_at_the_eps_the_smaller_one_found(tmp_path, capsys):
+    """Fused, constant lr, eps 1e-7 (no guess), wd 0.1, from count 3 (a random trial): eps and the
+    decay are solved on 4096 elements per step, not exact on the whole file; on 16384 the eps
+    bisection lost its way (no answer in 180 s).  The retry now solves the decay at the eps the
+    smaller sample found first."""
+    args = ["--impl", "fused", "--steps", "20", "--shape", "485x30", "--lr", "0.013774380273786822"]
+    flags = ["--betas", "0.9", "0.98", "--eps", "1e-7", "--weight-decay", "0.1", "--seed", "720987129"]
+    out = identify_recorded(tmp_path, capsys, [*args, *flags], drop_first=2)
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert out["first_index_step_count"] == 3 and inside(0.013774380273786822, out["lr_interval"])
+    assert inside(1e-7, out["eps_interval"]) and inside(0.1, out["weight_decay_interval"])
