@@ -416,7 +416,7 @@ def _infer_pair(
     def joint(sel: slice) -> tuple[Interval, np.ndarray] | None:
         return joint_interval(opened, {k: v[sel] for k, v in inputs.items()}, {k: v[sel] for k, v in where.items()},
                               output, target[sel], {}, "__c", (1e-30, 1.0), "__k", (0.0, 1.0), conv, slope[sel],
-                              np.sign(state[sel]))  # fmt: skip
+                              np.sign(state[sel]), measure=False)  # fmt: skip  # (the model steers the betas)
 
     found = joint(slice(None))
     if found is None and len(steps) > 1:
@@ -522,7 +522,7 @@ def joint_interval(
     d_effect: np.ndarray,
     bc1: np.ndarray | None = None,
     third: tuple[np.ndarray, np.ndarray, list[int]] | None = None,
-    measure: bool = False,
+    measure: bool | None = None,
 ) -> tuple[Interval, np.ndarray] | None:
     """Two scalars that trade off: a value of ``d`` and the interval of ``c`` that go with it.
 
@@ -537,12 +537,14 @@ def joint_interval(
     ``third`` = (slope, effect, vote) for a third scalar held fixed in ``fixed``: when no d fits,
     the last probe's conflict (or stuck elements) says, by the same rules, which way that scalar
     must move; +1 (up) or -1 is appended to ``vote``, and the subsample is not retried whole.
-    ``bc1``: c is an lr (:func:`element_intervals`).  ``measure``: at a conflict, the pair's
-    intervals are measured a few bisection widths either side of d and d moves the way that
-    brings them together; the slope model only where that cannot tell (for a d that reaches the
-    kernel as bf16, next to bf16 denominators, where the intervals move in steps and the model
-    misleads: seen, foreach, eps 2e-4 steered to 3.6e-4)."""
+    ``bc1``: c is an lr (:func:`element_intervals`).  ``measure`` (default: whether ``conv_d``
+    rounds to bf16): at a conflict, the pair's intervals are measured a few bisection widths
+    either side of d and d moves the way that brings them together; the slope model only where
+    that cannot tell (for a d that reaches the kernel as bf16, next to bf16 denominators, where
+    the intervals move in steps and the model misleads: seen, foreach, eps 2e-4 steered to
+    3.6e-4)."""
     n = target.size
+    measure = _rounds_to_bf16(conv_d) if measure is None else measure
     # the bisection probes a fixed subsample; the answer is checked on every element
     rows = np.sort(np.random.default_rng(0).choice(n, size=min(n, PROBE), replace=False))
     sub_in = {k: v[rows] for k, v in inputs.items()}
@@ -639,7 +641,7 @@ def _joint_step_and_decay(sd, opened, inputs, where, target, e, conv_decay, h: H
         slope = np.where(q != 0, p / q, 0.0)
     found = joint_interval(
         opened, inputs, where, "param", target, {"__e": e}, "__c", (1e-30, 1e3),
-        "__d", (0.5, 1.0), conv_decay, slope, np.sign(p), measure=_rounds_to_bf16(conv_decay),
+        "__d", (0.5, 1.0), conv_decay, slope, np.sign(p),
     )  # fmt: skip
     return found if found is not None else (None, None)
 
@@ -661,7 +663,7 @@ def _decay_and_eps(
         vote: list[int] = []
         found = joint_interval(
             opened, inputs, where, "param", target, {"__e": e}, "__c", c_range, "__d", (0.5, 1.0),
-            conv_decay, *d_order, bc1=bc1, third=(*e_order, vote), measure=_rounds_to_bf16(conv_decay),
+            conv_decay, *d_order, bc1=bc1, third=(*e_order, vote),
         )  # fmt: skip
         if found is not None:
             return found[0], found[1], e
@@ -808,7 +810,7 @@ def fit_step(
     def step_and_eps(d: np.ndarray) -> tuple[Interval, np.ndarray] | None:
         return joint_interval(
             opened, inputs, where, "param", target, {"__d": d}, "__c", (1e-30, 1e3), "__e", EPS_RANGE,
-            conv_eps, slope, e_effect, measure=_rounds_to_bf16(conv_eps),
+            conv_eps, slope, e_effect,
         )  # fmt: skip
 
     # no guess is eps: step size and eps together (a joint search each), at a decay an earlier step
@@ -920,7 +922,7 @@ def fit_pooled(
     if unknowns == "eps":  # no guess is eps: lr and eps together (the c an element allows moves with e)
         found = joint_interval(
             opened, inputs, where, "param", target, {"__d": one}, "__c", (1e-30, 1e2), "__e", EPS_RANGE,
-            conv_eps, e_slope, e_effect, bc1=bc1, measure=_rounds_to_bf16(conv_eps),
+            conv_eps, e_slope, e_effect, bc1=bc1,
         )  # fmt: skip
         if found is not None:
             lr, e = found
@@ -930,7 +932,7 @@ def fit_pooled(
             e = conv_eps(full(guess))
             found = joint_interval(
                 opened, inputs, where, "param", target, {"__e": e}, "__c", (1e-30, 1e2), "__d", (0.5, 1.0),
-                conv_decay, slope, np.sign(p), bc1=bc1, measure=_rounds_to_bf16(conv_decay),
+                conv_decay, slope, np.sign(p), bc1=bc1,
             )  # fmt: skip
             if found is not None:
                 lr, d = found
@@ -958,7 +960,7 @@ def fit_pooled(
             else:
                 alt_found = joint_interval(
                     opened, inputs, where, "param", target, {"__e": e_try}, "__c", (1e-30, 1e2), "__d", (0.5, 1.0),
-                    conv_decay, slope, np.sign(p), bc1=bc1, measure=_rounds_to_bf16(conv_decay),
+                    conv_decay, slope, np.sign(p), bc1=bc1,
                 )  # fmt: skip
             if alt_found is not None:
                 (lr, d), e = alt_found, e_try
@@ -1436,14 +1438,15 @@ def _rounding_edges(lo: float, hi: float, bf16: bool = False) -> tuple[float, fl
     return lo - (lo - step(lo, False)) / 2, hi + (step(hi, True) - hi) / 2
 
 
+def _lrs_of(c: Interval, bc1: float) -> tuple[float, float]:
+    """The doubles lr whose :func:`step_size` lies in [c.lo, c.hi] (positive float32 values)."""
+    lo, hi = _lr_edges(np.array([_f32_int(c.lo)]), np.array([_f32_int(c.hi)]), np.array([bc1]))
+    return _value_of(int(lo[0]), True), _value_of(int(hi[0]), True)
+
+
 def _lr_intervals(fits: list[StepFit], b1: float, offset: int) -> list[tuple[float, float]]:
-    out = []
-    for f in fits:
-        bc1 = 1 - b1 ** float(f.index + offset)
-        half_lo = float(np.spacing(np.float32(f.coef.lo))) / 2
-        half_hi = float(np.spacing(np.float32(f.coef.hi))) / 2
-        out.append(((f.coef.lo - half_lo) * bc1, (f.coef.hi + half_hi) * bc1))
-    return out
+    """Each step's lr interval from its fitted step size."""
+    return [_lrs_of(f.coef, 1 - b1 ** float(f.index + offset)) for f in fits]
 
 
 def _coupled_schedule(
@@ -1479,13 +1482,15 @@ def _coupled_schedule(
     for sd in steps:
         _, opened, conv_eps, conv_decay = _open_step(rcp, h, float(sd.index + offset), capability)
         where = {k: v[sd.flat] for k, v in rcp.positions(capability, numel, 1).items()}
-        opened_steps.append((opened, _widen(sd.state), where, conv_eps, conv_decay))
+        bc1 = 1 - h.beta1 ** float(sd.index + offset)
+        opened_steps.append((opened, _widen(sd.state), where, conv_eps, conv_decay, bc1))
 
     def coupled_lrs(eps: float, wd: float, near: list[Interval]) -> list[tuple[float, float]] | None:
         """Each step's lr interval with eps and wd held (None: some step has none)."""
         lrs: list[tuple[float, float]] = []
-        for sd, c_near, (opened, inputs, where, conv_eps, conv_decay) in zip(steps, near, opened_steps, strict=True):
-            bc1 = 1 - h.beta1 ** float(sd.index + offset)
+        for sd, c_near, (opened, inputs, where, conv_eps, conv_decay, bc1) in zip(
+            steps, near, opened_steps, strict=True
+        ):
             e = conv_eps(np.full(sd.flat.size, eps, np.float32))
 
             # The search runs over the step size c = f32(lr/bc1) itself, with lr = c*bc1 in the
@@ -1504,15 +1509,15 @@ def _coupled_schedule(
                     break
             if iv is None:
                 return None
-            c_lo, c_hi = _rounding_edges(iv.lo, iv.hi)  # the reals that round into [iv.lo, iv.hi]
-            lrs.append((c_lo * bc1, c_hi * bc1))
+            lrs.append(_lrs_of(iv, bc1))
         return lrs
 
     def wd_allowed(lr_values: list[float], eps: float) -> tuple[float, float] | None:
         """The wd interval every element of every step allows with these lrs (and eps)."""
         lo_all, hi_all = 0.0, math.inf
-        for sd, lr, (opened, inputs, where, conv_eps, conv_decay) in zip(steps, lr_values, opened_steps, strict=True):
-            bc1 = 1 - h.beta1 ** float(sd.index + offset)
+        for sd, lr, (opened, inputs, where, conv_eps, conv_decay, bc1) in zip(
+            steps, lr_values, opened_steps, strict=True
+        ):
             c = np.full(sd.flat.size, lr / bc1, np.float32)
             e = conv_eps(np.full(sd.flat.size, eps, np.float32))
 
@@ -1541,11 +1546,10 @@ def _coupled_schedule(
         # widened to the lrs that replay every step with one eps from eps's interval (its ends,
         # else log-halfway back towards the eps the lrs were found at)
         ridge = [list(iv) for iv in lrs]
+        near = [Interval(lo / step[-1], hi / step[-1]) for step, (lo, hi) in zip(opened_steps, lrs, strict=True)]
         for end in (eps_iv.lo, eps_iv.hi):
             for k in range(4):
                 e_try = math.exp(math.log(eps) + (math.log(max(end, 1e-38)) - math.log(eps)) / 2**k)
-                bc1s = [1 - h.beta1 ** float(sd.index + offset) for sd in steps]
-                near = [Interval(lo / bc1, hi / bc1) for bc1, (lo, hi) in zip(bc1s, lrs, strict=True)]
                 more = coupled_lrs(e_try, wd, near) if e_try != eps else None
                 if more is not None:
                     for r, (lo, hi) in zip(ridge, more, strict=True):
@@ -1684,7 +1688,7 @@ def _identify_once(
     probed: Probe | None = None
     phases, search_offsets = PHASES, offsets
     if hint is not None:
-        hint_impl, hint_offset, hint_phase, _ = hint
+        hint_impl, hint_offset, hint_phase, hint_eps = hint
         candidates = [c for c in candidates if c[0] == hint_impl] or candidates
         # a scan ends in a plain fit; a plain fit whose eps guess the small sample allowed may need
         # eps anywhere on the larger one.  eps solved with a decay: first the decay alone at the
@@ -1779,7 +1783,7 @@ def _identify_once(
                         break
                     continue
                 unknowns = {"plain": "plain", "eps": "eps", "joint": "decay", "joint+eps": "decay+eps"}[phase]
-                eps_first = (hint[3],) if hint is not None else ()
+                eps_first = (hint_eps,) if hint is not None else ()
                 pooled = fit_pooled(steps, rcp, cap_family, h, offset, rec.numel, unknowns, eps_first)
                 if pooled is not None:  # one lr for every step
                     lr_iv, eps_iv, d_iv, wide = pooled
