@@ -484,6 +484,7 @@ COMMON_BETA2 = (0.999, 0.99, 0.95, 0.98, 0.9999, 0.995, 0.9)
 COMMON_BETAS = (*COMMON_BETA2, 0.8, 0.5)
 """Values people set beta1 or beta2 to, tried first where the bits allow several."""
 PROBE = 2048  # elements a joint bisection probes
+ENDGAME = 256  # bit patterns left in a joint bisection from which every move is measured
 EPS_GUESSES = (1e-8, 1e-6, 1e-12, 1e-10, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 
 
@@ -497,8 +498,10 @@ class StepFit:
 
 def _eps_hints(iv: Interval) -> tuple[float, ...]:
     """eps values to try first at the next step, from the interval this step allows: the usual or
-    simplest one, and the middle (the next step's interval need not hold the simplest)."""
-    return (_prefer(iv, 1e-8), iv.mid())
+    simplest one, the middle (the next step's interval need not hold the simplest), and the
+    other guesses inside it (seen: eps 1e-12 inside [0, 8.8e-8], the next step's fit at 1e-8
+    and the middle failed, and the search with all three unknown lost its way)."""
+    return tuple(dict.fromkeys((_prefer(iv, 1e-8), iv.mid(), *(g for g in EPS_GUESSES if iv.lo <= g <= iv.hi))))
 
 
 def _prefer(iv: Interval, usual: float) -> float:
@@ -570,6 +573,14 @@ def joint_interval(
         )  # fmt: skip
         return math.inf if np.any(side2 != 0) else float(lows2[0] - highs2[1])
 
+    def rows_gap(at: int) -> float:
+        """How far apart the subsample's c intervals are at d's bit pattern ``at`` (<= 0: one c fits all)."""
+        d_rows = conv_d(np.full(rows.size, _int_f32(np.array([at]))[0], np.float32))
+        lows2, highs2, side2 = element_intervals(
+            opened, sub_in, sub_where, output, target[rows], bind_for(d_rows, sub_fixed), *c_range, bc1_of(rows)
+        )
+        return math.inf if np.any(side2 != 0) else float(lows2.max() - highs2.min())
+
     a, b = _f32_int(d_range[0]), _f32_int(d_range[1])
     up3 = True
     grown = 0  # times the subsample grew by the elements that disagreed with it
@@ -612,10 +623,16 @@ def joint_interval(
                 a, b = _f32_int(d_range[0]), _f32_int(d_range[1])
                 continue
             up = slope[rows][j] - slope[rows][i] > 0
-            if measure:  # on the pair alone (two elements: cheap), a few bisection widths either side
+            # on the pair alone (two elements: cheap), a few bisection widths either side; for any
+            # scalar in the last ENDGAME values (the model's slopes differ by less than the
+            # rounding there: seen, fused decay 0.99985, sent from a gap of 14 ulps the wrong way)
+            if measure or b - a < ENDGAME:
                 step = max(1, (b - a) // 8)
                 pair = rows[[i, j]]
-                g_up, g_down = pair_gap(min(mid + step, b), pair), pair_gap(max(mid - step, a), pair)
+                at_up, at_down = min(mid + step, b), max(mid - step, a)
+                g_up, g_down = pair_gap(at_up, pair), pair_gap(at_down, pair)
+                if g_up <= 0 and g_down <= 0:  # the pair agrees either side: the subsample says which
+                    g_up, g_down = rows_gap(at_up), rows_gap(at_down)
                 up = g_up < g_down if g_up != g_down else up
         if up:
             a = mid + 1
@@ -1103,7 +1120,7 @@ def scan_step_counts(
     capability: str,
     h: Hyper,
     numel: int,
-    eps: float,
+    eps: float | None,
     offsets: range,
     lr_per_step: bool = False,
 ) -> tuple[list[int], bool]:
@@ -1123,11 +1140,13 @@ def scan_step_counts(
     counts the bits cannot tell apart all survive.  The elements are those W moved most (the
     narrowest lr intervals) on SCAN_STEPS steps spread over the window: SCAN_STAGES[0] per step
     for every candidate, then more per step for the survivors.  ``lr_per_step``: an lr schedule, one
-    lr per step (the count is then seen through bc2_sqrt alone)."""
+    lr per step (the count is then seen through bc2_sqrt alone).  ``eps`` None: eps unknown too,
+    bisected per candidate (:func:`_scan_eps`; ~30 times the cost)."""
     prog = rcp.build(replace(h, lr=1.0, weight_decay=0.0), float(steps[0].index + 1), capability)
     label = _step_label(prog)
     conv_eps = _conveyed(prog, "eps")
-    opened = substitute(prog, {label: neg(T("__c")), "eps": T("__e"), _bc2_label(scalar_labels(prog)): T("__b")})
+    bc2_label = _bc2_label(scalar_labels(prog))
+    opened = substitute(prog, {label: neg(T("__c")), "eps": T("__e"), bc2_label: T("__b")})
     spread = {round(j * (len(steps) - 1) / max(1, SCAN_STEPS - 1)) for j in range(SCAN_STEPS)}
     picked = [steps[i] for i in sorted(spread)]
     ranked = []
@@ -1141,45 +1160,134 @@ def scan_step_counts(
     saturated = b_of[top] == 1.0
     # past a saturated table every count runs with bc2_sqrt 1.0, like its last entry
     cands = np.array([o for o in offsets if first + o in b_of and (last + o in b_of or saturated)], np.int64)
+    base = min(b_of)
+    b_table = np.array([b_of[c] for c in range(base, top + 1)], np.float32)
+    e_pat = np.full(cands.size, _f32_int(eps) if eps is not None else -1, np.int64)  # eps per candidate
     where_all = rcp.positions(capability, numel, 1)
     for per_step in SCAN_STAGES:
         rows = [r[:per_step] for r in ranked]
-        index = np.concatenate([np.full(r.size, sd.index) for sd, r in zip(picked, rows, strict=True)])
-        n = index.size
-        state = {k: np.concatenate([bits.widen(sd.state[k][r]) for sd, r in zip(picked, rows, strict=True)])
-                 for k in picked[0].state}  # fmt: skip
-        target_one = np.concatenate([sd.want["param"][r] for sd, r in zip(picked, rows, strict=True)])
-        flat = np.concatenate([sd.flat[r] for sd, r in zip(picked, rows, strict=True)])
-        where_one = {k: v[flat] for k, v in where_all.items()}
-        alive = []
-        batch = max(1, (1 << 16) // n)
+        intervals, replays, e_order = _scan_stage(
+            opened, picked, rows, where_all, b_table, base, h.beta1, conv_eps, lr_per_step
+        )
+        alive, alive_e = [], []
+        batch = max(1, (1 << 16) // sum(r.size for r in rows))
         for start in range(0, cands.size, batch):
-            cand = cands[start : start + batch]
-            k = cand.size
-            counts = (index[None, :] + cand[:, None]).reshape(-1)
-            b = np.array([b_of.get(int(c), b_of[top]) for c in counts], np.float32)
-            bc1 = 1 - h.beta1 ** counts.astype(np.float64)
-            fixed = {"__b": b, "__e": conv_eps(np.full(n * k, eps, np.float32))}
-            inputs = {name: np.tile(arr, k) for name, arr in state.items()}
-            where = {name: np.tile(mask, k) for name, mask in where_one.items()}
-
-            def bind(x: np.ndarray, fx=fixed) -> dict[str, np.ndarray]:
-                return {**fx, "__c": x}
-
-            target = np.tile(target_one, k)
-            lows, highs, side = element_intervals(opened, inputs, where, "param", target, bind, 1e-30, 1e2, bc1)
-            ok = (side.reshape(k, n) == 0).all(axis=1)
-            by_lr = lows.reshape(k, n), highs.reshape(k, n)
-            start = 0
-            for r in rows if lr_per_step else [np.arange(n)]:  # one lr for all, or one per step
-                part = slice(start, start + r.size)
-                ok &= by_lr[0][:, part].max(axis=1) <= by_lr[1][:, part].min(axis=1)
-                start += r.size
+            cand, e_cand = cands[start : start + batch], e_pat[start : start + batch]
+            known = e_cand >= 0
+            ok = np.zeros(cand.size, bool)
+            if known.any():
+                ok[known] = replays(*intervals(cand[known], e_cand[known]))
+            if eps is None and not ok.all():  # eps unknown: searched where the last stage's misses
+                retry = ~ok
+                ok[retry], e_cand[retry] = _scan_eps(intervals, replays, cand[retry], *e_order)
             alive.append(cand[ok])
+            alive_e.append(e_cand[ok])
         cands = np.concatenate(alive) if alive else cands[:0]
+        e_pat = np.concatenate(alive_e) if alive_e else e_pat[:0]
         if cands.size == 0:
             break
     return cands.tolist(), saturated
+
+
+def _scan_stage(
+    opened: Program, picked: list[StepData], rows: list[np.ndarray], where_all: dict, b_table: np.ndarray, base: int,
+    beta1: float, conv_eps: Callable, lr_per_step: bool,
+) -> tuple[Callable, Callable, tuple[np.ndarray, np.ndarray, np.ndarray]]:  # fmt: skip
+    """One stage of :func:`scan_step_counts`: the elements ``rows`` of each step in ``picked``.
+    Returns ``intervals(cand, e_bits, sel=None)``: (lows, highs, side) of the lr, each shaped
+    (candidates, elements), at each candidate count of index 0 with its eps (float32 bit
+    patterns), on the elements ``sel`` (per candidate, or shared; default all); ``replays(lows,
+    highs, side)``: per candidate, whether one lr (one per step: ``lr_per_step``) fits them all;
+    and (the part boundaries, eps's slope and effect per element: :func:`_eps_slope`)."""
+    index = np.concatenate([np.full(r.size, sd.index) for sd, r in zip(picked, rows, strict=True)])
+    n = index.size
+    state = {k: np.concatenate([bits.widen(sd.state[k][r]) for sd, r in zip(picked, rows, strict=True)])
+             for k in picked[0].state}  # fmt: skip
+    target = np.concatenate([sd.want["param"][r] for sd, r in zip(picked, rows, strict=True)])
+    flat = np.concatenate([sd.flat[r] for sd, r in zip(picked, rows, strict=True)])
+    where_one = {k: v[flat] for k, v in where_all.items()}
+    parts = np.cumsum([0, *(r.size for r in rows)]) if lr_per_step else np.array([0, n])
+    # eps's per-element order at bc2_sqrt 1 (the order is the same at any)
+    wanted = {k: np.concatenate([sd.want[k][r] for sd, r in zip(picked, rows, strict=True)]) for k in TENSORS}
+    e_slope, e_effect = _eps_slope(wanted, np.ones(n), False)
+    top = base + b_table.size - 1  # past it every count reads the last bc2_sqrt (1.0 once saturated)
+
+    def intervals(cand: np.ndarray, e_bits: np.ndarray, sel: np.ndarray | None = None):
+        sel = np.arange(n) if sel is None else sel
+        k, m = cand.size, sel.shape[-1]
+        pick = np.broadcast_to(sel, (k, m)).reshape(-1)
+        counts = index[pick] + np.repeat(cand, m)
+        fixed = {"__b": b_table[np.minimum(counts, top) - base], "__e": conv_eps(_int_f32(np.repeat(e_bits, m)))}
+        inputs = {name: arr[pick] for name, arr in state.items()}
+        where = {name: mask[pick] for name, mask in where_one.items()}
+        bc1 = 1 - beta1 ** counts.astype(np.float64)
+        lows, highs, side = element_intervals(
+            opened, inputs, where, "param", target[pick], lambda x: {**fixed, "__c": x}, 1e-30, 1e2, bc1
+        )
+        return lows.reshape(k, m), highs.reshape(k, m), side.reshape(k, m)
+
+    def replays(lows: np.ndarray, highs: np.ndarray, side: np.ndarray) -> np.ndarray:
+        ok = (side == 0).all(axis=1)
+        for lo, hi in itertools.pairwise(parts):
+            ok &= lows[:, lo:hi].max(axis=1) <= highs[:, lo:hi].min(axis=1)
+        return ok
+
+    return intervals, replays, (parts, e_slope, e_effect)
+
+
+def _scan_eps(
+    intervals: Callable, replays: Callable, cand: np.ndarray, parts: np.ndarray, slope: np.ndarray, effect: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For :func:`scan_step_counts` with eps unknown: per candidate count, whether some eps lets
+    one lr (per part) replay its elements, and that eps (float32 bit pattern; -1: none found).
+
+    A bisection on eps per candidate, all candidates at once, steered as :func:`joint_interval`
+    steers: elements no lr reproduces vote (their side times the sign of their result's change
+    with eps, ``effect``); else the conflicting pair of the worst part (highest lower bound,
+    lowest upper bound) is measured a few bisection widths either side and eps moves the way
+    that brings its intervals together (``slope`` breaks ties).  eps reaches for-loop and
+    foreach as bf16, next to bf16 denominators: the slope model alone misleads there."""
+    k = cand.size
+    a = np.full(k, _f32_int(EPS_RANGE[0]), np.int64)
+    b = np.full(k, _f32_int(EPS_RANGE[1]), np.int64)
+    e_found = np.full(k, -1, np.int64)
+    active = np.ones(k, bool)
+
+    def pair_gap(which: np.ndarray, at: np.ndarray, pair: np.ndarray) -> np.ndarray:
+        lows, highs, side = intervals(cand[which], at, pair)
+        gap = (lows[:, 0] - highs[:, 1]).astype(np.float64)
+        return np.where((side != 0).any(axis=1), np.inf, gap)
+
+    while active.any():
+        idx = np.nonzero(active)[0]
+        mid = (a[idx] + b[idx]) // 2
+        lows, highs, side = intervals(cand[idx], mid)
+        ok = replays(lows, highs, side)
+        e_found[idx[ok]] = mid[ok]
+        stuck = side != 0
+        votes = np.where(stuck, -side * effect[None, :], 0)
+        up = (votes > 0).sum(axis=1) >= (votes < 0).sum(axis=1)
+        free = ~stuck.any(axis=1) & ~ok
+        if free.any():
+            spans = list(itertools.pairwise(parts))
+            gaps = np.stack([lows[:, lo:hi].max(axis=1) - highs[:, lo:hi].min(axis=1) for lo, hi in spans], axis=1)
+            worst = np.argmax(gaps, axis=1)
+            column = np.arange(lows.shape[1])
+            inside = (column >= parts[worst][:, None]) & (column < parts[worst + 1][:, None])
+            i = np.argmax(np.where(inside, lows, np.iinfo(np.int64).min), axis=1)
+            j = np.argmin(np.where(inside, highs, np.iinfo(np.int64).max), axis=1)
+            model = slope[j] > slope[i]
+            f = np.nonzero(free)[0]
+            step = np.maximum(1, (b[idx[f]] - a[idx[f]]) // 8)
+            pair = np.stack([i[f], j[f]], axis=1)
+            g_up = pair_gap(idx[f], np.minimum(mid[f] + step, b[idx[f]]), pair)
+            g_down = pair_gap(idx[f], np.maximum(mid[f] - step, a[idx[f]]), pair)
+            up[f] = np.where(g_up != g_down, g_up < g_down, model[f])
+        a[idx] = np.where(up, mid + 1, a[idx])
+        b[idx] = np.where(up, b[idx], mid - 1)
+        active[idx[ok]] = False
+        active &= a <= b
+    return e_found >= 0, e_found
 
 
 def _late_window(
@@ -1217,6 +1325,22 @@ def _late_window(
         if survivors:
             break
     return None, survivors
+
+
+def _late_counts_any_eps(
+    steps: list[StepData], candidates, b1: float, capability: str, numel: int
+) -> tuple[list[int], str | None, bool]:
+    """Counts of index 0 up to SCAN_CHUNK where some eps lets one lr replay the steps
+    (:func:`scan_step_counts` with eps unknown), each path at its likeliest beta2; else where one
+    lr per step does.  Returns (counts, the path, whether one lr per step), or ([], None, False)."""
+    for per_step in (False, True):
+        for impl, b2, _ in candidates:
+            h = Hyper(beta1=b1, beta2=b2)
+            counts, _ = scan_step_counts(steps, recipe(impl), capability, h, numel, None, range(1, SCAN_CHUNK + 1),
+                                         lr_per_step=per_step)  # fmt: skip
+            if counts:
+                return counts, impl, per_step
+    return [], None, False
 
 
 def _beta2_tries(b2: float, bounds: tuple[float, float]) -> list[float]:
@@ -1263,7 +1387,7 @@ class Probe:
     scheduled: bool  # two steps need different lrs at every step count tried: no single lr replays the file
     decayed: bool  # every fit needs a decay: a pooled search without one cannot succeed
     impl: str | None  # the path whose steps fit (searched first)
-    counts: list[int]  # step counts of index 0 where one lr fits every step's fit, likeliest first
+    counts: list[int]  # step counts of index 0 where one lr (a schedule: one wd) fits every step fit, likeliest first
 
 
 COUNT_GAP = 1e-2
@@ -1337,10 +1461,12 @@ def _probe_steps(
 
     counts = _counts_from_fits(kept, b1, b2)
     scheduled = not counts and all(parted(offset) for offset in (*offsets, LATE_COUNT))
+    if scheduled and decayed:  # where one wd couples each step's decay to its lr: the schedule phase's counts
+        counts = _counts_from_fits(kept, b1, b2, coupled_decay=True)
     return Probe(scheduled, decayed, impl, counts)
 
 
-def _counts_from_fits(fits: list[StepFit], b1: float, b2: float) -> list[int]:
+def _counts_from_fits(fits: list[StepFit], b1: float, b2: float, coupled_decay: bool = False) -> list[int]:
     """Step counts t0 of index 0 (1..SCAN_LIMIT) at which one lr explains every step fit, the
     PROBE_COUNTS likeliest first: those whose implied lr intervals come closest to overlapping.
 
@@ -1350,7 +1476,11 @@ def _counts_from_fits(fits: list[StepFit], b1: float, b2: float) -> list[int]:
     intervals of every step overlap; at a wrong one the bias corrections of the steps move them
     apart by their ratio.  Late in a run (both corrections 1.0 to float32) every count looks
     alike: the smallest goes first.  This finds windows recorded late with a visible decay or an
-    eps the count scan (eps 1e-8, no decay) misses."""
+    eps the count scan (eps 1e-8, no decay) misses.
+
+    ``coupled_decay``: an lr schedule (one lr per step) with a visible decay: the quantity every
+    step shares is the weight decay ``wd = (1 - d) / lr_t``, lr_t implied as above (seen: fused
+    step schedule, wd 0.3, index 0 = step 6: the count scans, which assume no decay, keep none)."""
     t0 = np.arange(1, SCAN_LIMIT + 1, dtype=np.float64)
     lo = np.full(t0.size, -np.inf)
     hi = np.full(t0.size, np.inf)
@@ -1359,8 +1489,11 @@ def _counts_from_fits(fits: list[StepFit], b1: float, b2: float) -> list[int]:
         with np.errstate(all="ignore"):
             built = 1 - b2 ** (f.index + 1)
             scale = (1 - b1**count) * np.sqrt(built / (1 - b2**count))
-        lo = np.maximum(lo, f.coef.lo * scale)
-        hi = np.minimum(hi, f.coef.hi * scale)
+            lr_lo, lr_hi = f.coef.lo * scale, f.coef.hi * scale
+            if coupled_decay:  # the wd interval of this step at each count
+                lr_lo, lr_hi = (1 - f.decay.hi) / lr_hi, (1 - f.decay.lo) / lr_lo
+        lo = np.maximum(lo, lr_lo)
+        hi = np.minimum(hi, lr_hi)
     with np.errstate(all="ignore"):
         # relative gap between the intervals (<= 0: they overlap); differences below 1e-6 (a few
         # float32 ulps: the fits' rounding) do not rank counts
@@ -1372,9 +1505,11 @@ def _counts_from_fits(fits: list[StepFit], b1: float, b2: float) -> list[int]:
     return [int(t0[i]) for i in order[:PROBE_COUNTS] if gap[i] < COUNT_GAP]
 
 
-def _fit_steps(steps, rcp, capability, h, offset, numel) -> list[StepFit] | None:
+def _fit_steps(steps, rcp, capability, h, offset, numel) -> tuple[list[StepFit], float | None] | None:
     """Per-step fits (an lr schedule), eps and decay settled across steps, then each step's
-    step size refitted with them fixed."""
+    step size refitted with them fixed.  Returns the fits and the eps of the refit (None: no
+    eps tried refits every step; each fit keeps its own, and no single replay need be exact:
+    seen, fused, b1 0.5, eps 1e-6, at count 1 for 2)."""
     fits = []
     d_hint, e_hint = None, ()
     for sd in steps:  # eps is the same at every step, the decay nearly: each step hints the next
@@ -1383,23 +1518,34 @@ def _fit_steps(steps, rcp, capability, h, offset, numel) -> list[StepFit] | None
             return None
         fits.append(f)
         d_hint, e_hint = f.decay.mid(), _eps_hints(f.eps)
-    eps_iv, _ = _shared(fits)
-    eps = _prefer(eps_iv, 1e-8)
-    refit = [
-        fit_step(
-            sd,
-            rcp,
-            capability,
-            h,
-            float(sd.index + offset),
-            numel,
-            fixed=(eps, f.decay.mid() if f.decay.hi < 1 else 1.0),
-        )
-        for sd, f in zip(steps, fits, strict=True)
-    ]
-    if all(f is not None for f in refit):  # keep each step's searched eps and decay intervals
-        return [replace(r, eps=f.eps, decay=f.decay) for r, f in zip(refit, fits, strict=True) if r is not None]
-    return fits
+    for eps in _eps_tries(fits):
+        refit = []
+        for sd, f in zip(steps, fits, strict=True):
+            refit.append(fit_step(sd, rcp, capability, h, float(sd.index + offset), numel,
+                                  fixed=(eps, f.decay.mid() if f.decay.hi < 1 else 1.0)))  # fmt: skip
+            if refit[-1] is None:
+                break
+        else:  # keep each step's searched eps and decay intervals
+            return [replace(r, eps=f.eps, decay=f.decay) for r, f in zip(refit, fits, strict=True)], eps
+    return fits, None
+
+
+def _eps_tries(fits: list[StepFit]) -> list[float]:
+    """eps values to hold every step's fit at: the usual value if the steps' intervals allow it,
+    then the one-digit values near the steps that see eps, nearest their middle first.  Each
+    step's eps interval is a slice at that step's own step size and decay: they need not
+    overlap, nor hold the truth (seen: 1e-7 outside [1.06e-7, 2.9e-7] with 1e-8 coupling no
+    step; eps 1e-6 outside one step's [4.2e-7, 7.9e-7] and the next's [8.8e-7, 1.3e-6])."""
+    eps_tries = [_prefer(_shared(fits)[0], 1e-8)]
+    seen = [f.eps for f in fits if 0 < f.eps.lo and f.eps.hi < 4 * f.eps.lo]
+    if seen:
+        lo_seen, hi_seen = min(iv.lo for iv in seen), max(iv.hi for iv in seen)
+        centre = math.sqrt(lo_seen * hi_seen)
+        decades = range(math.floor(math.log10(lo_seen / 4)), math.ceil(math.log10(hi_seen * 4)) + 1)
+        near = {float(f"{m}e{k}") for k in decades for m in range(1, 10)}
+        near = {x for x in near if lo_seen / 4 <= x <= hi_seen * 4}
+        eps_tries += sorted(near, key=lambda x: abs(math.log(x / centre)))[:8]
+    return list(dict.fromkeys(eps_tries))
 
 
 def _wd_interval(fits: list[StepFit], lrs: list[tuple[float, float]]) -> tuple[float, float]:
@@ -1451,7 +1597,7 @@ def _lr_intervals(fits: list[StepFit], b1: float, offset: int) -> list[tuple[flo
 
 def _coupled_schedule(
     steps: list[StepData], fits: list[StepFit], rcp: Recipe, capability: str, h: Hyper, offset: int, numel: int
-) -> tuple[list[tuple[float, float]], tuple[float, float], list[tuple[float, float]], float] | None:
+) -> tuple[list[tuple[float, float]], tuple[float, float], list[tuple[float, float]], float, Interval] | None:
     """A schedule with a visible decay: lr_t and one weight decay, coupled as torch couples them.
 
     Each step reads lr_t twice, in the step size ``f32(lr_t / bc1)`` and in the decay factor
@@ -1460,21 +1606,8 @@ def _coupled_schedule(
     wd interval and each step's lr is searched with both scalars bound to it; then, with those
     lrs, the interval of wd that every element of every step allows.  Returns per-step lr
     intervals (as reals) at one eps, the wd interval, the lr intervals widened along eps's
-    ridge, and that eps; or None when no coupled lr fits some step."""
-    eps_iv = _shared(fits)[0]
-    # eps: the usual value if the steps' intervals allow it, then the one-digit values near the
-    # steps that see eps (their intervals are slices at each step's own c and decay and need
-    # not overlap, nor hold the truth: seen 1e-7 outside [1.06e-7, 2.9e-7], 1e-8 then coupled
-    # no step)
-    seen = [f.eps for f in fits if 0 < f.eps.lo and f.eps.hi < 4 * f.eps.lo]
-    eps_tries = [_prefer(eps_iv, 1e-8)]
-    if seen:
-        lo_seen, hi_seen = min(iv.lo for iv in seen), max(iv.hi for iv in seen)
-        centre = math.sqrt(lo_seen * hi_seen)
-        decades = range(math.floor(math.log10(lo_seen / 4)), math.ceil(math.log10(hi_seen * 4)) + 1)
-        near = {float(f"{m}e{k}") for k in decades for m in range(1, 10)}
-        near = {x for x in near if lo_seen / 4 <= x <= hi_seen * 4}
-        eps_tries += sorted(near, key=lambda x: abs(math.log(x / centre)))[:8]
+    ridge, that eps and the eps interval of the ridge; or None when no coupled lr fits some step."""
+    eps_tries = _eps_tries(fits)
     wd_lo, wd_hi = _wd_interval(fits, _lr_intervals(fits, h.beta1, offset))
     if not 0 < wd_lo <= wd_hi:
         return None
@@ -1483,15 +1616,18 @@ def _coupled_schedule(
         _, opened, conv_eps, conv_decay = _open_step(rcp, h, float(sd.index + offset), capability)
         where = {k: v[sd.flat] for k, v in rcp.positions(capability, numel, 1).items()}
         bc1 = 1 - h.beta1 ** float(sd.index + offset)
-        opened_steps.append((opened, _widen(sd.state), where, conv_eps, conv_decay, bc1))
+        opened_steps.append((opened, _widen(sd.state), where, conv_eps, conv_decay, bc1, sd.want["param"]))
 
-    def coupled_lrs(eps: float, wd: float, near: list[Interval]) -> list[tuple[float, float]] | None:
-        """Each step's lr interval with eps and wd held (None: some step has none)."""
+    def coupled_lrs(
+        eps: float, wd: float, near: list[Interval], on: list | None = None
+    ) -> list[tuple[float, float]] | None:
+        """Each step's lr interval with eps and wd held (None: some step has none); ``on``: per
+        step (opened, inputs, where, conv_eps, conv_decay, bc1, target), default every element."""
         lrs: list[tuple[float, float]] = []
-        for sd, c_near, (opened, inputs, where, conv_eps, conv_decay, bc1) in zip(
-            steps, near, opened_steps, strict=True
+        for c_near, (opened, inputs, where, conv_eps, conv_decay, bc1, target) in zip(
+            near, on or opened_steps, strict=True
         ):
-            e = conv_eps(np.full(sd.flat.size, eps, np.float32))
+            e = conv_eps(np.full(target.size, eps, np.float32))
 
             # The search runs over the step size c = f32(lr/bc1) itself, with lr = c*bc1 in the
             # decay: the lr is a Python double, and a float32 lr grid misses the c of some
@@ -1504,7 +1640,7 @@ def _coupled_schedule(
             # An element's W is monotone in c only while bf16(p * d(c)) holds still: near the
             # fit's c first (d barely moves), then a wide range (the fit's c may be biased)
             for lo, hi in ((c_near.lo * (1 - 1e-3), c_near.hi * (1 + 1e-3)), (c_near.lo / 2, c_near.hi * 2)):
-                iv = scalar_interval(opened, inputs, where, "param", sd.want["param"], bind, lo, hi)
+                iv = scalar_interval(opened, inputs, where, "param", target, bind, lo, hi)
                 if iv is not None:
                     break
             if iv is None:
@@ -1515,7 +1651,7 @@ def _coupled_schedule(
     def wd_allowed(lr_values: list[float], eps: float) -> tuple[float, float] | None:
         """The wd interval every element of every step allows with these lrs (and eps)."""
         lo_all, hi_all = 0.0, math.inf
-        for sd, lr, (opened, inputs, where, conv_eps, conv_decay, bc1) in zip(
+        for sd, lr, (opened, inputs, where, conv_eps, conv_decay, bc1, _) in zip(
             steps, lr_values, opened_steps, strict=True
         ):
             c = np.full(sd.flat.size, lr / bc1, np.float32)
@@ -1530,6 +1666,16 @@ def _coupled_schedule(
             lo_all, hi_all = max(lo_all, iv.lo), min(hi_all, iv.hi)
         return _rounding_edges(lo_all, hi_all) if lo_all <= hi_all else None
 
+    def rows_of(step: tuple, sd: StepData, size: int = 256) -> tuple:
+        """``step`` (an ``opened_steps`` entry) on the elements with the smallest v (eps moves
+        them most) and those W moved most (the narrowest lr intervals)."""
+        v = bits.widen(sd.want["exp_avg_sq"]).astype(np.float64)
+        moved = np.abs(bits.ulp_distance(sd.want["param"], sd.state["param"]))
+        rows = np.union1d(np.argsort(v, kind="stable")[:size], np.argsort(-moved, kind="stable")[:size])
+        opened, inputs, where, conv_eps, conv_decay, bc1, target = step
+        sub = {k: x[rows] for k, x in inputs.items()}
+        return opened, sub, {k: x[rows] for k, x in where.items()}, conv_eps, conv_decay, bc1, target[rows]
+
     # the per-step decay intervals are slices (each at its step's own c): their wd interval can
     # miss the truth by 1e-4 (seen: 0.3 outside [0.29991, 0.29997]); the simplest values of
     # wider intervals too, each checked below on every element of every step
@@ -1541,21 +1687,24 @@ def _coupled_schedule(
         wd_iv = wd_allowed([simplest_in(lo, hi) for lo, hi in lrs], eps)
         if wd_iv is None:
             continue
-        # eps the bits barely see still moves each step's lr by an ulp or two (seen: lr 0.003
-        # outside its step's interval at eps 1e-8, inside at the true 1e-7): each interval is
-        # widened to the lrs that replay every step with one eps from eps's interval (its ends,
-        # else log-halfway back towards the eps the lrs were found at)
+        # eps and the lrs trade off (eps the bits barely see still moves each step's lr by an ulp
+        # or two: seen, lr 0.003 outside its step's interval at eps 1e-8, inside at the true
+        # 1e-7; and the steps' eps intervals, slices at their own lrs, can miss the truth: seen,
+        # 1e-12 outside [5.6e-9, 1.3e-8]).  Walk eps from the point to the farthest values at
+        # which some lr per step still replays, on the elements eps moves most and those that
+        # bind each lr (an outer bound), and widen each lr interval to the lrs at the two ends.
+        near = [Interval(lo / step[5], hi / step[5]) for step, (lo, hi) in zip(opened_steps, lrs, strict=True)]
+        on = [rows_of(step, sd) for step, sd in zip(opened_steps, steps, strict=True)]
+
+        def at(x: float, wd=wd, near=near, on=on) -> list[tuple[float, float]] | None:
+            return coupled_lrs(x, wd, near, on)
+
+        (e_lo, lrs_lo), (e_hi, lrs_hi) = _farthest(eps, EPS_RANGE[0], at), _farthest(eps, EPS_RANGE[1], at)
         ridge = [list(iv) for iv in lrs]
-        near = [Interval(lo / step[-1], hi / step[-1]) for step, (lo, hi) in zip(opened_steps, lrs, strict=True)]
-        for end in (eps_iv.lo, eps_iv.hi):
-            for k in range(4):
-                e_try = math.exp(math.log(eps) + (math.log(max(end, 1e-38)) - math.log(eps)) / 2**k)
-                more = coupled_lrs(e_try, wd, near) if e_try != eps else None
-                if more is not None:
-                    for r, (lo, hi) in zip(ridge, more, strict=True):
-                        r[0], r[1] = min(r[0], lo), max(r[1], hi)
-                    break
-        return lrs, wd_iv, [(lo, hi) for lo, hi in ridge], eps
+        for more in (lrs_lo, lrs_hi):
+            for r, (lo, hi) in zip(ridge, more or [], strict=False):
+                r[0], r[1] = min(r[0], lo), max(r[1], hi)
+        return lrs, wd_iv, [(lo, hi) for lo, hi in ridge], eps, Interval(min(e_lo, eps), max(e_hi, eps))
     return None
 
 
@@ -1710,7 +1859,7 @@ def _identify_once(
         return scanned_per_step[impl]
 
     found_phase = ""
-    uncoupled = None  # a schedule whose decay no single wd couples (a last resort)
+    unsettled = None  # a schedule no single wd or eps replays (a last resort)
     for phase in phases:
         found_phase = phase
         if phase in ("scan", "deep scan"):  # a window recorded late in a run
@@ -1736,6 +1885,16 @@ def _identify_once(
                     probed = _probe_steps(
                         steps, candidates, b1, cap_family, rec.numel, offsets, per_step_counts, all_three=True
                     )
+                if not scanned and probed.impl is None:
+                    # nothing fits at any guessed eps: the late scan with eps searched per count
+                    # (~10 s per path; seen: for-loop, eps 2e-4, index 0 = step 6), one lr, then
+                    # one lr per step (the schedule phase reads those counts)
+                    scanned, impl_found, per_step = _late_counts_any_eps(steps, candidates, b1, cap_family, rec.numel)
+                    if per_step:
+                        scanned_per_step[impl_found] = scanned
+                        probed, scanned = Probe(True, False, impl_found, []), []
+                    elif scanned:
+                        probed = Probe(False, False, impl_found, [])
             if not probed.scheduled and not probed.counts:
                 # no single lr fitted at any count up to SCAN_CHUNK (the scan phase), yet one lr per
                 # step does at some count (no decay, eps 1e-8; ~1 s): a schedule, perhaps late
@@ -1758,26 +1917,29 @@ def _identify_once(
             if phase == "schedule" and hint is None:
                 # the counts where one lr per step fits (eps 1e-8, no decay: a cheap scan, ~1 s) first,
                 # late ones included; then the rest of 1..5 (a failing per-step fit costs seconds)
-                counts = tuple(dict.fromkeys([*per_step_counts(impl, b2)[:SCAN_TRIES], *search_offsets]))
+                late = probed.counts if probed is not None and probed.scheduled and impl == probed.impl else []
+                counts = tuple(dict.fromkeys([*late, *per_step_counts(impl, b2)[:SCAN_TRIES], *search_offsets]))
             for offset in counts:
                 if phase == "schedule":
-                    fits = _fit_steps(steps, rcp, cap_family, h, offset, rec.numel)
+                    fitted = _fit_steps(steps, rcp, cap_family, h, offset, rec.numel)
+                    fits, settled = fitted if fitted is not None else (None, None)
                     if fits is not None:
                         lrs = _lr_intervals(fits, b1, offset)
                         wd_iv = _wd_interval(fits, lrs)
                         coupled = _coupled_schedule(steps, fits, rcp, cap_family, h, offset, rec.numel)
-                        ridge, eps_found = None, _shared(fits)[0]
-                        if coupled is not None:
-                            lrs, wd_iv, lr_ridge, eps_used = coupled
-                            # replayed at the eps coupled with; reported with the steps' hull
-                            eps_found = Interval(eps_used, eps_used)
-                            hull = _shared(fits)[0]
-                            ridge = (lr_ridge, Interval(min(hull.lo, eps_used), max(hull.hi, eps_used)), None)
-                        elif any(f.decay.hi < 1.0 for f in fits):
-                            # a visible decay no single wd couples to the per-step lrs: fused's
-                            # float32 steps fit alone at a wrong count too (seen: count 1 for 2,
-                            # W 0.99); the next count first, this one if no count couples
-                            uncoupled = uncoupled or (impl, offset, b2, b2_bounds, lrs, _shared(fits)[0], wd_iv, None)
+                        hull = _shared(fits)[0]
+                        ridge, eps_found, lr_ridge = None, hull, None
+                        if coupled is not None:  # the eps interval from its ridge walk
+                            lrs, wd_iv, lr_ridge, settled, hull = coupled
+                        if settled is not None:  # replayed at the eps every step fits with, reported with the hull
+                            eps_found = Interval(settled, settled)
+                            ridge = (lr_ridge, Interval(min(hull.lo, settled), max(hull.hi, settled)), None)
+                        if coupled is None and (any(f.decay.hi < 1.0 for f in fits) or settled is None):
+                            # a visible decay no single wd couples to the per-step lrs, or steps
+                            # no single eps fits: fused's float32 steps fit alone at a wrong count
+                            # too (seen: count 1 for 2, W 0.99); the next count first, this one if
+                            # no count settles
+                            unsettled = unsettled or (impl, offset, b2, b2_bounds, lrs, _shared(fits)[0], wd_iv, None)
                             continue
                         best = (impl, offset, b2, b2_bounds, lrs, eps_found, wd_iv, ridge)
                         break
@@ -1794,7 +1956,7 @@ def _identify_once(
                 break
         if best is not None:
             break
-    best = best or uncoupled
+    best = best or unsettled
     if best is None and family == "2.0":
         raise AuditError(
             f"{rec.path}: momentum_W follows torch <= 2.0's mul_ + add_ (beta1 {b1:g}), but no 1.13-2.0 program "
@@ -1809,7 +1971,7 @@ def _identify_once(
     # the values replayed are one point (slices through it give lrs, eps_iv, decay_or_wd); where
     # lr was solved with eps or the decay, the intervals reported are the wider ridges (wide)
     lr_iv_wide, eps_iv_wide, decay_wide = wide if wide is not None else (None, eps_iv, decay_or_wd)
-    if wide is not None:
+    if wide is not None and wide[0] is not None:
         findings.append(
             "lr trades off with eps or the decay factor in these bits (solved together): the values reported "
             "replay the file together; each interval spans the ridge of values some partner value allows"

@@ -485,3 +485,86 @@ def test_a_larger_sample_retries_at_the_eps_the_smaller_one_found(tmp_path, caps
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
     assert out["first_index_step_count"] == 3 and inside(0.013774380273786822, out["lr_interval"])
     assert inside(1e-7, out["eps_interval"]) and inside(0.1, out["weight_decay_interval"])
+
+
+def test_the_count_scan_searches_eps_where_no_guess_is_eps(tmp_path):
+    """for-loop, eps 2e-4, index 0 = step 6 (a random trial: no answer in 262 s).  Its bf16
+    denominators pin the count only at the right eps: the scan at 1e-8 keeps no count, and the
+    scan with eps searched per count keeps the true one."""
+    from adamw_audit.identify import EPS_GUESSES, _finite_rows, _sample_steps, scan_step_counts
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    rec = tmp_path / "run.h5"
+    args = ["record", str(rec), "--impl", "forloop", "--steps", "15", "--shape", "758", "--lr", "0.001"]
+    assert main([*args, "--eps", "2e-4", "--seed", "11", "--threads", "1"]) == 0
+    with open_recording(strip(str(rec), tmp_path / "bare.h5", drop_first=5)) as bare:
+        steps = _finite_rows(_sample_steps(bare, 4096, np.random.default_rng(0)))
+        args = (steps, recipe("forloop"), "avx512", Hyper(), bare.numel)
+        scan = lambda eps: scan_step_counts(*args, eps, range(1, 4097))  # noqa: E731
+        assert 2e-4 not in EPS_GUESSES and scan(1e-8) == ([], False)
+        assert scan(None) == ([6], False)
+
+
+def test_a_schedule_s_steps_are_refitted_at_one_eps_they_all_allow(tmp_path):
+    """Fused step schedule, beta1 0.5, eps 1e-6 (a random trial).  Each step's eps interval is a
+    slice at its own step size: at the true count they do not overlap, and 1e-8 (their hull's
+    simplest value) refitted no step; the fits were kept with an eps each and the replay at one
+    eps missed W on 3 elements.  The one-digit values near the slices are tried too."""
+    from adamw_audit.identify import _finite_rows, _fit_steps, _sample_steps
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    rec = tmp_path / "run.h5"
+    lrs = ["0.004729273623532803"] * 7 + ["0.0004729273623532803"] * 7
+    args = ["record", str(rec), "--impl", "fused", "--steps", "14", "--shape", "497x4", "--lr", ",".join(lrs)]
+    assert main([*args, "--betas", "0.5", "0.98", "--eps", "1e-6", "--seed", "859142333", "--threads", "1"]) == 0
+    with open_recording(strip(str(rec), tmp_path / "bare.h5", drop_first=1)) as bare:
+        steps = _finite_rows(_sample_steps(bare, 4096, np.random.default_rng(0)))
+        fits, eps = _fit_steps(steps, recipe("fused"), "avx512", Hyper(beta1=0.5, beta2=0.98), 2, bare.numel)
+    assert eps is not None and all(f.coef.lo <= f.coef.hi for f in fits)
+    assert 1e-6 / 2 < eps < 1e-6 * 2
+
+
+def test_a_decayed_schedule_recorded_late_is_found_where_one_wd_couples_the_steps(tmp_path, capsys):
+    """Fused step schedule, wd 0.3, eps 1e-12, index 0 = step 6 (a random trial, 1243x36: no answer
+    in 180 s; this smaller file: count 1 reported, W 0.988).  The count scans assume no decay and
+    keep no count; the probe's step fits, at each count, imply one wd = (1 - d_t) / lr_t only at
+    the true one.  eps's interval is walked along its ridge with the lrs (the steps' own slices
+    missed 1e-12)."""
+    lrs = ["0.005"] * 9 + ["0.0005"] * 9
+    args = ["--impl", "fused", "--steps", "18", "--shape", "300x8", "--lr", ",".join(lrs)]
+    flags = ["--betas", "0.95", "0.98", "--eps", "1e-12", "--weight-decay", "0.3", "--seed", "225130059"]
+    out = identify_recorded(tmp_path, capsys, [*args, *flags], drop_first=5)
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert out["first_index_step_count"] == 6 and inside(0.3, out["weight_decay_interval"])
+    assert [inside(float(lr), iv) for lr, iv in zip(lrs[6:], out["lr_interval"], strict=True)] == [True] * 12
+    assert inside(1e-12, out["eps_interval"])
+
+
+def test_a_joint_search_s_last_moves_are_measured_on_the_subsample(tmp_path):
+    """Step size and decay solved together on one step of a 1243x36 fused file (wd 0.3, lr 0.0005,
+    count 16): the bisection reached a decay 2 ulps from the truth with the conflicting pair
+    agreeing on either side, and the slope model sent it the wrong way (no answer; the trial's
+    step fits then failed on every element).  Where the pair cannot tell, the subsample does."""
+    from adamw_audit.identify import _finite_rows, _joint_step_and_decay, _open_step, _sample_steps, _widen
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    rec = tmp_path / "run.h5"
+    lrs = ["0.005"] * 9 + ["0.0005"] * 9
+    args = ["record", str(rec), "--impl", "fused", "--steps", "18", "--shape", "1243x36", "--lr", ",".join(lrs)]
+    flags = ["--betas", "0.95", "0.98", "--eps", "1e-12", "--weight-decay", "0.3", "--seed", "225130059"]
+    assert main([*args, *flags, "--threads", "1"]) == 0
+    h, rcp = Hyper(beta1=0.95, beta2=0.98), recipe("fused")
+    with open_recording(strip(str(rec), tmp_path / "bare.h5", drop_first=5)) as bare:
+        sd = next(s for s in _finite_rows(_sample_steps(bare, bare.numel, np.random.default_rng(0))) if s.index == 10)
+        where = {k: v[sd.flat] for k, v in rcp.positions("avx512", bare.numel, 1).items()}
+        _, opened, conv_eps, conv_decay = _open_step(rcp, h, 16.0, "avx512")
+        e = conv_eps(np.full(sd.flat.size, 1e-12, np.float32))
+        c, d = _joint_step_and_decay(sd, opened, _widen(sd.state), where, sd.want["param"], e, conv_decay, h, 16.0)
+    assert c is not None and d[0] == np.float32(1 - 0.0005 * 0.3)
+    assert c.lo <= np.float32(0.0005 / (1 - 0.95**16)) <= c.hi
