@@ -332,14 +332,19 @@ def _one_minus(iv: Interval) -> tuple[float, float]:
 
 
 def infer_beta1(steps: list[StepData], capability: str) -> Interval | None:
-    """f32(1 - beta1) from every m[t] = lerp(m[t-1], g[t], w); both branches of lerp tried."""
+    """f32(1 - beta1) from every m[t] = lerp(m[t-1], g[t], w); both branches of lerp searched,
+    their intervals joined (they meet at w = 0.5: seen, beta1 0.5 reported as [0.50000001,
+    0.50000004] from the w < 0.5 branch alone, whose bits at w = 0.49999997 match w = 0.5's)."""
     inputs, want = _widen(_stack(steps, "state")), _stack(steps, "want")
+    found = []
     for b1_build, lo, hi in ((0.9, 1e-30, 0.49999997), (0.3, 0.5, 1.0)):
         prog = substitute(recipe("forloop").build(Hyper(beta1=b1_build), 1.0, capability), {"1-beta1": T("__w")})
         iv = scalar_interval(prog, inputs, {}, "exp_avg", want["exp_avg"], lambda x: {"__w": x}, lo, hi)
         if iv is not None:
-            return iv
-    return None
+            found.append(iv)
+    if len(found) == 2 and found[0].hi == np.float32(0.49999997) and found[1].lo == 0.5:
+        return Interval(found[0].lo, found[1].hi)  # one interval across the branch point
+    return found[0] if found else None
 
 
 def _beta1_with_gradient_anomalies(steps: list[StepData], capability: str):
@@ -1141,7 +1146,7 @@ def scan_step_counts(
     narrowest lr intervals) on SCAN_STEPS steps spread over the window: SCAN_STAGES[0] per step
     for every candidate, then more per step for the survivors.  ``lr_per_step``: an lr schedule, one
     lr per step (the count is then seen through bc2_sqrt alone).  ``eps`` None: eps unknown too,
-    bisected per candidate (:func:`_scan_eps`; ~30 times the cost)."""
+    bisected per candidate (:func:`_scan_eps`; ~30 times the cost), on the first two stages."""
     prog = rcp.build(replace(h, lr=1.0, weight_decay=0.0), float(steps[0].index + 1), capability)
     label = _step_label(prog)
     conv_eps = _conveyed(prog, "eps")
@@ -1164,7 +1169,9 @@ def scan_step_counts(
     b_table = np.array([b_of[c] for c in range(base, top + 1)], np.float32)
     e_pat = np.full(cands.size, _f32_int(eps) if eps is not None else -1, np.int64)  # eps per candidate
     where_all = rcp.positions(capability, numel, 1)
-    for per_step in SCAN_STAGES:
+    # eps searched: the first two stages only (each bisects eps again for the survivors it cannot
+    # keep at their last eps; fused keeps bands of counts: 651 s on a 400x10 file with all four)
+    for per_step in SCAN_STAGES if eps is not None else SCAN_STAGES[:2]:
         rows = [r[:per_step] for r in ranked]
         intervals, replays, e_order = _scan_stage(
             opened, picked, rows, where_all, b_table, base, h.beta1, conv_eps, lr_per_step
@@ -1549,12 +1556,15 @@ def _eps_tries(fits: list[StepFit]) -> list[float]:
 
 
 def _wd_interval(fits: list[StepFit], lrs: list[tuple[float, float]]) -> tuple[float, float]:
-    """Weight decay from each step's decay factor d = 1 - lr_t*wd, intersected over steps."""
+    """Weight decay from each step's decay factor d = f32(1 - lr_t*wd), intersected over steps:
+    1 - lr_t*wd lies anywhere that rounds into d's interval (a decay interval [1, 1] still
+    allows 1 - lr_t*wd half an ulp below 1: not wd = 0 alone)."""
     lo, hi = 0.0, math.inf
     for f, (lr_lo, lr_hi) in zip(fits, lrs, strict=True):
+        d_lo, d_hi = _rounding_edges(f.decay.lo, f.decay.hi)
         if f.decay.hi < 1.0:
-            lo = max(lo, (1 - f.decay.hi) / lr_hi)
-        hi = min(hi, (1 - f.decay.lo) / lr_lo if lr_lo > 0 else math.inf)
+            lo = max(lo, (1 - d_hi) / lr_hi)
+        hi = min(hi, (1 - d_lo) / lr_lo if lr_lo > 0 else math.inf)
     return (lo, hi) if lo <= hi else (min(lo, hi), max(lo, hi))
 
 
@@ -1858,6 +1868,18 @@ def _identify_once(
             )
         return scanned_per_step[impl]
 
+    def more_counts(phase: str, impl: str, b2: float, tried: list[int]) -> list[int]:
+        """Counts for the schedule phase once those tried fail: where one lr per step fits with eps
+        searched per count (~10 s; seen: fused cosine, eps 2e-4, index 0 = step 6, every count
+        1..5 fitted step by step with no one eps refitting them all)."""
+        if phase != "schedule" or hint is not None:
+            return []
+        h = Hyper(beta1=b1, beta2=b2)
+        found, _ = scan_step_counts(
+            steps, recipe(impl), cap_family, h, rec.numel, None, range(1, SCAN_CHUNK + 1), lr_per_step=True
+        )
+        return [c for c in found[:SCAN_TRIES] if c not in tried]
+
     found_phase = ""
     unsettled = None  # a schedule no single wd or eps replays (a last resort)
     for phase in phases:
@@ -1919,7 +1941,13 @@ def _identify_once(
                 # late ones included; then the rest of 1..5 (a failing per-step fit costs seconds)
                 late = probed.counts if probed is not None and probed.scheduled and impl == probed.impl else []
                 counts = tuple(dict.fromkeys([*late, *per_step_counts(impl, b2)[:SCAN_TRIES], *search_offsets]))
-            for offset in counts:
+            queue, tried, extended = list(counts), [], False
+            while queue or not extended:
+                if not queue:  # every count failed: the schedule phase has more
+                    queue, extended = more_counts(phase, impl, b2, tried), True
+                    continue
+                offset = queue.pop(0)
+                tried.append(offset)
                 if phase == "schedule":
                     fitted = _fit_steps(steps, rcp, cap_family, h, offset, rec.numel)
                     fits, settled = fitted if fitted is not None else (None, None)

@@ -568,3 +568,37 @@ def test_a_joint_search_s_last_moves_are_measured_on_the_subsample(tmp_path):
         c, d = _joint_step_and_decay(sd, opened, _widen(sd.state), where, sd.want["param"], e, conv_decay, h, 16.0)
     assert c is not None and d[0] == np.float32(1 - 0.0005 * 0.3)
     assert c.lo <= np.float32(0.0005 / (1 - 0.95**16)) <= c.hi
+
+
+def test_a_late_schedule_with_eps_off_the_guesses_is_searched_at_counts_the_eps_scan_keeps(tmp_path, capsys):
+    """Fused cosine schedule, eps 2e-4, index 0 = step 6 (a random trial's class): at counts 1..5
+    every step fits alone but no one eps refits them all, and the per-step scan at eps 1e-8 keeps
+    no count (before: count 1 reported, W 0.9976).  The schedule phase then asks the per-step
+    scan with eps searched per count.  A decay factor of [1, 1] at a step is a slice: the weight
+    decay's interval stays open above 0."""
+    lrs = ["0.001", "0.00098", "0.00093", "0.00085", "0.00075", "0.00065", "0.00055", "0.00045", "0.00035",
+           "0.00026", "0.00018", "0.00011", "6e-05", "3e-05", "1e-05", "5e-06"]  # fmt: skip
+    args = ["--impl", "fused", "--steps", "16", "--shape", "400x10", "--lr", ",".join(lrs)]
+    out = identify_recorded(tmp_path, capsys, [*args, "--eps", "2e-4", "--seed", "13"], drop_first=5)
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert out["first_index_step_count"] == 6 and inside(2e-4, out["eps_interval"])
+    assert [inside(float(lr), iv) for lr, iv in zip(lrs[6:], out["lr_interval"], strict=True)] == [True] * 10
+    assert out["weight_decay_interval"][0] == 0.0 < out["weight_decay_interval"][1]
+
+
+def test_beta1_one_half_sits_where_the_two_branches_of_lerp_meet(tmp_path):
+    """beta1 0.5: w = 1 - beta1 = 0.5 takes lerp's w >= 0.5 branch, and on these bits w =
+    0.49999997 on the other branch gives the same m; the interval searched on that branch alone
+    ended there and left 0.5 out (a random trial: beta1 in [0.50000001, 0.50000004])."""
+    from adamw_audit.identify import _finite_rows, _sample_steps, infer_beta1
+    from refimpl.recording import open_recording
+
+    rec = tmp_path / "run.h5"
+    lrs = ",".join(f"{2e-5 * min(1.0, (t + 1) / 9)!r}" for t in range(9))  # the trial's warmup
+    args = ["record", str(rec), "--impl", "forloop", "--steps", "9", "--shape", "1181", "--lr", lrs]
+    assert (
+        main([*args, "--betas", "0.5", "0.999", "--weight-decay", "0.1", "--seed", "812297710", "--threads", "1"]) == 0
+    )
+    with open_recording(strip(str(rec), tmp_path / "bare.h5", drop_first=1)) as bare:
+        iv = infer_beta1(_finite_rows(_sample_steps(bare, 4096, np.random.default_rng(0))), "avx512")
+    assert iv is not None and iv.lo <= 0.5 <= iv.hi
