@@ -2095,6 +2095,12 @@ def _identify_once(
                 f"with one lr per step the step count shows only through bc2_sqrt here: counts {refitted} of "
                 "index 0 also replay the file exactly, each with its own lr per step"
             )
+        kept = scanned_per_step.get(chosen[0], [])
+        if len(kept) > 20:  # the per-step scan could not tell most counts apart: say so, not just those checked
+            findings.append(
+                f"the per-step count scan kept {len(kept)} counts of index 0 between {kept[0]} and {kept[-1]} (all "
+                "but the ones listed unchecked on the whole file): the step count is not pinned by these bits"
+            )
     answer = Identification(
         impl=recipe(chosen[0]).name,
         equivalent_impls=eq_impls or [recipe(chosen[0]).name],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import h5py
@@ -602,3 +603,15 @@ def test_beta1_one_half_sits_where_the_two_branches_of_lerp_meet(tmp_path):
     with open_recording(strip(str(rec), tmp_path / "bare.h5", drop_first=1)) as bare:
         iv = infer_beta1(_finite_rows(_sample_steps(bare, 4096, np.random.default_rng(0))), "avx512")
     assert iv is not None and iv.lo <= 0.5 <= iv.hi
+
+
+def test_a_step_count_no_bits_pin_down_is_said_to_be_open(tmp_path, capsys):
+    """Fused cosine schedule from 2e-5, eps 1e-8, index 0 = step 11 (a random trial): with one lr
+    per step and an eps no element sees, the count shows only through float32 rounding, and
+    counts 1..5 replay exactly with lrs of their own.  The per-step scan keeps every count up to
+    where bc2_sqrt saturates: identify says the count is not pinned, not only that 2..5 tie."""
+    lrs = [f"{max(2e-5 * 0.5 * (1 + math.cos(math.pi * t / 24)), 2e-8)!r}" for t in range(24)]
+    args = ["--impl", "fused", "--steps", "24", "--shape", "1856", "--lr", ",".join(lrs)]
+    out = identify_recorded(tmp_path, capsys, [*args, "--betas", "0.9", "0.9387", "--seed", "0"], drop_first=10)
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert any("the step count is not pinned" in f for f in out["findings"])
