@@ -1395,6 +1395,7 @@ class Probe:
     decayed: bool  # every fit needs a decay: a pooled search without one cannot succeed
     impl: str | None  # the path whose steps fit (searched first)
     counts: list[int]  # step counts of index 0 where one lr (a schedule: one wd) fits every step fit, likeliest first
+    eps_hints: tuple[float, ...] = ()  # eps values near the fits' slices, at counts[0] (pooled searches try them first)
 
 
 COUNT_GAP = 1e-2
@@ -1470,7 +1471,18 @@ def _probe_steps(
     scheduled = not counts and all(parted(offset) for offset in (*offsets, LATE_COUNT))
     if scheduled and decayed:  # where one wd couples each step's decay to its lr: the schedule phase's counts
         counts = _counts_from_fits(kept, b1, b2, coupled_decay=True)
-    return Probe(scheduled, decayed, impl, counts)
+    # the fits hold e * bc2_sqrt fixed, like c * bc2_sqrt: their eps slices rescaled to the count
+    # kept, and the one-digit values near them (seen: fused, eps 2e-4, wd 0.05, count 3: the
+    # search with decay and eps unknown lost its way; at these eps the decay alone is solved)
+    hints: tuple[float, ...] = ()
+    if counts:
+        rescaled = []
+        for f in kept:
+            with np.errstate(all="ignore"):
+                r = math.sqrt((1 - b2 ** (f.index + 1)) / (1 - b2 ** (f.index + counts[0])))
+            rescaled.append(replace(f, eps=Interval(f.eps.lo * r, f.eps.hi * r)))
+        hints = tuple(_eps_tries(rescaled))
+    return Probe(scheduled, decayed, impl, counts, hints)
 
 
 def _counts_from_fits(fits: list[StepFit], b1: float, b2: float, coupled_decay: bool = False) -> list[int]:
@@ -1974,6 +1986,8 @@ def _identify_once(
                     continue
                 unknowns = {"plain": "plain", "eps": "eps", "joint": "decay", "joint+eps": "decay+eps"}[phase]
                 eps_first = (hint_eps,) if hint is not None else ()
+                if hint is None and probed is not None and offset in probed.counts[:1] and impl == probed.impl:
+                    eps_first = probed.eps_hints
                 pooled = fit_pooled(steps, rcp, cap_family, h, offset, rec.numel, unknowns, eps_first)
                 if pooled is not None:  # one lr for every step
                     lr_iv, eps_iv, d_iv, wide = pooled

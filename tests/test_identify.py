@@ -615,3 +615,16 @@ def test_a_step_count_no_bits_pin_down_is_said_to_be_open(tmp_path, capsys):
     out = identify_recorded(tmp_path, capsys, [*args, "--betas", "0.9", "0.9387", "--seed", "0"], drop_first=10)
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
     assert any("the step count is not pinned" in f for f in out["findings"])
+
+
+def test_a_late_window_s_decay_is_solved_at_the_eps_the_probe_s_fits_see(tmp_path, capsys):
+    """Fused, constant lr, eps 2e-4 (no guess), wd 0.05, index 0 = step 3 (a random trial: count 1
+    reported, W 0.91, after 135 s).  The probe's step fits find the count; the pooled search with
+    decay and eps unknown then lost its way.  The fits' eps slices, rescaled to the count, give
+    eps values to solve the decay at first."""
+    args = ["--impl", "fused", "--steps", "11", "--shape", "115x22", "--lr", "0.005"]
+    flags = ["--betas", "0.925", "0.999", "--eps", "2e-4", "--weight-decay", "0.05", "--seed", "666975143"]
+    out = identify_recorded(tmp_path, capsys, [*args, *flags], drop_first=2)
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert out["first_index_step_count"] == 3 and inside(0.005, out["lr_interval"])
+    assert inside(2e-4, out["eps_interval"]) and inside(0.05, out["weight_decay_interval"])
