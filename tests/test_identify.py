@@ -40,6 +40,13 @@ def identify_recorded(tmp_path, capsys, record_args: list[str], drop_first: int 
     return identify_json(capsys, strip(str(rec), tmp_path / "bare.h5", drop_first))
 
 
+def assert_constant_lr_found(out: dict, count: int, lr: float, eps: float, wd: float) -> None:
+    """The answer replays exactly, names the step count, and every interval holds the truth."""
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert out["first_index_step_count"] == count and inside(lr, out["lr_interval"])
+    assert inside(eps, out["eps_interval"]) and inside(wd, out["weight_decay_interval"])
+
+
 def test_seed_like_run(seed_like_recording, tmp_path, capsys):
     out = identify_json(capsys, strip(seed_like_recording, tmp_path / "bare.h5"))
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
@@ -483,9 +490,7 @@ def test_a_larger_sample_retries_at_the_eps_the_smaller_one_found(tmp_path, caps
     args = ["--impl", "fused", "--steps", "20", "--shape", "485x30", "--lr", "0.013774380273786822"]
     flags = ["--betas", "0.9", "0.98", "--eps", "1e-7", "--weight-decay", "0.1", "--seed", "720987129"]
     out = identify_recorded(tmp_path, capsys, [*args, *flags], drop_first=2)
-    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
-    assert out["first_index_step_count"] == 3 and inside(0.013774380273786822, out["lr_interval"])
-    assert inside(1e-7, out["eps_interval"]) and inside(0.1, out["weight_decay_interval"])
+    assert_constant_lr_found(out, count=3, lr=0.013774380273786822, eps=1e-7, wd=0.1)
 
 
 def test_the_count_scan_searches_eps_where_no_guess_is_eps(tmp_path):
@@ -625,6 +630,4 @@ def test_a_late_window_s_decay_is_solved_at_the_eps_the_probe_s_fits_see(tmp_pat
     args = ["--impl", "fused", "--steps", "11", "--shape", "115x22", "--lr", "0.005"]
     flags = ["--betas", "0.925", "0.999", "--eps", "2e-4", "--weight-decay", "0.05", "--seed", "666975143"]
     out = identify_recorded(tmp_path, capsys, [*args, *flags], drop_first=2)
-    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
-    assert out["first_index_step_count"] == 3 and inside(0.005, out["lr_interval"])
-    assert inside(2e-4, out["eps_interval"]) and inside(0.05, out["weight_decay_interval"])
+    assert_constant_lr_found(out, count=3, lr=0.005, eps=2e-4, wd=0.05)
