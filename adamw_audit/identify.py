@@ -1169,6 +1169,7 @@ def scan_step_counts(
     b_table = np.array([b_of[c] for c in range(base, top + 1)], np.float32)
     e_pat = np.full(cands.size, _f32_int(eps) if eps is not None else -1, np.int64)  # eps per candidate
     where_all = rcp.positions(capability, numel, 1)
+    bf16_eps = _rounds_to_bf16(conv_eps)
     # eps searched: the first two stages only (each bisects eps again for the survivors it cannot
     # keep at their last eps; fused keeps bands of counts: 651 s on a 400x10 file with all four)
     for per_step in SCAN_STAGES if eps is not None else SCAN_STAGES[:2]:
@@ -1185,6 +1186,8 @@ def scan_step_counts(
             if known.any():
                 ok[known] = replays(*intervals(cand[known], e_cand[known]))
             if eps is None and not ok.all():  # eps unknown: searched where the last stage's misses
+                near = ~ok & known  # first the values next to the last stage's eps
+                ok[near], e_cand[near] = _near_eps(intervals, replays, cand[near], e_cand[near], bf16_eps)
                 retry = ~ok
                 ok[retry], e_cand[retry] = _scan_eps(intervals, replays, cand[retry], *e_order)
             alive.append(cand[ok])
@@ -1240,6 +1243,38 @@ def _scan_stage(
         return ok
 
     return intervals, replays, (parts, e_slope, e_effect)
+
+
+NEAR_EPS = 8
+"""Values of eps either side of the last scan stage's (in the format it reaches the kernel in)
+tried before a new bisection."""
+
+
+def _near_eps(
+    intervals: Callable, replays: Callable, cand: np.ndarray, e_bits: np.ndarray, bf16: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """For :func:`scan_step_counts` with eps unknown, at a stage whose elements reject the eps the
+    last stage found: the NEAR_EPS values either side of it, nearest first (bf16 values where eps
+    reaches the kernel as bf16, else float32 ones).  A larger stage moves the answer a few values
+    at most, and a new bisection can step past it (seen: for-loop, eps 1e-6, one bf16 value
+    from the last stage's, the pair measurement sent eps the wrong way).  Returns (found, eps
+    bit patterns), as :func:`_scan_eps`."""
+    found = np.zeros(cand.size, bool)
+    out = e_bits.copy()
+    base16 = bits.narrow(_int_f32(e_bits)).astype(np.int64)
+    for k in (x for m in range(1, NEAR_EPS + 1) for x in (m, -m)):
+        todo = np.nonzero(~found)[0]
+        if todo.size == 0:
+            break
+        if bf16:
+            moved = bits.widen(np.clip(base16[todo] + k, 1, 0x7F7F).astype(np.uint16))
+            at = moved.view(np.int32).astype(np.int64)
+        else:
+            at = np.maximum(e_bits[todo] + k, 1)
+        ok = replays(*intervals(cand[todo], at))
+        found[todo[ok]] = True
+        out[todo[ok]] = at[ok]
+    return found, np.where(found, out, -1)
 
 
 def _scan_eps(

@@ -631,3 +631,24 @@ def test_a_late_window_s_decay_is_solved_at_the_eps_the_probe_s_fits_see(tmp_pat
     flags = ["--betas", "0.925", "0.999", "--eps", "2e-4", "--weight-decay", "0.05", "--seed", "666975143"]
     out = identify_recorded(tmp_path, capsys, [*args, *flags], drop_first=2)
     assert_constant_lr_found(out, count=3, lr=0.005, eps=2e-4, wd=0.05)
+
+
+def test_the_eps_scan_tries_the_values_next_to_the_last_stage_s_eps(tmp_path):
+    """for-loop warmup, beta1 0.5, eps 1e-6, wd 0.01, from count 2 (a random trial: no answer in
+    180 s).  The per-step scan with eps searched found eps one bf16 value off on 8 elements per
+    step; on 64 the new bisection stepped past the true value.  The neighbours go first."""
+    from adamw_audit.identify import _finite_rows, _sample_steps, scan_step_counts
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    rec = tmp_path / "run.h5"
+    lrs = ",".join(f"{0.005 * min(1.0, (t + 1) / 8)!r}" for t in range(17))
+    args = ["record", str(rec), "--impl", "forloop", "--steps", "17", "--shape", "3994", "--lr", lrs]
+    flags = ["--betas", "0.5", "0.9999", "--eps", "1e-6", "--weight-decay", "0.01", "--seed", "474275555"]
+    assert main([*args, *flags, "--threads", "1"]) == 0
+    with open_recording(strip(str(rec), tmp_path / "bare.h5", drop_first=1)) as bare:
+        steps = _finite_rows(_sample_steps(bare, 4096, np.random.default_rng(0)))
+        h = Hyper(beta1=0.5, beta2=0.9999)
+        found, _ = scan_step_counts(steps, recipe("forloop"), "avx512", h, bare.numel, None, range(1, 65), True)
+    assert found == [2]
