@@ -1374,9 +1374,10 @@ def _late_counts_any_eps(
 ) -> tuple[list[int], str | None, bool]:
     """Counts of index 0 up to SCAN_CHUNK where some eps lets one lr replay the steps
     (:func:`scan_step_counts` with eps unknown), each path at its likeliest beta2; else where one
-    lr per step does.  Returns (counts, the path, whether one lr per step), or ([], None, False)."""
-    for per_step in (False, True):
-        for impl, b2, _ in candidates:
+    lr per step does (the same path next: ~10 s a scan).  Returns (counts, the path, whether one
+    lr per step), or ([], None, False)."""
+    for impl, b2, _ in candidates:
+        for per_step in (False, True):
             h = Hyper(beta1=b1, beta2=b2)
             counts, _ = scan_step_counts(steps, recipe(impl), capability, h, numel, None, range(1, SCAN_CHUNK + 1),
                                          lr_per_step=per_step)  # fmt: skip
