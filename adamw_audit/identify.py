@@ -15,7 +15,9 @@ Order (each stage uses what the one before fixed):
 3. per step and per step-count offset: the step size ``f32(lr / (1 - beta1^step))`` from W, then
    eps and the weight-decay factor; lr's interval is the step size's times ``1 - beta1^step``.
    Offsets 1..5 first; when none fits, a window recorded late in a run: every count up to
-   SCAN_LIMIT at once (:func:`scan_step_counts`).  The searches run cheapest first (PHASES):
+   SCAN_LIMIT at once (:func:`scan_step_counts`; eps bisected per count too when no guess is
+   eps), or the counts where the per-step fits agree on one lr, or on one weight decay
+   (:func:`_counts_from_fits`).  The searches run cheapest first (PHASES):
    eps one of EPS_GUESSES; eps anywhere (solved with lr); a visible decay (solved with lr); both
    (eps bisected around that); an lr per step.  Values solved together trade off: their
    intervals are widened along the ridge of values that replay (:func:`_along_ridges`)
