@@ -1103,6 +1103,8 @@ SCAN_CHUNK = 4096
 SCAN_STEPS = 8
 SCAN_STAGES = (8, 64, 512, 4096)
 """Elements per scanned step in the scan's filters (most candidates fail on the first)."""
+SCAN_KEEP = 512
+"""Counts left after a scan stage past which the scan stops and returns them all."""
 SCAN_TRIES = 12
 """Surviving counts tried with a full pooled fit, in increasing order."""
 
@@ -1196,7 +1198,10 @@ def scan_step_counts(
             alive_e.append(e_cand[ok])
         cands = np.concatenate(alive) if alive else cands[:0]
         e_pat = np.concatenate(alive_e) if alive_e else e_pat[:0]
-        if cands.size == 0:
+        if cands.size == 0 or cands.size > SCAN_KEEP:
+            # more than SCAN_KEEP left: these bits barely tell the counts apart (fused, beta2
+            # 0.9999: every count of the chunk, 78 s through all four stages); the fits that
+            # follow, smallest count first, decide
             break
     return cands.tolist(), saturated
 
@@ -1593,7 +1598,10 @@ def _eps_tries(fits: list[StepFit]) -> list[float]:
     step's eps interval is a slice at that step's own step size and decay: they need not
     overlap, nor hold the truth (seen: 1e-7 outside [1.06e-7, 2.9e-7] with 1e-8 coupling no
     step; eps 1e-6 outside one step's [4.2e-7, 7.9e-7] and the next's [8.8e-7, 1.3e-6])."""
-    eps_tries = [_prefer(_shared(fits)[0], 1e-8)]
+    shared = _shared(fits)[0]
+    # the usual value, then the guesses inside the steps' common interval (seen: eps 1e-12 in
+    # [1e-38, 3e-10]; the simplest value there, 1e-10, coupled no step)
+    eps_tries = [_prefer(shared, 1e-8), *(g for g in EPS_GUESSES if shared.lo <= g <= shared.hi)]
     seen = [f.eps for f in fits if 0 < f.eps.lo and f.eps.hi < 4 * f.eps.lo]
     if seen:
         lo_seen, hi_seen = min(iv.lo for iv in seen), max(iv.hi for iv in seen)
@@ -1737,9 +1745,9 @@ def _coupled_schedule(
         return opened, sub, {k: x[rows] for k, x in where.items()}, conv_eps, conv_decay, bc1, target[rows]
 
     # the per-step decay intervals are slices (each at its step's own c): their wd interval can
-    # miss the truth by 1e-4 (seen: 0.3 outside [0.29991, 0.29997]); the simplest values of
-    # wider intervals too, each checked below on every element of every step
-    widened = [simplest_in(wd_lo * (1 - r), wd_hi * (1 + r)) for r in (0.0, 1e-3, 1e-2)]
+    # miss the truth (seen: 0.3 outside [0.29991, 0.29997]; 0.01 outside [0.0101, 0.0137]); the
+    # simplest values of wider intervals too, each checked below on every element of every step
+    widened = [simplest_in(wd_lo * (1 - r), wd_hi * (1 + r)) for r in (0.0, 1e-3, 1e-2, 5e-2, 0.2)]
     for eps, wd in itertools.product(dict.fromkeys(eps_tries), dict.fromkeys((*widened, (wd_lo + wd_hi) / 2))):
         lrs = coupled_lrs(eps, wd, [f.coef for f in fits])
         if lrs is None:

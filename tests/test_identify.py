@@ -652,3 +652,36 @@ def test_the_eps_scan_tries_the_values_next_to_the_last_stage_s_eps(tmp_path):
         h = Hyper(beta1=0.5, beta2=0.9999)
         found, _ = scan_step_counts(steps, recipe("forloop"), "avx512", h, bare.numel, None, range(1, 65), True)
     assert found == [2]
+
+
+def test_a_decayed_fused_schedule_couples_at_a_wd_its_slices_miss(tmp_path):
+    """Fused cosine schedule, betas (0.8, 0.9999), eps 1e-12, wd 0.01 (a random trial: count 2
+    reported, W 0.99993, after 126 s).  The per-step scan kept every count of its chunk through
+    all four stages (78 s): it now stops past SCAN_KEEP survivors and returns them.  The steps'
+    decay slices give wd in [0.0101, 0.0137]: 0.01 is the simplest value of a wider interval,
+    and eps 1e-12 a guess inside the steps' common eps interval."""
+    from adamw_audit.identify import (
+        SCAN_KEEP,
+        _coupled_schedule,
+        _finite_rows,
+        _fit_steps,
+        _sample_steps,
+        scan_step_counts,
+    )
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    rec = tmp_path / "run.h5"
+    lrs = ",".join(f"{max(1e-3 * 0.5 * (1 + math.cos(math.pi * t / 9)), 1e-6)!r}" for t in range(9))
+    args = ["record", str(rec), "--impl", "fused", "--steps", "9", "--shape", "599x34", "--lr", lrs]
+    flags = ["--betas", "0.8", "0.9999", "--eps", "1e-12", "--weight-decay", "0.01", "--seed", "131428135"]
+    assert main([*args, *flags, "--threads", "1"]) == 0
+    h, rcp = Hyper(beta1=0.8, beta2=0.9999), recipe("fused")
+    with open_recording(strip(str(rec), tmp_path / "bare.h5")) as bare:
+        steps = _finite_rows(_sample_steps(bare, 4096, np.random.default_rng(0)))
+        found, _ = scan_step_counts(steps, rcp, "avx512", h, bare.numel, 1e-8, range(1, 4097), lr_per_step=True)
+        assert len(found) > SCAN_KEEP and found[0] == 1
+        fits, _ = _fit_steps(steps, rcp, "avx512", h, 1, bare.numel)
+        coupled = _coupled_schedule(steps, fits, rcp, "avx512", h, 1, bare.numel)
+    assert coupled is not None and inside(0.01, coupled[1]) and inside(1e-12, (coupled[4].lo, coupled[4].hi))
