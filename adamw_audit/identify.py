@@ -1664,7 +1664,14 @@ def _lr_intervals(fits: list[StepFit], b1: float, offset: int) -> list[tuple[flo
 
 
 def _coupled_schedule(
-    steps: list[StepData], fits: list[StepFit], rcp: Recipe, capability: str, h: Hyper, offset: int, numel: int
+    steps: list[StepData],
+    fits: list[StepFit],
+    rcp: Recipe,
+    capability: str,
+    h: Hyper,
+    offset: int,
+    numel: int,
+    no_decay_at: float | None = None,
 ) -> tuple[list[tuple[float, float]], tuple[float, float], list[tuple[float, float]], float, Interval] | None:
     """A schedule with a visible decay: lr_t and one weight decay, coupled as torch couples them.
 
@@ -1674,10 +1681,14 @@ def _coupled_schedule(
     wd interval and each step's lr is searched with both scalars bound to it; then, with those
     lrs, the interval of wd that every element of every step allows.  Returns per-step lr
     intervals (as reals) at one eps, the wd interval, the lr intervals widened along eps's
-    ridge, that eps and the eps interval of the ridge; or None when no coupled lr fits some step."""
-    eps_tries = _eps_tries(fits)
+    ridge, that eps and the eps interval of the ridge; or None when no coupled lr fits some step.
+
+    ``no_decay_at``: a schedule without a visible decay whose steps all refit at this eps: wd is
+    held at 0 and only the lrs are walked along eps's ridge (seen: eps 1e-7 outside the steps'
+    [0, 8.9e-8], an lr outside its interval)."""
+    eps_tries = _eps_tries(fits) if no_decay_at is None else [no_decay_at]
     wd_lo, wd_hi = _wd_interval(fits, _lr_intervals(fits, h.beta1, offset))
-    if not 0 < wd_lo <= wd_hi:
+    if no_decay_at is None and not 0 < wd_lo <= wd_hi:
         return None
     opened_steps = []
     for sd in steps:
@@ -1748,11 +1759,12 @@ def _coupled_schedule(
     # miss the truth (seen: 0.3 outside [0.29991, 0.29997]; 0.01 outside [0.0101, 0.0137]); the
     # simplest values of wider intervals too, each checked below on every element of every step
     widened = [simplest_in(wd_lo * (1 - r), wd_hi * (1 + r)) for r in (0.0, 1e-3, 1e-2, 5e-2, 0.2)]
-    for eps, wd in itertools.product(dict.fromkeys(eps_tries), dict.fromkeys((*widened, (wd_lo + wd_hi) / 2))):
+    wd_tries = (*widened, (wd_lo + wd_hi) / 2) if no_decay_at is None else (0.0,)
+    for eps, wd in itertools.product(dict.fromkeys(eps_tries), dict.fromkeys(wd_tries)):
         lrs = coupled_lrs(eps, wd, [f.coef for f in fits])
         if lrs is None:
             continue
-        wd_iv = wd_allowed([simplest_in(lo, hi) for lo, hi in lrs], eps)
+        wd_iv = wd_allowed([simplest_in(lo, hi) for lo, hi in lrs], eps) if wd > 0 else (wd_lo, wd_hi)
         if wd_iv is None:
             continue
         # eps and the lrs trade off (eps the bits barely see still moves each step's lr by an ulp
@@ -2015,6 +2027,8 @@ def _identify_once(
                         coupled = _coupled_schedule(steps, fits, rcp, cap_family, h, offset, rec.numel)
                         hull = _shared(fits)[0]
                         ridge, eps_found, lr_ridge = None, hull, None
+                        if coupled is None and settled is not None and all(f.decay.hi >= 1.0 for f in fits):
+                            coupled = _coupled_schedule(steps, fits, rcp, cap_family, h, offset, rec.numel, settled)
                         if coupled is not None:  # the eps interval from its ridge walk
                             lrs, wd_iv, lr_ridge, settled, hull = coupled
                         if settled is not None:  # replayed at the eps every step fits with, reported with the hull
