@@ -685,3 +685,16 @@ def test_a_decayed_fused_schedule_couples_at_a_wd_its_slices_miss(tmp_path):
         fits, _ = _fit_steps(steps, rcp, "avx512", h, 1, bare.numel)
         coupled = _coupled_schedule(steps, fits, rcp, "avx512", h, 1, bare.numel)
     assert coupled is not None and inside(0.01, coupled[1]) and inside(1e-12, (coupled[4].lo, coupled[4].hi))
+
+
+def test_a_schedule_without_a_visible_decay_reports_eps_along_its_ridge(tmp_path, capsys):
+    """for-loop cosine schedule from 2e-5, 240 elements, eps 1e-7, wd 0.01 (invisible; a random
+    trial).  The steps refit at one eps, and the eps interval was the hull of their slices,
+    [0, 8.9e-8], without the truth.  The ridge walk now runs with wd held at 0 as well."""
+    lrs = [f"{max(2e-5 * 0.5 * (1 + math.cos(math.pi * t / 16)), 2e-8)!r}" for t in range(16)]
+    args = ["--impl", "forloop", "--steps", "16", "--shape", "240", "--lr", ",".join(lrs)]
+    flags = ["--betas", "0.8", "0.98", "--eps", "1e-7", "--weight-decay", "0.01", "--seed", "391435108"]
+    out = identify_recorded(tmp_path, capsys, [*args, *flags], drop_first=1)
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert inside(1e-7, out["eps_interval"]) and inside(0.01, out["weight_decay_interval"])
+    assert 2 in [out["first_index_step_count"], *out["other_step_counts"]]
