@@ -1780,8 +1780,12 @@ def _coupled_schedule(
             return coupled_lrs(x, wd, near, on)
 
         (e_lo, lrs_lo), (e_hi, lrs_hi) = _farthest(eps, EPS_RANGE[0], at), _farthest(eps, EPS_RANGE[1], at)
+        more_lrs = [lrs_lo, lrs_hi]
+        if wd > 0:  # lr trades off with wd too (1 - lr*wd): the lrs at the ends of wd's interval, eps held
+            for end in wd_iv:
+                more_lrs.append(coupled_lrs(eps, end, near, on))
         ridge = [list(iv) for iv in lrs]
-        for more in (lrs_lo, lrs_hi):
+        for more in more_lrs:
             for r, (lo, hi) in zip(ridge, more or [], strict=False):
                 r[0], r[1] = min(r[0], lo), max(r[1], hi)
         return lrs, wd_iv, [(lo, hi) for lo, hi in ridge], eps, Interval(min(e_lo, eps), max(e_hi, eps))

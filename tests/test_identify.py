@@ -698,3 +698,17 @@ def test_a_schedule_without_a_visible_decay_reports_eps_along_its_ridge(tmp_path
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
     assert inside(1e-7, out["eps_interval"]) and inside(0.01, out["weight_decay_interval"])
     assert 2 in [out["first_index_step_count"], *out["other_step_counts"]]
+
+
+def test_a_decayed_schedule_s_lr_intervals_span_the_wd_ridge(tmp_path, capsys):
+    """Fused step schedule 3e-4 -> 3e-5, eps 1e-6, wd 0.05, 1-D 2511 (a random trial): lr reads
+    into the decay factor 1 - lr*wd too, and one step's interval at the simplest wd,
+    [0.00030000587, 0.00030003250], missed 0.0003.  Each lr interval now also spans the lrs at
+    the two ends of wd's interval."""
+    lrs = ["0.0003"] * 7 + ["2.9999999999999997e-05"] * 7
+    args = ["--impl", "fused", "--steps", "14", "--shape", "2511", "--lr", ",".join(lrs)]
+    flags = ["--betas", "0.95", "0.999", "--eps", "1e-6", "--weight-decay", "0.05", "--seed", "486948944"]
+    out = identify_recorded(tmp_path, capsys, [*args, *flags])
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert [inside(float(lr), iv) for lr, iv in zip(lrs[1:], out["lr_interval"], strict=True)] == [True] * 13
+    assert inside(0.05, out["weight_decay_interval"]) and inside(1e-6, out["eps_interval"])
