@@ -1377,19 +1377,21 @@ def _late_window(
 
 
 def _late_counts_any_eps(
-    steps: list[StepData], candidates, b1: float, capability: str, numel: int
-) -> tuple[list[int], str | None, bool]:
+    steps: list[StepData], candidates, b1: float, capability: str, numel: int,
+    per_step_counts: Callable[[str, float, float | None], list[int]],
+) -> tuple[list[int], str | None, bool]:  # fmt: skip
     """Counts of index 0 up to SCAN_CHUNK where some eps lets one lr replay the steps
     (:func:`scan_step_counts` with eps unknown), each path at its likeliest beta2; else where one
-    lr per step does (the same path next: ~10 s a scan).  Returns (counts, the path, whether one
-    lr per step), or ([], None, False)."""
+    lr per step does (``per_step_counts(path, beta2, None)``, the same path next: ~10 s a scan).
+    Returns (counts, the path, whether one lr per step), or ([], None, False)."""
     for impl, b2, _ in candidates:
-        for per_step in (False, True):
-            h = Hyper(beta1=b1, beta2=b2)
-            counts, _ = scan_step_counts(steps, recipe(impl), capability, h, numel, None, range(1, SCAN_CHUNK + 1),
-                                         lr_per_step=per_step)  # fmt: skip
-            if counts:
-                return counts, impl, per_step
+        h = Hyper(beta1=b1, beta2=b2)
+        counts, _ = scan_step_counts(steps, recipe(impl), capability, h, numel, None, range(1, SCAN_CHUNK + 1))
+        if counts:
+            return counts, impl, False
+        counts = per_step_counts(impl, b2, None)
+        if counts:
+            return counts, impl, True
     return [], None, False
 
 
@@ -1552,10 +1554,10 @@ def _counts_from_fits(fits: list[StepFit], b1: float, b2: float, coupled_decay: 
             built = 1 - b2 ** (f.index + 1)
             scale = (1 - b1**count) * np.sqrt(built / (1 - b2**count))
             lr_lo, lr_hi = f.coef.lo * scale, f.coef.hi * scale
-            if coupled_decay:  # the wd interval of this step at each count
-                lr_lo, lr_hi = (1 - f.decay.hi) / lr_hi, (1 - f.decay.lo) / lr_lo
-        lo = np.maximum(lo, lr_lo)
-        hi = np.minimum(hi, lr_hi)
+            # the shared quantity's interval at this step and each count: lr, or wd = (1 - d) / lr
+            step_lo, step_hi = ((1 - f.decay.hi) / lr_hi, (1 - f.decay.lo) / lr_lo) if coupled_decay else (lr_lo, lr_hi)
+        lo = np.maximum(lo, step_lo)
+        hi = np.minimum(hi, step_hi)
     with np.errstate(all="ignore"):
         # relative gap between the intervals (<= 0: they overlap); differences below 1e-6 (a few
         # float32 ulps: the fits' rounding) do not rank counts
@@ -1931,28 +1933,25 @@ def _identify_once(
         phases = ("joint", "joint+eps") if hint_phase == "joint+eps" else phases
         search_offsets = (hint_offset,)
         probed = Probe(False, False, None, [])
-    scanned_per_step: dict[str, list[int]] = {}
+    scanned_per_step: dict[tuple[str, float | None], list[int]] = {}
 
-    def per_step_counts(impl: str, b2: float) -> list[int]:
-        """Counts of index 0 where one lr per step fits (eps 1e-8, no decay; ~1 s, once per path)."""
-        if impl not in scanned_per_step:
+    def per_step_counts(impl: str, b2: float, eps: float | None = 1e-8) -> list[int]:
+        """Counts of index 0 where one lr per step fits, no decay, at ``eps`` (None: searched per
+        count); once per path and eps (~1 s at an eps, ~10 s searched)."""
+        if (impl, eps) not in scanned_per_step:
             h = Hyper(beta1=b1, beta2=b2)
-            scanned_per_step[impl], _ = scan_step_counts(
-                steps, recipe(impl), cap_family, h, rec.numel, 1e-8, range(1, SCAN_CHUNK + 1), lr_per_step=True
+            scanned_per_step[impl, eps], _ = scan_step_counts(
+                steps, recipe(impl), cap_family, h, rec.numel, eps, range(1, SCAN_CHUNK + 1), lr_per_step=True
             )
-        return scanned_per_step[impl]
+        return scanned_per_step[impl, eps]
 
     def more_counts(phase: str, impl: str, b2: float, tried: list[int]) -> list[int]:
         """Counts for the schedule phase once those tried fail: where one lr per step fits with eps
-        searched per count (~10 s; seen: fused cosine, eps 2e-4, index 0 = step 6, every count
-        1..5 fitted step by step with no one eps refitting them all)."""
+        searched per count (seen: fused cosine, eps 2e-4, index 0 = step 6, every count 1..5
+        fitted step by step with no one eps refitting them all)."""
         if phase != "schedule" or hint is not None:
             return []
-        h = Hyper(beta1=b1, beta2=b2)
-        found, _ = scan_step_counts(
-            steps, recipe(impl), cap_family, h, rec.numel, None, range(1, SCAN_CHUNK + 1), lr_per_step=True
-        )
-        return [c for c in found[:SCAN_TRIES] if c not in tried]
+        return [c for c in per_step_counts(impl, b2, None)[:SCAN_TRIES] if c not in tried]
 
     found_phase = ""
     unsettled = None  # a schedule no single wd or eps replays (a last resort)
@@ -1985,10 +1984,11 @@ def _identify_once(
                     # nothing fits at any guessed eps: the late scan with eps searched per count
                     # (~10 s per path; seen: for-loop, eps 2e-4, index 0 = step 6), one lr, then
                     # one lr per step (the schedule phase reads those counts)
-                    scanned, impl_found, per_step = _late_counts_any_eps(steps, candidates, b1, cap_family, rec.numel)
-                    if per_step:
-                        scanned_per_step[impl_found] = scanned
-                        probed, scanned = Probe(True, False, impl_found, []), []
+                    scanned, impl_found, per_step = _late_counts_any_eps(
+                        steps, candidates, b1, cap_family, rec.numel, per_step_counts
+                    )
+                    if per_step:  # the schedule phase tries probed.counts first
+                        probed, scanned = Probe(True, False, impl_found, scanned), []
                     elif scanned:
                         probed = Probe(False, False, impl_found, [])
             if not probed.scheduled and not probed.counts:
@@ -2173,7 +2173,7 @@ def _identify_once(
                 f"with one lr per step the step count shows only through bc2_sqrt here: counts {refitted} of "
                 "index 0 also replay the file exactly, each with its own lr per step"
             )
-        kept = scanned_per_step.get(chosen[0], [])
+        kept = scanned_per_step.get((chosen[0], None)) or scanned_per_step.get((chosen[0], 1e-8), [])
         if len(kept) > 20:  # the per-step scan could not tell most counts apart: say so, not just those checked
             findings.append(
                 f"the per-step count scan kept {len(kept)} counts of index 0 between {kept[0]} and {kept[-1]} (all "
