@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -291,6 +291,15 @@ def _sample_steps(rec: Recording, sample: int, rng: np.random.Generator) -> list
     return out
 
 
+def _fewer_rows(sd: StepData, size: int) -> StepData:
+    """``sd`` on at most ``size`` of its elements, evenly spaced."""
+    if sd.flat.size <= size:
+        return sd
+    keep = np.linspace(0, sd.flat.size - 1, size).astype(np.int64)
+    pick = {k: v[keep] for k, v in sd.state.items()}
+    return StepData(sd.index, pick, {k: v[keep] for k, v in sd.want.items()}, sd.flat[keep])
+
+
 def _widen(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: bits.widen(v) for k, v in state.items()}
 
@@ -508,12 +517,14 @@ def _eps_hints(iv: Interval) -> tuple[float, ...]:
     simplest one, the middle (the next step's interval need not hold the simplest), and the
     other guesses inside it (seen: eps 1e-12 inside [0, 8.8e-8], the next step's fit at 1e-8
     and the middle failed, and the search with all three unknown lost its way)."""
-    return tuple(dict.fromkeys((_prefer(iv, 1e-8), iv.mid(), *(g for g in EPS_GUESSES if iv.lo <= g <= iv.hi))))
+    return tuple(dict.fromkeys((_prefer_eps(iv), iv.mid(), *(g for g in EPS_GUESSES if iv.lo <= g <= iv.hi))))
 
 
-def _prefer(iv: Interval, usual: float) -> float:
-    """A value inside ``iv``: the usual default when it fits, else the simplest decimal."""
-    return usual if iv.lo <= usual <= iv.hi else simplest_in(iv.lo, iv.hi)
+def _prefer_eps(iv: Interval) -> float:
+    """An eps inside ``iv``: the first of EPS_GUESSES there (the default 1e-8 first: what a
+    person typed), else the simplest decimal (not the search's floor 1e-38: seen as the value
+    of a fused schedule whose steps allowed [1e-38, 3e-12], truth 1e-12)."""
+    return next((g for g in EPS_GUESSES if iv.lo <= g <= iv.hi), None) or simplest_in(iv.lo, iv.hi)
 
 
 def joint_interval(
@@ -785,12 +796,14 @@ def fit_step(
     plain_only: bool = False,
     e_hint: tuple[float, ...] = (),
     all_three: bool = True,
+    eps_held: bool = False,
 ) -> StepFit | None:
     """Step size, eps and decay factor intervals that reproduce W[t] at this step.
 
     Cheapest first: eps one of the guesses (``e_hint``, what an earlier step found, first) with
     no decay or a guessed one; then step size and decay solved together for each eps guess; then
-    (no guess is eps) step size and eps together; then (``all_three``) all three unknown."""
+    (no guess is eps) step size and eps together; then (``all_three``) all three unknown.
+    ``eps_held``: eps is one of ``e_hint``, never searched (a failing fit costs a fraction)."""
     prog, opened, conv_eps, conv_decay = _open_step(rcp, h, step, capability)
     inputs = _widen(sd.state)
     where = {k: v[sd.flat] for k, v in rcp.positions(capability, numel, 1).items()}
@@ -816,7 +829,7 @@ def fit_step(
     d0 = conv_decay(full(_decay_estimate(sd, h, step)))
     hint = conv_decay(full(d_hint)) if d_hint is not None else d0
     c = None
-    guesses = tuple(dict.fromkeys((*e_hint, *EPS_GUESSES)))
+    guesses = tuple(dict.fromkeys((*e_hint, *(() if eps_held else EPS_GUESSES))))
     for e_guess in guesses:
         e = conv_eps(full(e_guess))
         for d in (one, hint, d0):  # no decay first: the common case, and a decay the bits cannot see
@@ -840,7 +853,7 @@ def fit_step(
     # no guess is eps: step size and eps together (a joint search each), at a decay an earlier step
     # found (the decay factor of a constant lr is one for every step), then at none
     for d_try in ((hint,) if d_hint is not None and d_hint < 1.0 else ()) + (one,):
-        found = step_and_eps(d_try) if c is None else None
+        found = step_and_eps(d_try) if c is None and not eps_held else None
         if found is not None:
             (c, e), d = found, d_try
     if c is None:
@@ -851,11 +864,13 @@ def fit_step(
             c, d = _joint_step_and_decay(sd, opened, inputs, where, target, e, conv_decay, h, step)
             if c is not None:
                 break
-    if c is None and d_hint is None:  # no guess is eps, and a decay: step size and eps at the estimate
+    if c is None and d_hint is None and not eps_held:  # no guess is eps, and a decay: step size and eps at the estimate
         found = step_and_eps(hint)
         if found is not None:
             (c, e), d = found, hint
-    if c is None and all_three:  # all three unknown (seen: eps 1e-3 fitted at another count than the true one)
+    if (
+        c is None and all_three and not eps_held
+    ):  # all three unknown (seen: eps 1e-3 fitted at another count than the true one)
         p, q, _ = _ls_terms(sd, h, step)
         with np.errstate(all="ignore"):
             d_slope = np.where(q != 0, p / q, 0.0)
@@ -868,7 +883,7 @@ def fit_step(
         return None
     cm = full(c.mid())
     eps = search("__e", {"__c": cm, "__d": d}, 1e-38, 1.0, conv_eps) or Interval(float(e[0]), float(e[0]))
-    em = conv_eps(full(_prefer(eps, 1e-8)))
+    em = conv_eps(full(_prefer_eps(eps)))
     decay = search("__d", {"__c": cm, "__e": em}, 0.5, 1.0, conv_decay) or Interval(1.0, 1.0)
     dm = conv_decay(full(decay.mid() if decay.hi < 1.0 else 1.0))
     c = search("__c", {"__e": em, "__d": dm}, 1e-30, 1e3) or c
@@ -991,7 +1006,7 @@ def fit_pooled(
                 break
     eps = search("__e", {"__c": c_at(lr), "__d": d}, 1e-38, 1.0, conv_eps)
     eps = eps or Interval(float(e[0]), float(e[0]))
-    e = conv_eps(full(_prefer(eps, 1e-8)))
+    e = conv_eps(full(_prefer_eps(eps)))
     decay = search("__d", {"__c": c_at(lr), "__e": e}, 0.5, 1.0, conv_decay) or Interval(1.0, 1.0)
     d = conv_decay(full(decay.mid() if decay.hi < 1.0 else 1.0))
     lr = search("__c", {"__e": e, "__d": d}, 1e-30, 1e2) or lr
@@ -1009,16 +1024,16 @@ def fit_pooled(
 
 
 def _farthest(
-    start: float, limit: float, at: Callable[[float], tuple[float, float] | None]
+    start: float, limit: float, at: Callable[[float], tuple[float, float] | None], within: int = 1
 ) -> tuple[float, tuple[float, float] | None]:
     """The float32 value between ``start`` (allowed) and ``limit`` farthest from start that is
     allowed (``at(x)`` not None; the allowed values along a line form one interval), with its
-    ``at``."""
+    ``at``; to ``within`` float32 values of it (on its inner side)."""
     good, bad = _f32_int(start), _f32_int(limit)
     best = at(limit)
     if best is not None:
         return limit, best
-    while abs(bad - good) > 1:
+    while abs(bad - good) > within:
         mid = (good + bad) // 2
         got = at(float(_int_f32(np.array([mid]))[0]))
         if got is not None:
@@ -1603,7 +1618,7 @@ def _eps_tries(fits: list[StepFit]) -> list[float]:
     shared = _shared(fits)[0]
     # the usual value, then the guesses inside the steps' common interval (seen: eps 1e-12 in
     # [1e-38, 3e-10]; the simplest value there, 1e-10, coupled no step)
-    eps_tries = [_prefer(shared, 1e-8), *(g for g in EPS_GUESSES if shared.lo <= g <= shared.hi)]
+    eps_tries = [_prefer_eps(shared), *(g for g in EPS_GUESSES if shared.lo <= g <= shared.hi)]
     seen = [f.eps for f in fits if 0 < f.eps.lo and f.eps.hi < 4 * f.eps.lo]
     if seen:
         lo_seen, hi_seen = min(iv.lo for iv in seen), max(iv.hi for iv in seen)
@@ -1674,6 +1689,7 @@ def _coupled_schedule(
     offset: int,
     numel: int,
     no_decay_at: float | None = None,
+    ridges: bool = True,
 ) -> tuple[list[tuple[float, float]], tuple[float, float], list[tuple[float, float]], float, Interval] | None:
     """A schedule with a visible decay: lr_t and one weight decay, coupled as torch couples them.
 
@@ -1687,7 +1703,8 @@ def _coupled_schedule(
 
     ``no_decay_at``: a schedule without a visible decay whose steps all refit at this eps: wd is
     held at 0 and only the lrs are walked along eps's ridge (seen: eps 1e-7 outside the steps'
-    [0, 8.9e-8], an lr outside its interval)."""
+    [0, 8.9e-8], an lr outside its interval).  ``ridges``: when no wd tried couples the steps,
+    walk each step's ridge for wd (seconds; :func:`_schedule_other_offsets` goes without)."""
     eps_tries = _eps_tries(fits) if no_decay_at is None else [no_decay_at]
     wd_lo, wd_hi = _wd_interval(fits, _lr_intervals(fits, h.beta1, offset))
     if no_decay_at is None and not 0 < wd_lo <= wd_hi:
@@ -1762,7 +1779,39 @@ def _coupled_schedule(
     # simplest values of wider intervals too, each checked below on every element of every step
     widened = [simplest_in(wd_lo * (1 - r), wd_hi * (1 + r)) for r in (0.0, 1e-3, 1e-2, 5e-2, 0.2)]
     wd_tries = (*widened, (wd_lo + wd_hi) / 2) if no_decay_at is None else (0.0,)
-    for eps, wd in itertools.product(dict.fromkeys(eps_tries), dict.fromkeys(wd_tries)):
+
+    def along_ridges(eps: float) -> tuple[float, float] | None:
+        """The wd interval where every step's ridge allows some coupled lr (an outer bound).  A
+        step fit is a point on its ridge of step size against decay; with a decay the bits
+        barely see, the ridge runs far in wd for a tiny change in the step size (seen: fused
+        warmup, lr 2e-5, wd 0.3: the slices' wd interval [0.019, 0.24], a step's lr 3e-4 off).
+        From each step's own point, walk wd to the farthest values at which one lr still
+        replays that step (its rows eps and the lr bind most), and intersect the steps."""
+        lo_all, hi_all = 0.0, math.inf
+        lr_ivs = _lr_intervals(fits, h.beta1, offset)
+        for f, step, sd, (lr_lo, lr_hi) in zip(fits, opened_steps, steps, lr_ivs, strict=True):
+            lr = (lr_lo + lr_hi) / 2
+            start = (1 - f.decay.mid()) / lr
+            on = [rows_of(step, sd)]
+
+            def at(x: float, f=f, on=on) -> list[tuple[float, float]] | None:
+                return coupled_lrs(eps, x, [f.coef], on)
+
+            if start <= 0 or at(start) is None:
+                continue  # (no point of this step's ridge to walk from: no bound from it)
+            # (to 2^-10 relative: wd values to try, each checked on every element below)
+            lo_all = max(lo_all, _farthest(start, 1e-30, at, within=1 << 13)[0])
+            hi_all = min(hi_all, _farthest(start, 0.5 / lr, at, within=1 << 13)[0])
+        return (lo_all, hi_all) if 0 < lo_all <= hi_all < math.inf else None
+
+    def tries() -> Iterator[tuple[float, float]]:
+        yield from itertools.product(dict.fromkeys(eps_tries), dict.fromkeys(wd_tries))
+        for eps in eps_tries[:1] if no_decay_at is None and ridges else ():
+            bounds = along_ridges(eps)
+            if bounds is not None:
+                yield from ((eps, wd) for wd in dict.fromkeys((simplest_in(*bounds), (bounds[0] + bounds[1]) / 2)))
+
+    for eps, wd in tries():
         lrs = coupled_lrs(eps, wd, [f.coef for f in fits])
         if lrs is None:
             continue
@@ -1948,9 +1997,14 @@ def _identify_once(
     def more_counts(phase: str, impl: str, b2: float, tried: list[int]) -> list[int]:
         """Counts for the schedule phase once those tried fail: where one lr per step fits with eps
         searched per count (seen: fused cosine, eps 2e-4, index 0 = step 6, every count 1..5
-        fitted step by step with no one eps refitting them all)."""
-        if phase != "schedule" or hint is not None:
+        fitted step by step with no one eps refitting them all).  A search on a larger sample
+        that the hint's count no longer settles: the counts the unhinted search would try next
+        (seen: fused warmup, wd 0.3, eps 1e-12, index 0 = step 6: count 1 fitted 4096 and 16384
+        elements per step, not all 26187)."""
+        if phase != "schedule":
             return []
+        if hint is not None:
+            return [c for c in dict.fromkeys([*per_step_counts(impl, b2)[:SCAN_TRIES], *offsets]) if c not in tried]
         return [c for c in per_step_counts(impl, b2, None)[:SCAN_TRIES] if c not in tried]
 
     found_phase = ""
@@ -2083,7 +2137,7 @@ def _identify_once(
             "replay the file together; each interval spans the ridge of values some partner value allows"
         )
     eps_lo, eps_hi = eps_iv_wide.lo, eps_iv_wide.hi
-    eps = _prefer(eps_iv, 1e-8)
+    eps = _prefer_eps(eps_iv)
     if len(lrs) == 1:
         lo, hi = lrs[0]
         lr_value: float | list[float] = simplest_in(lo, hi)
@@ -2165,15 +2219,32 @@ def _identify_once(
     eq_caps = sorted({k[1] for k in exact_keys if k[0] == chosen[0]})
     tried = sorted({*offsets, *scanned[:20]})
     other_offsets = _other_offsets(rec, recipe(chosen[0]), schedule, chosen[1], steps, tried) if exact_keys else []
-    if exact_keys and schedule.lr_per_index is not None and wd_lo == 0.0:
-        refitted = _schedule_other_offsets(rec, recipe(chosen[0]), schedule, chosen[1], steps, tried)
+    if exact_keys and schedule.lr_per_index is not None:
+        # the counts checked: those searched, and the first the per-step scan kept
+        kept = scanned_per_step.get((chosen[0], None)) or scanned_per_step.get((chosen[0], 1e-8), [])
+        checked = sorted({*tried, *kept[:SCAN_TRIES]})
+        refitted = _schedule_other_offsets(rec, recipe(chosen[0]), schedule, chosen[1], steps, checked)
+        # ties come in runs of neighbouring counts: walk up from the last one found, up to
+        # SCAN_TRIES past the count found (the per-step scan keeps none where a decay is visible:
+        # seen, fused warmup, wd 0.3, beta2 0.9999, 8000 elements: count 5 found, 6 and 7 tie)
+        walk = max([offset, *refitted]) + 1
+        while walk <= offset + SCAN_TRIES and walk not in checked:
+            if not _schedule_other_offsets(rec, recipe(chosen[0]), schedule, chosen[1], steps, [walk]):
+                break
+            refitted.append(walk)
+            walk += 1
+        if walk > offset + SCAN_TRIES and len(kept) <= 20:  # (more: the per-step scan's finding below)
+            findings.append(
+                f"every count of index 0 checked from {offset} to {offset + SCAN_TRIES} replays: the step count "
+                "is not pinned by these bits (larger counts not checked)"
+            )
         if refitted:
             other_offsets = sorted({*other_offsets, *refitted})
             findings.append(
                 f"with one lr per step the step count shows only through bc2_sqrt here: counts {refitted} of "
                 "index 0 also replay the file exactly, each with its own lr per step"
+                + (" and its own weight decay" if wd > 0.0 else "")
             )
-        kept = scanned_per_step.get((chosen[0], None)) or scanned_per_step.get((chosen[0], 1e-8), [])
         if len(kept) > 20:  # the per-step scan could not tell most counts apart: say so, not just those checked
             findings.append(
                 f"the per-step count scan kept {len(kept)} counts of index 0 between {kept[0]} and {kept[-1]} (all "
@@ -2404,28 +2475,83 @@ def _schedule_other_offsets(
     with lrs of their own.  A per-step lr absorbs the first bias correction (only the step size
     ``f32(lr_t / bc1)`` reaches W), so a count shows only through ``bc2_sqrt`` and eps; on a
     small file neighbouring counts can tie (seen: 37 elements, count 1 for 2).  Each step's
-    step size is searched at the other count with eps and the decay held (no visible decay),
-    the lrs rebuilt from it, and the file replayed whole."""
+    step size is searched at the other count with eps and the step's decay factor held (the
+    kernel's ``1 - lr_t*wd`` of the schedule found), the lrs rebuilt from it, one weight decay
+    chosen that gives every step its decay factor again with the new lrs, and the file replayed
+    whole (seen: fused warmup, wd 0.3, beta2 0.9999, index 0 = step 6: count 2 replays too)."""
     h = schedule.hyper
     out = []
     by_index = {sd.index: sd for sd in steps}
+    # a count whose step sizes SAMPLE elements per step reject is out at a fraction of the cost
+    few = {sd.index: _fewer_rows(sd, SAMPLE) for sd in steps}
+    decayed = h.weight_decay != 0.0
+
+    def decay_at(index: int) -> float:
+        return _kernel_decay(r, schedule, index, capability) if decayed else 1.0
+
+    def lrs_at(off: int, fits: list[StepFit]) -> list[float]:
+        lrs = list(schedule.lr_per_index or ())
+        for f in fits:
+            c_lo, c_hi = _rounding_edges(f.coef.lo, f.coef.hi)
+            bc1 = 1 - h.beta1 ** float(f.index + off)
+            lrs[f.index] = simplest_in(c_lo * bc1, c_hi * bc1)
+        if 0 not in by_index and len(lrs) > 1:
+            lrs[0] = lrs[1]  # index 0 has no W[-1]: its lr is not seen (as in the schedule found)
+        return lrs
+
+    def refit(off: int, decay: dict[int, float], rows: dict[int, StepData] = by_index) -> list[StepFit] | None:
+        """Each step's step size at count index + off, eps and its decay factor held."""
+        fits = []
+        for index, sd in rows.items():
+            fits.append(fit_step(sd, r, capability, h, float(index + off), rec.numel, fixed=(h.eps, decay[index])))
+            if fits[-1] is None:
+                return None
+        return fits
+
+    def loose(off: int, rows: dict[int, StepData]) -> list[StepFit] | None:
+        """Each step's step size and decay interval at count index + off (eps held; the decay
+        found is a hint: along the ridge of step size against decay it moves with the count)."""
+        fits = []
+        for index, sd in rows.items():
+            fits.append(fit_step(sd, r, capability, h, float(index + off), rec.numel, found[index],
+                                 e_hint=(h.eps,), all_three=False, eps_held=True))  # fmt: skip
+            if fits[-1] is None:
+                return None
+        return fits
+
+    found = {index: decay_at(index) for index in by_index}
     for off in offsets:
         if off == schedule.step_offset:
             continue
-        lrs = list(schedule.lr_per_index or ())
-        for index, sd in by_index.items():
-            f = fit_step(sd, r, capability, h, float(index + off), rec.numel, fixed=(h.eps, 1.0))
-            if f is None:
-                break
-            bc1 = 1 - h.beta1 ** float(index + off)
-            c_lo, c_hi = _rounding_edges(f.coef.lo, f.coef.hi)
-            lrs[index] = simplest_in(c_lo * bc1, c_hi * bc1)
+        wd, decay = h.weight_decay, found
+        if decayed:
+            # lr_t and one wd coupled at this count, as the schedule found was (the decay factors
+            # found move along each step's ridge of step size against decay with the count)
+            fits = loose(off, few) and loose(off, by_index)
+            coupled = _coupled_schedule(steps, fits, r, capability, h, off, rec.numel, ridges=False) if fits else None
+            if coupled is None:
+                continue
+            lr_ivs, wd_iv = coupled[:2]
+            lrs = [simplest_in(lo, hi) for lo, hi in lr_ivs]
+            lrs = [lrs[0], *lrs] if len(lrs) == rec.steps - 1 else lrs  # (index 0's lr is not seen)
+            if len(lrs) != rec.steps:
+                continue
+            wd = simplest_in(*wd_iv)
         else:
-            if 0 not in by_index and len(lrs) > 1:
-                lrs[0] = lrs[1]  # index 0 has no W[-1]: its lr is not seen (as in the schedule found)
-            if _replays_exactly(rec, r, Schedule(replace(h, lr=lrs[0]), tuple(lrs), off), capability, steps):
-                out.append(off)
+            fits = refit(off, decay, few) and refit(off, decay)
+            if fits is None:
+                continue
+            lrs = lrs_at(off, fits)
+        other = Schedule(replace(h, lr=lrs[0], weight_decay=wd), tuple(lrs), off)
+        if _replays_exactly(rec, r, other, capability, steps):
+            out.append(off)
     return out
+
+
+def _kernel_decay(r: Recipe, schedule: Schedule, index: int, capability: str) -> float:
+    """The decay factor ``1 - lr*wd`` as the kernel of ``r`` receives it at array index ``index``."""
+    prog = r.build(schedule.at(index), schedule.step_count(index), capability)
+    return float(scalar_labels(prog)["1-lr*wd"].kernel_value)
 
 
 def _other_offsets(rec: Recording, r: Recipe, schedule: Schedule, capability: str, steps, offsets) -> list[int]:

@@ -712,3 +712,47 @@ def test_a_decayed_schedule_s_lr_intervals_span_the_wd_ridge(tmp_path, capsys):
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
     assert [inside(float(lr), iv) for lr, iv in zip(lrs[1:], out["lr_interval"], strict=True)] == [True] * 13
     assert inside(0.05, out["weight_decay_interval"]) and inside(1e-6, out["eps_interval"])
+
+
+WARMUP_2E5 = [repr(2e-05 * min(1.0, (i + 1) / 9)) for i in range(18)]
+"""A linear warmup to 2e-5 over 9 steps, as a random trial's schedule built it."""
+WARMUP_FLAGS = ["--betas", "0.9", "0.9999", "--eps", "1e-12", "--weight-decay", "0.3", "--seed", "11260649"]
+
+
+def test_counts_a_decayed_schedule_cannot_tell_apart_are_listed(tmp_path, capsys):
+    """Fused warmup, wd 0.3, beta2 0.9999, index 0 = step 6 (a random trial, 1247x21: count 1
+    reported with W 0.99998; this smaller file: count 1 exact, 6 not among the others, [2..5]).
+    Only counts 1..5 were checked (the per-step scan, which assumes no decay, kept none); now the
+    search walks up past the count found while its neighbours replay too, each count with its
+    own lrs (and, with a visible decay, its own wd coupled to them)."""
+    args = ["--impl", "fused", "--steps", "18", "--shape", "150x21", "--lr", ",".join(WARMUP_2E5)]
+    out = identify_recorded(tmp_path, capsys, [*args, *WARMUP_FLAGS], drop_first=5)
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert 6 in [out["first_index_step_count"], *out["other_step_counts"]]
+    assert any("not pinned" in f for f in out["findings"]) and inside(0.3, out["weight_decay_interval"])
+
+
+def test_a_decayed_schedule_couples_along_each_step_s_ridge(tmp_path):
+    """The same run, 1-D 7001, at the true count 6: the per-step slices put wd in [0.019, 0.24]
+    (one step's lr 3e-4 above the truth, its decay barely visible), none of the wd values tried
+    coupled the steps, and the answer was count 1 with W 0.99994.  Walking each step's ridge for
+    wd from its own fit bounds wd around 0.3."""
+    from adamw_audit.identify import _coupled_schedule, _finite_rows, _fit_steps, _sample_steps
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    rec = tmp_path / "run.h5"
+    args = ["record", str(rec), "--impl", "fused", "--steps", "18", "--shape", "7001", "--lr", ",".join(WARMUP_2E5)]
+    assert main([*args, *WARMUP_FLAGS, "--threads", "1"]) == 0
+    h, rcp = Hyper(beta1=0.9, beta2=0.9999), recipe("fused")
+    with open_recording(strip(str(rec), tmp_path / "bare.h5", drop_first=5)) as bare:
+        steps = _finite_rows(_sample_steps(bare, 4096, np.random.default_rng(0)))
+        fitted = _fit_steps(steps, rcp, "avx512", h, 6, bare.numel)
+        assert fitted is not None
+        coupled = _coupled_schedule(steps, fitted[0], rcp, "avx512", h, 6, bare.numel)
+    assert coupled is not None
+    lr_intervals, wd_interval = coupled[:2]
+    assert inside(0.3, wd_interval)
+    truth = [float(lr) for lr in WARMUP_2E5[6:]]
+    assert [inside(lr, iv) for lr, iv in zip(truth, lr_intervals, strict=True)] == [True] * 12
