@@ -1147,6 +1147,7 @@ def scan_step_counts(
     eps: float | None,
     offsets: range,
     lr_per_step: bool = False,
+    decayed: bool = False,
 ) -> tuple[list[int], bool]:
     """Step counts of index 0 among ``offsets`` under which the sampled steps replay exactly with
     one lr, this eps and no visible weight decay: the candidates for a window recorded late in a
@@ -1165,7 +1166,9 @@ def scan_step_counts(
     narrowest lr intervals) on SCAN_STEPS steps spread over the window: SCAN_STAGES[0] per step
     for every candidate, then more per step for the survivors.  ``lr_per_step``: an lr schedule, one
     lr per step (the count is then seen through bc2_sqrt alone).  ``eps`` None: eps unknown too,
-    bisected per candidate (:func:`_scan_eps`; ~30 times the cost), on the first two stages."""
+    bisected per candidate (:func:`_scan_eps`; ~30 times the cost), on the first two stages.
+    ``decayed`` (eps known; for-loop and foreach, whose decay is its own bf16 rounding before
+    the update): a visible decay, each step's factor unknown (:func:`_decay_cuts`)."""
     prog = rcp.build(replace(h, lr=1.0, weight_decay=0.0), float(steps[0].index + 1), capability)
     label = _step_label(prog)
     conv_eps = _conveyed(prog, "eps")
@@ -1189,12 +1192,13 @@ def scan_step_counts(
     e_pat = np.full(cands.size, _f32_int(eps) if eps is not None else -1, np.int64)  # eps per candidate
     where_all = rcp.positions(capability, numel, 1)
     bf16_eps = _rounds_to_bf16(conv_eps)
+    cuts = _decay_cuts(rcp, capability, h, picked, ranked, where_all) if decayed else None
     # eps searched: the first two stages only (each bisects eps again for the survivors it cannot
     # keep at their last eps; fused keeps bands of counts: 651 s on a 400x10 file with all four)
     for per_step in SCAN_STAGES if eps is not None else SCAN_STAGES[:2]:
         rows = [r[:per_step] for r in ranked]
         intervals, replays, e_order = _scan_stage(
-            opened, picked, rows, where_all, b_table, base, h.beta1, conv_eps, lr_per_step
+            opened, picked, rows, where_all, b_table, base, h.beta1, conv_eps, lr_per_step, cuts
         )
         alive, alive_e = [], []
         batch = max(1, (1 << 16) // sum(r.size for r in rows))
@@ -1223,14 +1227,16 @@ def scan_step_counts(
 
 def _scan_stage(
     opened: Program, picked: list[StepData], rows: list[np.ndarray], where_all: dict, b_table: np.ndarray, base: int,
-    beta1: float, conv_eps: Callable, lr_per_step: bool,
+    beta1: float, conv_eps: Callable, lr_per_step: bool, cuts: tuple[list, list] | None = None,
 ) -> tuple[Callable, Callable, tuple[np.ndarray, np.ndarray, np.ndarray]]:  # fmt: skip
     """One stage of :func:`scan_step_counts`: the elements ``rows`` of each step in ``picked``.
     Returns ``intervals(cand, e_bits, sel=None)``: (lows, highs, side) of the lr, each shaped
     (candidates, elements), at each candidate count of index 0 with its eps (float32 bit
     patterns), on the elements ``sel`` (per candidate, or shared; default all); ``replays(lows,
     highs, side)``: per candidate, whether one lr (one per step: ``lr_per_step``) fits them all;
-    and (the part boundaries, eps's slope and effect per element: :func:`_eps_slope`)."""
+    and (the part boundaries, eps's slope and effect per element: :func:`_eps_slope`).
+    ``cuts`` (:func:`_decay_cuts`): each element also as decayed by one ulp, and ``replays``
+    asks whether some decay factor per step lets one lr fit its elements (eps known)."""
     index = np.concatenate([np.full(r.size, sd.index) for sd, r in zip(picked, rows, strict=True)])
     n = index.size
     state = {k: np.concatenate([bits.widen(sd.state[k][r]) for sd, r in zip(picked, rows, strict=True)])
@@ -1244,19 +1250,22 @@ def _scan_stage(
     e_slope, e_effect = _eps_slope(wanted, np.ones(n), False)
     top = base + b_table.size - 1  # past it every count reads the last bc2_sqrt (1.0 once saturated)
 
-    def intervals(cand: np.ndarray, e_bits: np.ndarray, sel: np.ndarray | None = None):
-        sel = np.arange(n) if sel is None else sel
-        k, m = cand.size, sel.shape[-1]
-        pick = np.broadcast_to(sel, (k, m)).reshape(-1)
-        counts = index[pick] + np.repeat(cand, m)
-        fixed = {"__b": b_table[np.minimum(counts, top) - base], "__e": conv_eps(_int_f32(np.repeat(e_bits, m)))}
-        inputs = {name: arr[pick] for name, arr in state.items()}
-        where = {name: mask[pick] for name, mask in where_one.items()}
-        bc1 = 1 - beta1 ** counts.astype(np.float64)
-        lows, highs, side = element_intervals(
-            opened, inputs, where, "param", target[pick], lambda x: {**fixed, "__c": x}, 1e-30, 1e2, bc1
-        )
-        return lows.reshape(k, m), highs.reshape(k, m), side.reshape(k, m)
+    def intervals_at(state: dict[str, np.ndarray]) -> Callable:
+        def intervals(cand: np.ndarray, e_bits: np.ndarray, sel: np.ndarray | None = None):
+            sel = np.arange(n) if sel is None else sel
+            k, m = cand.size, sel.shape[-1]
+            pick = np.broadcast_to(sel, (k, m)).reshape(-1)
+            counts = index[pick] + np.repeat(cand, m)
+            fixed = {"__b": b_table[np.minimum(counts, top) - base], "__e": conv_eps(_int_f32(np.repeat(e_bits, m)))}
+            inputs = {name: arr[pick] for name, arr in state.items()}
+            where = {name: mask[pick] for name, mask in where_one.items()}
+            bc1 = 1 - beta1 ** counts.astype(np.float64)
+            lows, highs, side = element_intervals(
+                opened, inputs, where, "param", target[pick], lambda x: {**fixed, "__c": x}, 1e-30, 1e2, bc1
+            )
+            return lows.reshape(k, m), highs.reshape(k, m), side.reshape(k, m)
+
+        return intervals
 
     def replays(lows: np.ndarray, highs: np.ndarray, side: np.ndarray) -> np.ndarray:
         ok = (side == 0).all(axis=1)
@@ -1264,7 +1273,73 @@ def _scan_stage(
             ok &= lows[:, lo:hi].max(axis=1) <= highs[:, lo:hi].min(axis=1)
         return ok
 
+    if cuts is not None:
+        decayed_w, threshold = (np.concatenate([c[: r.size] for c, r in zip(part, rows, strict=True)]) for part in cuts)
+        plain_intervals = intervals_at(state)
+        decayed_intervals = intervals_at({**state, "param": bits.widen(decayed_w)})
+        # per part, its elements by decreasing threshold: a decay factor d decays (by one ulp)
+        # exactly those whose threshold is >= d, a leading run of this order
+        order = [lo + np.argsort(-threshold[lo:hi], kind="stable") for lo, hi in itertools.pairwise(parts)]
+
+        def both(cand: np.ndarray, e_bits: np.ndarray, sel: np.ndarray | None = None):
+            assert sel is None  # (eps is known in a decayed scan: no eps search asks for a subset)
+            return tuple(np.concatenate(pair, axis=1) for pair in zip(plain_intervals(cand, e_bits),
+                         decayed_intervals(cand, e_bits), strict=True))  # fmt: skip
+
+        def replays_cut(lows: np.ndarray, highs: np.ndarray, side: np.ndarray) -> np.ndarray:
+            """Per candidate: at each step some cut (the first k elements of ``order`` decayed,
+            the rest not) where one lr fits every element in its state.  A relaxation (a cut
+            between equal thresholds no d makes; one d per step even where the lr is shared)."""
+            big = np.iinfo(np.int64).max
+            lo_p, hi_p = np.where(side[:, :n] == 0, lows[:, :n], big), np.where(side[:, :n] == 0, highs[:, :n], -big)
+            lo_d, hi_d = np.where(side[:, n:] == 0, lows[:, n:], big), np.where(side[:, n:] == 0, highs[:, n:], -big)
+            ok = np.ones(lows.shape[0], bool)
+            for o in order:
+                k = lows.shape[0]
+                pre_lo = np.concatenate([np.full((k, 1), -big), np.maximum.accumulate(lo_d[:, o], axis=1)], axis=1)
+                pre_hi = np.concatenate([np.full((k, 1), big), np.minimum.accumulate(hi_d[:, o], axis=1)], axis=1)
+                suf_lo = np.concatenate([np.maximum.accumulate(lo_p[:, o[::-1]], axis=1)[:, ::-1],
+                                         np.full((k, 1), -big)], axis=1)  # fmt: skip
+                suf_hi = np.concatenate([np.minimum.accumulate(hi_p[:, o[::-1]], axis=1)[:, ::-1],
+                                         np.full((k, 1), big)], axis=1)  # fmt: skip
+                ok &= (np.maximum(pre_lo, suf_lo) <= np.minimum(pre_hi, suf_hi)).any(axis=1)
+            return ok
+
+        return both, replays_cut, (parts, e_slope, e_effect)
+
+    intervals = intervals_at(state)
     return intervals, replays, (parts, e_slope, e_effect)
+
+
+def _decay_cuts(
+    rcp: Recipe, capability: str, h: Hyper, picked: list[StepData], ranked: list[np.ndarray], where_all: dict
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """For a scan with a visible decay (for-loop, foreach: ``param.mul_(1 - lr*wd)`` rounds to
+    bf16 before the update): per picked step, in ``ranked`` order, each element's W decayed by
+    one ulp towards 0, and the largest decay factor (float32 bit pattern; -1: none) at which the
+    path's own decay op gives it.  A factor d >= 1 - 2^-8 moves W by less than one ulp
+    (|W| * 2^-8 < ulp(W) * 2), so W decays to itself or that value; the update after it is the
+    same program as without a decay, the count reaches only the update."""
+    decayed_w, threshold = [], []
+    for sd, r in zip(picked, ranked, strict=True):
+        _, opened, conv_eps, conv_decay = _open_step(rcp, h, float(sd.index + 1), capability)
+        w = sd.state["param"][r]
+        magnitude = w & 0x7FFF
+        moves = (magnitude > 0) & (magnitude < 0x7F80)  # (0 and NaN/Inf do not decay by an ulp)
+        down = np.where(moves, w - 1, w).astype(np.uint16)  # sign-magnitude: one ulp towards 0
+        inputs = {k: bits.widen(v[r]) for k, v in sd.state.items()}
+        where = {k: v[sd.flat[r]] for k, v in where_all.items()}
+        zero = np.zeros(r.size, np.float32)
+        e = conv_eps(np.full(r.size, 1e-8, np.float32))
+
+        def bind(x: np.ndarray, e=e, zero=zero, conv_decay=conv_decay) -> dict[str, np.ndarray]:
+            return {"__c": zero, "__e": e, "__d": conv_decay(x)}  # (step size 0: W' is the decayed W)
+
+        lows, highs, side = element_intervals(opened, inputs, where, "param", down, bind, 1 - 2**-8, 1.0)
+        found = moves & (side == 0) & (lows <= highs)
+        decayed_w.append(down)
+        threshold.append(np.where(found, highs, -1))
+    return decayed_w, threshold
 
 
 NEAR_EPS = 8
@@ -1994,6 +2069,24 @@ def _identify_once(
             )
         return scanned_per_step[impl, eps]
 
+    def decayed_counts() -> Probe | None:
+        """A window recorded late with a visible decay on a path that rounds the decay to bf16
+        before the update (for-loop, foreach): the count scan with each step's decay unknown,
+        eps 1e-8, one lr then one lr per step (~1 s each; seen: foreach warmup, wd 0.3, index
+        0 = step 6: no answer in 180 s, every fit at a wrong count fails, the plain scans keep
+        none)."""
+        for impl, b2, _ in candidates:
+            if "fused" in impl:  # (fused decays inside its float32 update: its fits find such counts)
+                continue
+            h = Hyper(beta1=b1, beta2=b2)
+            for per_step in (False, True):
+                counts, _ = scan_step_counts(
+                    steps, recipe(impl), cap_family, h, rec.numel, 1e-8, range(1, SCAN_CHUNK + 1), per_step, True
+                )
+                if counts:
+                    return Probe(per_step, True, impl, counts[:PROBE_COUNTS])
+        return None
+
     def more_counts(phase: str, impl: str, b2: float, tried: list[int]) -> list[int]:
         """Counts for the schedule phase once those tried fail: where one lr per step fits with eps
         searched per count (seen: fused cosine, eps 2e-4, index 0 = step 6, every count 1..5
@@ -2018,6 +2111,8 @@ def _identify_once(
             continue
         if phase in ("eps", "joint", "joint+eps") and probed is None:
             probed = _probe_steps(steps, candidates, b1, cap_family, rec.numel, offsets, per_step_counts)
+            if probed.impl is None and not scanned:
+                probed = decayed_counts() or probed
             if probed.impl is None and not scanned:
                 # No path's steps fit alone (at count index + 1) with eps a guess or two unknowns, no
                 # count kept by the late scan (eps 1e-8), no schedule: perhaps a window recorded late
@@ -2217,6 +2312,21 @@ def _identify_once(
         findings.append(f"the same bits come from the {'CUDA' if device == 'cpu' else 'CPU'} program(s) too")
         eq_impls = sorted({*eq_impls, *other_device})
     eq_caps = sorted({k[1] for k in exact_keys if k[0] == chosen[0]})
+    tied_paths = sorted({k[0] for k in exact_keys if k[1] == chosen[1]})
+    if wd_lo > 0.0 and len(tied_paths) > 1:
+        # paths that tie may read wd differently (foreach rounds 1 - lr*wd to bf16, for-loop to
+        # float32: seen, foreach wd 0.3 replayed by for-loop at 0.57 only): the interval spans each
+        by_path = {p: _wd_interval_of(recipe(p), schedule, chosen[1], steps, rec.numel) for p in tied_paths}
+        spans = {p: iv for p, iv in by_path.items() if iv is not None}
+        lo_all = min([wd_lo, *(iv[0] for iv in spans.values())])
+        hi_all = max([wd_hi, *(iv[1] for iv in spans.values())])
+        if (lo_all, hi_all) != (wd_lo, wd_hi):
+            wd_lo, wd_hi = lo_all, hi_all
+            findings.append(
+                "the paths that tie read weight decay differently (1 - lr*wd as float32 or bf16): "
+                + "; ".join(f"{recipe(p).name} [{iv[0]:.4g}, {iv[1]:.4g}]" for p, iv in spans.items())
+                + f"; weight decay {wd:g} is {recipe(chosen[0]).name}'s, the interval spans them all"
+            )
     tried = sorted({*offsets, *scanned[:20]})
     other_offsets = _other_offsets(rec, recipe(chosen[0]), schedule, chosen[1], steps, tried) if exact_keys else []
     if exact_keys and schedule.lr_per_index is not None:
@@ -2271,6 +2381,30 @@ def _identify_once(
         equivalent_releases=eq_releases,
     )
     return answer, (impl, offset, found_phase, eps)
+
+
+def _wd_interval_of(rcp: Recipe, schedule: Schedule, capability: str, steps, numel: int) -> tuple[float, float] | None:
+    """The weight decays with which ``rcp``, at the lrs, eps and step counts of ``schedule``,
+    gives every sampled step a decay factor all its elements allow (None: some step has none).
+    Each step's decay interval is searched as the kernel reads it (:func:`_conveyed`: float32,
+    or bf16 for foreach), with the step size and eps the kernel reads held."""
+    lo_all, hi_all = 0.0, math.inf
+    where_all = rcp.positions(capability, numel, 1)
+    for sd in steps:
+        h, count = schedule.at(sd.index), schedule.step_count(sd.index)
+        built = rcp.build(h, count, capability)
+        scalars = scalar_labels(built)
+        _, opened, _, conv_decay = _open_step(rcp, h, count, capability)
+        step_size, eps = abs(float(scalars[_step_label(built)].kernel_value)), float(scalars["eps"].kernel_value)
+        held = {"__c": np.full(sd.flat.size, step_size, np.float32), "__e": np.full(sd.flat.size, eps, np.float32)}
+        where = {k: v[sd.flat] for k, v in where_all.items()}
+        d = _interval_on(opened, _widen(sd.state), where, "param", sd.want["param"], "__d", held, 0.5, 1.0,
+                         lambda x, _, conv=conv_decay: conv(x))  # fmt: skip
+        if d is None:
+            return None
+        d_lo, d_hi = _rounding_edges(d.lo, d.hi)  # the reals 1 - lr*wd that round into it
+        lo_all, hi_all = max(lo_all, (1 - d_hi) / h.lr), min(hi_all, (1 - d_lo) / h.lr)
+    return (lo_all, hi_all) if lo_all <= hi_all else None
 
 
 def _other_device_ties(rec: Recording, device: str, schedule: Schedule, steps) -> list[str]:

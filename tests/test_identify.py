@@ -756,3 +756,20 @@ def test_a_decayed_schedule_couples_along_each_step_s_ridge(tmp_path):
     assert inside(0.3, wd_interval)
     truth = [float(lr) for lr in WARMUP_2E5[6:]]
     assert [inside(lr, iv) for lr, iv in zip(truth, lr_intervals, strict=True)] == [True] * 12
+
+
+def test_a_late_decayed_schedule_on_a_bf16_decay_path_is_scanned_with_its_decay(tmp_path, capsys):
+    """foreach warmup to 0.01, beta1 0.8, wd 0.3, index 0 = step 6 (a random trial, 1-D 3860: no
+    answer in 180 s; this smaller file: "not reproducible").  Every step fit at a wrong count
+    fails (bf16 denominators), and the count scans assume no decay.  The scan now also tries each
+    element decayed by one ulp, a decay factor per step cutting the elements by their threshold:
+    count 6 alone survives.  for-loop ties (float32 1 - lr*wd, wd 0.57): wd's interval spans
+    foreach's bf16 reading too."""
+    lrs = [repr(0.01 * min(1.0, (i + 1) / 10)) for i in range(21)]
+    args = ["--impl", "foreach", "--steps", "21", "--shape", "1000", "--lr", ",".join(lrs)]
+    flags = ["--betas", "0.8", "0.999", "--weight-decay", "0.3", "--seed", "67378461"]
+    out = identify_recorded(tmp_path, capsys, [*args, *flags], drop_first=5)
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert out["first_index_step_count"] == 6 and "torch-2.7-2.14-cpu-foreach" in out["equivalent_impls"]
+    assert inside(0.3, out["weight_decay_interval"]) and inside(1e-8, out["eps_interval"])
+    assert [inside(float(lr), iv) for lr, iv in zip(lrs[6:], out["lr_interval"], strict=True)] == [True] * 15
