@@ -2072,16 +2072,15 @@ def _identify_once(
     def decayed_counts() -> Probe | None:
         """A window recorded late with a visible decay on a path that rounds the decay to bf16
         before the update (for-loop, foreach): the count scan with each step's decay unknown,
-        eps 1e-8, one lr then one lr per step (~1 s each; seen: foreach warmup, wd 0.3, index
-        0 = step 6: no answer in 180 s, every fit at a wrong count fails, the plain scans keep
-        none)."""
-        for impl, b2, _ in candidates:
-            if "fused" in impl:  # (fused decays inside its float32 update: its fits find such counts)
-                continue
+        at the first four eps guesses, one lr then one lr per step (~1 s each; seen: foreach
+        warmup, wd 0.3, index 0 = step 6: no answer in 180 s, every fit at a wrong count fails,
+        the plain scans keep none; foreach cosine, eps 1e-6, wd 0.01, from step 6, likewise)."""
+        tries = [(eps, impl, b2) for eps in EPS_GUESSES[:4] for impl, b2, _ in candidates if "fused" not in impl]
+        for eps, impl, b2 in tries:  # (fused decays inside its float32 update: its fits find such counts)
             h = Hyper(beta1=b1, beta2=b2)
             for per_step in (False, True):
                 counts, _ = scan_step_counts(
-                    steps, recipe(impl), cap_family, h, rec.numel, 1e-8, range(1, SCAN_CHUNK + 1), per_step, True
+                    steps, recipe(impl), cap_family, h, rec.numel, eps, range(1, SCAN_CHUNK + 1), per_step, True
                 )
                 if counts:
                     return Probe(per_step, True, impl, counts[:PROBE_COUNTS])

@@ -773,3 +773,17 @@ def test_a_late_decayed_schedule_on_a_bf16_decay_path_is_scanned_with_its_decay(
     assert out["first_index_step_count"] == 6 and "torch-2.7-2.14-cpu-foreach" in out["equivalent_impls"]
     assert inside(0.3, out["weight_decay_interval"]) and inside(1e-8, out["eps_interval"])
     assert [inside(float(lr), iv) for lr, iv in zip(lrs[6:], out["lr_interval"], strict=True)] == [True] * 15
+
+
+def test_a_late_decayed_schedule_with_eps_1e_6_is_scanned_at_the_eps_guesses(tmp_path, capsys):
+    """foreach cosine from 0.005, betas (0.9, 0.9999), eps 1e-6, wd 0.01, index 0 = step 6 (a random
+    trial, 1-D 512: no answer in 180 s).  The decayed count scan ran at eps 1e-8 only; it now
+    tries the first eps guesses too: count 6, exact, in ~20 s."""
+    lrs = [repr(0.005 * (1 + math.cos(math.pi * i / 20)) / 2) for i in range(20)]
+    args = ["--impl", "foreach", "--steps", "20", "--shape", "512", "--lr", ",".join(lrs)]
+    flags = ["--betas", "0.9", "0.9999", "--eps", "1e-6", "--weight-decay", "0.01", "--seed", "989215011"]
+    out = identify_recorded(tmp_path, capsys, [*args, *flags], drop_first=5)
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert out["first_index_step_count"] == 6 and "torch-2.7-2.14-cpu-foreach" in out["equivalent_impls"]
+    assert inside(0.01, out["weight_decay_interval"]) and inside(1e-6, out["eps_interval"])
+    assert [inside(float(lr), iv) for lr, iv in zip(lrs[6:], out["lr_interval"], strict=True)] == [True] * 14
