@@ -868,9 +868,8 @@ def fit_step(
         found = step_and_eps(hint)
         if found is not None:
             (c, e), d = found, hint
-    if (
-        c is None and all_three and not eps_held
-    ):  # all three unknown (seen: eps 1e-3 fitted at another count than the true one)
+    # all three unknown (seen: eps 1e-3 fitted at another count than the true one)
+    if c is None and all_three and not eps_held:
         p, q, _ = _ls_terms(sd, h, step)
         with np.errstate(all="ignore"):
             d_slope = np.where(q != 0, p / q, 0.0)
@@ -2332,17 +2331,14 @@ def _identify_once(
         # the counts checked: those searched, and the first the per-step scan kept
         kept = scanned_per_step.get((chosen[0], None)) or scanned_per_step.get((chosen[0], 1e-8), [])
         checked = sorted({*tried, *kept[:SCAN_TRIES]})
-        refitted = _schedule_other_offsets(rec, recipe(chosen[0]), schedule, chosen[1], steps, checked)
-        # ties come in runs of neighbouring counts: walk up from the last one found, up to
-        # SCAN_TRIES past the count found (the per-step scan keeps none where a decay is visible:
-        # seen, fused warmup, wd 0.3, beta2 0.9999, 8000 elements: count 5 found, 6 and 7 tie)
-        walk = max([offset, *refitted]) + 1
-        while walk <= offset + SCAN_TRIES and walk not in checked:
-            if not _schedule_other_offsets(rec, recipe(chosen[0]), schedule, chosen[1], steps, [walk]):
-                break
-            refitted.append(walk)
-            walk += 1
-        if walk > offset + SCAN_TRIES and len(kept) <= 20:  # (more: the per-step scan's finding below)
+        # ties walked up to SCAN_TRIES past the count found (the per-step scan keeps none where a
+        # decay is visible: seen, fused warmup, wd 0.3, beta2 0.9999, 8000 elements: count 5
+        # found, 6 and 7 tie)
+        refitted = _schedule_other_offsets(
+            rec, recipe(chosen[0]), schedule, chosen[1], steps, checked, walk_to=offset + SCAN_TRIES
+        )
+        walked_out = set(range(offset + 1, offset + SCAN_TRIES + 1)) <= set(refitted)
+        if walked_out and len(kept) <= 20:  # (more: the per-step scan's finding below)
             findings.append(
                 f"every count of index 0 checked from {offset} to {offset + SCAN_TRIES} replays: the step count "
                 "is not pinned by these bits (larger counts not checked)"
@@ -2602,82 +2598,70 @@ def _pre_lerp_capability(probe, numel: int) -> str | None:
 
 
 def _schedule_other_offsets(
-    rec: Recording, r: Recipe, schedule: Schedule, capability: str, steps, offsets
+    rec: Recording, r: Recipe, schedule: Schedule, capability: str, steps, offsets, walk_to: int = 0
 ) -> list[int]:
     """Other step counts of index 0 (among ``offsets``) that replay a *scheduled* file exactly
     with lrs of their own.  A per-step lr absorbs the first bias correction (only the step size
     ``f32(lr_t / bc1)`` reaches W), so a count shows only through ``bc2_sqrt`` and eps; on a
     small file neighbouring counts can tie (seen: 37 elements, count 1 for 2).  Each step's
-    step size is searched at the other count with eps and the step's decay factor held (the
-    kernel's ``1 - lr_t*wd`` of the schedule found), the lrs rebuilt from it, one weight decay
-    chosen that gives every step its decay factor again with the new lrs, and the file replayed
-    whole (seen: fused warmup, wd 0.3, beta2 0.9999, index 0 = step 6: count 2 replays too)."""
+    step size is searched at the other count with eps held, the lrs rebuilt from it, and the file
+    replayed whole.  With a visible decay the lrs and one wd are coupled again at that count
+    (:func:`_coupled_schedule`; seen: fused warmup, wd 0.3, beta2 0.9999, index 0 = step 6: count
+    2 replays too).  Ties come in runs of neighbouring counts: then the counts above the last tie
+    found are walked, while they replay, up to ``walk_to``."""
     h = schedule.hyper
-    out = []
     by_index = {sd.index: sd for sd in steps}
     # a count whose step sizes SAMPLE elements per step reject is out at a fraction of the cost
     few = {sd.index: _fewer_rows(sd, SAMPLE) for sd in steps}
     decayed = h.weight_decay != 0.0
+    found = {index: _kernel_decay(r, schedule, index, capability) if decayed else 1.0 for index in by_index}
 
-    def decay_at(index: int) -> float:
-        return _kernel_decay(r, schedule, index, capability) if decayed else 1.0
+    def fits_at(off: int, rows: dict[int, StepData]) -> list[StepFit] | None:
+        """Each step's fit at count index + off, eps held: the step size alone at the decay
+        factor found, or (a visible decay) with its decay interval, the one found a hint (along
+        the ridge of step size against decay it moves with the count)."""
+        fits = []
+        for index, sd in rows.items():
+            count = float(index + off)
+            if decayed:
+                fits.append(fit_step(sd, r, capability, h, count, rec.numel, found[index], e_hint=(h.eps,),
+                                     all_three=False, eps_held=True))  # fmt: skip
+            else:
+                fits.append(fit_step(sd, r, capability, h, count, rec.numel, fixed=(h.eps, found[index])))
+            if fits[-1] is None:
+                return None
+        return fits
 
-    def lrs_at(off: int, fits: list[StepFit]) -> list[float]:
+    def replays_at(off: int) -> bool:
+        fits = fits_at(off, few) and fits_at(off, by_index)
+        if fits is None:
+            return False
+        wd = h.weight_decay
+        if decayed:
+            coupled = _coupled_schedule(steps, fits, r, capability, h, off, rec.numel, ridges=False)
+            if coupled is None:
+                return False
+            lr_ivs, wd_iv = coupled[:2]
+            wd = simplest_in(*wd_iv)
+        else:  # the reals that round to each step size, times bc1
+            lr_ivs = []
+            for f in fits:
+                c_lo, c_hi = _rounding_edges(f.coef.lo, f.coef.hi)
+                bc1 = 1 - h.beta1 ** float(f.index + off)
+                lr_ivs.append((c_lo * bc1, c_hi * bc1))
         lrs = list(schedule.lr_per_index or ())
-        for f in fits:
-            c_lo, c_hi = _rounding_edges(f.coef.lo, f.coef.hi)
-            bc1 = 1 - h.beta1 ** float(f.index + off)
-            lrs[f.index] = simplest_in(c_lo * bc1, c_hi * bc1)
+        for f, (lo, hi) in zip(fits, lr_ivs, strict=True):
+            lrs[f.index] = simplest_in(lo, hi)
         if 0 not in by_index and len(lrs) > 1:
             lrs[0] = lrs[1]  # index 0 has no W[-1]: its lr is not seen (as in the schedule found)
-        return lrs
-
-    def refit(off: int, decay: dict[int, float], rows: dict[int, StepData] = by_index) -> list[StepFit] | None:
-        """Each step's step size at count index + off, eps and its decay factor held."""
-        fits = []
-        for index, sd in rows.items():
-            fits.append(fit_step(sd, r, capability, h, float(index + off), rec.numel, fixed=(h.eps, decay[index])))
-            if fits[-1] is None:
-                return None
-        return fits
-
-    def loose(off: int, rows: dict[int, StepData]) -> list[StepFit] | None:
-        """Each step's step size and decay interval at count index + off (eps held; the decay
-        found is a hint: along the ridge of step size against decay it moves with the count)."""
-        fits = []
-        for index, sd in rows.items():
-            fits.append(fit_step(sd, r, capability, h, float(index + off), rec.numel, found[index],
-                                 e_hint=(h.eps,), all_three=False, eps_held=True))  # fmt: skip
-            if fits[-1] is None:
-                return None
-        return fits
-
-    found = {index: decay_at(index) for index in by_index}
-    for off in offsets:
-        if off == schedule.step_offset:
-            continue
-        wd, decay = h.weight_decay, found
-        if decayed:
-            # lr_t and one wd coupled at this count, as the schedule found was (the decay factors
-            # found move along each step's ridge of step size against decay with the count)
-            fits = loose(off, few) and loose(off, by_index)
-            coupled = _coupled_schedule(steps, fits, r, capability, h, off, rec.numel, ridges=False) if fits else None
-            if coupled is None:
-                continue
-            lr_ivs, wd_iv = coupled[:2]
-            lrs = [simplest_in(lo, hi) for lo, hi in lr_ivs]
-            lrs = [lrs[0], *lrs] if len(lrs) == rec.steps - 1 else lrs  # (index 0's lr is not seen)
-            if len(lrs) != rec.steps:
-                continue
-            wd = simplest_in(*wd_iv)
-        else:
-            fits = refit(off, decay, few) and refit(off, decay)
-            if fits is None:
-                continue
-            lrs = lrs_at(off, fits)
         other = Schedule(replace(h, lr=lrs[0], weight_decay=wd), tuple(lrs), off)
-        if _replays_exactly(rec, r, other, capability, steps):
-            out.append(off)
+        return _replays_exactly(rec, r, other, capability, steps)
+
+    out = [off for off in offsets if off != schedule.step_offset and replays_at(off)]
+    walk = max([schedule.step_offset, *out]) + 1
+    while walk <= walk_to and walk not in offsets and replays_at(walk):
+        out.append(walk)
+        walk += 1
     return out
 
 
