@@ -1341,6 +1341,146 @@ def _decay_cuts(
     return decayed_w, threshold
 
 
+FUSED_DECAY_ROWS = (64, 512)
+"""Elements per scanned step in :func:`_fused_decay_counts`'s two filters."""
+
+
+def _fused_decay_counts(
+    steps: list[StepData], rcp: Recipe, capability: str, h: Hyper, numel: int, eps: float, offsets: range
+) -> tuple[list[int], dict[int, dict[int, float]]]:
+    """Step counts of index 0 among ``offsets`` at which fused's update with this eps, a decay
+    factor and a step size of each step's own replays the steps the count scan reads: a window
+    recorded late with a visible decay (fused decays inside its float32 update: the count scan's
+    decay cuts do not apply, and a step fitted at a wrong count needs an eps off the guesses,
+    which the search with all three unknown can miss: seen, fused warmup, eps 1e-5, wd 0.01,
+    index 0 = step 6, no answer in 180 s).  Returns the counts, smallest first, and per count
+    each scanned step's decay factor (a hint for the exact fits that must follow).
+
+    A linear model with a proven margin, not the exact program: fused stores
+    ``P = f32(f32(p*d) + f32(f32(-c*M) / D))`` with M, D the program's own float32 values (D
+    holds the count, through bc2_sqrt), so P is within four float32 roundings of the real
+    ``p*d - c*u`` (u = M/D): ``|P - (p*d - c*u)| <= 3 * 2^-24 * (|p| + |P|) + 2^-148 * (1 +
+    1/|D|)`` (|c*u| <= |p*d| + |P|; the absolute part: roundings below the normal range, one
+    divided by D).  With the reals that round to the recorded bf16 W widened by that, every
+    element allows c in a band of slope p/u in d:  ``c in [A*d + B, A*d + C]``, and a count is
+    kept when some d in [0.5, 1] leaves one c >= 0 in every band: the minimum over d of
+    ``max(A*d + B, 0) - min(A*d + C)``, a convex function, found by bisection on its slope, is
+    <= 0.  A count the exact program replays is never dropped."""
+    spread = {round(j * (len(steps) - 1) / max(1, SCAN_STEPS - 1)) for j in range(SCAN_STEPS)}
+    picked = [steps[i] for i in sorted(spread)]
+    b_of = _bc2_sqrt_by_count(
+        rcp, capability, h, range(picked[0].index + offsets.start, picked[-1].index + offsets.stop)
+    )
+    top = max(b_of)
+    where_all = rcp.positions(capability, numel, 1)
+    prog = rcp.build(replace(h, lr=1.0, weight_decay=0.0), float(picked[0].index + 1), capability)
+    _, opened, conv_eps, _ = _open_step(rcp, h, float(picked[0].index + 1), capability,
+                                        {_bc2_label(scalar_labels(prog)): T("__b")})  # fmt: skip
+    cands = np.array([o for o in offsets if picked[-1].index + o in b_of or b_of[top] == 1.0], np.int64)
+    decay_at: dict[int, dict[int, float]] = {}
+    for rows_per_step in FUSED_DECAY_ROWS:
+        for sd in picked:
+            if cands.size == 0:
+                return [], {}
+            moved = np.abs(bits.ulp_distance(sd.want["param"], sd.state["param"]))
+            r = np.argsort(-np.where(moved < 1 << 12, moved, 0), kind="stable")[:rows_per_step]
+            b_vals = np.array([b_of[min(int(c) + sd.index, top)] for c in cands], np.float32)
+            ok, d = _fused_decay_feasible(opened, sd, r, where_all, conv_eps, eps, b_vals)
+            for c, dv in zip(cands[ok].tolist(), d[ok].tolist(), strict=True):
+                decay_at.setdefault(c, {})[sd.index] = dv
+            cands = cands[ok]
+    return cands.tolist(), {int(c): decay_at[int(c)] for c in cands}
+
+
+def _fused_decay_feasible(
+    opened: Program, sd: StepData, r: np.ndarray, where_all: dict, conv_eps: Callable, eps: float, b_vals: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For :func:`_fused_decay_counts`: per candidate count (its bc2_sqrt in ``b_vals``), whether
+    some decay factor and step size fit the elements ``r`` of step ``sd`` in the linear model,
+    and the decay factor where the bands come closest."""
+    k, n = b_vals.size, r.size
+    inputs = {name: np.tile(bits.widen(v[r]), k) for name, v in sd.state.items()}
+    where = {name: np.tile(mask[sd.flat[r]], k) for name, mask in where_all.items()}
+    one = np.ones(k * n, np.float32)
+    env = evaluate(opened, {**inputs, "__c": one, "__d": one, "__e": conv_eps(np.full(k * n, eps, np.float32)),
+                            "__b": np.repeat(b_vals, n)}, where)  # fmt: skip
+    p = bits.widen(sd.state["param"][r]).astype(np.float64)
+    w = bits.widen(sd.want["param"][r]).astype(np.float64)
+    half = np.maximum(np.spacing(np.abs(w).astype(np.float32)).astype(np.float64) * 2.0**16, 2.0**-133) / 2
+    denom = env["D"].astype(np.float64).reshape(k, n)
+    with np.errstate(all="ignore"):
+        # the theorem's bound, more than twice over (|P| <= |W| + half); the absolute part is the
+        # roundings below float32's normal range, one of them divided by D (an underflowed c*M)
+        margin = (np.abs(p) + np.abs(w) + half) * 2.0**-21 + 2.0**-147 * (1 + 1 / np.abs(denom))
+        lo, hi = w - half - margin, w + half + margin
+        u = env["M"].astype(np.float64).reshape(k, n) / denom
+        slope = p / u
+        band_lo = np.where(u > 0, -hi / u, -lo / u)
+        band_hi = np.where(u > 0, -lo / u, -hi / u)
+        # an element with u = 0 (or not finite) bounds d alone: lo <= p*d <= hi
+        alone = ~(np.isfinite(slope) & np.isfinite(band_lo) & np.isfinite(band_hi) & (u != 0))
+        d_lo = np.where(p > 0, lo / p, np.where(p < 0, hi / p, np.where((lo <= 0) & (hi >= 0), -np.inf, np.inf)))
+        d_hi = np.where(p > 0, hi / p, np.where(p < 0, lo / p, np.where((lo <= 0) & (hi >= 0), np.inf, -np.inf)))
+    finite = np.isfinite(p) & np.isfinite(w)
+    bounded = alone & finite[None, :]
+    a = np.maximum(0.5, np.where(bounded, np.nan_to_num(d_lo, nan=-np.inf), -np.inf).max(axis=1))
+    b = np.minimum(1.0, np.where(bounded, np.nan_to_num(d_hi, nan=np.inf), np.inf).min(axis=1))
+    slope = np.where(alone, 0.0, slope)
+    band_lo, band_hi = np.where(alone, -np.inf, band_lo), np.where(alone, np.inf, band_hi)
+    every = np.arange(k)
+
+    def gap(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """max(c's lower bounds, 0) - min(c's upper bounds) at d, and its slope in d."""
+        low = slope * d[:, None] + band_lo
+        up = slope * d[:, None] + band_hi
+        i, j = low.argmax(axis=1), up.argmin(axis=1)
+        low_i = low[every, i]
+        return np.maximum(low_i, 0.0) - up[every, j], np.where(low_i > 0, slope[every, i], 0.0) - slope[every, j]
+
+    empty = a > b  # the elements that bound d alone leave none
+    ok = np.zeros(k, bool)
+    d = (a + b) / 2
+    for _ in range(48):  # [0.5, 1] to 2^-49: far below a float32 ulp of d
+        d = (a + b) / 2
+        g, s = gap(d)
+        ok |= g <= 0
+        a = np.where(ok, d, np.where(s < 0, d, a))
+        b = np.where(ok, d, np.where(s < 0, b, d))
+    return ok & ~empty, d
+
+
+def _fused_decayed_probe(
+    steps: list[StepData], impl: str, capability: str, h: Hyper, numel: int, eps: float
+) -> Probe | None:
+    """A fused window recorded late with a visible decay, at one eps guess: the counts
+    :func:`_fused_decay_counts` keeps, each confirmed by exact fits of the scanned steps (eps
+    held, its decay factors the hints), as a :class:`Probe`: the first PROBE_COUNTS confirmed,
+    and whether the lrs they imply differ between steps (a schedule; the probe's own rule)."""
+    rcp = recipe(impl)
+    counts, decay_at = _fused_decay_counts(steps, rcp, capability, h, numel, eps, range(1, SCAN_CHUNK + 1))
+    by_index = {sd.index: sd for sd in steps}
+    confirmed: list[tuple[int, list[StepFit]]] = []
+    for count in counts[:SCAN_TRIES]:
+        fits = []
+        for index, d in decay_at[count].items():
+            fit = fit_step(by_index[index], rcp, capability, h, float(index + count), numel, d, e_hint=(eps,),
+                           all_three=False, eps_held=True)  # fmt: skip
+            if fit is None:
+                break
+            fits.append(fit)
+        else:
+            confirmed.append((count, fits))
+        if len(confirmed) == PROBE_COUNTS:
+            break
+    if not confirmed:
+        return None
+    count, fits = confirmed[0]
+    bc1 = [1 - h.beta1 ** (f.index + count) for f in fits]
+    lrs = [(f.coef.lo * c, f.coef.hi * c) for f, c in zip(fits, bc1, strict=True)]
+    scheduled = any(max(a[0], b[0]) > min(a[1], b[1]) * (1 + 1e-3) for i, a in enumerate(lrs) for b in lrs[i + 1 :])
+    return Probe(scheduled, True, impl, [c for c, _ in confirmed], (eps,))
+
+
 NEAR_EPS = 8
 """Values of eps either side of the last scan stage's (in the format it reaches the kernel in)
 tried before a new bisection."""
@@ -2069,14 +2209,21 @@ def _identify_once(
         return scanned_per_step[impl, eps]
 
     def decayed_counts() -> Probe | None:
-        """A window recorded late with a visible decay on a path that rounds the decay to bf16
+        """A window recorded late with a visible decay.  On a path that rounds the decay to bf16
         before the update (for-loop, foreach): the count scan with each step's decay unknown,
         at the first four eps guesses, one lr then one lr per step (~1 s each; seen: foreach
         warmup, wd 0.3, index 0 = step 6: no answer in 180 s, every fit at a wrong count fails,
-        the plain scans keep none; foreach cosine, eps 1e-6, wd 0.01, from step 6, likewise)."""
-        tries = [(eps, impl, b2) for eps in EPS_GUESSES[:4] for impl, b2, _ in candidates if "fused" not in impl]
-        for eps, impl, b2 in tries:  # (fused decays inside its float32 update: its fits find such counts)
+        the plain scans keep none; foreach cosine, eps 1e-6, wd 0.01, from step 6, likewise).
+        On fused: :func:`_fused_decayed_probe` at every eps guess (~0.2 s each)."""
+        tries = [(eps, impl, b2) for eps in EPS_GUESSES[:4] for impl, b2, _ in candidates]
+        tries += [(eps, impl, b2) for eps in EPS_GUESSES[4:] for impl, b2, _ in candidates if "fused" in impl]
+        for eps, impl, b2 in tries:
             h = Hyper(beta1=b1, beta2=b2)
+            if "fused" in impl:
+                found = _fused_decayed_probe(steps, impl, cap_family, h, rec.numel, eps)
+                if found is not None:
+                    return found
+                continue
             for per_step in (False, True):
                 counts, _ = scan_step_counts(
                     steps, recipe(impl), cap_family, h, rec.numel, eps, range(1, SCAN_CHUNK + 1), per_step, True

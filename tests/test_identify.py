@@ -787,3 +787,81 @@ def test_a_late_decayed_schedule_with_eps_1e_6_is_scanned_at_the_eps_guesses(tmp
     assert out["first_index_step_count"] == 6 and "torch-2.7-2.14-cpu-foreach" in out["equivalent_impls"]
     assert inside(0.01, out["weight_decay_interval"]) and inside(1e-6, out["eps_interval"])
     assert [inside(float(lr), iv) for lr, iv in zip(lrs[6:], out["lr_interval"], strict=True)] == [True] * 14
+
+
+def test_a_late_decayed_fused_window_is_scanned_with_a_decay_per_step(tmp_path, capsys):
+    """fused warmup to 0.0176, betas (0.988, 0.99), eps 1e-5, wd 0.01, index 0 = step 6 (a random
+    trial, 241x19: no answer in 180 s; this file: count 1, W 0.975, after 67 s).  A step fitted
+    at a wrong count needs an eps off the guesses, and the search with all three unknown lost
+    its way; fused decays inside its float32 update, so the count scan's decay cuts do not
+    apply.  The fused decay scan (a decay factor and step size per step, a linear model with a
+    proven margin) keeps count 6 alone at eps 1e-5: exact, every interval holds the truth."""
+    lrs = [repr(0.0175727123248355 * min(1.0, (i + 1) / 8)) for i in range(17)]
+    args = ["--impl", "fused", "--steps", "17", "--shape", "100x19", "--lr", ",".join(lrs)]
+    flags = ["--betas", "0.988", "0.99", "--eps", "1e-5", "--weight-decay", "0.01", "--seed", "163214229"]
+    out = identify_recorded(tmp_path, capsys, [*args, *flags], drop_first=5)
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert out["first_index_step_count"] == 6 and out["impl"] == "torch-2.7-2.14-cpu-fused"
+    assert inside(0.01, out["weight_decay_interval"]) and inside(1e-5, out["eps_interval"])
+    assert [inside(float(lr), iv) for lr, iv in zip(lrs[6:], out["lr_interval"], strict=True)] == [True] * 11
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    count=st.integers(1, 300),
+    lr=st.floats(1e-6, 0.1),
+    wd=st.sampled_from([0.0, 0.01, 0.1, 0.3, 1.0]),
+    eps=st.sampled_from([1e-8, 1e-5, 1e-3, 1e-12]),
+    capability=st.sampled_from(["avx512", "default"]),
+)
+def test_the_fused_decay_scan_s_margin_holds_and_keeps_the_count_that_replays(seed, count, lr, wd, eps, capability):
+    """The theorem beside :func:`_fused_decay_counts`: fused's float32 P is within
+    ``3 * 2^-24 * (|p| + |P|) + 2^-148 * (1 + 1/|D|)`` of the linear model ``p*d - c*M/D`` (the
+    program's own M, D; seen without the absolute part: a subnormal m, 3e-41 off),
+    on any values: zeros, subnormals, huge and tiny magnitudes, NaN/Inf (skipped: not finite),
+    a vector body and a scalar tail; so the count (bc2_sqrt) a step was made at is never dropped."""
+    from adamw_audit.identify import StepData, _bc2_label, _fused_decay_feasible, _open_step
+    from emulation import bits
+    from emulation.program import T, evaluate, scalar_labels
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+
+    rng = np.random.default_rng(seed)
+    n = 37  # a vector body of 32 and a scalar tail of 5
+    special = np.array([0, 0x8000, 0x0001, 0x8001, 0x7F7F, 0x0080, 0x7F80, 0x7FC0, 0x3F80, 0xBF80], np.uint16)
+
+    def draw(scale: float) -> np.ndarray:
+        x = bits.narrow((rng.standard_normal(n) * scale * np.exp(rng.uniform(-20, 20, n))).astype(np.float32))
+        return np.where(rng.random(n) < 0.15, rng.choice(special, n), x).astype(np.uint16)
+
+    state = {"param": draw(1.0), "grad": draw(1e-2), "exp_avg": draw(1e-3)}
+    state["exp_avg_sq"] = (draw(1e-5) & 0x7FFF).astype(np.uint16)  # v >= 0
+    rcp, h = recipe("fused"), Hyper(lr=lr, beta1=0.9, beta2=0.99, eps=eps, weight_decay=wd)
+    where = rcp.positions(capability, n, 1)
+    made = rcp.build(h, float(count), capability)
+    labels = scalar_labels(made)
+    bc2 = _bc2_label(labels)
+    _, opened, conv_eps, _ = _open_step(rcp, Hyper(beta1=0.9, beta2=0.99), 2.0, capability, {bc2: T("__b")})
+    given_scalars = {
+        "__c": np.full(n, -labels["-step_size"].kernel_value, np.float32),
+        "__d": np.full(n, labels["1-lr*wd"].kernel_value if wd else 1.0, np.float32),
+        "__e": conv_eps(np.full(n, eps, np.float32)),
+        "__b": np.full(n, labels[bc2].kernel_value, np.float32),
+    }
+    env = evaluate(opened, {**{k: bits.widen(v) for k, v in state.items()}, **given_scalars}, where)
+    f64 = {k: env[k].astype(np.float64) for k in ("P", "M", "D")}
+    p = bits.widen(state["param"]).astype(np.float64)
+    c, d = (given_scalars[k].astype(np.float64) for k in ("__c", "__d"))
+    with np.errstate(all="ignore"):
+        model = p * d - c * f64["M"] / f64["D"]
+        error = np.abs(f64["P"] - model)
+    bound = 3 * 2.0**-24 * (np.abs(p) + np.abs(f64["P"])) + 2.0**-148 * (1 + 1 / np.abs(f64["D"]))
+    finite = np.isfinite(model) & np.isfinite(f64["P"])
+    assert np.all(error[finite] <= bound[finite])
+    # the stored bits are the recipe's own (the same program, its scalars as the kernel gets them)
+    want = {"param": bits.narrow(evaluate(made, {k: bits.widen(v) for k, v in state.items()}, where)["P"])}
+    assert np.array_equal(want["param"], bits.narrow(env["P"]))
+    sd = StepData(1, state, want, np.arange(n))
+    ok, _ = _fused_decay_feasible(opened, sd, np.arange(n), where, conv_eps, eps, given_scalars["__b"][:1])
+    assert ok[0]
