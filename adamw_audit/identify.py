@@ -2482,8 +2482,9 @@ def _identify_once(
         # decay is visible: seen, fused warmup, wd 0.3, beta2 0.9999, 8000 elements: count 5
         # found, 6 and 7 tie)
         refitted = _schedule_other_offsets(
-            rec, recipe(chosen[0]), schedule, chosen[1], steps, checked, walk_to=offset + SCAN_TRIES
-        )
+            rec, recipe(chosen[0]), schedule, chosen[1], steps, checked, walk_to=offset + SCAN_TRIES,
+            wd_unseen=wd_hi if wd_lo == 0.0 else 0.0,
+        )  # fmt: skip
         walked_out = set(range(offset + 1, offset + SCAN_TRIES + 1)) <= set(refitted)
         if walked_out and len(kept) <= 20:  # (more: the per-step scan's finding below)
             findings.append(
@@ -2493,9 +2494,25 @@ def _identify_once(
         if refitted:
             other_offsets = sorted({*other_offsets, *refitted})
             findings.append(
-                f"with one lr per step the step count shows only through bc2_sqrt here: counts {refitted} of "
+                f"with one lr per step the step count shows only through bc2_sqrt here: counts {sorted(refitted)} of "
                 "index 0 also replay the file exactly, each with its own lr per step"
                 + (" and its own weight decay" if wd > 0.0 else "")
+            )
+            # the count is open, so is every lr (and wd) among the counts that replay: the intervals
+            # span them all (seen: fused cosine, index 0 = step 11, counts 1..13 replay; the lrs
+            # reported were count 1's, none held the truth's)
+            at = {sd.index: k for k, sd in enumerate(steps)}
+            if isinstance(lr_interval[0], list) and len(lr_interval) == len(steps):
+                for lr_ivs, _ in refitted.values():
+                    for index, (lo, hi) in lr_ivs.items():
+                        k = at[index]
+                        lr_interval[k] = [min(lr_interval[k][0], lo), max(lr_interval[k][1], hi)]
+            if wd_lo > 0.0:
+                wd_lo = min([wd_lo, *(iv[0] for _, iv in refitted.values())])
+                wd_hi = max([wd_hi, *(iv[1] for _, iv in refitted.values())])
+            findings.append(
+                "each lr interval (and weight decay's) spans the values of every count listed as replaying: "
+                f"the lrs and weight decay reported are count {offset}'s"
             )
         if len(kept) > 20:  # the per-step scan could not tell most counts apart: say so, not just those checked
             findings.append(
@@ -2745,17 +2762,26 @@ def _pre_lerp_capability(probe, numel: int) -> str | None:
 
 
 def _schedule_other_offsets(
-    rec: Recording, r: Recipe, schedule: Schedule, capability: str, steps, offsets, walk_to: int = 0
-) -> list[int]:
+    rec: Recording,
+    r: Recipe,
+    schedule: Schedule,
+    capability: str,
+    steps,
+    offsets,
+    walk_to: int = 0,
+    wd_unseen: float = 0.0,
+) -> dict[int, tuple[dict[int, tuple[float, float]], tuple[float, float]]]:
     """Other step counts of index 0 (among ``offsets``) that replay a *scheduled* file exactly
-    with lrs of their own.  A per-step lr absorbs the first bias correction (only the step size
-    ``f32(lr_t / bc1)`` reaches W), so a count shows only through ``bc2_sqrt`` and eps; on a
-    small file neighbouring counts can tie (seen: 37 elements, count 1 for 2).  Each step's
+    with lrs of their own: each with its lr interval per array index and its wd interval.  A
+    per-step lr absorbs the first bias correction (only the step size ``f32(lr_t / bc1)``
+    reaches W), so a count shows only through ``bc2_sqrt`` and eps; on a small file
+    neighbouring counts can tie (seen: 37 elements, count 1 for 2).  Each step's
     step size is searched at the other count with eps held, the lrs rebuilt from it, and the file
     replayed whole.  With a visible decay the lrs and one wd are coupled again at that count
     (:func:`_coupled_schedule`; seen: fused warmup, wd 0.3, beta2 0.9999, index 0 = step 6: count
     2 replays too).  Ties come in runs of neighbouring counts: then the counts above the last tie
-    found are walked, while they replay, up to ``walk_to``."""
+    found are walked, while they replay, up to ``walk_to``.  ``wd_unseen``: the upper end of a
+    weight decay's interval where the bits do not see it (each lr interval spans it too)."""
     h = schedule.hyper
     by_index = {sd.index: sd for sd in steps}
     # a count whose step sizes SAMPLE elements per step reject is out at a fraction of the cost
@@ -2779,15 +2805,15 @@ def _schedule_other_offsets(
                 return None
         return fits
 
-    def replays_at(off: int) -> bool:
+    def replays_at(off: int) -> tuple[dict[int, tuple[float, float]], tuple[float, float]] | None:
         fits = fits_at(off, few) and fits_at(off, by_index)
         if fits is None:
-            return False
-        wd = h.weight_decay
+            return None
+        wd, wd_iv = h.weight_decay, (h.weight_decay, h.weight_decay)
         if decayed:
             coupled = _coupled_schedule(steps, fits, r, capability, h, off, rec.numel, ridges=False)
             if coupled is None:
-                return False
+                return None
             lr_ivs, wd_iv = coupled[:2]
             wd = simplest_in(*wd_iv)
         else:  # the reals that round to each step size, times bc1
@@ -2802,12 +2828,30 @@ def _schedule_other_offsets(
         if 0 not in by_index and len(lrs) > 1:
             lrs[0] = lrs[1]  # index 0 has no W[-1]: its lr is not seen (as in the schedule found)
         other = Schedule(replace(h, lr=lrs[0], weight_decay=wd), tuple(lrs), off)
-        return _replays_exactly(rec, r, other, capability, steps)
+        if not _replays_exactly(rec, r, other, capability, steps):
+            return None
+        by_step = {f.index: (lo, hi) for f, (lo, hi) in zip(fits, lr_ivs, strict=True)}
+        if not decayed and 0.0 < wd_unseen < math.inf:
+            # a weight decay the bits cannot see trades off with each lr (W ~ p*d - c*q): the lrs
+            # at its far end too (seen: fused, wd 0.3 unseen, count 6 for 1: an lr slice at no
+            # decay missed the truth by 1.6e-10)
+            edge = Schedule(replace(other.hyper, weight_decay=wd_unseen), other.lr_per_index, off)
+            for index, (lo, hi) in list(by_step.items()):
+                d = _kernel_decay(r, edge, index, capability)
+                f = fit_step(by_index[index], r, capability, h, float(index + off), rec.numel, fixed=(h.eps, d))
+                if f is not None:
+                    c_lo, c_hi = _rounding_edges(f.coef.lo, f.coef.hi)
+                    bc1 = 1 - h.beta1 ** float(index + off)
+                    by_step[index] = (min(lo, c_lo * bc1), max(hi, c_hi * bc1))
+        return by_step, tuple(wd_iv)
 
-    out = [off for off in offsets if off != schedule.step_offset and replays_at(off)]
+    out = {}
+    for off in offsets:
+        if off != schedule.step_offset and (got := replays_at(off)) is not None:
+            out[off] = got
     walk = max([schedule.step_offset, *out]) + 1
-    while walk <= walk_to and walk not in offsets and replays_at(walk):
-        out.append(walk)
+    while walk <= walk_to and walk not in offsets and (got := replays_at(walk)) is not None:
+        out[walk] = got
         walk += 1
     return out
 

@@ -614,12 +614,16 @@ def test_a_step_count_no_bits_pin_down_is_said_to_be_open(tmp_path, capsys):
     """Fused cosine schedule from 2e-5, eps 1e-8, index 0 = step 11 (a random trial): with one lr
     per step and an eps no element sees, the count shows only through float32 rounding, and
     counts 1..5 replay exactly with lrs of their own.  The per-step scan keeps every count up to
-    where bc2_sqrt saturates: identify says the count is not pinned, not only that 2..5 tie."""
+    where bc2_sqrt saturates: identify says the count is not pinned, not only that 2..5 tie.
+    The counts checked reach past the truth, so each lr interval, which spans their lrs, holds
+    the truth's (seen on a seed-26 trial: they were count 1's alone)."""
     lrs = [f"{max(2e-5 * 0.5 * (1 + math.cos(math.pi * t / 24)), 2e-8)!r}" for t in range(24)]
     args = ["--impl", "fused", "--steps", "24", "--shape", "1856", "--lr", ",".join(lrs)]
     out = identify_recorded(tmp_path, capsys, [*args, "--betas", "0.9", "0.9387", "--seed", "0"], drop_first=10)
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
     assert any("the step count is not pinned" in f for f in out["findings"])
+    assert 11 in out["other_step_counts"]
+    assert [inside(float(lr), iv) for lr, iv in zip(lrs[11:], out["lr_interval"], strict=True)] == [True] * 13
 
 
 def test_a_late_window_s_decay_is_solved_at_the_eps_the_probe_s_fits_see(tmp_path, capsys):
@@ -724,12 +728,15 @@ def test_counts_a_decayed_schedule_cannot_tell_apart_are_listed(tmp_path, capsys
     reported with W 0.99998; this smaller file: count 1 exact, 6 not among the others, [2..5]).
     Only counts 1..5 were checked (the per-step scan, which assumes no decay, kept none); now the
     search walks up past the count found while its neighbours replay too, each count with its
-    own lrs (and, with a visible decay, its own wd coupled to them)."""
+    own lrs (and, with a visible decay, its own wd coupled to them).  Each lr interval spans the
+    lrs of every count listed, so it holds the truth's (it held count 1's only)."""
     args = ["--impl", "fused", "--steps", "18", "--shape", "150x21", "--lr", ",".join(WARMUP_2E5)]
     out = identify_recorded(tmp_path, capsys, [*args, *WARMUP_FLAGS], drop_first=5)
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
     assert 6 in [out["first_index_step_count"], *out["other_step_counts"]]
     assert any("not pinned" in f for f in out["findings"]) and inside(0.3, out["weight_decay_interval"])
+    held = [inside(float(lr), iv) for lr, iv in zip(WARMUP_2E5[6:], out["lr_interval"], strict=True)]
+    assert held == [True] * 12
 
 
 def test_a_decayed_schedule_couples_along_each_step_s_ridge(tmp_path):
