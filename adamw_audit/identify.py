@@ -1904,6 +1904,7 @@ def _coupled_schedule(
     numel: int,
     no_decay_at: float | None = None,
     ridges: bool = True,
+    wd_first: tuple[float, ...] = (),
 ) -> tuple[list[tuple[float, float]], tuple[float, float], list[tuple[float, float]], float, Interval] | None:
     """A schedule with a visible decay: lr_t and one weight decay, coupled as torch couples them.
 
@@ -1918,7 +1919,8 @@ def _coupled_schedule(
     ``no_decay_at``: a schedule without a visible decay whose steps all refit at this eps: wd is
     held at 0 and only the lrs are walked along eps's ridge (seen: eps 1e-7 outside the steps'
     [0, 8.9e-8], an lr outside its interval).  ``ridges``: when no wd tried couples the steps,
-    walk each step's ridge for wd (seconds; :func:`_schedule_other_offsets` goes without)."""
+    walk each step's ridge for wd (seconds; :func:`_schedule_other_offsets` goes without, and
+    tries ``wd_first``, the wd found at another count, before the fits' own)."""
     eps_tries = _eps_tries(fits) if no_decay_at is None else [no_decay_at]
     wd_lo, wd_hi = _wd_interval(fits, _lr_intervals(fits, h.beta1, offset))
     if no_decay_at is None and not 0 < wd_lo <= wd_hi:
@@ -1992,7 +1994,7 @@ def _coupled_schedule(
     # miss the truth (seen: 0.3 outside [0.29991, 0.29997]; 0.01 outside [0.0101, 0.0137]); the
     # simplest values of wider intervals too, each checked below on every element of every step
     widened = [simplest_in(wd_lo * (1 - r), wd_hi * (1 + r)) for r in (0.0, 1e-3, 1e-2, 5e-2, 0.2)]
-    wd_tries = (*widened, (wd_lo + wd_hi) / 2) if no_decay_at is None else (0.0,)
+    wd_tries = (*wd_first, *widened, (wd_lo + wd_hi) / 2) if no_decay_at is None else (0.0,)
 
     def along_ridges(eps: float) -> tuple[float, float] | None:
         """The wd interval where every step's ridge allows some coupled lr (an outer bound).  A
@@ -2811,7 +2813,11 @@ def _schedule_other_offsets(
             return None
         wd, wd_iv = h.weight_decay, (h.weight_decay, h.weight_decay)
         if decayed:
-            coupled = _coupled_schedule(steps, fits, r, capability, h, off, rec.numel, ridges=False)
+            # wd is the same at every count (the lrs are not): the one found first (seen: fused,
+            # 268 elements, wd 0.1, count 1 coupled only along the steps' ridges, the truth 2 not
+            # at all without them)
+            coupled = _coupled_schedule(steps, fits, r, capability, h, off, rec.numel, ridges=False,
+                                        wd_first=(h.weight_decay,))  # fmt: skip
             if coupled is None:
                 return None
             lr_ivs, wd_iv = coupled[:2]

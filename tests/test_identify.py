@@ -872,3 +872,18 @@ def test_the_fused_decay_scan_s_margin_holds_and_keeps_the_count_that_replays(se
     sd = StepData(1, state, want, np.arange(n))
     ok, _ = _fused_decay_feasible(opened, sd, np.arange(n), where, conv_eps, eps, given_scalars["__b"][:1])
     assert ok[0]
+
+
+def test_other_counts_of_a_decayed_schedule_are_coupled_at_the_wd_found(tmp_path, capsys):
+    """fused warmup to 3e-4, betas (0.987, 0.9999), eps 1e-12, wd 0.1, index 0 = step 2, 67x4 (a
+    seed-29 trial): count 1 replays, coupled only along the steps' ridges; at the other counts
+    (no ridge walks there) no wd from the fits' own slices coupled, so the truth was not listed.
+    wd is the same at every count: the one found is tried first there."""
+    lrs = [repr(3e-4 * min(1.0, (i + 1) / 5)) for i in range(10)]
+    args = ["--impl", "fused", "--steps", "10", "--shape", "67x4", "--lr", ",".join(lrs)]
+    flags = ["--betas", "0.987", "0.9999", "--eps", "1e-12", "--weight-decay", "0.1", "--seed", "325582506"]
+    out = identify_recorded(tmp_path, capsys, [*args, *flags], drop_first=1)
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert 2 in [out["first_index_step_count"], *out["other_step_counts"]]
+    assert inside(0.1, out["weight_decay_interval"]) and inside(1e-12, out["eps_interval"])
+    assert [inside(float(lr), iv) for lr, iv in zip(lrs[2:], out["lr_interval"], strict=True)] == [True] * 8
