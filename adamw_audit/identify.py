@@ -2215,11 +2215,10 @@ def _identify_once(
         before the update (for-loop, foreach): the count scan with each step's decay unknown,
         at the first four eps guesses, one lr then one lr per step (~1 s each; seen: foreach
         warmup, wd 0.3, index 0 = step 6: no answer in 180 s, every fit at a wrong count fails,
-        the plain scans keep none; foreach cosine, eps 1e-6, wd 0.01, from step 6, likewise).
+        the plain scans keep none; foreach cosine, eps 1e-6, wd 0.01, from step 6, likewise; at
+        every eps guess: foreach cosine, eps 1e-3, wd 0.3, from step 6, no answer in 180 s).
         On fused: :func:`_fused_decayed_probe` at every eps guess (~0.2 s each)."""
-        tries = [(eps, impl, b2) for eps in EPS_GUESSES[:4] for impl, b2, _ in candidates]
-        tries += [(eps, impl, b2) for eps in EPS_GUESSES[4:] for impl, b2, _ in candidates if "fused" in impl]
-        for eps, impl, b2 in tries:
+        for eps, (impl, b2, _) in itertools.product(EPS_GUESSES, candidates):
             h = Hyper(beta1=b1, beta2=b2)
             if "fused" in impl:
                 found = _fused_decayed_probe(steps, impl, cap_family, h, rec.numel, eps)

@@ -887,3 +887,26 @@ def test_other_counts_of_a_decayed_schedule_are_coupled_at_the_wd_found(tmp_path
     assert 2 in [out["first_index_step_count"], *out["other_step_counts"]]
     assert inside(0.1, out["weight_decay_interval"]) and inside(1e-12, out["eps_interval"])
     assert [inside(float(lr), iv) for lr, iv in zip(lrs[2:], out["lr_interval"], strict=True)] == [True] * 8
+
+
+def test_the_decayed_count_scan_runs_at_every_eps_guess(tmp_path):
+    """foreach cosine from 1e-3, betas (0.95, 0.9519), eps 1e-3, wd 0.3, index 0 = step 6 (a seed-28
+    trial, 494x28: no answer in 180 s, every fit at a wrong count failing for minutes; now 34 s).
+    The decayed count scan, run at the first four eps guesses only, keeps count 6 alone at 1e-3,
+    one lr per step: it now runs at every guess (~0.1 s each on this copy)."""
+    from adamw_audit.identify import _finite_rows, _sample_steps, scan_step_counts
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    rec = tmp_path / "run.h5"
+    lrs = [repr(0.001 * 0.5 * (1 + math.cos(math.pi * t / 10))) for t in range(10)]
+    args = ["record", str(rec), "--impl", "foreach", "--steps", "10", "--shape", "150x28", "--lr", ",".join(lrs)]
+    flags = ["--betas", "0.95", "0.9519", "--eps", "1e-3", "--weight-decay", "0.3", "--seed", "18027690"]
+    assert main([*args, *flags, "--threads", "1"]) == 0
+    with open_recording(strip(str(rec), tmp_path / "bare.h5", drop_first=5)) as bare:
+        steps = _finite_rows(_sample_steps(bare, 4096, np.random.default_rng(0)))
+        args = (steps, recipe("foreach"), "avx512", Hyper(beta1=0.95, beta2=0.9519), bare.numel)
+        scan = lambda eps, per_step: scan_step_counts(*args, eps, range(1, 4097), per_step, True)  # noqa: E731
+        assert scan(1e-3, True)[0] == [6] and scan(1e-3, False)[0] == []
+        assert [scan(eps, True)[0] for eps in (1e-8, 1e-6, 1e-12, 1e-10)] == [[]] * 4
