@@ -1354,7 +1354,8 @@ def _fused_decay_counts(
     decay cuts do not apply, and a step fitted at a wrong count needs an eps off the guesses,
     which the search with all three unknown can miss: seen, fused warmup, eps 1e-5, wd 0.01,
     index 0 = step 6, no answer in 180 s).  Returns the counts, smallest first, and per count
-    each scanned step's decay factor (a hint for the exact fits that must follow).
+    each scanned step's decay factor (a hint for the exact fits that must follow); none where a
+    stage keeps more than SCAN_KEEP (the count does not show at this eps).
 
     A linear model with a proven margin, not the exact program: fused stores
     ``P = f32(f32(p*d) + f32(f32(-c*M) / D))`` with M, D the program's own float32 values (D
@@ -1389,6 +1390,10 @@ def _fused_decay_counts(
             for c, dv in zip(cands[ok].tolist(), d[ok].tolist(), strict=True):
                 decay_at.setdefault(c, {})[sd.index] = dv
             cands = cands[ok]
+        if cands.size > SCAN_KEEP:
+            # these bits do not tell the counts apart at this eps (one the bits barely see: seen,
+            # every count of the chunk kept, 6 s a stage); the count comes from elsewhere
+            return [], {}
     return cands.tolist(), {int(c): decay_at[int(c)] for c in cands}
 
 
@@ -1460,7 +1465,7 @@ def _fused_decayed_probe(
     counts, decay_at = _fused_decay_counts(steps, rcp, capability, h, numel, eps, range(1, SCAN_CHUNK + 1))
     by_index = {sd.index: sd for sd in steps}
     confirmed: list[tuple[int, list[StepFit]]] = []
-    for count in counts[:SCAN_TRIES]:
+    for count in counts[:PROBE_COUNTS]:
         fits = []
         for index, d in decay_at[count].items():
             fit = fit_step(by_index[index], rcp, capability, h, float(index + count), numel, d, e_hint=(eps,),
