@@ -1661,6 +1661,8 @@ class Identification:
     findings: list[str]
     equivalent_releases: list[str] = None  # type: ignore[assignment]
     """torch release ranges whose program for this path replays the file exactly"""
+    skipped_indices: list[int] = None  # type: ignore[assignment]
+    """array indices where the optimizer did not step (W, m, v unchanged; not counted)"""
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -2071,16 +2073,69 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
     not exact, the sample did not pin the values down, and the search runs again on a sample 4 and
     then 16 times larger - first only the search that found the answer (same path, step count
     and kind of search), then, should that fail on the larger sample, all of them."""
-    found, hint = _identify_once(rec, min(sample, rec.numel), offsets, seed)
+    skipped = _skipped_rows(rec)
+    view = _WithoutRows(rec, skipped) if skipped else rec
+    found, hint = _identify_once(view, min(sample, rec.numel), offsets, seed)
     for factor in (4, 16):
         if all(v == 1.0 for v in found.exact.values()) or sample * factor // 4 >= rec.numel:
             break
         size = min(sample * factor, rec.numel)
         try:
-            found, hint = _identify_once(rec, size, offsets, seed, hint)
+            found, hint = _identify_once(view, size, offsets, seed, hint)
         except AuditError:
-            found, hint = _identify_once(rec, size, offsets, seed)
+            found, hint = _identify_once(view, size, offsets, seed)
+    found.skipped_indices = skipped
+    if skipped:
+        found.findings.insert(
+            0,
+            f"the optimizer did not step at indices {skipped} (W, m and v unchanged on every element: "
+            "GradScaler skipped a step whose gradient had inf/NaN, or step() was not called): those rows are "
+            "left out and the step count does not advance there (a later index i runs at step count "
+            "first_index_step_count + i - the skips before i); lr, exact and the per-step values are over the "
+            "other rows",
+        )
     return found
+
+
+def _skipped_rows(rec: Recording) -> list[int]:
+    """Array indices where W, m and v equal the row before (W_initial and zero moments before
+    index 0) on every element: the optimizer did not step.  A cheap look at the first elements
+    of each row, then the whole row for the candidates (streamed)."""
+
+    def before(name: str, t: int, a: int, b: int) -> np.ndarray:
+        if t > 0:
+            return rec.read(name, t - 1, a, b)
+        return rec.read(INITIAL_W, 0, a, b) if name == TENSORS["param"] else np.zeros(b - a, np.uint16)
+
+    first = 0 if rec.has_initial else 1
+    head = min(rec.numel, 4096)
+    out = []
+    for t in range(first, rec.steps):
+        if not all(np.array_equal(rec.read(ds, t, 0, head), before(ds, t, 0, head)) for ds in TENSORS.values()):
+            continue
+        if all(
+            np.array_equal(rec.read(ds, t, a, b), before(ds, t, a, b))
+            for a, b in rec.chunks()
+            for ds in TENSORS.values()
+        ):
+            out.append(t)
+    return out
+
+
+class _WithoutRows:
+    """A recording with some rows left out (rows where the optimizer did not step): index i of
+    the view is row ``kept[i]`` of the file; W_initial and everything else as the file's."""
+
+    def __init__(self, rec: Recording, left_out: list[int]) -> None:
+        self._rec = rec
+        self.kept = [t for t in range(rec.steps) if t not in set(left_out)]
+        self.steps = len(self.kept)
+
+    def read(self, name: str, index: int, start: int = 0, stop: int | None = None) -> np.ndarray:
+        return self._rec.read(name, index if name == INITIAL_W else self.kept[index], start, stop)
+
+    def __getattr__(self, name: str):
+        return getattr(self._rec, name)
 
 
 PHASES = ("plain", "scan", "eps", "joint", "joint+eps", "schedule", "deep scan")
@@ -2099,8 +2154,8 @@ def _identify_once(
     findings: list[str] = []
     all_steps = _sample_steps(rec, sample, np.random.default_rng(seed))
     skipped = [sd.index for sd in all_steps if all(np.array_equal(sd.state[k], sd.want[k]) for k in TENSORS)]
-    if skipped:
-        findings.append(f"skipped steps (W, m, v unchanged) at indices {skipped[:20]}: not modelled yet")
+    if skipped:  # (rows unchanged on every element are left out before: these only on the sample)
+        findings.append(f"W, m, v unchanged on the sampled elements at indices {skipped[:20]}: left out")
     steps = [sd for sd in _finite_rows(all_steps) if sd.index not in skipped]
     if not steps:
         raise AuditError(f"{rec.path}: no replayable step to identify from")

@@ -910,3 +910,45 @@ def test_the_decayed_count_scan_runs_at_every_eps_guess(tmp_path):
         scan = lambda eps, per_step: scan_step_counts(*args, eps, range(1, 4097), per_step, True)  # noqa: E731
         assert scan(1e-3, True)[0] == [6] and scan(1e-3, False)[0] == []
         assert [scan(eps, True)[0] for eps in (1e-8, 1e-6, 1e-12, 1e-10)] == [[]] * 4
+
+
+@pytest.mark.parametrize("impl", ["fused", "forloop"])
+def test_a_step_the_optimizer_skipped_is_left_out_and_not_counted(tmp_path, capsys, impl):
+    """GradScaler skips a step whose gradient has inf/NaN: fused gets ``found_inf`` = 1 (its kernel
+    returns at once and the step count is set back: real torch below), the other paths are not
+    stepped at all.  W, m, v keep their bits and the count does not advance, so every later
+    index runs one step earlier than its position says (before: no answer in 300 s).  The row is
+    named, left out, and the rest replays exactly at the right count."""
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    w = torch.nn.Parameter((torch.randn((300, 8), generator=gen) * 0.05).to(torch.bfloat16))
+    opt = torch.optim.AdamW([w], lr=1e-3, weight_decay=0.01, fused=impl == "fused", foreach=False)
+
+    def bits_of(t):
+        return t.detach().view(torch.int16).numpy().view(np.uint16).copy()
+
+    data = {k: [] for k in ("W", "momentum_W", "variance_W", "grad_W")}
+    for t in range(9):
+        w.grad = (torch.randn((300, 8), generator=gen) * 0.01).to(torch.bfloat16)
+        if t == 4:
+            w.grad[0, ::3] = float("inf")
+        if impl == "fused":
+            opt.found_inf = torch.tensor(1.0 if t == 4 else 0.0)
+            opt.step()
+        elif t != 4:
+            opt.step()
+        st = opt.state[w]
+        data["grad_W"].append(bits_of(w.grad))
+        data["W"].append(bits_of(w))
+        data["momentum_W"].append(bits_of(st["exp_avg"]))
+        data["variance_W"].append(bits_of(st["exp_avg_sq"]))
+    path = tmp_path / "skipped.h5"
+    with h5py.File(path, "w") as f:
+        for name, rows in data.items():
+            f.create_dataset(name, data=np.stack(rows))
+    out = identify_json(capsys, str(path))
+    assert out["skipped_indices"] == [4] and "did not step at indices [4]" in out["findings"][0]
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert out["first_index_step_count"] == 1 and inside(1e-3, out["lr_interval"])
+    assert out["impl"] == f"torch-2.7-2.14-cpu-{impl}"
