@@ -727,6 +727,9 @@ def _eps_slope(want: dict[str, np.ndarray], bc2: np.ndarray, reciprocal: bool) -
     return np.nan_to_num(slope, nan=0.0), np.sign(np.nan_to_num(m))
 
 
+BF16_DECAYS = 8
+"""bf16 decay factors below 1 a step fit with all three unknown tries (1 - k*2^-8: lr*wd up to 0.03)."""
+
 EPS_RANGE = (1e-38, 1.0)
 """Where eps is searched when no guess fits (EPS_GUESSES): any normal float32 up to 1."""
 
@@ -868,8 +871,19 @@ def fit_step(
         found = step_and_eps(hint)
         if found is not None:
             (c, e), d = found, hint
+    # all three unknown, a decay factor that reaches the kernel as bf16 (foreach): it takes few
+    # values near 1 (1 - k*2^-8), so step size and eps at each, nearest the estimate first (seen:
+    # foreach, eps 2e-4, wd 0.3: the bisection on eps lost its way, 16 s; at 1 - 2^-8, 0.07 s)
+    near_one = [1 - k * 2.0**-8 for k in range(1, BF16_DECAYS + 1)]
+    enumerated = _rounds_to_bf16(conv_decay) and float(d0[0]) >= near_one[-1]
+    if c is None and all_three and not eps_held and enumerated:
+        for d_try in sorted(near_one, key=lambda x: abs(x - float(d0[0]))):
+            found = step_and_eps(full(d_try))
+            if found is not None:
+                (c, e), d = found, full(d_try)
+                break
     # all three unknown (seen: eps 1e-3 fitted at another count than the true one)
-    if c is None and all_three and not eps_held:
+    if c is None and all_three and not eps_held and not enumerated:
         p, q, _ = _ls_terms(sd, h, step)
         with np.errstate(all="ignore"):
             d_slope = np.where(q != 0, p / q, 0.0)

@@ -952,3 +952,25 @@ def test_a_step_the_optimizer_skipped_is_left_out_and_not_counted(tmp_path, caps
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
     assert out["first_index_step_count"] == 1 and inside(1e-3, out["lr_interval"])
     assert out["impl"] == f"torch-2.7-2.14-cpu-{impl}"
+
+
+def test_a_bf16_decay_factor_is_tried_value_by_value_when_eps_is_unknown(tmp_path):
+    """foreach cosine from 0.01, eps 2e-4, wd 0.3, index 0 = step 3, 1-D 4515 (a seed-31 trial: "not
+    reproducible" after 492 s).  Its step fits need step size, eps and decay all unknown; the
+    bisection on eps, each probe a joint (step size, decay) search, lost its way (16 s, no fit at
+    the true count).  foreach's decay factor is bf16: near 1 it takes the values 1 - k*2^-8, and
+    at each the joint (step size, eps) search is tried: the true 1 - 2^-8 fits."""
+    from adamw_audit.identify import _finite_rows, _sample_steps, fit_step
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    rec = tmp_path / "run.h5"
+    lrs = [repr(0.01 * 0.5 * (1 + math.cos(math.pi * t / 16))) for t in range(16)]
+    args = ["record", str(rec), "--impl", "foreach", "--steps", "16", "--shape", "4515", "--lr", ",".join(lrs)]
+    flags = ["--eps", "2e-4", "--weight-decay", "0.3", "--seed", "650458869", "--threads", "1"]
+    assert main([*args, *flags]) == 0
+    with open_recording(strip(str(rec), tmp_path / "bare.h5", drop_first=2)) as bare:
+        sd = next(s for s in _finite_rows(_sample_steps(bare, 4096, np.random.default_rng(0))) if s.index == 1)
+        fit = fit_step(sd, recipe("foreach"), "avx512", Hyper(), 4.0, bare.numel)
+    assert fit is not None and fit.decay.lo <= 1 - 2**-8 <= fit.decay.hi and fit.eps.lo <= 2e-4 <= fit.eps.hi
