@@ -2287,7 +2287,7 @@ def _identify_once(
     def decayed_counts() -> Probe | None:
         """A window recorded late with a visible decay.  On a path that rounds the decay to bf16
         before the update (for-loop, foreach): the count scan with each step's decay unknown,
-        at the first four eps guesses, one lr then one lr per step (~1 s each; seen: foreach
+        at every eps guess, one lr then one lr per step (~0.1-1 s each; seen: foreach
         warmup, wd 0.3, index 0 = step 6: no answer in 180 s, every fit at a wrong count fails,
         the plain scans keep none; foreach cosine, eps 1e-6, wd 0.01, from step 6, likewise; at
         every eps guess: foreach cosine, eps 1e-3, wd 0.3, from step 6, no answer in 180 s).
