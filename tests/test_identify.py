@@ -40,6 +40,35 @@ def identify_recorded(tmp_path, capsys, record_args: list[str], drop_first: int 
     return identify_json(capsys, strip(str(rec), tmp_path / "bare.h5", drop_first))
 
 
+def torch_rows() -> dict[str, list]:
+    """Rows of a recording made by hand with torch: :func:`add_torch_row`, then :func:`write_rows`."""
+    return {k: [] for k in ("W", "momentum_W", "variance_W", "grad_W")}
+
+
+def add_torch_row(rows: dict[str, list], grad, param, state: dict) -> None:
+    """One step's bf16 bits (tensors of any float dtype are rounded to bf16 first, as stored)."""
+    import torch
+
+    def bits_of(t) -> np.ndarray:
+        return t.detach().to(torch.bfloat16).view(torch.int16).numpy().view(np.uint16).copy()
+
+    for name, t in (
+        ("grad_W", grad),
+        ("W", param),
+        ("momentum_W", state["exp_avg"]),
+        ("variance_W", state["exp_avg_sq"]),
+    ):
+        rows[name].append(bits_of(t))
+
+
+def write_rows(path: Path, rows: dict[str, list]) -> str:
+    """The seed layout's four datasets, no attributes."""
+    with h5py.File(path, "w") as f:
+        for name, stacked in rows.items():
+            f.create_dataset(name, data=np.stack(stacked))
+    return str(path)
+
+
 def assert_constant_lr_found(out: dict, count: int, lr: float, eps: float, wd: float) -> None:
     """The answer replays exactly, names the step count, and every interval holds the truth."""
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
@@ -377,27 +406,15 @@ def test_states_kept_in_float32_are_named(tmp_path, capsys):
     w32 = torch.nn.Parameter(torch.randn((300, 8), generator=gen) * 0.05)
     teacher = (torch.randn((300, 8), generator=gen) * 0.05).to(torch.bfloat16)
     opt = torch.optim.AdamW([w32], lr=1e-3)
-
-    def bits_of(t):
-        return t.detach().to(torch.bfloat16).view(torch.int16).numpy().view(np.uint16)
-
-    data = {k: [] for k in ("W", "momentum_W", "variance_W", "grad_W")}
+    rows = torch_rows()
     for _ in range(8):
         wb = w32.detach().to(torch.bfloat16).requires_grad_()
         x = torch.randn((32, 300), generator=gen).to(torch.bfloat16)
         ((x @ wb - x @ teacher) ** 2).mean().backward()
         w32.grad = wb.grad.float()
-        data["grad_W"].append(bits_of(wb.grad))
         opt.step()
-        st = opt.state[w32]
-        data["W"].append(bits_of(w32))
-        data["momentum_W"].append(bits_of(st["exp_avg"]))
-        data["variance_W"].append(bits_of(st["exp_avg_sq"]))
-    path = tmp_path / "mixed.h5"
-    with h5py.File(path, "w") as f:
-        for name, rows in data.items():
-            f.create_dataset(name, data=np.stack(rows))
-    assert main(["identify", str(path)]) == 2
+        add_torch_row(rows, wb.grad, w32, opt.state[w32])
+    assert main(["identify", write_rows(tmp_path / "mixed.h5", rows)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "float32 (or wider) exp_avg" in err and "beta1 = 0.9" in err
 
@@ -924,11 +941,7 @@ def test_a_step_the_optimizer_skipped_is_left_out_and_not_counted(tmp_path, caps
     gen = torch.Generator().manual_seed(0)
     w = torch.nn.Parameter((torch.randn((300, 8), generator=gen) * 0.05).to(torch.bfloat16))
     opt = torch.optim.AdamW([w], lr=1e-3, weight_decay=0.01, fused=impl == "fused", foreach=False)
-
-    def bits_of(t):
-        return t.detach().view(torch.int16).numpy().view(np.uint16).copy()
-
-    data = {k: [] for k in ("W", "momentum_W", "variance_W", "grad_W")}
+    rows = torch_rows()
     for t in range(9):
         w.grad = (torch.randn((300, 8), generator=gen) * 0.01).to(torch.bfloat16)
         if t == 4:
@@ -938,16 +951,8 @@ def test_a_step_the_optimizer_skipped_is_left_out_and_not_counted(tmp_path, caps
             opt.step()
         elif t != 4:
             opt.step()
-        st = opt.state[w]
-        data["grad_W"].append(bits_of(w.grad))
-        data["W"].append(bits_of(w))
-        data["momentum_W"].append(bits_of(st["exp_avg"]))
-        data["variance_W"].append(bits_of(st["exp_avg_sq"]))
-    path = tmp_path / "skipped.h5"
-    with h5py.File(path, "w") as f:
-        for name, rows in data.items():
-            f.create_dataset(name, data=np.stack(rows))
-    out = identify_json(capsys, str(path))
+        add_torch_row(rows, w.grad, w, opt.state[w])
+    out = identify_json(capsys, write_rows(tmp_path / "skipped.h5", rows))
     assert out["skipped_indices"] == [4] and "did not step at indices [4]" in out["findings"][0]
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
     assert out["first_index_step_count"] == 1 and inside(1e-3, out["lr_interval"])
