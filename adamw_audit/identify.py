@@ -2088,6 +2088,11 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
     then 16 times larger - first only the search that found the answer (same path, step count
     and kind of search), then, should that fail on the larger sample, all of them."""
     skipped = _skipped_rows(rec)
+    if skipped and len(skipped) == rec.steps - (0 if rec.has_initial else 1):
+        raise AuditError(
+            f"{rec.path}: W, momentum_W and variance_W never change from one row to the next (indices "
+            f"{skipped[0]}..{skipped[-1]}): the optimizer did not step in this recording, nothing to identify"
+        )
     view = _WithoutRows(rec, skipped) if skipped else rec
     found, hint = _identify_once(view, min(sample, rec.numel), offsets, seed)
     for factor in (4, 16):

@@ -979,3 +979,17 @@ def test_a_bf16_decay_factor_is_tried_value_by_value_when_eps_is_unknown(tmp_pat
         sd = next(s for s in _finite_rows(_sample_steps(bare, 4096, np.random.default_rng(0))) if s.index == 1)
         fit = fit_step(sd, recipe("foreach"), "avx512", Hyper(), 4.0, bare.numel)
     assert fit is not None and fit.decay.lo <= 1 - 2**-8 <= fit.decay.hi and fit.eps.lo <= 2e-4 <= fit.eps.hi
+
+
+def test_a_recording_where_the_optimizer_never_stepped_is_one_line(tmp_path, capsys):
+    """Every row equal to the one before: nothing to identify, said in one line (exit 2)."""
+    rec = tmp_path / "run.h5"
+    assert main(["record", str(rec), "--steps", "2", "--shape", "30x2", "--threads", "1"]) == 0
+    capsys.readouterr()
+    path = tmp_path / "still.h5"
+    with h5py.File(rec, "r") as s, h5py.File(path, "w") as d:
+        for name in ("W", "momentum_W", "variance_W", "grad_W"):
+            d.create_dataset(name, data=np.repeat(s[name][:1], 5, axis=0))
+    assert main(["identify", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "never change" in err and "indices 1..4" in err
