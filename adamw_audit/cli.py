@@ -31,6 +31,16 @@ def _floats(text: str) -> list[float]:
     return values
 
 
+def _ints(text: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one integer")
+    return values
+
+
 def _shape(text: str) -> tuple[int, ...]:
     try:
         dims = tuple(int(x) for x in text.lower().split("x"))
@@ -88,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--torch", metavar="RELEASE", help="the torch release's recipe, e.g. 2.0.1 (default: file's)")
     _add_hyper(v)
     v.add_argument("--step-offset", type=int, help="step count of array index 0 (default 1: index i = step i+1)")
+    v.add_argument("--skipped", type=_ints, help="indices where the optimizer did not step, e.g. 4,9 (identify's)")
     v.add_argument("--capability", choices=("avx512", "avx2", "default"), help="CPU kernel (default: file's)")
     v.add_argument("--threads", type=int, help="torch threads of the recording run (default: file's, else 1)")
     v.add_argument("--mode", choices=("full", "state"), default="full")
@@ -204,8 +215,9 @@ def _replay_settings(args: argparse.Namespace, rec):
     if rcp.impl == "seed":
         raise AuditError("the seed notebook's program is not a full optimizer step: use 'adamw-audit notebook'")
     schedule = resolve(
-        rec.steps, attrs, args.lr, args.betas, args.eps, args.weight_decay, args.step_offset, _flags(args)
-    )
+        rec.steps, attrs, args.lr, args.betas, args.eps, args.weight_decay, args.step_offset, _flags(args),
+        getattr(args, "skipped", None),
+    )  # fmt: skip
     capability = args.capability or _attr_str(attrs, "cpu_capability", "avx512")
     if capability not in ("avx512", "avx2", "default"):
         capability = "avx512"

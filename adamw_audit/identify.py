@@ -2111,7 +2111,7 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
             "GradScaler skipped a step whose gradient had inf/NaN, or step() was not called): those rows are "
             "left out and the step count does not advance there (a later index i runs at step count "
             "first_index_step_count + i - the skips before i); lr, exact and the per-step values are over the "
-            "other rows",
+            f"other rows; verify replays them with --skipped {','.join(map(str, skipped))}",
         )
     return found
 

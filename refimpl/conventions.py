@@ -37,6 +37,7 @@ class Schedule:
     hyper: Hyper
     lr_per_index: tuple[float, ...] | None  # None: hyper.lr at every step
     step_offset: int = DEFAULT_STEP_OFFSET
+    skipped: tuple[int, ...] = ()  # array indices where the optimizer did not step (GradScaler)
 
     def at(self, index: int) -> Hyper:
         if self.lr_per_index is None:
@@ -45,8 +46,8 @@ class Schedule:
 
     def step_count(self, index: int) -> float:
         """The optimizer's step count while producing array index ``index`` (a float, like
-        ``state['step'].item()``)."""
-        return float(index + self.step_offset)
+        ``state['step'].item()``): a skipped step does not advance it."""
+        return float(index + self.step_offset - sum(1 for s in self.skipped if s < index))
 
 
 def validate(h: Hyper) -> Hyper:
@@ -73,11 +74,13 @@ def resolve(
     weight_decay: float | None = None,
     step_offset: int | None = None,
     flags: Mapping[str, bool | None] | None = None,
+    skipped: Sequence[int] | None = None,
 ) -> Schedule:
     """Combine command-line values, file attributes and the seed defaults (in that order).
 
     ``flags``: ``decoupled`` (AdamW vs Adam), ``amsgrad``, ``maximize`` from the command line;
     None falls back to the attributes ``optimizer`` ("Adam"/"AdamW"), ``amsgrad``, ``maximize``.
+    ``skipped``: array indices where the optimizer did not step (W, m, v kept; not counted).
     """
 
     def pick(cli: float | None, key: str, default: float) -> float:
@@ -124,4 +127,7 @@ def resolve(
         offset = attributes.integer(attrs, "first_index_step_count", DEFAULT_STEP_OFFSET, 1, 2**53)
     if offset < 1:
         raise AuditError(f"step offset must be >= 1 (torch's first step count is 1), got {offset}")
-    return Schedule(h, per_index, offset)
+    outside = [i for i in skipped or () if not 0 <= i < n_steps]
+    if outside:
+        raise AuditError(f"--skipped: indices must be in 0..{n_steps - 1} (the recorded steps), got {outside}")
+    return Schedule(h, per_index, offset, tuple(sorted(set(skipped or ()))))

@@ -952,11 +952,19 @@ def test_a_step_the_optimizer_skipped_is_left_out_and_not_counted(tmp_path, caps
         elif t != 4:
             opt.step()
         add_torch_row(rows, w.grad, w, opt.state[w])
-    out = identify_json(capsys, write_rows(tmp_path / "skipped.h5", rows))
+    path = write_rows(tmp_path / "skipped.h5", rows)
+    out = identify_json(capsys, path)
     assert out["skipped_indices"] == [4] and "did not step at indices [4]" in out["findings"][0]
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
     assert out["first_index_step_count"] == 1 and inside(1e-3, out["lr_interval"])
     assert out["impl"] == f"torch-2.7-2.14-cpu-{impl}"
+    # verify replays the file row by row: the skipped row keeps its bits, later rows count one less
+    flags = ["verify", path, "--impl", impl, "--lr", "0.001", "--weight-decay", "0.01", "--json"]
+    assert main([*flags, "--skipped", "4"]) == 0
+    assert json.loads(capsys.readouterr().out)["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert main(flags) == 0
+    assert json.loads(capsys.readouterr().out)["exact"]["W"] < 1.0
+    assert main([*flags, "--skipped", "9"]) == 2 and "--skipped: indices must be in 0..8" in capsys.readouterr().err
 
 
 def test_a_bf16_decay_factor_is_tried_value_by_value_when_eps_is_unknown(tmp_path):
