@@ -21,24 +21,25 @@ class _Parser(argparse.ArgumentParser):
         raise AuditError(f"{self.prog}: {message}")
 
 
-def _floats(text: str) -> list[float]:
+def _comma_separated(text: str, convert: type, noun: str) -> list:
+    """``--lr 1e-3,2e-3`` and the like: one value or several, each ``convert``ed."""
+    article = "an" if noun[0] in "aeiou" else "a"
     try:
-        values = [float(x) for x in text.split(",") if x.strip()]
+        values = [convert(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or comma-separated numbers, got {text!r}") from None
+        expected = f"expected {article} {noun} or comma-separated {noun}s"
+        raise argparse.ArgumentTypeError(f"{expected}, got {text!r}") from None
     if not values:
-        raise argparse.ArgumentTypeError("expected at least one number")
+        raise argparse.ArgumentTypeError(f"expected at least one {noun}")
     return values
+
+
+def _floats(text: str) -> list[float]:
+    return _comma_separated(text, float, "number")
 
 
 def _ints(text: str) -> list[int]:
-    try:
-        values = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one integer")
-    return values
+    return _comma_separated(text, int, "integer")
 
 
 def _shape(text: str) -> tuple[int, ...]:

@@ -1151,6 +1151,19 @@ def _bc2_sqrt_by_count(rcp: Recipe, capability: str, h: Hyper, counts: range) ->
     return out
 
 
+def _scan_picks(steps: list[StepData]) -> tuple[list[StepData], list[np.ndarray]]:
+    """The SCAN_STEPS steps a count scan reads, spread over the window, and each one's elements
+    by how far W moved, most first (the narrowest lr intervals; moves of 2^12 ulps or more,
+    NaN/Inf among them, last)."""
+    spread = {round(j * (len(steps) - 1) / max(1, SCAN_STEPS - 1)) for j in range(SCAN_STEPS)}
+    picked = [steps[i] for i in sorted(spread)]
+    ranked = []
+    for sd in picked:
+        moved = np.abs(bits.ulp_distance(sd.want["param"], sd.state["param"]))
+        ranked.append(np.argsort(-np.where(moved < 1 << 12, moved, 0), kind="stable"))
+    return picked, ranked
+
+
 def scan_step_counts(
     steps: list[StepData],
     rcp: Recipe,
@@ -1187,12 +1200,7 @@ def scan_step_counts(
     conv_eps = _conveyed(prog, "eps")
     bc2_label = _bc2_label(scalar_labels(prog))
     opened = substitute(prog, {label: neg(T("__c")), "eps": T("__e"), bc2_label: T("__b")})
-    spread = {round(j * (len(steps) - 1) / max(1, SCAN_STEPS - 1)) for j in range(SCAN_STEPS)}
-    picked = [steps[i] for i in sorted(spread)]
-    ranked = []
-    for sd in picked:
-        moved = np.abs(bits.ulp_distance(sd.want["param"], sd.state["param"]))
-        ranked.append(np.argsort(-np.where(moved < 1 << 12, moved, 0), kind="stable"))
+    picked, ranked = _scan_picks(steps)
     first = min(sd.index for sd in picked)
     last = max(sd.index for sd in picked)
     b_of = _bc2_sqrt_by_count(rcp, capability, h, range(first + offsets.start, last + offsets.stop))
@@ -1381,8 +1389,7 @@ def _fused_decay_counts(
     kept when some d in [0.5, 1] leaves one c >= 0 in every band: the minimum over d of
     ``max(A*d + B, 0) - min(A*d + C)``, a convex function, found by bisection on its slope, is
     <= 0.  A count the exact program replays is never dropped."""
-    spread = {round(j * (len(steps) - 1) / max(1, SCAN_STEPS - 1)) for j in range(SCAN_STEPS)}
-    picked = [steps[i] for i in sorted(spread)]
+    picked, ranked = _scan_picks(steps)
     b_of = _bc2_sqrt_by_count(
         rcp, capability, h, range(picked[0].index + offsets.start, picked[-1].index + offsets.stop)
     )
@@ -1394,11 +1401,10 @@ def _fused_decay_counts(
     cands = np.array([o for o in offsets if picked[-1].index + o in b_of or b_of[top] == 1.0], np.int64)
     decay_at: dict[int, dict[int, float]] = {}
     for rows_per_step in FUSED_DECAY_ROWS:
-        for sd in picked:
+        for sd, order in zip(picked, ranked, strict=True):
             if cands.size == 0:
                 return [], {}
-            moved = np.abs(bits.ulp_distance(sd.want["param"], sd.state["param"]))
-            r = np.argsort(-np.where(moved < 1 << 12, moved, 0), kind="stable")[:rows_per_step]
+            r = order[:rows_per_step]
             b_vals = np.array([b_of[min(int(c) + sd.index, top)] for c in cands], np.float32)
             ok, d = _fused_decay_feasible(opened, sd, r, where_all, conv_eps, eps, b_vals)
             for c, dv in zip(cands[ok].tolist(), d[ok].tolist(), strict=True):
@@ -2147,7 +2153,8 @@ class _WithoutRows:
 
     def __init__(self, rec: Recording, left_out: list[int]) -> None:
         self._rec = rec
-        self.kept = [t for t in range(rec.steps) if t not in set(left_out)]
+        gone = set(left_out)
+        self.kept = [t for t in range(rec.steps) if t not in gone]
         self.steps = len(self.kept)
 
     def read(self, name: str, index: int, start: int = 0, stop: int | None = None) -> np.ndarray:

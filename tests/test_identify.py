@@ -69,6 +69,15 @@ def write_rows(path: Path, rows: dict[str, list]) -> str:
     return str(path)
 
 
+def assert_schedule_found(out: dict, count: int, impl: str, lrs: list[str], eps: float, wd: float) -> None:
+    """The answer replays exactly, names the step count and the path among its ties, and every
+    interval holds the truth (``lrs``: the true lr of each replayed step)."""
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert out["first_index_step_count"] == count and f"torch-2.7-2.14-cpu-{impl}" in out["equivalent_impls"]
+    assert inside(wd, out["weight_decay_interval"]) and inside(eps, out["eps_interval"])
+    assert [inside(float(lr), iv) for lr, iv in zip(lrs, out["lr_interval"], strict=True)] == [True] * len(lrs)
+
+
 def assert_constant_lr_found(out: dict, count: int, lr: float, eps: float, wd: float) -> None:
     """The answer replays exactly, names the step count, and every interval holds the truth."""
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
@@ -793,10 +802,8 @@ def test_a_late_decayed_schedule_on_a_bf16_decay_path_is_scanned_with_its_decay(
     args = ["--impl", "foreach", "--steps", "21", "--shape", "1000", "--lr", ",".join(lrs)]
     flags = ["--betas", "0.8", "0.999", "--weight-decay", "0.3", "--seed", "67378461"]
     out = identify_recorded(tmp_path, capsys, [*args, *flags], drop_first=5)
-    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
-    assert out["first_index_step_count"] == 6 and "torch-2.7-2.14-cpu-foreach" in out["equivalent_impls"]
-    assert inside(0.3, out["weight_decay_interval"]) and inside(1e-8, out["eps_interval"])
-    assert [inside(float(lr), iv) for lr, iv in zip(lrs[6:], out["lr_interval"], strict=True)] == [True] * 15
+    assert_schedule_found(out, 6, "foreach", lrs[6:], eps=1e-8, wd=0.3)
+    assert len(lrs[6:]) == 15
 
 
 def test_a_late_decayed_schedule_with_eps_1e_6_is_scanned_at_the_eps_guesses(tmp_path, capsys):
@@ -807,10 +814,8 @@ def test_a_late_decayed_schedule_with_eps_1e_6_is_scanned_at_the_eps_guesses(tmp
     args = ["--impl", "foreach", "--steps", "20", "--shape", "512", "--lr", ",".join(lrs)]
     flags = ["--betas", "0.9", "0.9999", "--eps", "1e-6", "--weight-decay", "0.01", "--seed", "989215011"]
     out = identify_recorded(tmp_path, capsys, [*args, *flags], drop_first=5)
-    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
-    assert out["first_index_step_count"] == 6 and "torch-2.7-2.14-cpu-foreach" in out["equivalent_impls"]
-    assert inside(0.01, out["weight_decay_interval"]) and inside(1e-6, out["eps_interval"])
-    assert [inside(float(lr), iv) for lr, iv in zip(lrs[6:], out["lr_interval"], strict=True)] == [True] * 14
+    assert_schedule_found(out, 6, "foreach", lrs[6:], eps=1e-6, wd=0.01)
+    assert len(lrs[6:]) == 14
 
 
 def test_a_late_decayed_fused_window_is_scanned_with_a_decay_per_step(tmp_path, capsys):
@@ -824,10 +829,8 @@ def test_a_late_decayed_fused_window_is_scanned_with_a_decay_per_step(tmp_path, 
     args = ["--impl", "fused", "--steps", "17", "--shape", "100x19", "--lr", ",".join(lrs)]
     flags = ["--betas", "0.988", "0.99", "--eps", "1e-5", "--weight-decay", "0.01", "--seed", "163214229"]
     out = identify_recorded(tmp_path, capsys, [*args, *flags], drop_first=5)
-    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
-    assert out["first_index_step_count"] == 6 and out["impl"] == "torch-2.7-2.14-cpu-fused"
-    assert inside(0.01, out["weight_decay_interval"]) and inside(1e-5, out["eps_interval"])
-    assert [inside(float(lr), iv) for lr, iv in zip(lrs[6:], out["lr_interval"], strict=True)] == [True] * 11
+    assert_schedule_found(out, 6, "fused", lrs[6:], eps=1e-5, wd=0.01)
+    assert out["impl"] == "torch-2.7-2.14-cpu-fused" and len(lrs[6:]) == 11
 
 
 @settings(max_examples=100, deadline=None)
