@@ -1193,8 +1193,9 @@ def scan_step_counts(
     for every candidate, then more per step for the survivors.  ``lr_per_step``: an lr schedule, one
     lr per step (the count is then seen through bc2_sqrt alone).  ``eps`` None: eps unknown too,
     bisected per candidate (:func:`_scan_eps`; ~30 times the cost), on the first two stages.
-    ``decayed`` (eps known; for-loop and foreach, whose decay is its own bf16 rounding before
-    the update): a visible decay, each step's factor unknown (:func:`_decay_cuts`)."""
+    ``decayed`` (for-loop and foreach, whose decay is its own bf16 rounding before the update):
+    a visible decay, each step's factor unknown (:func:`_decay_cuts`); with eps searched too, its
+    bisection steered by each part's best cut (:func:`_scan_stage`'s ``cut_steer``)."""
     prog = rcp.build(replace(h, lr=1.0, weight_decay=0.0), float(steps[0].index + 1), capability)
     label = _step_label(prog)
     conv_eps = _conveyed(prog, "eps")
@@ -1218,7 +1219,7 @@ def scan_step_counts(
     # keep at their last eps; fused keeps bands of counts: 651 s on a 400x10 file with all four)
     for per_step in SCAN_STAGES if eps is not None else SCAN_STAGES[:2]:
         rows = [r[:per_step] for r in ranked]
-        intervals, replays, e_order = _scan_stage(
+        intervals, replays, steer = _scan_stage(
             opened, picked, rows, where_all, b_table, base, h.beta1, conv_eps, lr_per_step, cuts
         )
         alive, alive_e = [], []
@@ -1233,7 +1234,7 @@ def scan_step_counts(
                 near = ~ok & known  # first the values next to the last stage's eps
                 ok[near], e_cand[near] = _near_eps(intervals, replays, cand[near], e_cand[near], bf16_eps)
                 retry = ~ok
-                ok[retry], e_cand[retry] = _scan_eps(intervals, replays, cand[retry], *e_order)
+                ok[retry], e_cand[retry] = _scan_eps(intervals, replays, cand[retry], steer(cand[retry]), bf16_eps)
             alive.append(cand[ok])
             alive_e.append(e_cand[ok])
         cands = np.concatenate(alive) if alive else cands[:0]
@@ -1249,15 +1250,16 @@ def scan_step_counts(
 def _scan_stage(
     opened: Program, picked: list[StepData], rows: list[np.ndarray], where_all: dict, b_table: np.ndarray, base: int,
     beta1: float, conv_eps: Callable, lr_per_step: bool, cuts: tuple[list, list] | None = None,
-) -> tuple[Callable, Callable, tuple[np.ndarray, np.ndarray, np.ndarray]]:  # fmt: skip
+) -> tuple[Callable, Callable, Callable[[np.ndarray], Steer]]:  # fmt: skip
     """One stage of :func:`scan_step_counts`: the elements ``rows`` of each step in ``picked``.
     Returns ``intervals(cand, e_bits, sel=None)``: (lows, highs, side) of the lr, each shaped
     (candidates, elements), at each candidate count of index 0 with its eps (float32 bit
     patterns), on the elements ``sel`` (per candidate, or shared; default all); ``replays(lows,
     highs, side)``: per candidate, whether one lr (one per step: ``lr_per_step``) fits them all;
-    and (the part boundaries, eps's slope and effect per element: :func:`_eps_slope`).
-    ``cuts`` (:func:`_decay_cuts`): each element also as decayed by one ulp, and ``replays``
-    asks whether some decay factor per step lets one lr fit its elements (eps known)."""
+    and ``steer(cand)``, the moves of :func:`_scan_eps` for those candidates (eps's slope and
+    effect per element: :func:`_eps_slope`).  ``cuts`` (:func:`_decay_cuts`): each element also
+    as decayed by one ulp (columns n..2n-1), and ``replays`` asks whether some decay factor per
+    step lets one lr fit its elements."""
     index = np.concatenate([np.full(r.size, sd.index) for sd, r in zip(picked, rows, strict=True)])
     n = index.size
     state = {k: np.concatenate([bits.widen(sd.state[k][r]) for sd, r in zip(picked, rows, strict=True)])
@@ -1303,18 +1305,21 @@ def _scan_stage(
         order = [lo + np.argsort(-threshold[lo:hi], kind="stable") for lo, hi in itertools.pairwise(parts)]
 
         def both(cand: np.ndarray, e_bits: np.ndarray, sel: np.ndarray | None = None):
-            assert sel is None  # (eps is known in a decayed scan: no eps search asks for a subset)
-            return tuple(np.concatenate(pair, axis=1) for pair in zip(plain_intervals(cand, e_bits),
-                         decayed_intervals(cand, e_bits), strict=True))  # fmt: skip
+            """Columns 0..n-1 the elements as recorded, n..2n-1 the same decayed (``sel`` in them)."""
+            if sel is None:
+                return tuple(np.concatenate(pair, axis=1) for pair in zip(plain_intervals(cand, e_bits),
+                             decayed_intervals(cand, e_bits), strict=True))  # fmt: skip
+            as_recorded, as_decayed = plain_intervals(cand, e_bits, sel % n), decayed_intervals(cand, e_bits, sel % n)
+            return tuple(np.where(sel >= n, d, p) for p, d in zip(as_recorded, as_decayed, strict=True))
 
-        def replays_cut(lows: np.ndarray, highs: np.ndarray, side: np.ndarray) -> np.ndarray:
-            """Per candidate: at each step some cut (the first k elements of ``order`` decayed,
-            the rest not) where one lr fits every element in its state.  A relaxation (a cut
-            between equal thresholds no d makes; one d per step even where the lr is shared)."""
+        def best_cuts(lows: np.ndarray, highs: np.ndarray, side: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+            """Per part (its elements in ``order``), per candidate: the cut (how many lead decayed)
+            whose lr intervals come closest, and that gap (-1: some cut lets one lr fit them all;
+            else > 0, huge where every cut keeps an element in a state no lr reproduces)."""
             big = np.iinfo(np.int64).max
             lo_p, hi_p = np.where(side[:, :n] == 0, lows[:, :n], big), np.where(side[:, :n] == 0, highs[:, :n], -big)
             lo_d, hi_d = np.where(side[:, n:] == 0, lows[:, n:], big), np.where(side[:, n:] == 0, highs[:, n:], -big)
-            ok = np.ones(lows.shape[0], bool)
+            out = []
             for o in order:
                 k = lows.shape[0]
                 pre_lo = np.concatenate([np.full((k, 1), -big), np.maximum.accumulate(lo_d[:, o], axis=1)], axis=1)
@@ -1323,13 +1328,60 @@ def _scan_stage(
                                          np.full((k, 1), -big)], axis=1)  # fmt: skip
                 suf_hi = np.concatenate([np.minimum.accumulate(hi_p[:, o[::-1]], axis=1)[:, ::-1],
                                          np.full((k, 1), big)], axis=1)  # fmt: skip
-                ok &= (np.maximum(pre_lo, suf_lo) <= np.minimum(pre_hi, suf_hi)).any(axis=1)
-            return ok
+                top, bottom = np.maximum(pre_lo, suf_lo), np.minimum(pre_hi, suf_hi)
+                fits = (top <= bottom).any(axis=1)  # (exact: bit patterns compared as integers)
+                gap = top.astype(np.float64) - bottom.astype(np.float64)  # (to steer by: rounded)
+                cut = np.argmin(gap, axis=1)
+                out.append((cut, np.where(fits, -1.0, np.maximum(gap[np.arange(k), cut], 1.0))))
+            return out
 
-        return both, replays_cut, (parts, e_slope, e_effect)
+        def replays_cut(lows: np.ndarray, highs: np.ndarray, side: np.ndarray) -> np.ndarray:
+            """Per candidate: at each step some cut (the first k elements of ``order`` decayed,
+            the rest not) where one lr fits every element in its state.  A relaxation (a cut
+            between equal thresholds no d makes; one d per step even where the lr is shared)."""
+            return np.logical_and.reduce([gap <= 0 for _, gap in best_cuts(lows, highs, side)])
+
+        def cut_steer(cand: np.ndarray) -> Steer:
+            """:func:`_pair_steer` with each element in either state: an element no lr reproduces
+            in both (on the same side) votes; else the worst part's best cut gives the pair."""
+
+            def pair_gap(which: np.ndarray, at: np.ndarray, pair: np.ndarray) -> np.ndarray:
+                lows, highs, side = both(cand[which], at, pair)
+                gap = (lows[:, 0] - highs[:, 1]).astype(np.float64)
+                return np.where((side != 0).any(axis=1), np.inf, gap)
+
+            def steer(which, above, below, lows, highs, side) -> np.ndarray:
+                stuck = (side[:, :n] != 0) & (side[:, :n] == side[:, n:])
+                votes = np.where(stuck, -side[:, :n] * e_effect[None, :], 0)
+                up = (votes > 0).sum(axis=1) >= (votes < 0).sum(axis=1)
+                cuts_gaps = best_cuts(lows, highs, side)
+                gaps = np.stack([gap for _, gap in cuts_gaps], axis=1)
+                worst = np.argmax(gaps, axis=1)
+                free = np.nonzero(~stuck.any(axis=1) & (gaps[np.arange(gaps.shape[0]), worst] < 2.0**62))[0]
+                if free.size == 0:
+                    return up
+                i, j = np.zeros(free.size, np.int64), np.zeros(free.size, np.int64)
+                for p, (o, (cut, _)) in enumerate(zip(order, cuts_gaps, strict=True)):
+                    here = np.nonzero(worst[free] == p)[0]
+                    if here.size == 0:
+                        continue
+                    rows = free[here]
+                    decayed = np.arange(o.size)[None, :] < cut[rows][:, None]  # leading run of the order
+                    column = np.where(decayed, n + o[None, :], o[None, :])
+                    lo_at = np.take_along_axis(np.where(side == 0, lows, np.iinfo(np.int64).min)[rows], column, 1)
+                    hi_at = np.take_along_axis(np.where(side == 0, highs, np.iinfo(np.int64).max)[rows], column, 1)
+                    i[here] = np.take_along_axis(column, np.argmax(lo_at, axis=1)[:, None], 1)[:, 0]
+                    j[here] = np.take_along_axis(column, np.argmin(hi_at, axis=1)[:, None], 1)[:, 0]
+                model = e_slope[j % n] > e_slope[i % n]
+                up[free] = _measured_move(pair_gap, which[free], above[free], below[free], i, j, model)
+                return up
+
+            return steer
+
+        return both, replays_cut, cut_steer
 
     intervals = intervals_at(state)
-    return intervals, replays, (parts, e_slope, e_effect)
+    return intervals, replays, lambda cand: _pair_steer(intervals, cand, parts, e_slope, e_effect)
 
 
 def _decay_cuts(
@@ -1538,59 +1590,102 @@ def _near_eps(
     return found, np.where(found, out, -1)
 
 
+Steer = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+"""``steer(which, above, below, lows, highs, side)``: per candidate ``which`` (the intervals at
+its bisection's eps; ``above``, ``below``: eps a little either side, float32 bit patterns),
+whether eps moves up."""
+
+
 def _scan_eps(
-    intervals: Callable, replays: Callable, cand: np.ndarray, parts: np.ndarray, slope: np.ndarray, effect: np.ndarray
+    intervals: Callable, replays: Callable, cand: np.ndarray, steer: Steer, bf16: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """For :func:`scan_step_counts` with eps unknown: per candidate count, whether some eps lets
     one lr (per part) replay its elements, and that eps (float32 bit pattern; -1: none found).
-
-    A bisection on eps per candidate, all candidates at once, steered as :func:`joint_interval`
-    steers: elements no lr reproduces vote (their side times the sign of their result's change
-    with eps, ``effect``); else the conflicting pair of the worst part (highest lower bound,
-    lowest upper bound) is measured a few bisection widths either side and eps moves the way
-    that brings its intervals together (``slope`` breaks ties).  eps reaches for-loop and
-    foreach as bf16, next to bf16 denominators: the slope model alone misleads there."""
+    A bisection on eps per candidate, all candidates at once, each move the stage's ``steer``
+    (:func:`_pair_steer`; :func:`_scan_stage`'s with decay cuts) measuring an eighth of the
+    bisection's width either side.  ``bf16`` (eps reaches the kernel as bf16): the bisection runs
+    on bf16 values (between two of them every float32 reads as one or the other), and where it
+    ends without a fit the NEAR_EPS values either side of its end are tried (:func:`_near_eps`):
+    a pair measured one value either side of the answer can send it the wrong way (seen:
+    foreach, eps 2e-4, wd 0.3, from step 3: ended 3 bf16 values above 2.0027e-4)."""
     k = cand.size
-    a = np.full(k, _f32_int(EPS_RANGE[0]), np.int64)
-    b = np.full(k, _f32_int(EPS_RANGE[1]), np.int64)
+    lo_f32, hi_f32 = (np.int64(_f32_int(x)) for x in EPS_RANGE)
+    if bf16:
+        lo, hi = (int(bits.narrow(_int_f32(np.array([x])))[0]) for x in (lo_f32, hi_f32))
+
+        def as_f32(at: np.ndarray) -> np.ndarray:
+            return bits.widen(at.astype(np.uint16)).view(np.int32).astype(np.int64)
+    else:
+        lo, hi = lo_f32, hi_f32
+
+        def as_f32(at: np.ndarray) -> np.ndarray:
+            return at
+
+    a, b = np.full(k, lo, np.int64), np.full(k, hi, np.int64)
     e_found = np.full(k, -1, np.int64)
+    last = np.full(k, -1, np.int64)
     active = np.ones(k, bool)
+    while active.any():
+        idx = np.nonzero(active)[0]
+        mid = (a[idx] + b[idx]) // 2
+        at = as_f32(mid)
+        lows, highs, side = intervals(cand[idx], at)
+        ok = replays(lows, highs, side)
+        e_found[idx[ok]], last[idx] = at[ok], at
+        step = np.maximum(1, (b[idx] - a[idx]) // 8)
+        above, below = as_f32(np.minimum(mid + step, b[idx])), as_f32(np.maximum(mid - step, a[idx]))
+        up = steer(idx, above, below, lows, highs, side)
+        a[idx] = np.where(up, mid + 1, a[idx])
+        b[idx] = np.where(up, b[idx], mid - 1)
+        active[idx[ok]] = False
+        active &= a <= b
+    miss = np.nonzero((e_found < 0) & (last >= 0))[0]
+    if bf16 and miss.size:
+        found, near = _near_eps(intervals, replays, cand[miss], last[miss], True)
+        e_found[miss[found]] = near[found]
+    return e_found >= 0, e_found
+
+
+def _pair_steer(
+    intervals: Callable, cand: np.ndarray, parts: np.ndarray, slope: np.ndarray, effect: np.ndarray
+) -> Steer:
+    """:func:`_scan_eps`'s moves as :func:`joint_interval` steers: elements no lr reproduces vote
+    (their side times the sign of their result's change with eps, ``effect``); else the
+    conflicting pair of the worst part (highest lower bound, lowest upper bound) is measured a
+    few bisection widths either side and eps moves the way that brings its intervals together
+    (``slope`` breaks ties).  eps reaches for-loop and foreach as bf16, next to bf16
+    denominators: the slope model alone misleads there."""
 
     def pair_gap(which: np.ndarray, at: np.ndarray, pair: np.ndarray) -> np.ndarray:
         lows, highs, side = intervals(cand[which], at, pair)
         gap = (lows[:, 0] - highs[:, 1]).astype(np.float64)
         return np.where((side != 0).any(axis=1), np.inf, gap)
 
-    while active.any():
-        idx = np.nonzero(active)[0]
-        mid = (a[idx] + b[idx]) // 2
-        lows, highs, side = intervals(cand[idx], mid)
-        ok = replays(lows, highs, side)
-        e_found[idx[ok]] = mid[ok]
+    def steer(which, above, below, lows, highs, side) -> np.ndarray:
         stuck = side != 0
         votes = np.where(stuck, -side * effect[None, :], 0)
         up = (votes > 0).sum(axis=1) >= (votes < 0).sum(axis=1)
-        free = ~stuck.any(axis=1) & ~ok
-        if free.any():
+        free = np.nonzero(~stuck.any(axis=1))[0]
+        if free.size:
             spans = list(itertools.pairwise(parts))
-            gaps = np.stack([lows[:, lo:hi].max(axis=1) - highs[:, lo:hi].min(axis=1) for lo, hi in spans], axis=1)
+            gaps = np.stack([lows[free, lo:hi].max(axis=1) - highs[free, lo:hi].min(axis=1) for lo, hi in spans], 1)
             worst = np.argmax(gaps, axis=1)
             column = np.arange(lows.shape[1])
             inside = (column >= parts[worst][:, None]) & (column < parts[worst + 1][:, None])
-            i = np.argmax(np.where(inside, lows, np.iinfo(np.int64).min), axis=1)
-            j = np.argmin(np.where(inside, highs, np.iinfo(np.int64).max), axis=1)
-            model = slope[j] > slope[i]
-            f = np.nonzero(free)[0]
-            step = np.maximum(1, (b[idx[f]] - a[idx[f]]) // 8)
-            pair = np.stack([i[f], j[f]], axis=1)
-            g_up = pair_gap(idx[f], np.minimum(mid[f] + step, b[idx[f]]), pair)
-            g_down = pair_gap(idx[f], np.maximum(mid[f] - step, a[idx[f]]), pair)
-            up[f] = np.where(g_up != g_down, g_up < g_down, model[f])
-        a[idx] = np.where(up, mid + 1, a[idx])
-        b[idx] = np.where(up, b[idx], mid - 1)
-        active[idx[ok]] = False
-        active &= a <= b
-    return e_found >= 0, e_found
+            i = np.argmax(np.where(inside, lows[free], np.iinfo(np.int64).min), axis=1)
+            j = np.argmin(np.where(inside, highs[free], np.iinfo(np.int64).max), axis=1)
+            up[free] = _measured_move(pair_gap, which[free], above[free], below[free], i, j, slope[j] > slope[i])
+        return up
+
+    return steer
+
+
+def _measured_move(pair_gap: Callable, which, above, below, i, j, model: np.ndarray) -> np.ndarray:
+    """Whether eps moves up: the pair (``i``, ``j``) measured at eps ``above`` and ``below``,
+    towards the side where its gap is smaller; ``model`` where both measure alike."""
+    pair = np.stack([i, j], axis=1)
+    g_up, g_down = pair_gap(which, above, pair), pair_gap(which, below, pair)
+    return np.where(g_up != g_down, g_up < g_down, model)
 
 
 def _late_window(
@@ -2287,12 +2382,16 @@ def _identify_once(
     scanned_per_step: dict[tuple[str, float | None], list[int]] = {}
 
     def per_step_counts(impl: str, b2: float, eps: float | None = 1e-8) -> list[int]:
-        """Counts of index 0 where one lr per step fits, no decay, at ``eps`` (None: searched per
-        count); once per path and eps (~1 s at an eps, ~10 s searched)."""
+        """Counts of index 0 where one lr per step fits at ``eps``, no decay; eps None: searched
+        per count, and on for-loop and foreach a decay per step allowed too (the last resort
+        before the pooled searches: seen, foreach cosine, eps 2e-4, wd 0.3, from step 3, 428 s,
+        the searches that cannot fit a decayed schedule ran first).  Once per path and eps (~1 s
+        at an eps, ~10-15 s searched)."""
         if (impl, eps) not in scanned_per_step:
             h = Hyper(beta1=b1, beta2=b2)
+            decayed = eps is None and "fused" not in impl  # (fused: its float32 decay has its own scan)
             scanned_per_step[impl, eps], _ = scan_step_counts(
-                steps, recipe(impl), cap_family, h, rec.numel, eps, range(1, SCAN_CHUNK + 1), lr_per_step=True
+                steps, recipe(impl), cap_family, h, rec.numel, eps, range(1, SCAN_CHUNK + 1), True, decayed
             )
         return scanned_per_step[impl, eps]
 

@@ -1004,3 +1004,26 @@ def test_a_recording_where_the_optimizer_never_stepped_is_one_line(tmp_path, cap
     assert main(["identify", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "never change" in err and "indices 1..4" in err
+
+
+def test_the_per_step_count_scan_searches_eps_with_a_decay_per_step(tmp_path):
+    """foreach cosine from 0.01, eps 2e-4, wd 0.3, index 0 = step 3 (a seed-31 trial, 1-D 4515:
+    exact only after 428 s, every pooled search failing first at counts 1..5).  The per-step scan
+    with eps searched now allows a decay per step on the bf16-decay paths: it keeps count 3 alone,
+    where without one it keeps none (152 s on the trial's file).  Its eps bisection runs on bf16
+    values and ends with their neighbours: the pair measured one value off sent it 3 values high."""
+    from adamw_audit.identify import _finite_rows, _sample_steps, scan_step_counts
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    rec = tmp_path / "run.h5"
+    lrs = [repr(max(0.01 * 0.5 * (1 + math.cos(math.pi * t / 16)), 1e-5)) for t in range(16)]
+    args = ["record", str(rec), "--impl", "foreach", "--steps", "16", "--shape", "300x3", "--lr", ",".join(lrs)]
+    flags = ["--betas", "0.9", "0.999", "--eps", "2e-4", "--weight-decay", "0.3", "--seed", "5"]
+    assert main([*args, *flags, "--threads", "1"]) == 0
+    with open_recording(strip(str(rec), tmp_path / "bare.h5", drop_first=2)) as bare:
+        steps = _finite_rows(_sample_steps(bare, 4096, np.random.default_rng(0)))
+        args = (steps, recipe("foreach"), "avx512", Hyper(beta1=0.9, beta2=0.999), bare.numel, None, range(1, 4097))
+        assert scan_step_counts(*args, lr_per_step=True, decayed=True)[0] == [3]
+        assert scan_step_counts(*args, lr_per_step=True, decayed=False)[0] == []
