@@ -323,17 +323,21 @@ def _stack(steps: list[StepData], which: str) -> dict[str, np.ndarray]:
 
 
 def simplest_in(lo: float, hi: float) -> float:
-    """The decimal with the fewest significant digits in [lo, hi] (what a person typed)."""
+    """The decimal with the fewest significant digits in [lo, hi] (what a person typed); among
+    those found with as many digits, a power of ten first, then the one nearest the middle (seen:
+    weight decay 0.1 in [0.076, 0.103] reported as 0.09)."""
     if lo > hi:
         lo, hi = hi, lo
     if lo <= 0 <= hi:
         return 0.0
+    middle = (lo + hi) / 2
     for digits in range(1, 18):
-        for cand in {float(f"{x:.{digits}g}") for x in ((lo + hi) / 2, lo, hi)}:
-            for c in (cand, float(f"{math.nextafter(cand, hi):.{digits}g}")):
-                if lo <= c <= hi:
-                    return c
-    return (lo + hi) / 2
+        found = set()
+        for cand in {float(f"{x:.{digits}g}") for x in (middle, lo, hi)}:
+            found |= {c for c in (cand, float(f"{math.nextafter(cand, hi):.{digits}g}")) if lo <= c <= hi}
+        if found:
+            return min(found, key=lambda c: (float(f"1e{round(math.log10(abs(c)))}") != abs(c), abs(c - middle)))
+    return middle
 
 
 def _one_minus(iv: Interval) -> tuple[float, float]:
@@ -2027,7 +2031,7 @@ def _coupled_schedule(
     no_decay_at: float | None = None,
     ridges: bool = True,
     wd_first: tuple[float, ...] = (),
-) -> tuple[list[tuple[float, float]], tuple[float, float], list[tuple[float, float]], float, Interval] | None:
+) -> tuple[list, tuple[float, float], list[tuple[float, float]], float, Interval, tuple[float, float]] | None:
     """A schedule with a visible decay: lr_t and one weight decay, coupled as torch couples them.
 
     Each step reads lr_t twice, in the step size ``f32(lr_t / bc1)`` and in the decay factor
@@ -2036,7 +2040,8 @@ def _coupled_schedule(
     wd interval and each step's lr is searched with both scalars bound to it; then, with those
     lrs, the interval of wd that every element of every step allows.  Returns per-step lr
     intervals (as reals) at one eps, the wd interval, the lr intervals widened along eps's
-    ridge, that eps and the eps interval of the ridge; or None when no coupled lr fits some step.
+    ridge, that eps, the eps interval of the ridge and the wd interval widened along the steps'
+    ridges (``ridges``); or None when no coupled lr fits some step.
 
     ``no_decay_at``: a schedule without a visible decay whose steps all refit at this eps: wd is
     held at 0 and only the lrs are walked along eps's ridge (seen: eps 1e-7 outside the steps'
@@ -2156,6 +2161,11 @@ def _coupled_schedule(
         wd_iv = wd_allowed([simplest_in(lo, hi) for lo, hi in lrs], eps) if wd > 0 else (wd_lo, wd_hi)
         if wd_iv is None:
             continue
+        # wd_allowed is a slice at one lr per step (the value reported replays with those lrs);
+        # lr and wd trade off through 1 - lr*wd, and the truth can lie off the slice (seen: fused
+        # cosine from 3e-4, wd 0.3 outside [0.30046, 0.30070]): the interval spans the ridges too
+        bounds = along_ridges(eps) if wd > 0 and ridges else None
+        wd_wide = wd_iv if bounds is None else (min(wd_iv[0], bounds[0]), max(wd_iv[1], bounds[1]))
         # eps and the lrs trade off (eps the bits barely see still moves each step's lr by an ulp
         # or two: seen, lr 0.003 outside its step's interval at eps 1e-8, inside at the true
         # 1e-7; and the steps' eps intervals, slices at their own lrs, can miss the truth: seen,
@@ -2171,13 +2181,14 @@ def _coupled_schedule(
         (e_lo, lrs_lo), (e_hi, lrs_hi) = _farthest(eps, EPS_RANGE[0], at), _farthest(eps, EPS_RANGE[1], at)
         more_lrs = [lrs_lo, lrs_hi]
         if wd > 0:  # lr trades off with wd too (1 - lr*wd): the lrs at the ends of wd's interval, eps held
-            for end in wd_iv:
+            for end in wd_wide:
                 more_lrs.append(coupled_lrs(eps, end, near, on))
         ridge = [list(iv) for iv in lrs]
         for more in more_lrs:
             for r, (lo, hi) in zip(ridge, more or [], strict=False):
                 r[0], r[1] = min(r[0], lo), max(r[1], hi)
-        return lrs, wd_iv, [(lo, hi) for lo, hi in ridge], eps, Interval(min(e_lo, eps), max(e_hi, eps))
+        eps_ridge = Interval(min(e_lo, eps), max(e_hi, eps))
+        return lrs, wd_iv, [(lo, hi) for lo, hi in ridge], eps, eps_ridge, wd_wide
     return None
 
 
@@ -2510,14 +2521,14 @@ def _identify_once(
                         wd_iv = _wd_interval(fits, lrs)
                         coupled = _coupled_schedule(steps, fits, rcp, cap_family, h, offset, rec.numel)
                         hull = _shared(fits)[0]
-                        ridge, eps_found, lr_ridge = None, hull, None
+                        ridge, eps_found, lr_ridge, wd_wide = None, hull, None, None
                         if coupled is None and settled is not None and all(f.decay.hi >= 1.0 for f in fits):
                             coupled = _coupled_schedule(steps, fits, rcp, cap_family, h, offset, rec.numel, settled)
                         if coupled is not None:  # the eps interval from its ridge walk
-                            lrs, wd_iv, lr_ridge, settled, hull = coupled
+                            lrs, wd_iv, lr_ridge, settled, hull, wd_wide = coupled
                         if settled is not None:  # replayed at the eps every step fits with, reported with the hull
                             eps_found = Interval(settled, settled)
-                            ridge = (lr_ridge, Interval(min(hull.lo, settled), max(hull.hi, settled)), None)
+                            ridge = (lr_ridge, Interval(min(hull.lo, settled), max(hull.hi, settled)), wd_wide)
                         if coupled is None and (any(f.decay.hi < 1.0 for f in fits) or settled is None):
                             # a visible decay no single wd couples to the per-step lrs, or steps
                             # no single eps fits: fused's float32 steps fit alone at a wrong count
@@ -2587,9 +2598,11 @@ def _identify_once(
         lr_lo, lr_hi = lr_interval
         wd_lo = max(0.0, (1 - d_hi) / lr_hi) if decay_wide.hi < 1.0 else 0.0
         wd_hi = (1 - d_lo) / lr_lo if lr_lo > 0 else math.inf
-    else:
+    else:  # a schedule's wd: the value from the slice at the lrs reported, the interval the ridges'
         wd_lo, wd_hi = decay_or_wd
         wd = 0.0 if wd_lo == 0.0 else simplest_in(wd_lo, wd_hi)
+        if decay_wide is not None:
+            wd_lo, wd_hi = min(wd_lo, decay_wide[0]), max(wd_hi, decay_wide[1])
     if wd_lo == 0.0:
         findings.append(f"weight decay not visible in these bits: any value up to {wd_hi:.3g} replays them")
 
@@ -2597,6 +2610,16 @@ def _identify_once(
     schedule = Schedule(hyper, tuple(lr_for_schedule) if lr_for_schedule else None, offset)
     if lr_for_schedule and len(lr_for_schedule) != rec.steps:
         schedule = Schedule(hyper, None, offset)
+    if lr_for_schedule is not None and max(lo for lo, _ in lrs) <= min(hi for _, hi in lrs):
+        # every step's lr interval holds one value: one lr, if it replays the sampled steps (seen:
+        # fused, constant lr 2e-5, wd 0.1, eps 1e-5, from step 2: the probe's fits at count 1
+        # looked like a schedule, 18 equal lrs reported); its interval the steps' intersection
+        one = simplest_in(max(lo for lo, _ in lrs), min(hi for _, hi in lrs))
+        flat = Schedule(replace(hyper, lr=one), None, offset)
+        if _sample_replays(recipe(impl), steps, flat, cap_family, rec.numel):
+            hyper, schedule, lr_value = flat.hyper, flat, one
+            lr_interval = [max(lo for lo, _ in lr_interval), min(hi for _, hi in lr_interval)]
+            findings.remove("lr changes between steps (a schedule): reported per replayed step")
     results: dict[tuple[str, str], dict[str, float] | None] = {}
     replayed: dict[tuple, dict[str, float] | None] = {}
     owners_of: dict[tuple, list[tuple[str, str]]] = {}  # each program's (path, capability) pairs

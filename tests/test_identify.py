@@ -1027,3 +1027,36 @@ def test_the_per_step_count_scan_searches_eps_with_a_decay_per_step(tmp_path):
         args = (steps, recipe("foreach"), "avx512", Hyper(beta1=0.9, beta2=0.999), bare.numel, None, range(1, 4097))
         assert scan_step_counts(*args, lr_per_step=True, decayed=True)[0] == [3]
         assert scan_step_counts(*args, lr_per_step=True, decayed=False)[0] == []
+
+
+def test_per_step_fits_that_share_one_lr_are_reported_as_one_lr(tmp_path, capsys):
+    """Fused, constant lr 2e-5, betas (0.8, 0.999), eps 1e-5, wd 0.1, index 0 = step 2 (a seed-35
+    trial): the probe's fits at count 1 differ step to step, so the schedule phase answered, with
+    18 lrs all 2e-05 and weight decay 0.09.  Every step's interval holds one lr: one is reported,
+    and among the one-digit values in its interval weight decay is the power of ten."""
+    args = ["--impl", "fused", "--steps", "20", "--shape", "4064", "--lr", "2e-5"]
+    flags = ["--betas", "0.8", "0.999", "--eps", "1e-5", "--weight-decay", "0.1", "--seed", "401960466"]
+    out = identify_recorded(tmp_path, capsys, [*args, *flags], drop_first=1)
+    assert_constant_lr_found(out, count=2, lr=2e-5, eps=1e-5, wd=0.1)
+    assert out["lr"] == 2e-5 and out["weight_decay"] == 0.1
+    assert not any("schedule" in finding for finding in out["findings"])
+
+
+def test_the_simplest_value_in_an_interval_is_a_power_of_ten_among_equals():
+    from adamw_audit.identify import simplest_in
+
+    assert simplest_in(0.076, 0.103) == 0.1 and simplest_in(0.0019, 0.0021) == 0.002
+    assert simplest_in(0.949, 0.951) == 0.95 and simplest_in(1.5, 1.6) == 1.6 and simplest_in(-1e-3, 2.0) == 0.0
+    assert simplest_in(0.083, 0.087) == 0.085 and simplest_in(0.31, 0.39) == 0.35
+
+
+def test_a_decayed_schedule_s_wd_interval_spans_the_ridges_not_one_slice(tmp_path, capsys):
+    """Fused cosine from 3e-4, betas (0.95, 0.95), eps 1e-8, wd 0.3, 1-D 3711 (a seed-37 trial):
+    exact, every lr interval holding the truth, but wd 0.3 outside [0.30046, 0.30070], the wds
+    allowed with the lrs reported held.  lr and wd trade off through 1 - lr*wd: the interval now
+    spans the steps' ridges; the value reported is still the slice's (it replays with those lrs)."""
+    lrs = [repr(3e-4 * 0.5 * (1 + math.cos(math.pi * t / 7))) for t in range(7)]
+    args = ["--impl", "fused", "--steps", "7", "--shape", "3711", "--lr", ",".join(lrs)]
+    flags = ["--betas", "0.95", "0.95", "--eps", "1e-8", "--weight-decay", "0.3", "--seed", "797508337"]
+    out = identify_recorded(tmp_path, capsys, [*args, *flags])
+    assert_schedule_found(out, count=1, impl="fused", lrs=lrs[1:], eps=1e-8, wd=0.3)
