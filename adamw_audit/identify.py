@@ -505,6 +505,7 @@ COMMON_BETAS = (*COMMON_BETA2, 0.8, 0.5)
 """Values people set beta1 or beta2 to, tried first where the bits allow several."""
 PROBE = 2048  # elements a joint bisection probes
 ENDGAME = 256  # bit patterns left in a joint bisection from which every move is measured
+OCTAVE_F32 = 1 << 23  # float32 bit patterns in an octave: how far the count scan's eps bisection measures
 EPS_GUESSES = (1e-8, 1e-6, 1e-12, 1e-10, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 
 
@@ -928,9 +929,11 @@ def fit_pooled(
     "decay" (a visible decay, eps one of the guesses: a joint search per guess), "decay+eps"
     (both: a bisection on eps, each probe a joint search whose failure says which way eps goes).
     ``eps_first``: eps values "plain" and "decay" try before EPS_GUESSES (a smaller sample's
-    answer).  Returns (lr, eps, decay) intervals, lr's of doubles, each holding the others at one
-    point; and, where lr was solved with eps or the decay, the same three widened along the
-    ridges of values that replay the elements (:func:`_along_ridges`), else None."""
+    answer), and "eps" before its joint search (a count scan's: seen, for-loop, eps 2e-4, from
+    step 11, the joint search failing at the count the scan kept).  Returns (lr, eps, decay)
+    intervals, lr's of doubles, each holding the others at one point; and, where lr was solved
+    with eps or the decay, the same three widened along the ridges of values that replay the
+    elements (:func:`_along_ridges`), else None."""
     bc2 = _bc2_label(scalar_labels(rcp.build(h, 1.0 + offset, capability)))
     _, opened, conv_eps, conv_decay = _open_step(rcp, h, 1.0 + offset, capability, {bc2: T("__b")})
     inputs = _widen(_stack(steps, "state"))
@@ -975,14 +978,24 @@ def fit_pooled(
         p, q, _ = _ls_terms(StepData(-1, _stack(steps, "state"), _stack(steps, "want"), flat), h, 1.0 + offset)
         with np.errstate(all="ignore"):
             slope = np.where(q != 0, p / q * bc1, 0.0)  # in lr: c = lr/bc1
-    if unknowns == "eps":  # no guess is eps: lr and eps together (the c an element allows moves with e)
+    for guess in eps_first if unknowns == "eps" else ():  # a scan's eps: lr alone at it first
+        lr = search("__c", {"__e": conv_eps(full(guess)), "__d": one}, 1e-30, 1e2)
+        if lr is not None:
+            e, d = conv_eps(full(guess)), one
+            break
+    # no guess is eps: lr and eps together (the c an element allows moves with e); first within
+    # 16x of a scan's eps (the scan's few elements can leave it off: seen, for-loop, eps 2e-4,
+    # from step 11, the scan's 1.45e-4; over the whole range the search, steered by bf16 steps
+    # of the pair's gap, lost its way), then over the whole range
+    near = [(max(x / 16, EPS_RANGE[0]), min(x * 16, EPS_RANGE[1])) for x in eps_first]
+    for eps_range in (*near, EPS_RANGE) if unknowns == "eps" and lr is None else ():
         found = joint_interval(
-            opened, inputs, where, "param", target, {"__d": one}, "__c", (1e-30, 1e2), "__e", EPS_RANGE,
+            opened, inputs, where, "param", target, {"__d": one}, "__c", (1e-30, 1e2), "__e", eps_range,
             conv_eps, e_slope, e_effect, bc1=bc1,
         )  # fmt: skip
         if found is not None:
-            lr, e = found
-            d = one
+            (lr, e), d = found, one
+            break
     if unknowns == "decay":  # decay visible: lr and decay together
         for guess in guesses:
             e = conv_eps(full(guess))
@@ -1178,6 +1191,7 @@ def scan_step_counts(
     offsets: range,
     lr_per_step: bool = False,
     decayed: bool = False,
+    eps_found: dict[int, float] | None = None,
 ) -> tuple[list[int], bool]:
     """Step counts of index 0 among ``offsets`` under which the sampled steps replay exactly with
     one lr, this eps and no visible weight decay: the candidates for a window recorded late in a
@@ -1199,7 +1213,8 @@ def scan_step_counts(
     bisected per candidate (:func:`_scan_eps`; ~30 times the cost), on the first two stages.
     ``decayed`` (for-loop and foreach, whose decay is its own bf16 rounding before the update):
     a visible decay, each step's factor unknown (:func:`_decay_cuts`); with eps searched too, its
-    bisection steered by each part's best cut (:func:`_scan_stage`'s ``cut_steer``)."""
+    bisection steered by each part's best cut (:func:`_scan_stage`'s ``cut_steer``).
+    ``eps_found`` (eps searched): filled with the eps each kept count replayed with."""
     prog = rcp.build(replace(h, lr=1.0, weight_decay=0.0), float(steps[0].index + 1), capability)
     label = _step_label(prog)
     conv_eps = _conveyed(prog, "eps")
@@ -1248,6 +1263,8 @@ def scan_step_counts(
             # 0.9999: every count of the chunk, 78 s through all four stages); the fits that
             # follow, smallest count first, decide
             break
+    if eps_found is not None:
+        eps_found.update(zip(cands.tolist(), _int_f32(e_pat).tolist(), strict=True))
     return cands.tolist(), saturated
 
 
@@ -1607,11 +1624,12 @@ def _scan_eps(
     one lr (per part) replay its elements, and that eps (float32 bit pattern; -1: none found).
     A bisection on eps per candidate, all candidates at once, each move the stage's ``steer``
     (:func:`_pair_steer`; :func:`_scan_stage`'s with decay cuts) measuring an eighth of the
-    bisection's width either side.  ``bf16`` (eps reaches the kernel as bf16): the bisection runs
-    on bf16 values (between two of them every float32 reads as one or the other), and where it
-    ends without a fit the NEAR_EPS values either side of its end are tried (:func:`_near_eps`):
-    a pair measured one value either side of the answer can send it the wrong way (seen:
-    foreach, eps 2e-4, wd 0.3, from step 3: ended 3 bf16 values above 2.0027e-4)."""
+    bisection's width (at most an octave) either side.  ``bf16`` (eps reaches the kernel as
+    bf16): the bisection runs on bf16 values (between two of them every float32 reads as one or
+    the other), and where it ends without a fit the NEAR_EPS values either side of its end are
+    tried (:func:`_near_eps`): a pair measured one value either side of the answer can send it
+    the wrong way (seen: foreach, eps 2e-4, wd 0.3, from step 3: ended 3 bf16 values above
+    2.0027e-4)."""
     k = cand.size
     lo_f32, hi_f32 = (np.int64(_f32_int(x)) for x in EPS_RANGE)
     if bf16:
@@ -1625,6 +1643,10 @@ def _scan_eps(
         def as_f32(at: np.ndarray) -> np.ndarray:
             return at
 
+    # the pair is measured at most an octave either side: a wide bisection's eighth spans
+    # octaves, past the valley of the pair's gap (seen: for-loop, eps 2e-4, from step 11: eps
+    # measured at 1.2e-6 and 2.9e-4 moved down from 1.9e-5, and no count was kept)
+    octave = OCTAVE_F32 >> 16 if bf16 else OCTAVE_F32
     a, b = np.full(k, lo, np.int64), np.full(k, hi, np.int64)
     e_found = np.full(k, -1, np.int64)
     last = np.full(k, -1, np.int64)
@@ -1636,7 +1658,7 @@ def _scan_eps(
         lows, highs, side = intervals(cand[idx], at)
         ok = replays(lows, highs, side)
         e_found[idx[ok]], last[idx] = at[ok], at
-        step = np.maximum(1, (b[idx] - a[idx]) // 8)
+        step = np.maximum(1, np.minimum((b[idx] - a[idx]) // 8, octave))
         above, below = as_f32(np.minimum(mid + step, b[idx])), as_f32(np.maximum(mid - step, a[idx]))
         up = steer(idx, above, below, lows, highs, side)
         a[idx] = np.where(up, mid + 1, a[idx])
@@ -1732,20 +1754,22 @@ def _late_window(
 def _late_counts_any_eps(
     steps: list[StepData], candidates, b1: float, capability: str, numel: int,
     per_step_counts: Callable[[str, float, float | None], list[int]],
-) -> tuple[list[int], str | None, bool]:  # fmt: skip
+) -> tuple[list[int], str | None, bool, tuple[float, ...]]:  # fmt: skip
     """Counts of index 0 up to SCAN_CHUNK where some eps lets one lr replay the steps
     (:func:`scan_step_counts` with eps unknown), each path at its likeliest beta2; else where one
     lr per step does (``per_step_counts(path, beta2, None)``, the same path next: ~10 s a scan).
-    Returns (counts, the path, whether one lr per step), or ([], None, False)."""
+    Returns (counts, the path, whether one lr per step, the eps the first count replayed with,
+    if one lr), or ([], None, False, ())."""
     for impl, b2, _ in candidates:
-        h = Hyper(beta1=b1, beta2=b2)
-        counts, _ = scan_step_counts(steps, recipe(impl), capability, h, numel, None, range(1, SCAN_CHUNK + 1))
+        h, eps_of = Hyper(beta1=b1, beta2=b2), {}
+        counts, _ = scan_step_counts(steps, recipe(impl), capability, h, numel, None, range(1, SCAN_CHUNK + 1),
+                                     eps_found=eps_of)  # fmt: skip
         if counts:
-            return counts, impl, False
+            return counts, impl, False, (eps_of[counts[0]],)
         counts = per_step_counts(impl, b2, None)
         if counts:
-            return counts, impl, True
-    return [], None, False
+            return counts, impl, True, ()
+    return [], None, False, ()
 
 
 def _beta2_tries(b2: float, bounds: tuple[float, float]) -> list[float]:
@@ -2475,13 +2499,13 @@ def _identify_once(
                     # nothing fits at any guessed eps: the late scan with eps searched per count
                     # (~10 s per path; seen: for-loop, eps 2e-4, index 0 = step 6), one lr, then
                     # one lr per step (the schedule phase reads those counts)
-                    scanned, impl_found, per_step = _late_counts_any_eps(
+                    scanned, impl_found, per_step, eps_hint = _late_counts_any_eps(
                         steps, candidates, b1, cap_family, rec.numel, per_step_counts
                     )
                     if per_step:  # the schedule phase tries probed.counts first
                         probed, scanned = Probe(True, False, impl_found, scanned), []
-                    elif scanned:
-                        probed = Probe(False, False, impl_found, [])
+                    elif scanned:  # the pooled eps search tries the scan's eps at its first count first
+                        probed = Probe(False, False, impl_found, scanned[:PROBE_COUNTS], eps_hint)
             if not probed.scheduled and not probed.counts:
                 # no single lr fitted at any count up to SCAN_CHUNK (the scan phase), yet one lr per
                 # step does at some count (no decay, eps 1e-8; ~1 s): a schedule, perhaps late

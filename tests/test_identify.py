@@ -1060,3 +1060,31 @@ def test_a_decayed_schedule_s_wd_interval_spans_the_ridges_not_one_slice(tmp_pat
     flags = ["--betas", "0.95", "0.95", "--eps", "1e-8", "--weight-decay", "0.3", "--seed", "797508337"]
     out = identify_recorded(tmp_path, capsys, [*args, *flags])
     assert_schedule_found(out, count=1, impl="fused", lrs=lrs[1:], eps=1e-8, wd=0.3)
+
+
+def test_the_eps_scan_measures_its_pair_within_an_octave_and_hands_its_eps_on(tmp_path):
+    """for-loop, lr 0.01, betas (0.9, 0.9815), eps 2e-4, wd 0.01, index 0 = step 11 (a seed-38
+    trial: "not reproducible" after 149 s).  The eps scan's first moves measured the conflicting
+    pair an eighth of the whole range either side (1.2e-6 and 2.9e-4 around 1.9e-5), past the
+    valley of its gap, and moved down: no count kept.  Within an octave it keeps count 11, with
+    eps 1.45e-4 (64 elements per step); the pooled search over the whole eps range fails there,
+    and succeeds within 16x of the scan's eps (the file: 148 s -> 22.5 s, exact)."""
+    from adamw_audit.identify import _finite_rows, _sample_steps, fit_pooled, scan_step_counts
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    rec = tmp_path / "run.h5"
+    args = ["record", str(rec), "--impl", "forloop", "--steps", "15", "--shape", "902x11", "--lr", "0.01"]
+    flags = ["--betas", "0.9", "0.9815", "--eps", "2e-4", "--weight-decay", "0.01", "--seed", "605536697"]
+    assert main([*args, *flags, "--threads", "1"]) == 0
+    with open_recording(strip(str(rec), tmp_path / "bare.h5", drop_first=10)) as bare:
+        steps = _finite_rows(_sample_steps(bare, 4096, np.random.default_rng(0)))
+        h, eps_of = Hyper(beta1=0.9, beta2=0.9815), {}
+        found, _ = scan_step_counts(steps, recipe("forloop"), "avx512", h, bare.numel, None, range(1, 4097),
+                                    eps_found=eps_of)  # fmt: skip
+        assert found == [11] and eps_of[11] < 1.8e-4
+        pooled = (steps, recipe("forloop"), "avx512", h, 11, bare.numel, "eps")
+        assert fit_pooled(*pooled) is None
+        lr, eps, _, _ = fit_pooled(*pooled, (eps_of[11],))
+    assert inside(0.01, (lr.lo, lr.hi)) and inside(2e-4, (eps.lo, eps.hi))
