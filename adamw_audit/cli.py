@@ -60,7 +60,9 @@ def _coords(text: str) -> tuple[int, ...]:
 
 
 def _add_hyper(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--lr", type=_floats, help="one value, or one per recorded step (comma-separated)")
+    p.add_argument(
+        "--lr", type=_floats, help="one value, one per recorded step, or one per replayed step (identify's list)"
+    )
     p.add_argument("--betas", type=float, nargs=2, metavar=("B1", "B2"))
     p.add_argument("--eps", type=float)
     p.add_argument("--weight-decay", type=float)

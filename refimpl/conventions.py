@@ -107,14 +107,25 @@ def resolve(
         maximize=flag("maximize", bool(attributes.flag(attrs, "maximize"))),
         decoupled=flag("decoupled", optimizer != "adam"),
     )
+    outside = [i for i in skipped or () if not 0 <= i < n_steps]
+    if outside:
+        raise AuditError(f"--skipped: indices must be in 0..{n_steps - 1} (the recorded steps), got {outside}")
+    # the rows replayed: every one but row 0 (the start) and those the optimizer skipped
+    replayed = [i for i in range(1, n_steps) if i not in set(skipped or ())]
     per_index: tuple[float, ...] | None = None
     if lr is not None:
         if len(lr) == 1:
             h = replace(h, lr=float(lr[0]))
         elif len(lr) == n_steps:
             per_index = tuple(float(x) for x in lr)
+        elif len(lr) == len(replayed):  # one per replayed step (identify's list): rows not replayed never read theirs
+            at = dict(zip(replayed, (float(x) for x in lr), strict=True))
+            per_index = tuple(at.get(i, float(lr[0])) for i in range(n_steps))
         else:
-            raise AuditError(f"--lr: expected 1 value or one per recorded step ({n_steps}), got {len(lr)}")
+            raise AuditError(
+                f"--lr: expected 1 value, one per recorded step ({n_steps}) or one per replayed step "
+                f"({len(replayed)}), got {len(lr)}"
+            )
     elif "lr_per_step" in attrs:
         per_index = attributes.numbers(attrs, "lr_per_step", n_steps)
     if per_index is not None and len(set(per_index)) == 1:
@@ -127,7 +138,4 @@ def resolve(
         offset = attributes.integer(attrs, "first_index_step_count", DEFAULT_STEP_OFFSET, 1, 2**53)
     if offset < 1:
         raise AuditError(f"step offset must be >= 1 (torch's first step count is 1), got {offset}")
-    outside = [i for i in skipped or () if not 0 <= i < n_steps]
-    if outside:
-        raise AuditError(f"--skipped: indices must be in 0..{n_steps - 1} (the recorded steps), got {outside}")
     return Schedule(h, per_index, offset, tuple(sorted(set(skipped or ()))))

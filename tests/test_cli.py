@@ -77,7 +77,7 @@ def test_bad_recordings(tmp_path, capsys, case, expect):
         (["--betas", "0.9", "1.0"], "beta2 must be in [0, 1)"),
         (["--eps", "0"], "eps must be"),
         (["--impl", "nonsense"], "unknown recipe"),
-        (["--lr", "1e-3,2e-3"], "expected 1 value or one per recorded step"),
+        (["--lr", "1e-3,2e-3,3e-3,4e-3"], "expected 1 value, one per recorded step (3) or one per replayed step (2)"),
         (["--step-offset", "0"], "step offset must be >= 1"),
         (["--lr", "abc"], "expected a number"),
     ],

@@ -970,6 +970,31 @@ def test_a_step_the_optimizer_skipped_is_left_out_and_not_counted(tmp_path, caps
     assert main([*flags, "--skipped", "9"]) == 2 and "--skipped: indices must be in 0..8" in capsys.readouterr().err
 
 
+def test_identify_s_values_replay_with_verify_when_a_schedule_skipped_a_step(tmp_path, capsys):
+    """identify reports one lr per replayed step (rows 1.., less those skipped); verify takes that
+    list as it is (before: "--lr: expected 1 value or one per recorded step (9), got 7")."""
+    import torch
+
+    gen = torch.Generator().manual_seed(1)
+    w = torch.nn.Parameter((torch.randn((300, 8), generator=gen) * 0.05).to(torch.bfloat16))
+    opt = torch.optim.AdamW([w], lr=1e-3, betas=(0.9, 0.99), foreach=False)
+    rows = torch_rows()
+    for t in range(9):
+        opt.param_groups[0]["lr"] = 1e-3 * min(1.0, (t + 1) / 6)
+        w.grad = (torch.randn((300, 8), generator=gen) * 0.01).to(torch.bfloat16)
+        if t != 4:  # (GradScaler found inf at t = 4: the for-loop is not stepped)
+            opt.step()
+        add_torch_row(rows, w.grad, w, opt.state[w])
+    path = write_rows(tmp_path / "skipped.h5", rows)
+    out = identify_json(capsys, path)
+    assert out["skipped_indices"] == [4] and out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert isinstance(out["lr"], list) and len(out["lr"]) == 7
+    flags = ["--lr", ",".join(map(repr, out["lr"])), "--betas", *map(repr, out["betas"]), "--eps", repr(out["eps"])]
+    flags += ["--weight-decay", repr(out["weight_decay"]), "--step-offset", str(out["first_index_step_count"])]
+    assert main(["verify", path, "--impl", "forloop", *flags, "--skipped", "4", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+
+
 def test_a_bf16_decay_factor_is_tried_value_by_value_when_eps_is_unknown(tmp_path):
     """foreach cosine from 0.01, eps 2e-4, wd 0.3, index 0 = step 3, 1-D 4515 (a seed-31 trial: "not
     reproducible" after 492 s).  Its step fits need step size, eps and decay all unknown; the
