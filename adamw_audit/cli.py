@@ -59,10 +59,11 @@ def _coords(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected element coordinates like 12,3, got {text!r}") from None
 
 
-def _add_hyper(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--lr", type=_floats, help="one value, one per recorded step, or one per replayed step (identify's list)"
-    )
+REPLAY_LR = "one value, one per recorded step, or one per replayed step (identify's list), comma-separated"
+
+
+def _add_hyper(p: argparse.ArgumentParser, lr_help: str = "one value, or one per step (comma-separated)") -> None:
+    p.add_argument("--lr", type=_floats, help=lr_help)
     p.add_argument("--betas", type=float, nargs=2, metavar=("B1", "B2"))
     p.add_argument("--eps", type=float)
     p.add_argument("--weight-decay", type=float)
@@ -99,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--impl", "--recipe", dest="recipe", help="forloop or a recipe name (default: file's impl)")
     v.add_argument("--device", choices=("cpu", "cuda"), help="with --impl: which device's recipe (default: file's)")
     v.add_argument("--torch", metavar="RELEASE", help="the torch release's recipe, e.g. 2.0.1 (default: file's)")
-    _add_hyper(v)
+    _add_hyper(v, REPLAY_LR)
     v.add_argument("--step-offset", type=int, help="step count of array index 0 (default 1: index i = step i+1)")
     v.add_argument("--skipped", type=_ints, help="indices where the optimizer did not step, e.g. 4,9 (identify's)")
     v.add_argument("--capability", choices=("avx512", "avx2", "default"), help="CPU kernel (default: file's)")
@@ -118,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--impl", "--recipe", dest="recipe", help="the true path (default: file's impl)")
     x.add_argument("--device", choices=("cpu", "cuda"), help="with --impl: which device's recipe (default: file's)")
     x.add_argument("--torch", metavar="RELEASE", help="the torch release's recipe, e.g. 2.0.1 (default: file's)")
-    _add_hyper(x)
+    _add_hyper(x, REPLAY_LR)
     x.add_argument("--step-offset", type=int)
     x.add_argument("--capability", choices=("avx512", "avx2", "default"))
     x.add_argument("--threads", type=int)
@@ -139,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--recipe", action="append", default=[], help="a recipe name (twice, or with --torch)")
     cp.add_argument("--torch", action="append", default=[], metavar="RELEASE", help="the file's path at a release")
     cp.add_argument("--impl", choices=("forloop", "foreach", "fused"), help="with --torch: the path (default: file's)")
-    _add_hyper(cp)
+    _add_hyper(cp, REPLAY_LR)
     cp.add_argument("--step-offset", type=int)
     cp.add_argument("--capability", choices=("avx512", "avx2", "default"))
     cp.add_argument("--threads", type=int)
