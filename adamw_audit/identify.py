@@ -1006,7 +1006,22 @@ def fit_pooled(
             if found is not None:
                 lr, d = found
                 break
-    if unknowns == "decay+eps":  # decay visible and no guess is eps
+    if unknowns == "decay+eps" and _rounds_to_bf16(conv_decay):
+        # a decay factor that reaches the kernel as bf16 (foreach) takes few values near 1
+        # (1 - k*2^-8): lr and eps together at each, nearest the steps' estimate first, as
+        # fit_step does (seen: foreach, lr 0.03, wd 0.3, eps 3e-5, from step 3: the bisection
+        # on eps lost its way at the true count)
+        estimate = float(np.median([_decay_estimate(sd, h, float(sd.index + offset)) for sd in steps]))
+        near_one = [1 - k * 2.0**-8 for k in range(1, BF16_DECAYS + 1)]
+        for d_try in sorted(near_one, key=lambda x: abs(x - estimate)) if estimate >= near_one[-1] else ():
+            found = joint_interval(
+                opened, inputs, where, "param", target, {"__d": full(d_try)}, "__c", (1e-30, 1e2), "__e", EPS_RANGE,
+                conv_eps, e_slope, e_effect, bc1=bc1,
+            )  # fmt: skip
+            if found is not None:
+                (lr, e), d = found, full(d_try)
+                break
+    if unknowns == "decay+eps" and lr is None:  # decay visible and no guess is eps
         found3 = _decay_and_eps(opened, inputs, where, target, conv_eps, conv_decay, (slope, np.sign(p)),
                                 (e_slope, e_effect), (1e-30, 1e2), bc1)  # fmt: skip
         if found3 is not None:

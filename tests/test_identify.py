@@ -1113,3 +1113,25 @@ def test_the_eps_scan_measures_its_pair_within_an_octave_and_hands_its_eps_on(tm
         assert fit_pooled(*pooled) is None
         lr, eps, _, _ = fit_pooled(*pooled, (eps_of[11],))
     assert inside(0.01, (lr.lo, lr.hi)) and inside(2e-4, (eps.lo, eps.hi))
+
+
+def test_a_pooled_bf16_decay_is_tried_value_by_value_when_eps_is_unknown(tmp_path):
+    """foreach, lr 0.0302, betas (0.9, 0.95), eps 3e-5, wd 0.3, index 0 = step 3 (a seed-41 trial,
+    1-D 4391: no answer in 180 s).  One lr, a decay and eps all unknown at count 3: the bisection on
+    eps (each probe a joint lr-decay search) lost its way.  foreach's decay factor is bf16 (here
+    1 - 2^-7): lr and eps are searched together at each 1 - k*2^-8, as fit_step does."""
+    from adamw_audit.identify import _finite_rows, _sample_steps, fit_pooled
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    rec = tmp_path / "run.h5"
+    args = ["record", str(rec), "--impl", "foreach", "--steps", "8", "--shape", "40x25", "--lr", "0.030201579529050122"]
+    flags = ["--betas", "0.9", "0.95", "--eps", "3e-5", "--weight-decay", "0.3", "--seed", "341414133"]
+    assert main([*args, *flags, "--threads", "1"]) == 0
+    with open_recording(strip(str(rec), tmp_path / "bare.h5", drop_first=2)) as bare:
+        steps = _finite_rows(_sample_steps(bare, 4096, np.random.default_rng(0)))
+        h = Hyper(beta1=0.9, beta2=0.95)
+        lr, eps, decay, _ = fit_pooled(steps, recipe("foreach"), "avx512", h, 3, bare.numel, "decay+eps")
+    assert inside(0.030201579529050122, (lr.lo, lr.hi)) and inside(3e-5, (eps.lo, eps.hi))
+    assert inside(1 - 2**-7, (decay.lo, decay.hi))
