@@ -40,6 +40,18 @@ def identify_recorded(tmp_path, capsys, record_args: list[str], drop_first: int 
     return identify_json(capsys, strip(str(rec), tmp_path / "bare.h5", drop_first))
 
 
+def sampled_steps(tmp_path, record_args: list[str], drop_first: int = 0) -> tuple[list, int]:
+    """``adamw-audit record`` a run with ``record_args`` (one thread), strip it: its steps as
+    identify samples them (4096 elements per step, seed 0) and its element count."""
+    from adamw_audit.identify import _finite_rows, _sample_steps
+    from refimpl.recording import open_recording
+
+    rec = tmp_path / "run.h5"
+    assert main(["record", str(rec), *record_args, "--threads", "1"]) == 0
+    with open_recording(strip(str(rec), tmp_path / "bare.h5", drop_first)) as bare:
+        return _finite_rows(_sample_steps(bare, 4096, np.random.default_rng(0))), bare.numel
+
+
 def torch_rows() -> dict[str, list]:
     """Rows of a recording made by hand with torch: :func:`add_torch_row`, then :func:`write_rows`."""
     return {k: [] for k in ("W", "momentum_W", "variance_W", "grad_W")}
@@ -914,22 +926,18 @@ def test_the_decayed_count_scan_runs_at_every_eps_guess(tmp_path):
     trial, 494x28: no answer in 180 s, every fit at a wrong count failing for minutes; now 34 s).
     The decayed count scan, run at the first four eps guesses only, keeps count 6 alone at 1e-3,
     one lr per step: it now runs at every guess (~0.1 s each on this copy)."""
-    from adamw_audit.identify import _finite_rows, _sample_steps, scan_step_counts
+    from adamw_audit.identify import scan_step_counts
     from emulation.recipes import recipe
     from emulation.recipes.common import Hyper
-    from refimpl.recording import open_recording
 
-    rec = tmp_path / "run.h5"
     lrs = [repr(0.001 * 0.5 * (1 + math.cos(math.pi * t / 10))) for t in range(10)]
-    args = ["record", str(rec), "--impl", "foreach", "--steps", "10", "--shape", "150x28", "--lr", ",".join(lrs)]
+    args = ["--impl", "foreach", "--steps", "10", "--shape", "150x28", "--lr", ",".join(lrs)]
     flags = ["--betas", "0.95", "0.9519", "--eps", "1e-3", "--weight-decay", "0.3", "--seed", "18027690"]
-    assert main([*args, *flags, "--threads", "1"]) == 0
-    with open_recording(strip(str(rec), tmp_path / "bare.h5", drop_first=5)) as bare:
-        steps = _finite_rows(_sample_steps(bare, 4096, np.random.default_rng(0)))
-        args = (steps, recipe("foreach"), "avx512", Hyper(beta1=0.95, beta2=0.9519), bare.numel)
-        scan = lambda eps, per_step: scan_step_counts(*args, eps, range(1, 4097), per_step, True)  # noqa: E731
-        assert scan(1e-3, True)[0] == [6] and scan(1e-3, False)[0] == []
-        assert [scan(eps, True)[0] for eps in (1e-8, 1e-6, 1e-12, 1e-10)] == [[]] * 4
+    steps, numel = sampled_steps(tmp_path, [*args, *flags], drop_first=5)
+    args = (steps, recipe("foreach"), "avx512", Hyper(beta1=0.95, beta2=0.9519), numel)
+    scan = lambda eps, per_step: scan_step_counts(*args, eps, range(1, 4097), per_step, True)  # noqa: E731
+    assert scan(1e-3, True)[0] == [6] and scan(1e-3, False)[0] == []
+    assert [scan(eps, True)[0] for eps in (1e-8, 1e-6, 1e-12, 1e-10)] == [[]] * 4
 
 
 @pytest.mark.parametrize("impl", ["fused", "forloop"])
@@ -1001,19 +1009,15 @@ def test_a_bf16_decay_factor_is_tried_value_by_value_when_eps_is_unknown(tmp_pat
     bisection on eps, each probe a joint (step size, decay) search, lost its way (16 s, no fit at
     the true count).  foreach's decay factor is bf16: near 1 it takes the values 1 - k*2^-8, and
     at each the joint (step size, eps) search is tried: the true 1 - 2^-8 fits."""
-    from adamw_audit.identify import _finite_rows, _sample_steps, fit_step
+    from adamw_audit.identify import fit_step
     from emulation.recipes import recipe
     from emulation.recipes.common import Hyper
-    from refimpl.recording import open_recording
 
-    rec = tmp_path / "run.h5"
     lrs = [repr(0.01 * 0.5 * (1 + math.cos(math.pi * t / 16))) for t in range(16)]
-    args = ["record", str(rec), "--impl", "foreach", "--steps", "16", "--shape", "4515", "--lr", ",".join(lrs)]
-    flags = ["--eps", "2e-4", "--weight-decay", "0.3", "--seed", "650458869", "--threads", "1"]
-    assert main([*args, *flags]) == 0
-    with open_recording(strip(str(rec), tmp_path / "bare.h5", drop_first=2)) as bare:
-        sd = next(s for s in _finite_rows(_sample_steps(bare, 4096, np.random.default_rng(0))) if s.index == 1)
-        fit = fit_step(sd, recipe("foreach"), "avx512", Hyper(), 4.0, bare.numel)
+    args = ["--impl", "foreach", "--steps", "16", "--shape", "4515", "--lr", ",".join(lrs)]
+    steps, numel = sampled_steps(tmp_path, [*args, "--eps", "2e-4", "--weight-decay", "0.3", "--seed", "650458869"], 2)
+    sd = next(s for s in steps if s.index == 1)
+    fit = fit_step(sd, recipe("foreach"), "avx512", Hyper(), 4.0, numel)
     assert fit is not None and fit.decay.lo <= 1 - 2**-8 <= fit.decay.hi and fit.eps.lo <= 2e-4 <= fit.eps.hi
 
 
@@ -1037,21 +1041,17 @@ def test_the_per_step_count_scan_searches_eps_with_a_decay_per_step(tmp_path):
     with eps searched now allows a decay per step on the bf16-decay paths: it keeps count 3 alone,
     where without one it keeps none (152 s on the trial's file).  Its eps bisection runs on bf16
     values and ends with their neighbours: the pair measured one value off sent it 3 values high."""
-    from adamw_audit.identify import _finite_rows, _sample_steps, scan_step_counts
+    from adamw_audit.identify import scan_step_counts
     from emulation.recipes import recipe
     from emulation.recipes.common import Hyper
-    from refimpl.recording import open_recording
 
-    rec = tmp_path / "run.h5"
     lrs = [repr(max(0.01 * 0.5 * (1 + math.cos(math.pi * t / 16)), 1e-5)) for t in range(16)]
-    args = ["record", str(rec), "--impl", "foreach", "--steps", "16", "--shape", "300x3", "--lr", ",".join(lrs)]
+    args = ["--impl", "foreach", "--steps", "16", "--shape", "300x3", "--lr", ",".join(lrs)]
     flags = ["--betas", "0.9", "0.999", "--eps", "2e-4", "--weight-decay", "0.3", "--seed", "5"]
-    assert main([*args, *flags, "--threads", "1"]) == 0
-    with open_recording(strip(str(rec), tmp_path / "bare.h5", drop_first=2)) as bare:
-        steps = _finite_rows(_sample_steps(bare, 4096, np.random.default_rng(0)))
-        args = (steps, recipe("foreach"), "avx512", Hyper(beta1=0.9, beta2=0.999), bare.numel, None, range(1, 4097))
-        assert scan_step_counts(*args, lr_per_step=True, decayed=True)[0] == [3]
-        assert scan_step_counts(*args, lr_per_step=True, decayed=False)[0] == []
+    steps, numel = sampled_steps(tmp_path, [*args, *flags], drop_first=2)
+    args = (steps, recipe("foreach"), "avx512", Hyper(beta1=0.9, beta2=0.999), numel, None, range(1, 4097))
+    assert scan_step_counts(*args, lr_per_step=True, decayed=True)[0] == [3]
+    assert scan_step_counts(*args, lr_per_step=True, decayed=False)[0] == []
 
 
 def test_per_step_fits_that_share_one_lr_are_reported_as_one_lr(tmp_path, capsys):
@@ -1094,24 +1094,19 @@ def test_the_eps_scan_measures_its_pair_within_an_octave_and_hands_its_eps_on(tm
     valley of its gap, and moved down: no count kept.  Within an octave it keeps count 11, with
     eps 1.45e-4 (64 elements per step); the pooled search over the whole eps range fails there,
     and succeeds within 16x of the scan's eps (the file: 148 s -> 22.5 s, exact)."""
-    from adamw_audit.identify import _finite_rows, _sample_steps, fit_pooled, scan_step_counts
+    from adamw_audit.identify import fit_pooled, scan_step_counts
     from emulation.recipes import recipe
     from emulation.recipes.common import Hyper
-    from refimpl.recording import open_recording
 
-    rec = tmp_path / "run.h5"
-    args = ["record", str(rec), "--impl", "forloop", "--steps", "15", "--shape", "902x11", "--lr", "0.01"]
+    args = ["--impl", "forloop", "--steps", "15", "--shape", "902x11", "--lr", "0.01"]
     flags = ["--betas", "0.9", "0.9815", "--eps", "2e-4", "--weight-decay", "0.01", "--seed", "605536697"]
-    assert main([*args, *flags, "--threads", "1"]) == 0
-    with open_recording(strip(str(rec), tmp_path / "bare.h5", drop_first=10)) as bare:
-        steps = _finite_rows(_sample_steps(bare, 4096, np.random.default_rng(0)))
-        h, eps_of = Hyper(beta1=0.9, beta2=0.9815), {}
-        found, _ = scan_step_counts(steps, recipe("forloop"), "avx512", h, bare.numel, None, range(1, 4097),
-                                    eps_found=eps_of)  # fmt: skip
-        assert found == [11] and eps_of[11] < 1.8e-4
-        pooled = (steps, recipe("forloop"), "avx512", h, 11, bare.numel, "eps")
-        assert fit_pooled(*pooled) is None
-        lr, eps, _, _ = fit_pooled(*pooled, (eps_of[11],))
+    steps, numel = sampled_steps(tmp_path, [*args, *flags], drop_first=10)
+    h, eps_of = Hyper(beta1=0.9, beta2=0.9815), {}
+    found, _ = scan_step_counts(steps, recipe("forloop"), "avx512", h, numel, None, range(1, 4097), eps_found=eps_of)
+    assert found == [11] and eps_of[11] < 1.8e-4
+    pooled = (steps, recipe("forloop"), "avx512", h, 11, numel, "eps")
+    assert fit_pooled(*pooled) is None
+    lr, eps, _, _ = fit_pooled(*pooled, (eps_of[11],))
     assert inside(0.01, (lr.lo, lr.hi)) and inside(2e-4, (eps.lo, eps.hi))
 
 
@@ -1120,18 +1115,14 @@ def test_a_pooled_bf16_decay_is_tried_value_by_value_when_eps_is_unknown(tmp_pat
     1-D 4391: no answer in 180 s).  One lr, a decay and eps all unknown at count 3: the bisection on
     eps (each probe a joint lr-decay search) lost its way.  foreach's decay factor is bf16 (here
     1 - 2^-7): lr and eps are searched together at each 1 - k*2^-8, as fit_step does."""
-    from adamw_audit.identify import _finite_rows, _sample_steps, fit_pooled
+    from adamw_audit.identify import fit_pooled
     from emulation.recipes import recipe
     from emulation.recipes.common import Hyper
-    from refimpl.recording import open_recording
 
-    rec = tmp_path / "run.h5"
-    args = ["record", str(rec), "--impl", "foreach", "--steps", "8", "--shape", "40x25", "--lr", "0.030201579529050122"]
+    args = ["--impl", "foreach", "--steps", "8", "--shape", "40x25", "--lr", "0.030201579529050122"]
     flags = ["--betas", "0.9", "0.95", "--eps", "3e-5", "--weight-decay", "0.3", "--seed", "341414133"]
-    assert main([*args, *flags, "--threads", "1"]) == 0
-    with open_recording(strip(str(rec), tmp_path / "bare.h5", drop_first=2)) as bare:
-        steps = _finite_rows(_sample_steps(bare, 4096, np.random.default_rng(0)))
-        h = Hyper(beta1=0.9, beta2=0.95)
-        lr, eps, decay, _ = fit_pooled(steps, recipe("foreach"), "avx512", h, 3, bare.numel, "decay+eps")
+    steps, numel = sampled_steps(tmp_path, [*args, *flags], drop_first=2)
+    h = Hyper(beta1=0.9, beta2=0.95)
+    lr, eps, decay, _ = fit_pooled(steps, recipe("foreach"), "avx512", h, 3, numel, "decay+eps")
     assert inside(0.030201579529050122, (lr.lo, lr.hi)) and inside(3e-5, (eps.lo, eps.hi))
     assert inside(1 - 2**-7, (decay.lo, decay.hi))
