@@ -535,20 +535,16 @@ def test_the_count_scan_searches_eps_where_no_guess_is_eps(tmp_path):
     """for-loop, eps 2e-4, index 0 = step 6 (a random trial: no answer in 262 s).  Its bf16
     denominators pin the count only at the right eps: the scan at 1e-8 keeps no count, and the
     scan with eps searched per count keeps the true one."""
-    from adamw_audit.identify import EPS_GUESSES, _finite_rows, _sample_steps, scan_step_counts
+    from adamw_audit.identify import EPS_GUESSES, scan_step_counts
     from emulation.recipes import recipe
     from emulation.recipes.common import Hyper
-    from refimpl.recording import open_recording
 
-    rec = tmp_path / "run.h5"
-    args = ["record", str(rec), "--impl", "forloop", "--steps", "15", "--shape", "758", "--lr", "0.001"]
-    assert main([*args, "--eps", "2e-4", "--seed", "11", "--threads", "1"]) == 0
-    with open_recording(strip(str(rec), tmp_path / "bare.h5", drop_first=5)) as bare:
-        steps = _finite_rows(_sample_steps(bare, 4096, np.random.default_rng(0)))
-        args = (steps, recipe("forloop"), "avx512", Hyper(), bare.numel)
-        scan = lambda eps: scan_step_counts(*args, eps, range(1, 4097))  # noqa: E731
-        assert 2e-4 not in EPS_GUESSES and scan(1e-8) == ([], False)
-        assert scan(None) == ([6], False)
+    args = ["--impl", "forloop", "--steps", "15", "--shape", "758", "--lr", "0.001", "--eps", "2e-4", "--seed", "11"]
+    steps, numel = sampled_steps(tmp_path, args, drop_first=5)
+    args = (steps, recipe("forloop"), "avx512", Hyper(), numel)
+    scan = lambda eps: scan_step_counts(*args, eps, range(1, 4097))  # noqa: E731
+    assert 2e-4 not in EPS_GUESSES and scan(1e-8) == ([], False)
+    assert scan(None) == ([6], False)
 
 
 def test_a_schedule_s_steps_are_refitted_at_one_eps_they_all_allow(tmp_path):
@@ -679,20 +675,16 @@ def test_the_eps_scan_tries_the_values_next_to_the_last_stage_s_eps(tmp_path):
     """for-loop warmup, beta1 0.5, eps 1e-6, wd 0.01, from count 2 (a random trial: no answer in
     180 s).  The per-step scan with eps searched found eps one bf16 value off on 8 elements per
     step; on 64 the new bisection stepped past the true value.  The neighbours go first."""
-    from adamw_audit.identify import _finite_rows, _sample_steps, scan_step_counts
+    from adamw_audit.identify import scan_step_counts
     from emulation.recipes import recipe
     from emulation.recipes.common import Hyper
-    from refimpl.recording import open_recording
 
-    rec = tmp_path / "run.h5"
     lrs = ",".join(f"{0.005 * min(1.0, (t + 1) / 8)!r}" for t in range(17))
-    args = ["record", str(rec), "--impl", "forloop", "--steps", "17", "--shape", "3994", "--lr", lrs]
+    args = ["--impl", "forloop", "--steps", "17", "--shape", "3994", "--lr", lrs]
     flags = ["--betas", "0.5", "0.9999", "--eps", "1e-6", "--weight-decay", "0.01", "--seed", "474275555"]
-    assert main([*args, *flags, "--threads", "1"]) == 0
-    with open_recording(strip(str(rec), tmp_path / "bare.h5", drop_first=1)) as bare:
-        steps = _finite_rows(_sample_steps(bare, 4096, np.random.default_rng(0)))
-        h = Hyper(beta1=0.5, beta2=0.9999)
-        found, _ = scan_step_counts(steps, recipe("forloop"), "avx512", h, bare.numel, None, range(1, 65), True)
+    steps, numel = sampled_steps(tmp_path, [*args, *flags], drop_first=1)
+    h = Hyper(beta1=0.5, beta2=0.9999)
+    found, _ = scan_step_counts(steps, recipe("forloop"), "avx512", h, numel, None, range(1, 65), True)
     assert found == [2]
 
 
