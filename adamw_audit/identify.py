@@ -996,7 +996,25 @@ def fit_pooled(
         if found is not None:
             (lr, e), d = found, one
             break
-    if unknowns == "decay":  # decay visible: lr and decay together
+    near_one = [1 - k * 2.0**-8 for k in range(1, BF16_DECAYS + 1)]
+    bf16_decay = unknowns in ("decay", "decay+eps") and _rounds_to_bf16(conv_decay)
+    # a decay factor that reaches the kernel as bf16 (foreach) takes few values near 1 (1 - k*2^-8):
+    # each is tried, nearest the steps' least-squares estimate first, as fit_step does
+    estimate = float(np.median([_decay_estimate(sd, h, float(sd.index + offset)) for sd in steps])) if bf16_decay else 1
+    bf16_tries = sorted(near_one, key=lambda x: abs(x - estimate)) if bf16_decay and estimate >= near_one[-1] else []
+    for guess, d_try in itertools.product(guesses, bf16_tries) if unknowns == "decay" and bf16_decay else ():
+        # lr alone at each eps guess and decay value (the subset's "no" first: ~0.01 s each;
+        # the joint lr-decay searches took ~5 s per count, seen: foreach, lr 0.03, wd 0.3)
+        fixed = {"__e": conv_eps(full(guess)), "__d": full(d_try)}
+        if search("__c", fixed, 1e-30, 1e2, rows=probe) is not None:
+            lr = search("__c", fixed, 1e-30, 1e2)
+            if lr is not None:
+                e, d = fixed["__e"], fixed["__d"]
+                break
+    # the joint lr-decay search, unless every bf16 value near a well-inside estimate has failed
+    # (a factor further from 1 than 1 - 8*2^-8 would put the estimate below 1 - 4*2^-8)
+    exhausted = bool(bf16_tries) and estimate >= 1 - 4 * 2.0**-8
+    if unknowns == "decay" and lr is None and not exhausted:  # decay visible: lr and decay together
         for guess in guesses:
             e = conv_eps(full(guess))
             found = joint_interval(
@@ -1006,21 +1024,16 @@ def fit_pooled(
             if found is not None:
                 lr, d = found
                 break
-    if unknowns == "decay+eps" and _rounds_to_bf16(conv_decay):
-        # a decay factor that reaches the kernel as bf16 (foreach) takes few values near 1
-        # (1 - k*2^-8): lr and eps together at each, nearest the steps' estimate first, as
-        # fit_step does (seen: foreach, lr 0.03, wd 0.3, eps 3e-5, from step 3: the bisection
-        # on eps lost its way at the true count)
-        estimate = float(np.median([_decay_estimate(sd, h, float(sd.index + offset)) for sd in steps]))
-        near_one = [1 - k * 2.0**-8 for k in range(1, BF16_DECAYS + 1)]
-        for d_try in sorted(near_one, key=lambda x: abs(x - estimate)) if estimate >= near_one[-1] else ():
-            found = joint_interval(
-                opened, inputs, where, "param", target, {"__d": full(d_try)}, "__c", (1e-30, 1e2), "__e", EPS_RANGE,
-                conv_eps, e_slope, e_effect, bc1=bc1,
-            )  # fmt: skip
-            if found is not None:
-                (lr, e), d = found, full(d_try)
-                break
+    for d_try in bf16_tries if unknowns == "decay+eps" else ():
+        # lr and eps together at each bf16 decay value (seen: foreach, lr 0.03, wd 0.3, eps
+        # 3e-5, from step 3: the bisection on eps lost its way at the true count)
+        found = joint_interval(
+            opened, inputs, where, "param", target, {"__d": full(d_try)}, "__c", (1e-30, 1e2), "__e", EPS_RANGE,
+            conv_eps, e_slope, e_effect, bc1=bc1,
+        )  # fmt: skip
+        if found is not None:
+            (lr, e), d = found, full(d_try)
+            break
     if unknowns == "decay+eps" and lr is None:  # decay visible and no guess is eps
         found3 = _decay_and_eps(opened, inputs, where, target, conv_eps, conv_decay, (slope, np.sign(p)),
                                 (e_slope, e_effect), (1e-30, 1e2), bc1)  # fmt: skip
