@@ -735,6 +735,14 @@ def _eps_slope(want: dict[str, np.ndarray], bc2: np.ndarray, reciprocal: bool) -
 BF16_DECAYS = 8
 """bf16 decay factors below 1 a step fit with all three unknown tries (1 - k*2^-8: lr*wd up to 0.03)."""
 
+
+def _bf16_decays_near(estimate: float) -> list[float]:
+    """The decay factors a bf16 decay (foreach) takes near 1, 1 - k*2^-8 for k <= BF16_DECAYS,
+    nearest ``estimate`` first; none when the estimate lies below them all."""
+    near_one = [1 - k * 2.0**-8 for k in range(1, BF16_DECAYS + 1)]
+    return sorted(near_one, key=lambda x: abs(x - estimate)) if estimate >= near_one[-1] else []
+
+
 EPS_RANGE = (1e-38, 1.0)
 """Where eps is searched when no guess fits (EPS_GUESSES): any normal float32 up to 1."""
 
@@ -879,10 +887,10 @@ def fit_step(
     # all three unknown, a decay factor that reaches the kernel as bf16 (foreach): it takes few
     # values near 1 (1 - k*2^-8), so step size and eps at each, nearest the estimate first (seen:
     # foreach, eps 2e-4, wd 0.3: the bisection on eps lost its way, 16 s; at 1 - 2^-8, 0.07 s)
-    near_one = [1 - k * 2.0**-8 for k in range(1, BF16_DECAYS + 1)]
-    enumerated = _rounds_to_bf16(conv_decay) and float(d0[0]) >= near_one[-1]
+    bf16_tries = _bf16_decays_near(float(d0[0])) if _rounds_to_bf16(conv_decay) else []
+    enumerated = bool(bf16_tries)
     if c is None and all_three and not eps_held and enumerated:
-        for d_try in sorted(near_one, key=lambda x: abs(x - float(d0[0]))):
+        for d_try in bf16_tries:
             found = step_and_eps(full(d_try))
             if found is not None:
                 (c, e), d = found, full(d_try)
@@ -979,9 +987,9 @@ def fit_pooled(
         with np.errstate(all="ignore"):
             slope = np.where(q != 0, p / q * bc1, 0.0)  # in lr: c = lr/bc1
     for guess in eps_first if unknowns == "eps" else ():  # a scan's eps: lr alone at it first
-        lr = search("__c", {"__e": conv_eps(full(guess)), "__d": one}, 1e-30, 1e2)
+        e, d = conv_eps(full(guess)), one
+        lr = search("__c", {"__e": e, "__d": d}, 1e-30, 1e2)
         if lr is not None:
-            e, d = conv_eps(full(guess)), one
             break
     # no guess is eps: lr and eps together (the c an element allows moves with e); first within
     # 16x of a scan's eps (the scan's few elements can leave it off: seen, for-loop, eps 2e-4,
@@ -996,13 +1004,13 @@ def fit_pooled(
         if found is not None:
             (lr, e), d = found, one
             break
-    near_one = [1 - k * 2.0**-8 for k in range(1, BF16_DECAYS + 1)]
-    bf16_decay = unknowns in ("decay", "decay+eps") and _rounds_to_bf16(conv_decay)
     # a decay factor that reaches the kernel as bf16 (foreach) takes few values near 1 (1 - k*2^-8):
     # each is tried, nearest the steps' least-squares estimate first, as fit_step does
-    estimate = float(np.median([_decay_estimate(sd, h, float(sd.index + offset)) for sd in steps])) if bf16_decay else 1
-    bf16_tries = sorted(near_one, key=lambda x: abs(x - estimate)) if bf16_decay and estimate >= near_one[-1] else []
-    for guess, d_try in itertools.product(guesses, bf16_tries) if unknowns == "decay" and bf16_decay else ():
+    estimate, bf16_tries = 1.0, []
+    if unknowns in ("decay", "decay+eps") and _rounds_to_bf16(conv_decay):
+        estimate = float(np.median([_decay_estimate(sd, h, float(sd.index + offset)) for sd in steps]))
+        bf16_tries = _bf16_decays_near(estimate)
+    for guess, d_try in itertools.product(guesses, bf16_tries) if unknowns == "decay" else ():
         # lr alone at each eps guess and decay value (the subset's "no" first: ~0.01 s each;
         # the joint lr-decay searches took ~5 s per count, seen: foreach, lr 0.03, wd 0.3)
         fixed = {"__e": conv_eps(full(guess)), "__d": full(d_try)}
@@ -1394,10 +1402,7 @@ def _scan_stage(
             """:func:`_pair_steer` with each element in either state: an element no lr reproduces
             in both (on the same side) votes; else the worst part's best cut gives the pair."""
 
-            def pair_gap(which: np.ndarray, at: np.ndarray, pair: np.ndarray) -> np.ndarray:
-                lows, highs, side = both(cand[which], at, pair)
-                gap = (lows[:, 0] - highs[:, 1]).astype(np.float64)
-                return np.where((side != 0).any(axis=1), np.inf, gap)
+            pair_gap = _pair_gap(both, cand)
 
             def steer(which, above, below, lows, highs, side) -> np.ndarray:
                 stuck = (side[:, :n] != 0) & (side[:, :n] == side[:, n:])
@@ -1710,10 +1715,7 @@ def _pair_steer(
     (``slope`` breaks ties).  eps reaches for-loop and foreach as bf16, next to bf16
     denominators: the slope model alone misleads there."""
 
-    def pair_gap(which: np.ndarray, at: np.ndarray, pair: np.ndarray) -> np.ndarray:
-        lows, highs, side = intervals(cand[which], at, pair)
-        gap = (lows[:, 0] - highs[:, 1]).astype(np.float64)
-        return np.where((side != 0).any(axis=1), np.inf, gap)
+    pair_gap = _pair_gap(intervals, cand)
 
     def steer(which, above, below, lows, highs, side) -> np.ndarray:
         stuck = side != 0
@@ -1732,6 +1734,18 @@ def _pair_steer(
         return up
 
     return steer
+
+
+def _pair_gap(intervals: Callable, cand: np.ndarray) -> Callable:
+    """``pair_gap(which, at, pair)``: per candidate ``cand[which]`` at eps ``at``, how far apart
+    the lr intervals of its ``pair`` of elements are (inf where one has none)."""
+
+    def pair_gap(which: np.ndarray, at: np.ndarray, pair: np.ndarray) -> np.ndarray:
+        lows, highs, side = intervals(cand[which], at, pair)
+        gap = (lows[:, 0] - highs[:, 1]).astype(np.float64)
+        return np.where((side != 0).any(axis=1), np.inf, gap)
+
+    return pair_gap
 
 
 def _measured_move(pair_gap: Callable, which, above, below, i, j, model: np.ndarray) -> np.ndarray:
