@@ -1269,7 +1269,9 @@ def scan_step_counts(
     e_pat = np.full(cands.size, _f32_int(eps) if eps is not None else -1, np.int64)  # eps per candidate
     where_all = rcp.positions(capability, numel, 1)
     bf16_eps = _rounds_to_bf16(conv_eps)
-    cuts = _decay_cuts(rcp, capability, h, picked, ranked, where_all) if decayed else None
+    cuts = None
+    if decayed:
+        cuts = _decay_cuts(rcp, capability, h, picked, ranked, where_all, _decay_windows(picked, h, lr_per_step))
     # eps searched: the first two stages only (each bisects eps again for the survivors it cannot
     # keep at their last eps; fused keeps bands of counts: 651 s on a 400x10 file with all four)
     for per_step in SCAN_STAGES if eps is not None else SCAN_STAGES[:2]:
@@ -1306,7 +1308,7 @@ def scan_step_counts(
 
 def _scan_stage(
     opened: Program, picked: list[StepData], rows: list[np.ndarray], where_all: dict, b_table: np.ndarray, base: int,
-    beta1: float, conv_eps: Callable, lr_per_step: bool, cuts: tuple[list, list] | None = None,
+    beta1: float, conv_eps: Callable, lr_per_step: bool, cuts: tuple[list, list, list] | None = None,
 ) -> tuple[Callable, Callable, Callable[[np.ndarray], Steer]]:  # fmt: skip
     """One stage of :func:`scan_step_counts`: the elements ``rows`` of each step in ``picked``.
     Returns ``intervals(cand, e_bits, sel=None)``: (lows, highs, side) of the lr, each shaped
@@ -1354,8 +1356,9 @@ def _scan_stage(
         return ok
 
     if cuts is not None:
-        decayed_w, threshold = (np.concatenate([c[: r.size] for c, r in zip(part, rows, strict=True)]) for part in cuts)
-        plain_intervals = intervals_at(state)
+        base_w, decayed_w, threshold = (np.concatenate([c[: r.size] for c, r in zip(part, rows, strict=True)])
+                                        for part in cuts)  # fmt: skip
+        plain_intervals = intervals_at({**state, "param": bits.widen(base_w)})
         decayed_intervals = intervals_at({**state, "param": bits.widen(decayed_w)})
         # per part, its elements by decreasing threshold: a decay factor d decays (by one ulp)
         # exactly those whose threshold is >= d, a leading run of this order
@@ -1438,22 +1441,52 @@ def _scan_stage(
     return intervals, replays, lambda cand: _pair_steer(intervals, cand, parts, e_slope, e_effect)
 
 
+DECAY_WINDOW = 2.0**-9
+"""Width of the decay factors one count scan covers below 1 - 2^-8 (a window [a, a + 2^-9] with
+a >= 1/2: every element takes at most two values in it, see :func:`_decay_cuts`)."""
+
+
+def _decay_window(estimate: float) -> tuple[float, float]:
+    """The decay factors a count scan allows near a least-squares ``estimate`` (:func:`_decay_estimate`,
+    which a wrong count barely moves): [1 - 2^-8, 1] when a DECAY_WINDOW centred on the estimate
+    lies inside it (there W moves by at most one ulp), else DECAY_WINDOW centred on the estimate.
+    Measured: estimates within 4e-4 of the true factor on 150x5 files (lr 0.02, wd 0.3, counts
+    one to five off), the window's half-width is 2^-10 = 9.8e-4."""
+    if estimate - DECAY_WINDOW / 2 >= 1 - 2.0**-8:
+        return 1 - 2.0**-8, 1.0
+    centre = max(estimate, 0.5 + DECAY_WINDOW / 2)
+    return centre - DECAY_WINDOW / 2, centre + DECAY_WINDOW / 2
+
+
+def _decay_windows(picked: list[StepData], h: Hyper, per_step: bool) -> list[tuple[float, float]]:
+    """Per picked step, the decay window its scan allows: each step's own (``per_step``: an lr
+    schedule moves ``1 - lr*wd``), else one for all, at the median estimate (one lr, one wd)."""
+    estimates = [_decay_estimate(sd, h, float(sd.index + 1)) for sd in picked]
+    if not per_step:
+        estimates = [float(np.median(estimates))] * len(picked)
+    return [_decay_window(e) for e in estimates]
+
+
 def _decay_cuts(
-    rcp: Recipe, capability: str, h: Hyper, picked: list[StepData], ranked: list[np.ndarray], where_all: dict
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    rcp: Recipe, capability: str, h: Hyper, picked: list[StepData], ranked: list[np.ndarray], where_all: dict,
+    windows: list[tuple[float, float]],
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:  # fmt: skip
     """For a scan with a visible decay (for-loop, foreach: ``param.mul_(1 - lr*wd)`` rounds to
-    bf16 before the update): per picked step, in ``ranked`` order, each element's W decayed by
-    one ulp towards 0, and the largest decay factor (float32 bit pattern; -1: none) at which the
-    path's own decay op gives it.  A factor d >= 1 - 2^-8 moves W by less than one ulp
-    (|W| * 2^-8 < ulp(W) * 2), so W decays to itself or that value; the update after it is the
-    same program as without a decay, the count reaches only the update."""
-    decayed_w, threshold = [], []
-    for sd, r in zip(picked, ranked, strict=True):
-        _, opened, conv_eps, conv_decay = _open_step(rcp, h, float(sd.index + 1), capability)
+    bf16 before the update): per picked step, in ``ranked`` order, each element's W decayed by the
+    top of its step's window [a, b] of decay factors (the path's own decay op), the same one ulp
+    nearer 0, and the largest factor in the window (float32 bit pattern; -1: none) at which the
+    decay op gives the latter.  The update after it is the same program as without a decay: the
+    count reaches only the update.
+
+    Theorem (at most two values per window): with 2^e <= |W|*a < 2^(e+1) the bf16 values near
+    |W|*d, d in [a, b], lie at least ulp = 2^(e-7) apart, and the window's image |W|*(b - a) <
+    2^(e+1)/a * (b - a) <= 2^(e-7) when b - a <= a*2^-8 (DECAY_WINDOW = 2^-9, a >= 1/2): it holds
+    at most one rounding midpoint.  The top window [1 - 2^-8, 1] also: |W|*2^-8 < ulp(W), so
+    |W|*d lies in (|W| - ulp(W), |W|], and rounds to W or the bf16 value below it."""
+    base_w, decayed_w, threshold = [], [], []
+    for sd, r, (a, b) in zip(picked, ranked, windows, strict=True):
+        prog, opened, conv_eps, conv_decay = _open_step(rcp, h, float(sd.index + 1), capability)
         w = sd.state["param"][r]
-        magnitude = w & 0x7FFF
-        moves = (magnitude > 0) & (magnitude < 0x7F80)  # (0 and NaN/Inf do not decay by an ulp)
-        down = np.where(moves, w - 1, w).astype(np.uint16)  # sign-magnitude: one ulp towards 0
         inputs = {k: bits.widen(v[r]) for k, v in sd.state.items()}
         where = {k: v[sd.flat[r]] for k, v in where_all.items()}
         zero = np.zeros(r.size, np.float32)
@@ -1462,11 +1495,19 @@ def _decay_cuts(
         def bind(x: np.ndarray, e=e, zero=zero, conv_decay=conv_decay) -> dict[str, np.ndarray]:
             return {"__c": zero, "__e": e, "__d": conv_decay(x)}  # (step size 0: W' is the decayed W)
 
-        lows, highs, side = element_intervals(opened, inputs, where, "param", down, bind, 1 - 2**-8, 1.0)
+        top = w
+        if b < 1.0:
+            env = evaluate(opened, {**inputs, **bind(np.full(r.size, b, np.float32))}, where)
+            top = np.where(np.isfinite(bits.widen(w)), to_bits(env[prog.outputs["param"]]), w).astype(np.uint16)
+        magnitude = top & 0x7FFF
+        moves = (magnitude > 0) & (magnitude < 0x7F80)  # (0 and NaN/Inf do not decay by an ulp)
+        down = np.where(moves, top - 1, top).astype(np.uint16)  # sign-magnitude: one ulp towards 0
+        lows, highs, side = element_intervals(opened, inputs, where, "param", down, bind, a, b)
         found = moves & (side == 0) & (lows <= highs)
+        base_w.append(top)
         decayed_w.append(down)
         threshold.append(np.where(found, highs, -1))
-    return decayed_w, threshold
+    return base_w, decayed_w, threshold
 
 
 FUSED_DECAY_ROWS = (64, 512)

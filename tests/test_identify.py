@@ -1118,3 +1118,30 @@ def test_a_pooled_bf16_decay_is_tried_value_by_value_when_eps_is_unknown(tmp_pat
     lr, eps, decay, _ = fit_pooled(steps, recipe("foreach"), "avx512", h, 3, numel, "decay+eps")
     assert inside(0.030201579529050122, (lr.lo, lr.hi)) and inside(3e-5, (eps.lo, eps.hi))
     assert inside(1 - 2**-7, (decay.lo, decay.hi))
+
+
+@pytest.mark.parametrize(("impl", "seed"), [("foreach", "2"), ("forloop", "3")])
+def test_a_late_window_with_a_decay_below_1_minus_2_8_is_scanned_in_a_window_near_its_estimate(tmp_path, impl, seed):
+    """lr 0.02, wd 0.3 (decay factor 0.994; foreach's bf16 one 1 - 2^-7), index 0 = step 6 (left
+    open last session: 300x7, no answer in 400 s).  The decayed count scan modelled a factor in
+    [1 - 2^-8, 1] only, where W moves by at most one ulp; here it moves by one or two, and the scan
+    kept no count.  Each step's scan now allows a window of 2^-9 centred on the least-squares
+    decay estimate, in which every element again takes at most two values: count 6 alone."""
+    from adamw_audit.identify import scan_step_counts
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+
+    args = ["--impl", impl, "--steps", "12", "--shape", "150x5", "--lr", "0.02", "--weight-decay", "0.3"]
+    steps, numel = sampled_steps(tmp_path, [*args, "--seed", seed], drop_first=5)
+    args = (steps, recipe(impl), "avx512", Hyper(beta1=0.9, beta2=0.999), numel, 1e-8, range(1, 4097))
+    assert scan_step_counts(*args, lr_per_step=False, decayed=True)[0] == [6]
+
+
+def test_a_late_window_with_a_large_decay_is_identified(tmp_path, capsys):
+    """foreach, lr 0.02, wd 0.3, index 0 = step 6, 150x5 (the 300x7 trial: no answer in 300 s; now
+    exact in 24 s): the path (tied with the for-loop at its own float32 wd), count 6, and
+    intervals that hold the truth."""
+    args = ["--impl", "foreach", "--steps", "12", "--shape", "150x5", "--lr", "0.02", "--weight-decay", "0.3"]
+    out = identify_recorded(tmp_path, capsys, [*args, "--seed", "2"], drop_first=5)
+    assert_constant_lr_found(out, 6, 0.02, eps=1e-8, wd=0.3)
+    assert "torch-2.7-2.14-cpu-foreach" in out["equivalent_impls"]
