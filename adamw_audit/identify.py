@@ -398,6 +398,30 @@ def infer_beta2(steps: list[StepData], rcp: Recipe, capability: str, h: Hyper, n
     return _infer_pair(steps, rcp, capability, h, numel, "beta2", "1-beta2", "exp_avg_sq", squared=True)
 
 
+def _moment_replays(steps: list[StepData], rcp: Recipe, capability: str, h: Hyper, numel: int, output: str) -> bool:
+    """Whether ``rcp``'s program with ``h`` reproduces the moment ``output`` on every element of
+    ``steps`` (m and v read no step count)."""
+    prog = rcp.build(h, 1.0, capability)
+    flat = np.concatenate([sd.flat for sd in steps])
+    where = {k: v[flat] for k, v in rcp.positions(capability, numel, 1).items()}
+    env = evaluate(prog, _widen(_stack(steps, "state")), where)
+    return np.array_equal(to_bits(env[prog.outputs[output]]), _stack(steps, "want")[output])
+
+
+def _confirmed(
+    steps: list[StepData], probe: list[StepData], infer: Callable[[list[StepData]], Interval | None],
+    replays: Callable[[list[StepData], Interval], bool],
+) -> Interval | None:  # fmt: skip
+    """A beta's interval inferred on the ``probe`` steps, or on every sampled step where the value
+    it gives fails a later step: the probe's steps can leave a ridge of pairs (beta2's two
+    readings) whose point found holds on them alone (seen: fused 1-D 526, beta2 0.99, eps 3e-5,
+    10 steps: the first 8 gave f32(1 - beta2) two float32 values low, v replayed 0.99962)."""
+    found = infer(probe)
+    if found is None or len(steps) <= len(probe) or replays(steps, found):
+        return found
+    return infer(steps) or found
+
+
 def infer_beta1_pre_lerp(steps: list[StepData], capability: str, numel: int) -> Interval | None:
     """c = bf16(1 - beta1) from every m[t] under torch <= 2.0's ``exp_avg.mul_(beta1).add_(grad,
     alpha=1 - beta1)``: like beta2, two readings of one parameter (both as bf16 there)."""
@@ -2400,9 +2424,16 @@ def _identify_once(
         raise AuditError(f"{rec.path}: no replayable step to identify from")
     probe = steps[: min(len(steps), 8)]
 
+    def b1_replays(capability: str) -> Callable[[list[StepData], Interval], bool]:
+        def replays(on: list[StepData], w: Interval) -> bool:
+            h = Hyper(beta1=simplest_in(*_one_minus(w)))
+            return _moment_replays(on, recipe("forloop"), capability, h, rec.numel, "exp_avg")
+
+        return replays
+
     w_iv = cap_family = None
     for capability in ("avx512", "default"):
-        w_iv = infer_beta1(probe, capability)
+        w_iv = _confirmed(steps, probe, lambda on, c=capability: infer_beta1(on, c), b1_replays(capability))
         if w_iv is not None:
             cap_family = capability
             break
@@ -2456,15 +2487,24 @@ def _identify_once(
     # candidate paths by recipe name: the CPU ones, else (no CPU program reproduces v) the CUDA ones
     device = "cpu"
     paths = {}
+
+    def beta2_of(rcp: Recipe, capability: str) -> Interval | None:
+        def replays(on: list[StepData], c: Interval) -> bool:
+            h = Hyper(beta1=b1, beta2=simplest_in(*_one_minus(c)))
+            return _moment_replays(on, rcp, capability, h, rec.numel, "exp_avg_sq")
+
+        infer = lambda on: infer_beta2(on, rcp, capability, Hyper(beta1=b1), rec.numel)  # noqa: E731
+        return _confirmed(steps, probe, infer, replays)
+
     for impl in CPU_PATHS if family != "2.0" else ("forloop", "foreach"):
         rcp = recipe(impl, "cpu", family)
-        iv = infer_beta2(probe, rcp, cap_family, Hyper(beta1=b1), rec.numel)
+        iv = beta2_of(rcp, cap_family)
         if iv is not None:
             paths[rcp.name] = iv
     if not paths and family != "2.0":
         for impl in CUDA_PATHS:
             rcp = recipe(impl, "cuda")
-            iv = infer_beta2(probe, rcp, "cuda", Hyper(beta1=b1), rec.numel)
+            iv = beta2_of(rcp, "cuda")
             if iv is not None:
                 paths[rcp.name] = iv
         if paths:
@@ -2714,6 +2754,16 @@ def _identify_once(
         findings.append(f"weight decay not visible in these bits: any value up to {wd_hi:.3g} replays them")
 
     hyper = Hyper(lr=lr_ref, beta1=b1, beta2=b2, eps=eps, weight_decay=wd)
+    if lr_for_schedule is None and wd > 0.0:
+        one_lr = Schedule(hyper, None, offset)
+        if not _sample_replays(recipe(impl), steps, one_lr, cap_family, rec.numel):
+            # lr and the decay factor each come from a slice through one point of their ridge: the
+            # simplest of each can miss it together (seen: fused 1-D 526, lr 2.0832e-4, wd 0.05,
+            # eps 3e-5: lr 0.00020832 with wd 0.04 left W 0.99981); wd again at the lr reported
+            at_lr = _wd_interval_of(recipe(impl), one_lr, cap_family, steps, rec.numel)
+            if at_lr is not None:
+                hyper = replace(hyper, weight_decay=simplest_in(*at_lr))
+                wd, wd_lo, wd_hi = hyper.weight_decay, min(wd_lo, at_lr[0]), max(wd_hi, at_lr[1])
     schedule = Schedule(hyper, tuple(lr_for_schedule) if lr_for_schedule else None, offset)
     if lr_for_schedule and len(lr_for_schedule) != rec.steps:
         schedule = Schedule(hyper, None, offset)

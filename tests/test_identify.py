@@ -1145,3 +1145,17 @@ def test_a_late_window_with_a_large_decay_is_identified(tmp_path, capsys):
     out = identify_recorded(tmp_path, capsys, [*args, "--seed", "2"], drop_first=5)
     assert_constant_lr_found(out, 6, 0.02, eps=1e-8, wd=0.3)
     assert "torch-2.7-2.14-cpu-foreach" in out["equivalent_impls"]
+
+
+def test_betas_hold_on_every_step_and_lr_and_wd_are_reported_as_a_pair_that_replays(tmp_path, capsys):
+    """fused, 1-D 526, lr 2.0832e-4, betas (0.9, 0.99), eps 3e-5, wd 0.05 (a seed-48 trial): beta2's
+    two readings, solved on the first 8 steps, gave f32(1 - beta2) two float32 values low (v
+    0.99962, beta2 0.99 outside its interval); now a value the probe gives is checked on every
+    step and solved on all of them where it fails.  lr and wd each came from a slice through one
+    point of their ridge: 0.00020832 with wd 0.04 left W 0.99981; wd is now read again at the lr
+    reported (0.05)."""
+    args = ["--impl", "fused", "--steps", "11", "--shape", "526", "--lr", "0.00020832175969785204"]
+    flags = ["--betas", "0.9", "0.99", "--eps", "3e-5", "--weight-decay", "0.05", "--seed", "229169036"]
+    out = identify_recorded(tmp_path, capsys, [*args, *flags])
+    assert_constant_lr_found(out, 1, 0.00020832175969785204, eps=3e-5, wd=0.05)
+    assert inside(0.99, out["betas_interval"][1]) and inside(0.9, out["betas_interval"][0])
