@@ -400,12 +400,8 @@ def infer_beta2(steps: list[StepData], rcp: Recipe, capability: str, h: Hyper, n
 
 def _moment_replays(steps: list[StepData], rcp: Recipe, capability: str, h: Hyper, numel: int, output: str) -> bool:
     """Whether ``rcp``'s program with ``h`` reproduces the moment ``output`` on every element of
-    ``steps`` (m and v read no step count)."""
-    prog = rcp.build(h, 1.0, capability)
-    flat = np.concatenate([sd.flat for sd in steps])
-    where = {k: v[flat] for k, v in rcp.positions(capability, numel, 1).items()}
-    env = evaluate(prog, _widen(_stack(steps, "state")), where)
-    return np.array_equal(to_bits(env[prog.outputs[output]]), _stack(steps, "want")[output])
+    ``steps`` (m and v read no step count, so any count serves)."""
+    return _sample_replays(rcp, steps, Schedule(h, None), capability, numel, outputs=(output,))
 
 
 def _confirmed(
@@ -3017,12 +3013,15 @@ def _replays_exactly(rec: Recording, r: Recipe, schedule: Schedule, capability: 
     return all(st.fraction == 1.0 for st in rep.overall().values())
 
 
-def _sample_replays(r: Recipe, steps, schedule: Schedule, capability: str, numel: int) -> bool:
+def _sample_replays(
+    r: Recipe, steps, schedule: Schedule, capability: str, numel: int, outputs: tuple[str, ...] = TENSORS
+) -> bool:
+    """Whether ``r``'s program under ``schedule`` reproduces ``outputs`` on every sampled element."""
     where_all = r.positions(capability, numel, 1)
     for sd in steps:
         prog = r.build(schedule.at(sd.index), schedule.step_count(sd.index), capability)
         env = evaluate(prog, _widen(sd.state), {k: v[sd.flat] for k, v in where_all.items()})
-        for key in TENSORS:
+        for key in outputs:
             if not np.array_equal(to_bits(env[prog.outputs[key]]), sd.want[key]):
                 return False
     return True
