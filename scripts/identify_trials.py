@@ -6,7 +6,7 @@ on this machine's CPU; keeps only the seed layout's four datasets (no attributes
 runs ``identify`` and checks what issue 5 asks: the true path among the named ones, the step count
 of index 0, every true hyper-parameter inside its reported interval, and a replay exactly 1.0.
 
-    python scripts/identify_trials.py --trials 40 --seed 1 [--out trials.jsonl]
+    python scripts/identify_trials.py --trials 40 --seed 1 [--out trials.jsonl] [--draw late-decay]
 
 Prints one JSON line per trial and a summary; exits 1 when any trial is wrong.  Not run in CI
 (minutes per dozen trials); the cases it found wrong became tests in tests/test_identify.py.
@@ -65,6 +65,29 @@ def draw(rng: np.random.Generator) -> dict:
         "beta1": b1, "beta2": b2, "eps": eps, "weight_decay": wd, "drop_first": drop,
         "seed": int(rng.integers(1 << 30)),
     }  # fmt: skip
+
+
+def draw_late_decay(rng: np.random.Generator) -> dict:
+    """A window recorded late with a visible decay on a small file (the decay estimate is noisiest
+    there): for-loop or foreach, lr 0.005-0.03 (constant or cosine), wd 0.1 or 0.3, from step 3-11."""
+    case = draw(rng)
+    drop = int(rng.integers(2, 11))
+    steps = int(rng.integers(4, 12)) + drop
+    lr0 = float(10 ** rng.uniform(math.log10(0.005), math.log10(0.03)))
+    t = np.arange(steps)
+    lrs = [lr0] if rng.random() < 0.5 else [max(x, lr0 * 1e-3) for x in lr0 * 0.5 * (1 + np.cos(math.pi * t / steps))]
+    one_d = rng.random() < 0.5
+    shape = [int(rng.integers(20, 400))] if one_d else [int(rng.integers(5, 100)), int(rng.integers(2, 8))]
+    case.update(
+        impl=str(rng.choice(["forloop", "foreach"])),
+        shape=shape,
+        steps=steps, drop_first=drop, lr=[float(x) for x in lrs], lr_kind="constant" if len(lrs) == 1 else "cosine",
+        weight_decay=float(rng.choice([0.1, 0.3])),
+    )  # fmt: skip
+    return case
+
+
+DRAWS = {"random": draw, "late-decay": draw_late_decay}
 
 
 def strip(src: Path, dst: Path, drop_first: int) -> None:
@@ -142,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--trials", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None, help="also append each trial's JSON line here")
+    ap.add_argument("--draw", choices=sorted(DRAWS), default="random", help="which cases to draw")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds identify may take per trial")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(args.seed)
@@ -149,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     times = []
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.trials):
-            row = run_trial(draw(rng), Path(tmp), args.timeout)
+            row = run_trial(DRAWS[args.draw](rng), Path(tmp), args.timeout)
             bad += bool(row["wrong"])
             times.append(row["seconds"])
             line = json.dumps(row)
