@@ -1294,16 +1294,19 @@ def scan_step_counts(
         cuts = _decay_cuts(rcp, capability, h, picked, ranked, where_all, _decay_windows(picked, h, lr_per_step))
     # eps searched: the first two stages only (each bisects eps again for the survivors it cannot
     # keep at their last eps; fused keeps bands of counts: 651 s on a 400x10 file with all four)
-    for per_step in SCAN_STAGES if eps is not None else SCAN_STAGES[:2]:
+    grid_open = True  # the first stage's eps grid: until a chunk of counts keeps one
+    for stage, per_step in enumerate(SCAN_STAGES if eps is not None else SCAN_STAGES[:2]):
         rows = [r[:per_step] for r in ranked]
         intervals, replays, steer = _scan_stage(
             opened, picked, rows, where_all, b_table, base, h.beta1, conv_eps, lr_per_step, cuts
         )
+        span = _eps_span(picked, rows, float(b_table.min()))
         alive, alive_e = [], []
         batch = max(1, (1 << 16) // sum(r.size for r in rows))
         for start in range(0, cands.size, batch):
             cand, e_cand = cands[start : start + batch], e_pat[start : start + batch]
             known = e_cand >= 0
+            last_e = e_cand.copy()
             ok = np.zeros(cand.size, bool)
             if known.any():
                 ok[known] = replays(*intervals(cand[known], e_cand[known]))
@@ -1312,6 +1315,18 @@ def scan_step_counts(
                 ok[near], e_cand[near] = _near_eps(intervals, replays, cand[near], e_cand[near], bf16_eps)
                 retry = ~ok
                 ok[retry], e_cand[retry] = _scan_eps(intervals, replays, cand[retry], steer(cand[retry]), bf16_eps)
+            if eps is None and bf16_eps and not ok.all() and (stage > 0 or grid_open):
+                # the bisection's moves are a heuristic: where it ends without a fit, a grid
+                retry = np.nonzero(~ok)[0]
+                if stage == 0:  # counts past GRID_COUNTS, and past a chunk that kept one, are not gridded
+                    retry = retry[cand[retry] <= GRID_COUNTS]
+                    for chunk in np.array_split(retry, max(1, -(-retry.size // GRID_CHUNK))):
+                        if chunk.size and grid_open:
+                            ok[chunk], e_cand[chunk] = _grid_eps(intervals, replays, cand[chunk], *span)
+                            grid_open = not ok[chunk].any()
+                else:  # around the eps the last stage kept
+                    retry = retry[last_e[retry] >= 0]
+                    ok[retry], e_cand[retry] = _grid_eps(intervals, replays, cand[retry], *_eps_around(last_e[retry]))
             alive.append(cand[ok])
             alive_e.append(e_cand[ok])
         cands = np.concatenate(alive) if alive else cands[:0]
@@ -1324,6 +1339,71 @@ def scan_step_counts(
     if eps_found is not None:
         eps_found.update(zip(cands.tolist(), _int_f32(e_pat).tolist(), strict=True))
     return cands.tolist(), saturated
+
+
+EPS_GRID = 16
+"""bf16 values of eps between two points of the count scan's eps grid (an eighth of an octave).
+Measured: the eps that replay a for-loop late window (47x11, eps 2e-4, 8 elements per step)
+span 24 bf16 values, behind a rise of the stage's worst gap the bisection does not cross."""
+GRID_COUNTS = 512
+"""Counts of index 0 up to which the first scan stage grids eps (~0.1 s per point for 512)."""
+GRID_CHUNK = 64
+"""Counts gridded together, smallest first: the grid stops after the first chunk that keeps one."""
+GRID_NEAR = 64
+"""bf16 values either side of the last stage's eps that a later stage's grid tries (one apart)."""
+
+
+def _eps_span(picked: list[StepData], rows: list[np.ndarray], bc2_min: float) -> tuple[np.ndarray, np.ndarray]:
+    """The first stage's eps grid for :func:`_grid_eps`: per candidate a start (bf16 bit patterns)
+    and the offsets from it, EPS_GRID apart, over the eps that can change a bf16 denominator
+    ``d = bf16(s + eps)``, ``s = bf16(sqrt(v) / bc2_sqrt)``, of a scanned element.
+
+    Theorem (eps visible only in [2^-10 s_min, 2^10 s_max]): for bf16 s in [2^e, 2^(e+1)),
+    half an ulp is 2^(e-8) > s*2^-9, so eps < s*2^-10 leaves s + eps below the midpoint, even
+    after the float32 add rounds it (24 bits): d = s for every element; eps >= s*2^10 makes s
+    less than half an ulp of eps, and d = eps for every element (lr and eps then trade off: one
+    point of that range stands for all).  s_min and s_max are bounded with every bc2_sqrt of the
+    table (in [bc2_min, 1]); an element with v = 0 (d = eps always) bounds nothing."""
+    v = np.concatenate([bits.widen(sd.want["exp_avg_sq"][r]).astype(np.float64) for sd, r in zip(picked, rows,
+                        strict=True)])  # fmt: skip
+    v = v[np.isfinite(v) & (v > 0)]
+    lo_e, hi_e = EPS_RANGE
+    if v.size:
+        lo_e = max(lo_e, math.sqrt(v.min()) * 2.0**-10)
+        hi_e = min(hi_e, math.sqrt(v.max()) / max(bc2_min, 2.0**-60) * 2.0**10)
+    lo, hi = (int(bits.narrow(np.array([x], np.float32))[0]) for x in (lo_e, max(lo_e, hi_e)))
+    return np.array([lo], np.int64), np.arange(0, hi - lo + 1, EPS_GRID, dtype=np.int64)
+
+
+def _eps_around(e_bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A later stage's grid for :func:`_grid_eps`: the GRID_NEAR bf16 values either side of each
+    candidate's last eps (float32 bit patterns), nearest first."""
+    centre = bits.narrow(_int_f32(e_bits)).astype(np.int64)
+    near = np.arange(1, GRID_NEAR + 1, dtype=np.int64)
+    return centre, np.stack([near, -near], axis=1).reshape(-1)
+
+
+def _grid_eps(
+    intervals: Callable, replays: Callable, cand: np.ndarray, start: np.ndarray, offsets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For :func:`scan_step_counts` with eps unknown on a bf16-eps path, where the bisection
+    (:func:`_scan_eps`) ended without a fit: per candidate, whether some eps of the grid
+    ``start + offsets`` (bf16 bit patterns; ``start`` one per candidate or one for all) lets
+    one lr (per part) replay its elements, and the first such (float32 bit pattern; -1: none).
+    A grid finds every window of eps at least as wide as its spacing, whatever the stage's gaps
+    do between its points."""
+    found = np.zeros(cand.size, bool)
+    out = np.full(cand.size, -1, np.int64)
+    start = np.broadcast_to(start, cand.shape)
+    for k in offsets:
+        todo = np.nonzero(~found)[0]
+        if todo.size == 0:
+            break
+        at = bits.widen(np.clip(start[todo] + k, 1, 0x7F7F).astype(np.uint16)).view(np.int32).astype(np.int64)
+        ok = replays(*intervals(cand[todo], at))
+        found[todo[ok]] = True
+        out[todo[ok]] = at[ok]
+    return found, out
 
 
 def _scan_stage(
@@ -1778,6 +1858,9 @@ def _pair_steer(
 
     pair_gap = _pair_gap(intervals, cand)
 
+    def whole_gap(which: np.ndarray, at: np.ndarray) -> np.ndarray:
+        return _worst_gap(*intervals(cand[which], at), parts)
+
     def steer(which, above, below, lows, highs, side) -> np.ndarray:
         stuck = side != 0
         votes = np.where(stuck, -side * effect[None, :], 0)
@@ -1791,7 +1874,9 @@ def _pair_steer(
             inside = (column >= parts[worst][:, None]) & (column < parts[worst + 1][:, None])
             i = np.argmax(np.where(inside, lows[free], np.iinfo(np.int64).min), axis=1)
             j = np.argmin(np.where(inside, highs[free], np.iinfo(np.int64).max), axis=1)
-            up[free] = _measured_move(pair_gap, which[free], above[free], below[free], i, j, slope[j] > slope[i])
+            up[free] = _measured_move(
+                pair_gap, which[free], above[free], below[free], i, j, slope[j] > slope[i], whole_gap
+            )
         return up
 
     return steer
@@ -1809,12 +1894,34 @@ def _pair_gap(intervals: Callable, cand: np.ndarray) -> Callable:
     return pair_gap
 
 
-def _measured_move(pair_gap: Callable, which, above, below, i, j, model: np.ndarray) -> np.ndarray:
+def _measured_move(
+    pair_gap: Callable, which, above, below, i, j, model: np.ndarray, whole_gap: Callable | None = None
+) -> np.ndarray:
     """Whether eps moves up: the pair (``i``, ``j``) measured at eps ``above`` and ``below``,
-    towards the side where its gap is smaller; ``model`` where both measure alike."""
+    towards the side where its gap is smaller; where the pair conflicts on neither side (both
+    gaps <= 0: bf16 denominators make an element's lr interval jump with eps, and the pair
+    that conflicts at the midpoint alone says nothing about the way) or measures alike,
+    ``whole_gap(which, at)`` (the stage's worst gap) measured likewise; ``model`` where that
+    too measures alike (seen: for-loop step schedule, eps 2e-4, from step 3: the pair agreed
+    at 1.03e-4 and 5.2e-5 about a midpoint of 7.3e-5, eps moved down and no count was kept)."""
     pair = np.stack([i, j], axis=1)
     g_up, g_down = pair_gap(which, above, pair), pair_gap(which, below, pair)
-    return np.where(g_up != g_down, g_up < g_down, model)
+    up = np.where(g_up != g_down, g_up < g_down, model)
+    blind = (g_up == g_down) | ((g_up <= 0) & (g_down <= 0))
+    if whole_gap is not None and blind.any():
+        k = np.nonzero(blind)[0]
+        w_up, w_down = whole_gap(which[k], above[k]), whole_gap(which[k], below[k])
+        up[k] = np.where(w_up != w_down, w_up < w_down, model[k])
+    return up
+
+
+def _worst_gap(lows: np.ndarray, highs: np.ndarray, side: np.ndarray, parts: np.ndarray) -> np.ndarray:
+    """Per candidate, the widest conflict among its parts (highest lower bound less lowest upper
+    bound, as float32 bit patterns: <= 0 where one lr fits the part); inf where an element has
+    no lr interval."""
+    gaps = [lows[:, lo:hi].max(axis=1) - highs[:, lo:hi].min(axis=1) for lo, hi in itertools.pairwise(parts)]
+    worst = np.max(np.stack(gaps, axis=1), axis=1).astype(np.float64)
+    return np.where((side != 0).any(axis=1), np.inf, worst)
 
 
 def _late_window(
@@ -2051,19 +2158,24 @@ def _counts_from_fits(fits: list[StepFit], b1: float, b2: float, coupled_decay: 
     return [int(t0[i]) for i in order[:PROBE_COUNTS] if gap[i] < COUNT_GAP]
 
 
-def _fit_steps(steps, rcp, capability, h, offset, numel) -> tuple[list[StepFit], float | None] | None:
+def _fit_steps(
+    steps, rcp, capability, h, offset, numel, e_first: tuple[float, ...] = ()
+) -> tuple[list[StepFit], float | None] | None:
     """Per-step fits (an lr schedule), eps and decay settled across steps, then each step's
     step size refitted with them fixed.  Returns the fits and the eps of the refit (None: no
     eps tried refits every step; each fit keeps its own, and no single replay need be exact:
-    seen, fused, b1 0.5, eps 1e-6, at count 1 for 2)."""
+    seen, fused, b1 0.5, eps 1e-6, at count 1 for 2).  ``e_first``: eps values every step tries
+    first (the eps a count scan kept this count with: a step's joint search of step size and eps
+    can miss a narrow window of eps that the scan's grid found; seen: for-loop, eps 2e-4, from
+    step 3, index 1 fitted at the scan's 1.86e-4 only)."""
     fits = []
-    d_hint, e_hint = None, ()
+    d_hint, e_hint = None, e_first
     for sd in steps:  # eps is the same at every step, the decay nearly: each step hints the next
         f = fit_step(sd, rcp, capability, h, float(sd.index + offset), numel, d_hint, e_hint=e_hint)
         if f is None:
             return None
         fits.append(f)
-        d_hint, e_hint = f.decay.mid(), _eps_hints(f.eps)
+        d_hint, e_hint = f.decay.mid(), tuple(dict.fromkeys((*_eps_hints(f.eps), *e_first)))
     for eps in _eps_tries(fits):
         refit = []
         for sd, f in zip(steps, fits, strict=True):
@@ -2534,6 +2646,7 @@ def _identify_once(
         search_offsets = (hint_offset,)
         probed = Probe(False, False, None, [])
     scanned_per_step: dict[tuple[str, float | None], list[int]] = {}
+    scanned_eps: dict[str, dict[int, float]] = {}  # per path, the eps its eps-searched per-step scan kept each count at
 
     def per_step_counts(impl: str, b2: float, eps: float | None = 1e-8) -> list[int]:
         """Counts of index 0 where one lr per step fits at ``eps``, no decay; eps None: searched
@@ -2544,8 +2657,9 @@ def _identify_once(
         if (impl, eps) not in scanned_per_step:
             h = Hyper(beta1=b1, beta2=b2)
             decayed = eps is None and "fused" not in impl  # (fused: its float32 decay has its own scan)
+            eps_of = scanned_eps.setdefault(impl, {}) if eps is None else None
             scanned_per_step[impl, eps], _ = scan_step_counts(
-                steps, recipe(impl), cap_family, h, rec.numel, eps, range(1, SCAN_CHUNK + 1), True, decayed
+                steps, recipe(impl), cap_family, h, rec.numel, eps, range(1, SCAN_CHUNK + 1), True, decayed, eps_of
             )
         return scanned_per_step[impl, eps]
 
@@ -2663,7 +2777,9 @@ def _identify_once(
                 offset = queue.pop(0)
                 tried.append(offset)
                 if phase == "schedule":
-                    fitted = _fit_steps(steps, rcp, cap_family, h, offset, rec.numel)
+                    e_scan = scanned_eps.get(impl, {}).get(offset)
+                    e_first = (e_scan,) if e_scan is not None else ()
+                    fitted = _fit_steps(steps, rcp, cap_family, h, offset, rec.numel, e_first)
                     fits, settled = fitted if fitted is not None else (None, None)
                     if fits is not None:
                         lrs = _lr_intervals(fits, b1, offset)

@@ -1159,3 +1159,64 @@ def test_betas_hold_on_every_step_and_lr_and_wd_are_reported_as_a_pair_that_repl
     out = identify_recorded(tmp_path, capsys, [*args, *flags])
     assert_constant_lr_found(out, 1, 0.00020832175969785204, eps=3e-5, wd=0.05)
     assert inside(0.99, out["betas_interval"][1]) and inside(0.9, out["betas_interval"][0])
+
+
+def test_the_eps_scan_grids_eps_where_its_bisection_ends_without_a_fit(tmp_path):
+    """for-loop 47x11, step schedule 3e-4 -> 3e-5, betas (0.9, 0.98), eps 2e-4, wd 0.1 (1 - lr*wd
+    rounds away: no visible decay), index 0 = step 3 (a seed-54 trial: "not reproducible" after
+    126 s).  At count 3 the eps that replay the scan's elements span 24 bf16 values behind a rise
+    of the stage's worst gap: the bisection ended at 1.45e-4 and no count was kept.  The grid
+    (an eighth of an octave) keeps count 3 alone; the per-step fits at count 3 then need the
+    scan's eps first (index 1's joint search of step size and eps misses the window)."""
+    from adamw_audit.identify import _fit_steps, scan_step_counts
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+
+    lrs = ",".join(["3e-4"] * 9 + ["3e-5"] * 10)
+    args = ["--impl", "forloop", "--steps", "19", "--shape", "47x11", "--lr", lrs]
+    flags = ["--betas", "0.9", "0.98", "--eps", "2e-4", "--weight-decay", "0.1", "--seed", "241664396"]
+    steps, numel = sampled_steps(tmp_path, [*args, *flags], drop_first=2)
+    h, eps_of = Hyper(beta1=0.9, beta2=0.98), {}
+    scan = (steps, recipe("forloop"), "avx512", h, numel, None, range(1, 65), True)
+    found, _ = scan_step_counts(*scan, eps_found=eps_of)
+    assert found == [3] and 1.83e-4 < eps_of[3] < 2.14e-4
+    assert _fit_steps(steps, recipe("forloop"), "avx512", h, 3, numel) is None
+    fits, _ = _fit_steps(steps, recipe("forloop"), "avx512", h, 3, numel, (eps_of[3],))
+    assert [f.index for f in fits] == [sd.index for sd in steps]
+
+
+def test_the_one_lr_eps_scan_grids_eps_too(tmp_path):
+    """for-loop 45x5, lr 0.0082117, betas (0.9, 0.9999), eps 2e-4, wd 0.1, index 0 = step 5 (a
+    late-decay seed-1 trial: no answer in 180 s, the eps bisection keeping no count at any of
+    three beta2 values).  The grid keeps count 5 alone (the file: exact in 70 s)."""
+    from adamw_audit.identify import scan_step_counts
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+
+    args = ["--impl", "forloop", "--steps", "12", "--shape", "45x5", "--lr", "0.008211703142154227"]
+    flags = ["--betas", "0.9", "0.9999", "--eps", "2e-4", "--weight-decay", "0.1", "--seed", "778237273"]
+    steps, numel = sampled_steps(tmp_path, [*args, *flags], drop_first=4)
+    h, eps_of = Hyper(beta1=0.9, beta2=0.9999), {}
+    found, _ = scan_step_counts(steps, recipe("forloop"), "avx512", h, numel, None, range(1, 65), eps_found=eps_of)
+    assert found == [5] and 1.8e-4 < eps_of[5] < 2.2e-4
+
+
+def test_eps_changes_a_bf16_denominator_only_inside_the_grid_s_span():
+    """:func:`_eps_span`'s theorem, exhaustively over every positive finite bf16 s: with eps a
+    bf16 value below s*2^-10, bf16(s + eps) (the float32 add, rounded) is s; at or above s*2^10
+    it is eps."""
+    from emulation import bits
+
+    for scale, expect in ((2.0**-10, True), (2.0**10, False)):
+        s = bits.widen(np.arange(0x0001, 0x7F80 if expect else 0x7A00, dtype=np.uint16))  # (s*2^10 < 2^127)
+        # the bf16 eps nearest the bound on the far side of it, and 8 values farther out
+        bound = (s.astype(np.float64) * scale).astype(np.float32)
+        e16 = bits.narrow(bound).astype(np.int64)
+        for step in (0, 8):
+            k = e16 - 1 - step if scale < 1 else e16 + 1 + step
+            ok = (k >= 1) & (k < 0x7F80)
+            e = bits.widen(k[ok].astype(np.uint16))
+            assert ((e < bound[ok]) if scale < 1 else (e >= bound[ok])).all()
+            d = bits.widen(bits.narrow(s[ok] + e))
+            want = s[ok] if expect else e
+            assert np.array_equal(d, want)
