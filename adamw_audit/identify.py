@@ -2167,15 +2167,30 @@ def _fit_steps(
     seen, fused, b1 0.5, eps 1e-6, at count 1 for 2).  ``e_first``: eps values every step tries
     first (the eps a count scan kept this count with: a step's joint search of step size and eps
     can miss a narrow window of eps that the scan's grid found; seen: for-loop, eps 2e-4, from
-    step 3, index 1 fitted at the scan's 1.86e-4 only)."""
+    step 3, index 1 fitted at the scan's 1.86e-4 only).  The first step, the one fitted without
+    another's hints, may fail where the others fit: it is fitted again last, with their eps."""
     fits = []
     d_hint, e_hint = None, e_first
+    deferred = None
     for sd in steps:  # eps is the same at every step, the decay nearly: each step hints the next
         f = fit_step(sd, rcp, capability, h, float(sd.index + offset), numel, d_hint, e_hint=e_hint)
+        if f is None and not fits and deferred is None and len(steps) > 1:
+            deferred = sd  # the first step, with no other step's hint: fitted again after them
+            continue
         if f is None:
             return None
         fits.append(f)
         d_hint, e_hint = f.decay.mid(), tuple(dict.fromkeys((*_eps_hints(f.eps), *e_first)))
+    if deferred is not None:
+        # hinted by the others: the eps they allow together, spread over it (seen: for-loop step
+        # schedule, b1 0.8, eps 3e-5, wd 0.3, from step 2: index 1 allows eps in [2.66e-5, 3.05e-5]
+        # alone, and its search with all three unknown missed it; the later steps share [1.53e-5, 3.05e-5])
+        e_retry = (*_eps_tries(fits), *_eps_spread(_shared(fits)[0]), *e_first)
+        f = fit_step(deferred, rcp, capability, h, float(deferred.index + offset), numel, fits[0].decay.mid(),
+                     e_hint=tuple(dict.fromkeys(e_retry)))  # fmt: skip
+        if f is None:
+            return None
+        fits.insert(0, f)
     for eps in _eps_tries(fits):
         refit = []
         for sd, f in zip(steps, fits, strict=True):
@@ -2186,6 +2201,18 @@ def _fit_steps(
         else:  # keep each step's searched eps and decay intervals
             return [replace(r, eps=f.eps, decay=f.decay) for r, f in zip(refit, fits, strict=True)], eps
     return fits, None
+
+
+EPS_SPREAD = 8
+"""Points of an eps interval a deferred step fit tries (:func:`_eps_spread`)."""
+
+
+def _eps_spread(iv: Interval) -> tuple[float, ...]:
+    """EPS_SPREAD float32 values spread evenly in log scale over ``iv`` (ends included) where it
+    spans at most two decades (a wider one says little of eps), else none."""
+    if not 0 < iv.lo <= iv.hi < 100 * iv.lo:
+        return ()
+    return tuple(float(np.float32(x)) for x in np.geomspace(iv.lo, iv.hi, EPS_SPREAD))
 
 
 def _eps_tries(fits: list[StepFit]) -> list[float]:
