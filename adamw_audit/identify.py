@@ -945,6 +945,7 @@ def fit_pooled(
     numel: int,
     unknowns: str = "plain",
     eps_first: tuple[float, ...] = (),
+    held_decay: float = 1.0,
 ) -> tuple[Interval, Interval, Interval, tuple[Interval, Interval, Interval] | None] | None:
     """One lr, eps and decay factor for every step at once (constant lr: the common case).
 
@@ -955,7 +956,8 @@ def fit_pooled(
     ``unknowns`` says what is solved with lr, cheapest first: "plain" (no visible decay, eps one
     of EPS_GUESSES: a few searches), "eps" (no visible decay, eps anywhere: a joint search),
     "decay" (a visible decay, eps one of the guesses: a joint search per guess), "decay+eps"
-    (both: a bisection on eps, each probe a joint search whose failure says which way eps goes).
+    (both: a bisection on eps, each probe a joint search whose failure says which way eps goes),
+    "lr" (lr alone, at eps ``eps_first[0]`` and decay factor ``held_decay``: another count's lr).
     ``eps_first``: eps values "plain" and "decay" try before EPS_GUESSES (a smaller sample's
     answer), and "eps" before its joint search (a count scan's: seen, for-loop, eps 2e-4, from
     step 11, the joint search failing at the count the scan kept).  Returns (lr, eps, decay)
@@ -993,6 +995,10 @@ def fit_pooled(
     # a subset with no lr rules the whole set out (fewer constraints): a cheap "no" first
     probe = np.sort(np.random.default_rng(0).choice(n, size=min(n, PROBE), replace=False))
     guesses = tuple(dict.fromkeys((*eps_first, *EPS_GUESSES)))
+    if unknowns == "lr":
+        e, d = conv_eps(full(eps_first[0])), conv_decay(full(held_decay))
+        if search("__c", {"__e": e, "__d": d}, 1e-30, 1e2, rows=probe) is not None:
+            lr = search("__c", {"__e": e, "__d": d}, 1e-30, 1e2)
     for guess in guesses if unknowns == "plain" else ():  # no visible decay: a search per eps guess
         e = conv_eps(full(guess))
         if search("__c", {"__e": e, "__d": one}, 1e-30, 1e2, rows=probe) is None:
@@ -1000,7 +1006,7 @@ def fit_pooled(
         lr, d = search("__c", {"__e": e, "__d": one}, 1e-30, 1e2), one
         if lr is not None:
             break
-    if unknowns != "plain":  # the eps search's and the ridge walk's per-element order
+    if unknowns not in ("plain", "lr"):  # the eps search's and the ridge walk's per-element order
         e_slope, e_effect = _eps_slope(_stack(steps, "want"), inputs["__b"], bc2 == "1/bc2_sqrt")
     if unknowns in ("decay", "decay+eps"):  # W ~ p*d - c*q: the c an element allows moves with d at p/q
         p, q, _ = _ls_terms(StepData(-1, _stack(steps, "state"), _stack(steps, "want"), flat), h, 1.0 + offset)
@@ -1097,7 +1103,7 @@ def fit_pooled(
     d = conv_decay(full(decay.mid() if decay.hi < 1.0 else 1.0))
     lr = search("__c", {"__e": e, "__d": d}, 1e-30, 1e2) or lr
     wide = None
-    if unknowns != "plain":
+    if unknowns not in ("plain", "lr"):
         # the walk's elements: those that bind lr at the point (narrowest intervals) and those eps
         # moves most (smallest sqrt(v)/bc2_sqrt): a random subsample misses them and walks too far
         lows, highs, _side = element_intervals(
@@ -2985,6 +2991,26 @@ def _identify_once(
             )
     tried = sorted({*offsets, *scanned[:20]})
     other_offsets = _other_offsets(rec, recipe(chosen[0]), schedule, chosen[1], steps, tried) if exact_keys else []
+    if exact_keys and schedule.lr_per_index is None:
+        # counts that tie with an lr of their own (the probe's counts, those searched, the neighbours)
+        late = probed.counts if probed is not None else []
+        own = _pooled_other_offsets(
+            rec, recipe(chosen[0]), schedule, chosen[1], steps, sorted({*tried, *late}), SCAN_TRIES
+        )
+        own = {o: ivs for o, ivs in own.items() if o not in other_offsets}
+        if own:
+            other_offsets = sorted({*other_offsets, *own})
+            lr_interval = [min(lr_interval[0], *(iv[0] for iv, _ in own.values())),
+                           max(lr_interval[1], *(iv[1] for iv, _ in own.values()))]  # fmt: skip
+            if wd_lo > 0.0:
+                wd_lo = min(wd_lo, *(iv[0] for _, iv in own.values()))
+                wd_hi = max(wd_hi, *(iv[1] for _, iv in own.values()))
+            findings.append(
+                f"counts {sorted(own)} of index 0 also replay the file exactly, each with one lr of its own: the lr "
+                f"interval (and weight decay's) spans every count listed; the lr reported is count {offset}'s"
+            )
+        if set(range(offset + 1, offset + SCAN_TRIES + 1)) <= set(other_offsets):
+            findings.append(_count_not_pinned(offset))
     if exact_keys and schedule.lr_per_index is not None:
         # the counts checked: those searched, and the first the per-step scan kept
         kept = scanned_per_step.get((chosen[0], None)) or scanned_per_step.get((chosen[0], 1e-8), [])
@@ -2998,10 +3024,7 @@ def _identify_once(
         )  # fmt: skip
         walked_out = set(range(offset + 1, offset + SCAN_TRIES + 1)) <= set(refitted)
         if walked_out and len(kept) <= 20:  # (more: the per-step scan's finding below)
-            findings.append(
-                f"every count of index 0 checked from {offset} to {offset + SCAN_TRIES} replays: the step count "
-                "is not pinned by these bits (larger counts not checked)"
-            )
+            findings.append(_count_not_pinned(offset))
         if refitted:
             other_offsets = sorted({*other_offsets, *refitted})
             findings.append(
@@ -3378,6 +3401,55 @@ def _kernel_decay(r: Recipe, schedule: Schedule, index: int, capability: str) ->
     """The decay factor ``1 - lr*wd`` as the kernel of ``r`` receives it at array index ``index``."""
     prog = r.build(schedule.at(index), schedule.step_count(index), capability)
     return float(scalar_labels(prog)["1-lr*wd"].kernel_value)
+
+
+def _count_not_pinned(offset: int) -> str:
+    return (f"every count of index 0 checked from {offset} to {offset + SCAN_TRIES} replays: the step count is not "
+            "pinned by these bits (larger counts not checked)")  # fmt: skip
+
+
+def _pooled_other_offsets(
+    rec: Recording, r: Recipe, schedule: Schedule, capability: str, steps, offsets, walk: int
+) -> dict[int, tuple[tuple[float, float], tuple[float, float]]]:
+    """Other step counts of index 0 that replay the file exactly with one lr of their own (eps
+    and the kernel's decay factor held), with that count's lr and weight-decay intervals: one lr
+    absorbs most of a count's first bias correction (W sees ``f32(lr / bc1)``), so on a short
+    or late window neighbouring counts can tie, each with its own lr (seen: fused, b1 0.8, eps
+    2e-4, two steps at counts 11 and 12: count 12 found with lr 1.056e-5, the truth 11 replays
+    with 1.0777e-5).  Checks ``offsets``, then walks from the count found both ways while counts
+    replay, up to ``walk`` counts each way."""
+    h = schedule.hyper
+    d = _kernel_decay(r, schedule, steps[0].index, capability) if h.weight_decay > 0.0 else 1.0
+
+    def replays_at(off: int) -> tuple[tuple[float, float], tuple[float, float]] | None:
+        fit = fit_pooled(steps, r, capability, h, off, rec.numel, "lr", (h.eps,), d) if off >= 1 else None
+        if fit is None:
+            return None
+        lr_iv, wd_iv = fit[0], (h.weight_decay, h.weight_decay)
+        lr = simplest_in(lr_iv.lo, lr_iv.hi)
+        wd = h.weight_decay
+        if d < 1.0:  # the same decay factor at this count's lr: 1 - lr*wd rounds to it
+            d_lo, d_hi = _rounding_edges(d, d)
+            wd_iv = ((1 - d_hi) / lr_iv.hi, (1 - d_lo) / lr_iv.lo)
+            wd = simplest_in((1 - d_hi) / lr, (1 - d_lo) / lr)
+        other = Schedule(replace(h, lr=lr, weight_decay=wd), None, off)
+        if not _replays_exactly(rec, r, other, capability, steps):
+            return None
+        return (lr_iv.lo, lr_iv.hi), wd_iv
+
+    out = {}
+    for off in offsets:
+        if off != schedule.step_offset and (got := replays_at(off)) is not None:
+            out[off] = got
+    for way in (-1, 1):
+        at = schedule.step_offset + way
+        while abs(at - schedule.step_offset) <= walk and (at in out or (at not in offsets and at >= 1)):
+            if at not in out:
+                if (got := replays_at(at)) is None:
+                    break
+                out[at] = got
+            at += way
+    return out
 
 
 def _other_offsets(rec: Recording, r: Recipe, schedule: Schedule, capability: str, steps, offsets) -> list[int]:

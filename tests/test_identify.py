@@ -271,13 +271,15 @@ def test_a_gradient_the_optimizer_saw_scaled_is_named(tmp_path, capsys):
 
 def test_a_step_count_the_bits_cannot_see_is_reported_as_a_tie(tmp_path, capsys):
     """betas (0, 0): both bias corrections are 1 at every step, so every step count searched
-    replays the file; identify lists the others instead of pretending to know."""
+    replays the file; identify lists the others (walked up to 12 past the count found) instead of
+    pretending to know, and says the count is not pinned."""
     rec = tmp_path / "b0.h5"
     assert main(["record", str(rec), "--steps", "5", "--shape", "120x8", "--betas", "0", "0", "--lr", "0.01"]) == 0
     capsys.readouterr()
     out = identify_json(capsys, strip(str(rec), tmp_path / "bare.h5"))
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
-    assert out["first_index_step_count"] == 1 and out["other_step_counts"] == [2, 3, 4, 5]
+    assert out["first_index_step_count"] == 1 and out["other_step_counts"] == list(range(2, 14))
+    assert any("the step count is not pinned" in f for f in out["findings"])
 
 
 def _late_window(tmp_path, impl: str, betas: tuple[str, str], drop: int = 220) -> str:
@@ -1240,3 +1242,21 @@ def test_a_first_step_that_fails_alone_is_fitted_again_with_the_later_steps_eps(
     fits, eps = fitted
     assert [f.index for f in fits] == [sd.index for sd in steps] and inside(3e-5, (fits[0].eps.lo, fits[0].eps.hi))
     assert eps == 3e-5
+
+
+def test_counts_that_tie_with_one_lr_of_their_own_are_listed_and_spanned(tmp_path, capsys):
+    """fused 393x39, step schedule 1.0777e-4 -> 1.0777e-5 at step 7, betas (0.8, 0.98), eps 2e-4,
+    wd 0.1 (unseen), index 0 = step 11: two replayed steps at one lr (a seed-59 trial).  Count 12
+    replays with lr 1.056e-5, the truth 11 with 1.0777e-5 (one lr absorbs most of the first bias
+    correction): each count that ties with an lr of its own is listed, the lr interval spans
+    them (before: count 12 alone, the truth's lr outside [1.0521e-5, 1.0607e-5])."""
+    lr_hi, lr_lo = 0.00010776651683642045, 1.0776651683642046e-05
+    lrs = ",".join([repr(lr_hi)] * 6 + [repr(lr_lo)] * 7)
+    args = ["--impl", "fused", "--steps", "13", "--shape", "393x39", "--lr", lrs, "--betas", "0.8", "0.98"]
+    flags = ["--eps", "2e-4", "--weight-decay", "0.1", "--seed", "630811624"]
+    out = identify_recorded(tmp_path, capsys, [*args, *flags], drop_first=10)
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    counts = [out["first_index_step_count"], *out["other_step_counts"]]
+    assert 11 in counts and 12 in counts and inside(lr_lo, out["lr_interval"])
+    assert inside(2e-4, out["eps_interval"]) and inside(0.1, out["weight_decay_interval"])
+    assert any("each with one lr of its own" in f for f in out["findings"])
