@@ -3425,13 +3425,14 @@ def _pooled_other_offsets(
         fit = fit_pooled(steps, r, capability, h, off, rec.numel, "lr", (h.eps,), d) if off >= 1 else None
         if fit is None:
             return None
-        lr_iv, wd_iv = fit[0], (h.weight_decay, h.weight_decay)
+        lr_iv, decay = fit[0], fit[2]
         lr = simplest_in(lr_iv.lo, lr_iv.hi)
-        wd = h.weight_decay
-        if d < 1.0:  # the same decay factor at this count's lr: 1 - lr*wd rounds to it
-            d_lo, d_hi = _rounding_edges(d, d)
-            wd_iv = ((1 - d_hi) / lr_iv.hi, (1 - d_lo) / lr_iv.lo)
-            wd = simplest_in((1 - d_hi) / lr, (1 - d_lo) / lr)
+        wd, wd_iv = h.weight_decay, (h.weight_decay, h.weight_decay)
+        if d < 1.0:  # a decay factor this count's lr allows: 1 - lr*wd rounds into it (as identify's)
+            d_lo, d_hi = _rounding_edges(decay.lo, decay.hi)
+            seen = decay.hi < 1.0
+            wd_iv = (max(0.0, (1 - d_hi) / lr_iv.hi) if seen else 0.0, (1 - d_lo) / lr_iv.lo)
+            wd = simplest_in((1 - d_hi) / lr, (1 - d_lo) / lr) if seen else wd
         other = Schedule(replace(h, lr=lr, weight_decay=wd), None, off)
         if not _replays_exactly(rec, r, other, capability, steps):
             return None

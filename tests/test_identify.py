@@ -1260,3 +1260,15 @@ def test_counts_that_tie_with_one_lr_of_their_own_are_listed_and_spanned(tmp_pat
     assert 11 in counts and 12 in counts and inside(lr_lo, out["lr_interval"])
     assert inside(2e-4, out["eps_interval"]) and inside(0.1, out["weight_decay_interval"])
     assert any("each with one lr of its own" in f for f in out["findings"])
+
+
+def test_a_count_that_ties_with_its_own_lr_and_decay_widens_the_weight_decay_interval(tmp_path, capsys):
+    """fused 300x7, lr 0.02, betas (0.8, 0.98), wd 0.3 (visible), index 0 = step 11, two replayed
+    steps: count 13 replays too, with lr 0.019193 and the same decay factor, so wd 0.3125: both
+    intervals span it."""
+    args = ["--impl", "fused", "--steps", "13", "--shape", "300x7", "--lr", "0.02", "--betas", "0.8", "0.98"]
+    out = identify_recorded(tmp_path, capsys, [*args, "--weight-decay", "0.3", "--seed", "5"], drop_first=10)
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert out["first_index_step_count"] == 11 and 13 in out["other_step_counts"]
+    assert inside(0.02, out["lr_interval"]) and inside(0.0192, out["lr_interval"])
+    assert inside(0.3, out["weight_decay_interval"]) and inside(0.3125, out["weight_decay_interval"])
