@@ -3404,6 +3404,7 @@ def _kernel_decay(r: Recipe, schedule: Schedule, index: int, capability: str) ->
 
 
 def _count_not_pinned(offset: int) -> str:
+    """The finding for a count found whose SCAN_TRIES next counts all replay too."""
     return (f"every count of index 0 checked from {offset} to {offset + SCAN_TRIES} replays: the step count is not "
             "pinned by these bits (larger counts not checked)")  # fmt: skip
 
@@ -3433,7 +3434,7 @@ def _pooled_other_offsets(
             seen = decay.hi < 1.0
             wd_iv = (max(0.0, (1 - d_hi) / lr_iv.hi) if seen else 0.0, (1 - d_lo) / lr_iv.lo)
             wd = simplest_in((1 - d_hi) / lr, (1 - d_lo) / lr) if seen else wd
-        other = Schedule(replace(h, lr=lr, weight_decay=wd), None, off)
+        other = replace(schedule, hyper=replace(h, lr=lr, weight_decay=wd), step_offset=off)
         if not _replays_exactly(rec, r, other, capability, steps):
             return None
         return (lr_iv.lo, lr_iv.hi), wd_iv
