@@ -1272,3 +1272,24 @@ def test_a_count_that_ties_with_its_own_lr_and_decay_widens_the_weight_decay_int
     assert out["first_index_step_count"] == 11 and 13 in out["other_step_counts"]
     assert inside(0.02, out["lr_interval"]) and inside(0.0192, out["lr_interval"])
     assert inside(0.3, out["weight_decay_interval"]) and inside(0.3125, out["weight_decay_interval"])
+
+
+def test_a_schedule_giving_the_same_programs_replays_alike_without_a_replay(tmp_path):
+    """:func:`_same_programs`: late in a run (or with betas (0, 0)) neighbouring counts give the
+    kernels the same scalars, so a whole-file replay of the other count can be skipped; early
+    counts differ.  Checked against real replays of a betas-(0, 0) file."""
+    from adamw_audit.identify import _replays_exactly, _same_programs
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.conventions import Schedule
+    from refimpl.recording import open_recording
+
+    r = recipe("forloop")
+    early, late = (Schedule(Hyper(), None, k) for k in (1, 2)), (Schedule(Hyper(), None, k) for k in (50000, 50001))
+    assert not _same_programs(r, *early, "avx512", 5) and _same_programs(r, *late, "avx512", 5)
+    h = Hyper(lr=0.01, beta1=0.0, beta2=0.0)
+    one, two = Schedule(h, None, 1), Schedule(h, None, 2)
+    assert _same_programs(r, one, two, "avx512", 5)
+    steps, _ = sampled_steps(tmp_path, ["--steps", "5", "--shape", "40x3", "--betas", "0", "0", "--lr", "0.01"])
+    with open_recording(str(tmp_path / "bare.h5")) as bare:
+        assert _replays_exactly(bare, r, two, "avx512", steps) and _replays_exactly(bare, r, two, "avx512", steps, one)
