@@ -1168,9 +1168,8 @@ def test_the_eps_scan_grids_eps_where_its_bisection_ends_without_a_fit(tmp_path)
     rounds away: no visible decay), index 0 = step 3 (a seed-54 trial: "not reproducible" after
     126 s).  At count 3 the eps that replay the scan's elements span 24 bf16 values behind a rise
     of the stage's worst gap: the bisection ended at 1.45e-4 and no count was kept.  The grid
-    (an eighth of an octave) keeps count 3 alone; the per-step fits at count 3 then fit with the
-    scan's eps first, or with index 1 (whose joint search of step size and eps misses the
-    window) fitted again after the others, with their eps."""
+    (an eighth of an octave) keeps count 3 alone; the per-step fits at count 3 then need the
+    scan's eps first (index 1's joint search of step size and eps misses the window)."""
     from adamw_audit.identify import _fit_steps, scan_step_counts
     from emulation.recipes import recipe
     from emulation.recipes.common import Hyper
@@ -1183,9 +1182,9 @@ def test_the_eps_scan_grids_eps_where_its_bisection_ends_without_a_fit(tmp_path)
     scan = (steps, recipe("forloop"), "avx512", h, numel, None, range(1, 65), True)
     found, _ = scan_step_counts(*scan, eps_found=eps_of)
     assert found == [3] and 1.83e-4 < eps_of[3] < 2.14e-4
-    for e_first in ((eps_of[3],), ()):
-        fits, _ = _fit_steps(steps, recipe("forloop"), "avx512", h, 3, numel, e_first)
-        assert [f.index for f in fits] == [sd.index for sd in steps]
+    assert _fit_steps(steps, recipe("forloop"), "avx512", h, 3, numel) is None
+    fits, _ = _fit_steps(steps, recipe("forloop"), "avx512", h, 3, numel, (eps_of[3],))
+    assert [f.index for f in fits] == [sd.index for sd in steps]
 
 
 def test_the_one_lr_eps_scan_grids_eps_too(tmp_path):
@@ -1227,17 +1226,21 @@ def test_eps_changes_a_bf16_denominator_only_inside_the_grid_s_span():
 
 def test_a_first_step_that_fails_alone_is_fitted_again_with_the_later_steps_eps(tmp_path):
     """for-loop 1074x25, lr 0.01, betas (0.8, 0.98), eps 3e-5, wd 0.3, index 0 = step 2 (the first
-    rows of a seed-56 trial with a step schedule: "not reproducible" after 85 s).  Index 1 allows
-    eps in [2.66e-5, 3.05e-5] alone and its fit with all three unknown misses it; fitted again
-    after the later steps, with the eps they share, it fits (the trial's file: exact in 69 s)."""
-    from adamw_audit.identify import _fit_steps
+    rows of a seed-56 trial with a step schedule: "not reproducible" after 85 s).  The per-step
+    count scan keeps count 2 with eps 1.88e-5; index 1 allows eps in [2.66e-5, 3.05e-5] alone and
+    its fit with all three unknown misses it; fitted again after the later steps, with the eps
+    they share, it fits (the trial's file: exact in 69 s)."""
+    from adamw_audit.identify import _fit_steps, scan_step_counts
     from emulation.recipes import recipe
     from emulation.recipes.common import Hyper
 
     args = ["--impl", "forloop", "--steps", "5", "--shape", "1074x25", "--lr", "0.01", "--betas", "0.8", "0.98"]
     flags = ["--eps", "3e-5", "--weight-decay", "0.3", "--seed", "895815747"]
     steps, numel = sampled_steps(tmp_path, [*args, *flags], drop_first=1)
-    fitted = _fit_steps(steps, recipe("forloop"), "avx512", Hyper(beta1=0.8, beta2=0.98), 2, numel)
+    h, eps_of = Hyper(beta1=0.8, beta2=0.98), {}
+    found, _ = scan_step_counts(steps, recipe("forloop"), "avx512", h, numel, None, range(1, 65), True, True, eps_of)
+    assert 2 in found and not 2.66e-5 <= eps_of[2] <= 3.05e-5  # (the scan's eps does not fit index 1)
+    fitted = _fit_steps(steps, recipe("forloop"), "avx512", h, 2, numel, (eps_of[2],))
     assert fitted is not None
     fits, eps = fitted
     assert [f.index for f in fits] == [sd.index for sd in steps] and inside(3e-5, (fits[0].eps.lo, fits[0].eps.hi))
