@@ -833,13 +833,15 @@ def fit_step(
     e_hint: tuple[float, ...] = (),
     all_three: bool = True,
     eps_held: bool = False,
+    eps_searched: bool = False,
 ) -> StepFit | None:
     """Step size, eps and decay factor intervals that reproduce W[t] at this step.
 
     Cheapest first: eps one of the guesses (``e_hint``, what an earlier step found, first) with
     no decay or a guessed one; then step size and decay solved together for each eps guess; then
     (no guess is eps) step size and eps together; then (``all_three``) all three unknown.
-    ``eps_held``: eps is one of ``e_hint``, never searched (a failing fit costs a fraction)."""
+    ``eps_held``: eps is one of ``e_hint``, never searched (a failing fit costs a fraction).
+    ``eps_searched`` (with ``fixed``): the eps interval at the step size found, not the point."""
     prog, opened, conv_eps, conv_decay = _open_step(rcp, h, step, capability)
     inputs = _widen(sd.state)
     where = {k: v[sd.flat] for k, v in rcp.positions(capability, numel, 1).items()}
@@ -859,7 +861,10 @@ def fit_step(
         c = search("__c", {"__e": conv_eps(full(e_val)), "__d": conv_decay(full(d_val))}, 1e-30, 1e3)
         if c is None:
             return None
-        return StepFit(sd.index, c, Interval(e_val, e_val), Interval(d_val, d_val))
+        e_iv = Interval(e_val, e_val)
+        if eps_searched:
+            e_iv = search("__e", {"__c": full(c.mid()), "__d": conv_decay(full(d_val))}, 1e-38, 1.0, conv_eps) or e_iv
+        return StepFit(sd.index, c, e_iv, Interval(d_val, d_val))
     # A starting point by least squares (then everything is re-derived exactly by bisection):
     # W[t] - W[t-1] ~ -p*(1-d) - c*m/(sqrt(v/bc2) + eps), from the recorded bf16 m[t], v[t].
     d0 = conv_decay(full(_decay_estimate(sd, h, step)))
@@ -2993,23 +2998,27 @@ def _identify_once(
             )
     tried = sorted({*offsets, *scanned[:20]})
     other_offsets = _other_offsets(rec, recipe(chosen[0]), schedule, chosen[1], steps, tried) if exact_keys else []
+    eps_seen = 0.0 < eps_lo and eps_hi < 4 * eps_lo  # (other counts then try eps moved too)
     if exact_keys and schedule.lr_per_index is None:
         # counts that tie with an lr of their own (the probe's counts, those searched, the neighbours)
         late = probed.counts if probed is not None else []
         own = _pooled_other_offsets(
-            rec, recipe(chosen[0]), schedule, chosen[1], steps, sorted({*tried, *late}), SCAN_TRIES
+            rec, recipe(chosen[0]), schedule, chosen[1], steps, sorted({*tried, *late}), SCAN_TRIES, eps_seen
         )
         own = {o: ivs for o, ivs in own.items() if o not in other_offsets}
         if own:
             other_offsets = sorted({*other_offsets, *own})
-            lr_interval = [min(lr_interval[0], *(iv[0] for iv, _ in own.values())),
-                           max(lr_interval[1], *(iv[1] for iv, _ in own.values()))]  # fmt: skip
+            lr_interval = [min(lr_interval[0], *(iv[0] for iv, _, _ in own.values())),
+                           max(lr_interval[1], *(iv[1] for iv, _, _ in own.values()))]  # fmt: skip
             if wd_lo > 0.0:
-                wd_lo = min(wd_lo, *(iv[0] for _, iv in own.values()))
-                wd_hi = max(wd_hi, *(iv[1] for _, iv in own.values()))
+                wd_lo = min(wd_lo, *(iv[0] for _, iv, _ in own.values()))
+                wd_hi = max(wd_hi, *(iv[1] for _, iv, _ in own.values()))
+            eps_lo = min(eps_lo, *(e.lo for _, _, e in own.values()))
+            eps_hi = max(eps_hi, *(e.hi for _, _, e in own.values()))
             findings.append(
                 f"counts {sorted(own)} of index 0 also replay the file exactly, each with one lr of its own: the lr "
-                f"interval (and weight decay's) spans every count listed; the lr reported is count {offset}'s"
+                f"interval (and weight decay's and eps's) spans every count listed; the values reported are count "
+                f"{offset}'s"
             )
         if set(range(offset + 1, offset + SCAN_TRIES + 1)) <= set(other_offsets):
             findings.append(_count_not_pinned(offset))
@@ -3022,7 +3031,7 @@ def _identify_once(
         # found, 6 and 7 tie)
         refitted = _schedule_other_offsets(
             rec, recipe(chosen[0]), schedule, chosen[1], steps, checked, walk_to=offset + SCAN_TRIES,
-            wd_unseen=wd_hi if wd_lo == 0.0 else 0.0,
+            wd_unseen=wd_hi if wd_lo == 0.0 else 0.0, eps_seen=eps_seen,
         )  # fmt: skip
         walked_out = set(range(offset + 1, offset + SCAN_TRIES + 1)) <= set(refitted)
         if walked_out and len(kept) <= 20:  # (more: the per-step scan's finding below)
@@ -3039,16 +3048,18 @@ def _identify_once(
             # reported were count 1's, none held the truth's)
             at = {sd.index: k for k, sd in enumerate(steps)}
             if isinstance(lr_interval[0], list) and len(lr_interval) == len(steps):
-                for lr_ivs, _ in refitted.values():
+                for lr_ivs, _, _ in refitted.values():
                     for index, (lo, hi) in lr_ivs.items():
                         k = at[index]
                         lr_interval[k] = [min(lr_interval[k][0], lo), max(lr_interval[k][1], hi)]
             if wd_lo > 0.0:
-                wd_lo = min([wd_lo, *(iv[0] for _, iv in refitted.values())])
-                wd_hi = max([wd_hi, *(iv[1] for _, iv in refitted.values())])
+                wd_lo = min([wd_lo, *(iv[0] for _, iv, _ in refitted.values())])
+                wd_hi = max([wd_hi, *(iv[1] for _, iv, _ in refitted.values())])
+            eps_lo = min([eps_lo, *(e.lo for _, _, e in refitted.values())])
+            eps_hi = max([eps_hi, *(e.hi for _, _, e in refitted.values())])
             findings.append(
-                "each lr interval (and weight decay's) spans the values of every count listed as replaying: "
-                f"the lrs and weight decay reported are count {offset}'s"
+                "each lr interval (and weight decay's and eps's) spans the values of every count listed as "
+                f"replaying: the lrs, weight decay and eps reported are count {offset}'s"
             )
         if len(kept) > 20:  # the per-step scan could not tell most counts apart: say so, not just those checked
             findings.append(
@@ -3334,18 +3345,21 @@ def _schedule_other_offsets(
     offsets,
     walk_to: int = 0,
     wd_unseen: float = 0.0,
-) -> dict[int, tuple[dict[int, tuple[float, float]], tuple[float, float]]]:
+    eps_seen: bool = False,
+) -> dict[int, tuple[dict[int, tuple[float, float]], tuple[float, float], Interval]]:
     """Other step counts of index 0 (among ``offsets``) that replay a *scheduled* file exactly
-    with lrs of their own: each with its lr interval per array index and its wd interval.  A
-    per-step lr absorbs the first bias correction (only the step size ``f32(lr_t / bc1)``
-    reaches W), so a count shows only through ``bc2_sqrt`` and eps; on a small file
-    neighbouring counts can tie (seen: 37 elements, count 1 for 2).  Each step's
-    step size is searched at the other count with eps held, the lrs rebuilt from it, and the file
-    replayed whole.  With a visible decay the lrs and one wd are coupled again at that count
+    with lrs of their own: each with its lr interval per array index, its wd interval and its eps
+    interval.  A per-step lr absorbs the first bias correction (only the step size ``f32(lr_t /
+    bc1)`` reaches W), so a count shows only through ``bc2_sqrt`` and eps; on a small file
+    neighbouring counts can tie (seen: 37 elements, count 1 for 2).  Each step's step size is
+    searched at the other count with eps held at each of :func:`_eps_tries_at`, the lrs rebuilt
+    from it, and the file replayed whole.  With a visible decay the lrs and one wd are coupled again at that count
     (:func:`_coupled_schedule`; seen: fused warmup, wd 0.3, beta2 0.9999, index 0 = step 6: count
     2 replays too).  Ties come in runs of neighbouring counts: then the counts above the last tie
     found are walked, while they replay, up to ``walk_to``.  ``wd_unseen``: the upper end of a
-    weight decay's interval where the bits do not see it (each lr interval spans it too)."""
+    weight decay's interval where the bits do not see it (each lr interval spans it too).
+    ``eps_seen``: the bits pin eps (other counts try it moved, :func:`_eps_tries_at`; not with a
+    visible decay)."""
     h = schedule.hyper
     by_index = {sd.index: sd for sd in steps}
     # a count whose step sizes SAMPLE elements per step reject is out at a fraction of the cost
@@ -3353,7 +3367,7 @@ def _schedule_other_offsets(
     decayed = h.weight_decay != 0.0
     found = {index: _kernel_decay(r, schedule, index, capability) if decayed else 1.0 for index in by_index}
 
-    def fits_at(off: int, rows: dict[int, StepData]) -> list[StepFit] | None:
+    def fits_at(off: int, rows: dict[int, StepData], eps: float) -> list[StepFit] | None:
         """Each step's fit at count index + off, eps held: the step size alone at the decay
         factor found, or (a visible decay) with its decay interval, the one found a hint (along
         the ridge of step size against decay it moves with the count)."""
@@ -3361,18 +3375,31 @@ def _schedule_other_offsets(
         for index, sd in rows.items():
             count = float(index + off)
             if decayed:
-                fits.append(fit_step(sd, r, capability, h, count, rec.numel, found[index], e_hint=(h.eps,),
+                fits.append(fit_step(sd, r, capability, h, count, rec.numel, found[index], e_hint=(eps,),
                                      all_three=False, eps_held=True))  # fmt: skip
             else:
-                fits.append(fit_step(sd, r, capability, h, count, rec.numel, fixed=(h.eps, found[index])))
+                fits.append(fit_step(sd, r, capability, h, count, rec.numel, fixed=(eps, found[index]),
+                                     eps_searched=rows is by_index))  # fmt: skip
             if fits[-1] is None:
                 return None
         return fits
 
-    def replays_at(off: int) -> tuple[dict[int, tuple[float, float]], tuple[float, float]] | None:
-        fits = fits_at(off, few) and fits_at(off, by_index)
+    def replays_at(off: int) -> tuple[dict[int, tuple[float, float]], tuple[float, float], Interval] | None:
+        # (with a visible decay each eps tried that fails costs a joint search of step size and
+        # decay per count: 17 s -> 34 s on a test's 300x7 file; eps is held there)
+        for eps in _eps_tries_at(r, schedule, capability, steps, off, eps_seen and not decayed):
+            got = replays_with(off, eps)
+            if got is not None:
+                return got
+        return None
+
+    def replays_with(
+        off: int, eps: float
+    ) -> tuple[dict[int, tuple[float, float]], tuple[float, float], Interval] | None:
+        fits = fits_at(off, few, eps) and fits_at(off, by_index, eps)
         if fits is None:
             return None
+        h = replace(schedule.hyper, eps=eps)
         wd, wd_iv = h.weight_decay, (h.weight_decay, h.weight_decay)
         if decayed:
             # wd is the same at every count (the lrs are not): the one found first (seen: fused,
@@ -3399,6 +3426,8 @@ def _schedule_other_offsets(
         if not _replays_exactly(rec, r, other, capability, steps):
             return None
         by_step = {f.index: (lo, hi) for f, (lo, hi) in zip(fits, lr_ivs, strict=True)}
+        shared_eps = _shared(fits)[0]
+        eps_iv = Interval(min(shared_eps.lo, eps), max(shared_eps.hi, eps))
         if not decayed and 0.0 < wd_unseen < math.inf:
             # a weight decay the bits cannot see trades off with each lr (W ~ p*d - c*q): the lrs
             # at its far end too (seen: fused, wd 0.3 unseen, count 6 for 1: an lr slice at no
@@ -3411,7 +3440,7 @@ def _schedule_other_offsets(
                     c_lo, c_hi = _rounding_edges(f.coef.lo, f.coef.hi)
                     bc1 = 1 - h.beta1 ** float(index + off)
                     by_step[index] = (min(lo, c_lo * bc1), max(hi, c_hi * bc1))
-        return by_step, tuple(wd_iv)
+        return by_step, tuple(wd_iv), eps_iv
 
     out = {}
     for off in offsets:
@@ -3430,6 +3459,36 @@ def _kernel_decay(r: Recipe, schedule: Schedule, index: int, capability: str) ->
     return float(scalar_labels(prog)["1-lr*wd"].kernel_value)
 
 
+EPS_NEAR_TRIES = 6
+"""Values of eps with one or two digits :func:`_eps_tries_at` adds, nearest the moved eps first."""
+
+
+def _eps_tries_at(r: Recipe, schedule: Schedule, capability: str, steps, off: int, eps_seen: bool) -> tuple[float, ...]:
+    """eps values another count ``off`` of index 0 is tried with: the one found; where the bits
+    see eps (``eps_seen``: its interval within a factor 4), then the one that keeps ``eps *
+    bc2_sqrt`` (median over the sampled steps) and few-digit values near it.  W reads eps only in
+    ``sqrt(v)/b + eps = (sqrt(v) + eps*b) / b`` (b = bc2_sqrt), and the step size nearly absorbs
+    the 1/b, so along the count eps moves like 1/b (seen: fused, eps 3e-5, from step 11, two
+    steps: count 10 replays with 3.1e-5, 11 not at 3.1e-5)."""
+
+    def b_at(i: int, count: float) -> float:
+        scalars = scalar_labels(r.build(schedule.at(i), count, capability))
+        label = _bc2_label(scalars)
+        value = float(scalars[label].kernel_value)
+        return 1 / value if label == "1/bc2_sqrt" else value
+
+    if not eps_seen:  # (an eps the bits barely see replays at the other count as it is, or not at all)
+        return (schedule.hyper.eps,)
+    ratios = [b_at(sd.index, schedule.step_count(sd.index)) / b_at(sd.index, float(sd.index + off)) for sd in steps]
+    moved = float(np.float32(schedule.hyper.eps * float(np.median(ratios))))
+    # the estimate is rough (one lr absorbs the 1/b of no step exactly: seen 3.027e-5 where count
+    # 11 allowed [2.994e-5, 3.008e-5]); a person's eps has few digits: those within 8%, nearest first
+    k = math.floor(math.log10(moved))
+    near = {float(f"{m / 10:.1f}e{e}") for e in (k - 1, k, k + 1) for m in range(10, 100)}
+    near = sorted((x for x in near if 0.92 < x / moved < 1 / 0.92), key=lambda x: abs(math.log(x / moved)))
+    return tuple(dict.fromkeys((schedule.hyper.eps, moved, *near[:EPS_NEAR_TRIES])))
+
+
 def _count_not_pinned(offset: int) -> str:
     """The finding for a count found whose SCAN_TRIES next counts all replay too."""
     return (f"every count of index 0 checked from {offset} to {offset + SCAN_TRIES} replays: the step count is not "
@@ -3437,23 +3496,31 @@ def _count_not_pinned(offset: int) -> str:
 
 
 def _pooled_other_offsets(
-    rec: Recording, r: Recipe, schedule: Schedule, capability: str, steps, offsets, walk: int
-) -> dict[int, tuple[tuple[float, float], tuple[float, float]]]:
-    """Other step counts of index 0 that replay the file exactly with one lr of their own (eps
-    and the kernel's decay factor held), with that count's lr and weight-decay intervals: one lr
+    rec: Recording, r: Recipe, schedule: Schedule, capability: str, steps, offsets, walk: int, eps_seen: bool
+) -> dict[int, tuple[tuple[float, float], tuple[float, float], Interval]]:
+    """Other step counts of index 0 that replay the file exactly with one lr of their own (the
+    kernel's decay factor held, eps one of :func:`_eps_tries_at`), with that count's lr,
+    weight-decay and eps intervals: one lr
     absorbs most of a count's first bias correction (W sees ``f32(lr / bc1)``), so on a short
     or late window neighbouring counts can tie, each with its own lr (seen: fused, b1 0.8, eps
     2e-4, two steps at counts 11 and 12: count 12 found with lr 1.056e-5, the truth 11 replays
     with 1.0777e-5).  Checks ``offsets``, then walks from the count found both ways while counts
-    replay, up to ``walk`` counts each way."""
+    replay, up to ``walk`` counts each way.  ``eps_seen``: as :func:`_schedule_other_offsets`'."""
     h = schedule.hyper
     d = _kernel_decay(r, schedule, steps[0].index, capability) if h.weight_decay > 0.0 else 1.0
 
-    def replays_at(off: int) -> tuple[tuple[float, float], tuple[float, float]] | None:
-        fit = fit_pooled(steps, r, capability, h, off, rec.numel, "lr", (h.eps,), d) if off >= 1 else None
+    def replays_at(off: int) -> tuple[tuple[float, float], tuple[float, float], Interval] | None:
+        for eps in _eps_tries_at(r, schedule, capability, steps, off, eps_seen) if off >= 1 else ():
+            got = replays_with(off, eps)
+            if got is not None:
+                return got
+        return None
+
+    def replays_with(off: int, eps: float) -> tuple[tuple[float, float], tuple[float, float], Interval] | None:
+        fit = fit_pooled(steps, r, capability, h, off, rec.numel, "lr", (eps,), d)
         if fit is None:
             return None
-        lr_iv, decay = fit[0], fit[2]
+        lr_iv, eps_iv, decay = fit[:3]  # (lr and the decay refitted at the eps preferred in eps_iv)
         lr = simplest_in(lr_iv.lo, lr_iv.hi)
         wd, wd_iv = h.weight_decay, (h.weight_decay, h.weight_decay)
         if d < 1.0:  # a decay factor this count's lr allows: 1 - lr*wd rounds into it (as identify's)
@@ -3461,10 +3528,10 @@ def _pooled_other_offsets(
             seen = decay.hi < 1.0
             wd_iv = (max(0.0, (1 - d_hi) / lr_iv.hi) if seen else 0.0, (1 - d_lo) / lr_iv.lo)
             wd = simplest_in((1 - d_hi) / lr, (1 - d_lo) / lr) if seen else wd
-        other = replace(schedule, hyper=replace(h, lr=lr, weight_decay=wd), step_offset=off)
+        other = replace(schedule, hyper=replace(h, lr=lr, weight_decay=wd, eps=_prefer_eps(eps_iv)), step_offset=off)
         if not _replays_exactly(rec, r, other, capability, steps, schedule):
             return None
-        return (lr_iv.lo, lr_iv.hi), wd_iv
+        return (lr_iv.lo, lr_iv.hi), wd_iv, eps_iv
 
     out = {}
     for off in offsets:

@@ -1296,3 +1296,19 @@ def test_a_schedule_giving_the_same_programs_replays_alike_without_a_replay(tmp_
     steps, _ = sampled_steps(tmp_path, ["--steps", "5", "--shape", "40x3", "--betas", "0", "0", "--lr", "0.01"])
     with open_recording(str(tmp_path / "bare.h5")) as bare:
         assert _replays_exactly(bare, r, two, "avx512", steps) and _replays_exactly(bare, r, two, "avx512", steps, one)
+
+
+def test_counts_that_tie_with_another_eps_are_listed_and_spanned(tmp_path, capsys):
+    """fused 1-D 985, lr 2e-5, betas (0.9, 0.99), eps 3e-5, wd 0.01 (unseen), index 0 = step 11,
+    three replayed steps (the first rows of a seed-66 trial: count 10 reported alone, eps
+    [3.09e-5, 3.12e-5]).  Count 10 replays with eps 3.1e-5 and lrs of its own; the truth 11 needs
+    eps 3e-5 as well: other counts are tried with eps moved along bc2_sqrt and the few-digit
+    values near it, and the eps interval spans the ties."""
+    args = ["--impl", "fused", "--steps", "14", "--shape", "985", "--lr", "2e-5", "--betas", "0.9", "0.99"]
+    flags = ["--eps", "3e-5", "--weight-decay", "0.01", "--seed", "207979276"]
+    out = identify_recorded(tmp_path, capsys, [*args, *flags], drop_first=10)
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert 11 in [out["first_index_step_count"], *out["other_step_counts"]]
+    assert inside(3e-5, out["eps_interval"]) and inside(0.01, out["weight_decay_interval"])
+    lr_ivs = out["lr_interval"] if isinstance(out["lr_interval"][0], list) else [out["lr_interval"]]
+    assert all(inside(2e-5, iv) for iv in lr_ivs)
