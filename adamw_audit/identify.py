@@ -1329,12 +1329,16 @@ def scan_step_counts(
             if eps is None and bf16_eps and not ok.all() and (stage > 0 or grid_open):
                 # the bisection's moves are a heuristic: where it ends without a fit, a grid
                 retry = np.nonzero(~ok)[0]
-                if stage == 0:  # counts past GRID_COUNTS, and past a chunk that kept one, are not gridded
+                if stage == 0:  # counts past GRID_COUNTS, and past a count kept, are not gridded
                     retry = retry[cand[retry] <= GRID_COUNTS]
+                    bisected = ok.any()  # (seen: every wrong count 1..512 gridded, 10.8 s -> 28 s)
+                    if bisected:
+                        retry = retry[cand[retry] < cand[ok].min()]
                     for chunk in np.array_split(retry, max(1, -(-retry.size // GRID_CHUNK))):
                         if chunk.size and grid_open:
                             ok[chunk], e_cand[chunk] = _grid_eps(intervals, replays, cand[chunk], *span)
                             grid_open = not ok[chunk].any()
+                    grid_open = grid_open and not bisected
                 else:  # around the eps the last stage kept
                     retry = retry[last_e[retry] >= 0]
                     ok[retry], e_cand[retry] = _grid_eps(intervals, replays, cand[retry], *_eps_around(last_e[retry]))
