@@ -3391,11 +3391,7 @@ def _schedule_other_offsets(
     def replays_at(off: int) -> tuple[dict[int, tuple[float, float]], tuple[float, float], Interval] | None:
         # (with a visible decay each eps tried that fails costs a joint search of step size and
         # decay per count: 17 s -> 34 s on a test's 300x7 file; eps is held there)
-        for eps in _eps_tries_at(r, schedule, capability, steps, off, eps_seen and not decayed):
-            got = replays_with(off, eps)
-            if got is not None:
-                return got
-        return None
+        return _tie_at(off, _eps_tries_at(r, schedule, capability, steps, off, eps_seen and not decayed), replays_with)
 
     def replays_with(
         off: int, eps: float
@@ -3493,6 +3489,12 @@ def _eps_tries_at(r: Recipe, schedule: Schedule, capability: str, steps, off: in
     return tuple(dict.fromkeys((schedule.hyper.eps, moved, *near[:EPS_NEAR_TRIES])))
 
 
+def _tie_at(off: int, eps_tries: tuple[float, ...], replays_with: Callable):
+    """What ``replays_with(off, eps)`` gives for the first of ``eps_tries`` at which count ``off``
+    replays the file (not None), else None."""
+    return next((got for eps in eps_tries if (got := replays_with(off, eps)) is not None), None)
+
+
 def _count_not_pinned(offset: int) -> str:
     """The finding for a count found whose SCAN_TRIES next counts all replay too."""
     return (f"every count of index 0 checked from {offset} to {offset + SCAN_TRIES} replays: the step count is not "
@@ -3514,11 +3516,9 @@ def _pooled_other_offsets(
     d = _kernel_decay(r, schedule, steps[0].index, capability) if h.weight_decay > 0.0 else 1.0
 
     def replays_at(off: int) -> tuple[tuple[float, float], tuple[float, float], Interval] | None:
-        for eps in _eps_tries_at(r, schedule, capability, steps, off, eps_seen) if off >= 1 else ():
-            got = replays_with(off, eps)
-            if got is not None:
-                return got
-        return None
+        return _tie_at(
+            off, _eps_tries_at(r, schedule, capability, steps, off, eps_seen) if off >= 1 else (), replays_with
+        )
 
     def replays_with(off: int, eps: float) -> tuple[tuple[float, float], tuple[float, float], Interval] | None:
         fit = fit_pooled(steps, r, capability, h, off, rec.numel, "lr", (eps,), d)
