@@ -690,6 +690,27 @@ def test_the_eps_scan_tries_the_values_next_to_the_last_stage_s_eps(tmp_path):
     assert found == [2]
 
 
+def test_the_decay_estimate_fits_eps_and_the_decayed_scan_keeps_an_invisible_decay(tmp_path):
+    """for-loop step schedule 0.01 -> 0.001, betas (0.774, 0.999), eps 2e-4, wd 0.05, from count 6
+    (a random trial: no answer in 400 s).  The decay 1 - 5e-4 changes no bf16 W, yet the least-
+    squares estimate at eps 1e-8 gave 0.990 on the lr-0.01 steps (eps dominates sqrt(v) ~ 1e-5:
+    the update follows m), and the decayed per-step scan's windows left out 1.0: it kept no
+    count.  The estimate now picks the eps whose fit is best."""
+    from adamw_audit.identify import _decay_estimate, _scan_picks, scan_step_counts
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+
+    lrs = ",".join(["0.01"] * 10 + ["0.001"] * 11)
+    args = ["--impl", "forloop", "--steps", "21", "--shape", "1047", "--lr", lrs]
+    flags = ["--betas", "0.774", "0.999", "--eps", "2e-4", "--weight-decay", "0.05", "--seed", "766864530"]
+    steps, numel = sampled_steps(tmp_path, [*args, *flags], drop_first=5)
+    h = Hyper(beta1=0.774, beta2=0.999)
+    picked, _ = _scan_picks(steps)
+    assert all(_decay_estimate(sd, h, float(sd.index + 6)) > 1 - 2.0**-9 for sd in picked)
+    found, _ = scan_step_counts(steps, recipe("forloop"), "avx512", h, numel, None, range(1, 65), True, True)
+    assert found == [6]
+
+
 def test_a_decayed_fused_schedule_couples_at_a_wd_its_slices_miss(tmp_path):
     """Fused cosine schedule, betas (0.8, 0.9999), eps 1e-12, wd 0.01 (a random trial: count 2
     reported, W 0.99993, after 126 s).  The per-step scan kept every count of its chunk through
