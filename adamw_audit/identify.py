@@ -3014,12 +3014,11 @@ def _identify_once(
             )
     tried = sorted({*offsets, *scanned[:20]})
     other_offsets = _other_offsets(rec, recipe(chosen[0]), schedule, chosen[1], steps, tried) if exact_keys else []
-    eps_seen = 0.0 < eps_lo and eps_hi < 4 * eps_lo  # (other counts then try eps moved too)
     if exact_keys and schedule.lr_per_index is None:
         # counts that tie with an lr of their own (the probe's counts, those searched, the neighbours)
         late = probed.counts if probed is not None else []
         own = _pooled_other_offsets(
-            rec, recipe(chosen[0]), schedule, chosen[1], steps, sorted({*tried, *late}), SCAN_TRIES, eps_seen
+            rec, recipe(chosen[0]), schedule, chosen[1], steps, sorted({*tried, *late}), SCAN_TRIES, (eps_lo, eps_hi)
         )
         own = {o: ivs for o, ivs in own.items() if o not in other_offsets}
         if own:
@@ -3047,7 +3046,7 @@ def _identify_once(
         # found, 6 and 7 tie)
         refitted = _schedule_other_offsets(
             rec, recipe(chosen[0]), schedule, chosen[1], steps, checked, walk_to=offset + SCAN_TRIES,
-            wd_unseen=wd_hi if wd_lo == 0.0 else 0.0, eps_seen=eps_seen,
+            wd_unseen=wd_hi if wd_lo == 0.0 else 0.0, eps_iv=(eps_lo, eps_hi),
         )  # fmt: skip
         walked_out = set(range(offset + 1, offset + SCAN_TRIES + 1)) <= set(refitted)
         if walked_out and len(kept) <= 20:  # (more: the per-step scan's finding below)
@@ -3361,7 +3360,7 @@ def _schedule_other_offsets(
     offsets,
     walk_to: int = 0,
     wd_unseen: float = 0.0,
-    eps_seen: bool = False,
+    eps_iv: tuple[float, float] = (0.0, math.inf),
 ) -> dict[int, tuple[dict[int, tuple[float, float]], tuple[float, float], Interval]]:
     """Other step counts of index 0 (among ``offsets``) that replay a *scheduled* file exactly
     with lrs of their own: each with its lr interval per array index, its wd interval and its eps
@@ -3374,8 +3373,8 @@ def _schedule_other_offsets(
     2 replays too).  Ties come in runs of neighbouring counts: then the counts above the last tie
     found are walked, while they replay, up to ``walk_to``.  ``wd_unseen``: the upper end of a
     weight decay's interval where the bits do not see it (each lr interval spans it too).
-    ``eps_seen``: the bits pin eps (other counts try it moved, :func:`_eps_tries_at`; not with a
-    visible decay)."""
+    ``eps_iv``: the eps interval found (other counts try the eps values :func:`_eps_tries_at` draws
+    from it; with a visible decay, not eps moved)."""
     h = schedule.hyper
     by_index = {sd.index: sd for sd in steps}
     # a count whose step sizes SAMPLE elements per step reject is out at a fraction of the cost
@@ -3403,7 +3402,7 @@ def _schedule_other_offsets(
     def replays_at(off: int) -> tuple[dict[int, tuple[float, float]], tuple[float, float], Interval] | None:
         # (with a visible decay each eps tried that fails costs a joint search of step size and
         # decay per count: 17 s -> 34 s on a test's 300x7 file; eps is held there)
-        return _tie_at(off, _eps_tries_at(r, schedule, capability, steps, off, eps_seen and not decayed), replays_with)
+        return _tie_at(off, _eps_tries_at(r, schedule, capability, steps, off, eps_iv, not decayed), replays_with)
 
     def replays_with(
         off: int, eps: float
@@ -3473,15 +3472,24 @@ def _kernel_decay(r: Recipe, schedule: Schedule, index: int, capability: str) ->
 
 EPS_NEAR_TRIES = 6
 """Values of eps with one or two digits :func:`_eps_tries_at` adds, nearest the moved eps first."""
+EPS_UNSEEN_TRIES = 2
+"""EPS_GUESSES inside an eps interval the bits barely pin that :func:`_eps_tries_at` adds."""
 
 
-def _eps_tries_at(r: Recipe, schedule: Schedule, capability: str, steps, off: int, eps_seen: bool) -> tuple[float, ...]:
+def _eps_tries_at(
+    r: Recipe, schedule: Schedule, capability: str, steps, off: int, eps_iv: tuple[float, float], move: bool = True
+) -> tuple[float, ...]:
     """eps values another count ``off`` of index 0 is tried with: the one found; where the bits
-    see eps (``eps_seen``: its interval within a factor 4), then the one that keeps ``eps *
+    see eps (``eps_iv`` within a factor 4) and ``move``, then the one that keeps ``eps *
     bc2_sqrt`` (median over the sampled steps) and few-digit values near it.  W reads eps only in
     ``sqrt(v)/b + eps = (sqrt(v) + eps*b) / b`` (b = bc2_sqrt), and the step size nearly absorbs
     the 1/b, so along the count eps moves like 1/b (seen: fused, eps 3e-5, from step 11, two
-    steps: count 10 replays with 3.1e-5, 11 not at 3.1e-5)."""
+    steps: count 10 replays with 3.1e-5, 11 not at 3.1e-5).  Where the bits barely see eps, the
+    usual guesses inside ``eps_iv`` too (EPS_UNSEEN_TRIES, the default 1e-8 first): at another
+    count eps*b moves against sqrt(v), and the eps found may show there (seen: fused, betas (0.95,
+    0.95), eps 1e-7, wd 0.01, from count 6: count 1 found with eps 1e-5 in [1e-38, 1.6e-4];
+    count 6 replays at 1e-8, not at 1e-5)."""
+    lo, hi = eps_iv
 
     def b_at(i: int, count: float) -> float:
         scalars = scalar_labels(r.build(schedule.at(i), count, capability))
@@ -3489,7 +3497,10 @@ def _eps_tries_at(r: Recipe, schedule: Schedule, capability: str, steps, off: in
         value = float(scalars[label].kernel_value)
         return 1 / value if label == "1/bc2_sqrt" else value
 
-    if not eps_seen:  # (an eps the bits barely see replays at the other count as it is, or not at all)
+    if not (0.0 < lo and hi < 4 * lo):
+        inside = [g for g in EPS_GUESSES if lo <= g <= hi and g != schedule.hyper.eps]
+        return (schedule.hyper.eps, *inside[:EPS_UNSEEN_TRIES])
+    if not move:
         return (schedule.hyper.eps,)
     ratios = [b_at(sd.index, schedule.step_count(sd.index)) / b_at(sd.index, float(sd.index + off)) for sd in steps]
     moved = float(np.float32(schedule.hyper.eps * float(np.median(ratios))))
@@ -3514,7 +3525,14 @@ def _count_not_pinned(offset: int) -> str:
 
 
 def _pooled_other_offsets(
-    rec: Recording, r: Recipe, schedule: Schedule, capability: str, steps, offsets, walk: int, eps_seen: bool
+    rec: Recording,
+    r: Recipe,
+    schedule: Schedule,
+    capability: str,
+    steps,
+    offsets,
+    walk: int,
+    eps_iv: tuple[float, float],
 ) -> dict[int, tuple[tuple[float, float], tuple[float, float], Interval]]:
     """Other step counts of index 0 that replay the file exactly with one lr of their own (the
     kernel's decay factor held, eps one of :func:`_eps_tries_at`), with that count's lr,
@@ -3523,13 +3541,13 @@ def _pooled_other_offsets(
     or late window neighbouring counts can tie, each with its own lr (seen: fused, b1 0.8, eps
     2e-4, two steps at counts 11 and 12: count 12 found with lr 1.056e-5, the truth 11 replays
     with 1.0777e-5).  Checks ``offsets``, then walks from the count found both ways while counts
-    replay, up to ``walk`` counts each way.  ``eps_seen``: as :func:`_schedule_other_offsets`'."""
+    replay, up to ``walk`` counts each way.  ``eps_iv``: as :func:`_schedule_other_offsets`'."""
     h = schedule.hyper
     d = _kernel_decay(r, schedule, steps[0].index, capability) if h.weight_decay > 0.0 else 1.0
 
     def replays_at(off: int) -> tuple[tuple[float, float], tuple[float, float], Interval] | None:
         return _tie_at(
-            off, _eps_tries_at(r, schedule, capability, steps, off, eps_seen) if off >= 1 else (), replays_with
+            off, _eps_tries_at(r, schedule, capability, steps, off, eps_iv) if off >= 1 else (), replays_with
         )
 
     def replays_with(off: int, eps: float) -> tuple[tuple[float, float], tuple[float, float], Interval] | None:

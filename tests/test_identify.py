@@ -711,6 +711,21 @@ def test_the_decay_estimate_fits_eps_and_the_decayed_scan_keeps_an_invisible_dec
     assert found == [6]
 
 
+def test_a_tied_count_is_tried_at_the_usual_eps_values_an_unseen_eps_allows(tmp_path, capsys):
+    """Fused step schedule 0.005 -> 0.0005, betas (0.95, 0.95), eps 1e-7, wd 0.01, from count 6 (a
+    random trial: counts 1-5 listed, not the truth 6).  Count 1 was found with eps 1e-5, which the
+    bits barely see there; at count 6 (bc2_sqrt 0.51, not 0.22) eps 1e-5 shows and the tie check
+    tried no other eps.  It now also tries the usual values inside eps's interval."""
+    lrs = ["0.005"] * 10 + ["0.0005"] * 11
+    args = ["--impl", "fused", "--steps", "21", "--shape", "529x1", "--lr", ",".join(lrs)]
+    flags = ["--betas", "0.95", "0.95", "--eps", "1e-7", "--weight-decay", "0.01", "--seed", "450469189"]
+    out = identify_recorded(tmp_path, capsys, [*args, *flags], drop_first=5)
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert 6 in [out["first_index_step_count"], *out["other_step_counts"]]
+    assert inside(0.01, out["weight_decay_interval"]) and inside(1e-7, out["eps_interval"])
+    assert [inside(float(lr), iv) for lr, iv in zip(lrs[6:], out["lr_interval"], strict=True)] == [True] * 15
+
+
 def test_a_decayed_fused_schedule_couples_at_a_wd_its_slices_miss(tmp_path):
     """Fused cosine schedule, betas (0.8, 0.9999), eps 1e-12, wd 0.01 (a random trial: count 2
     reported, W 0.99993, after 126 s).  The per-step scan kept every count of its chunk through
