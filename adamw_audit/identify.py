@@ -2692,7 +2692,8 @@ def _identify_once(
     phases, search_offsets = PHASES, offsets
     if hint is not None:
         hint_impl, hint_offset, hint_phase, hint_eps = hint
-        candidates = [c for c in candidates if c[0] == hint_impl] or candidates
+        # the hinted path first; the others at the hinted count only (below)
+        candidates.sort(key=lambda c: c[0] != hint_impl)
         # a scan ends in a plain fit; a plain fit whose eps guess the small sample allowed may need
         # eps anywhere on the larger one.  eps solved with a decay: first the decay alone at the
         # eps the smaller sample found (the bisection on eps can lose its way on the larger one:
@@ -2812,7 +2813,14 @@ def _identify_once(
         if phase in ("eps", "joint", "joint+eps"):
             if probed.scheduled or (phase == "eps" and probed.decayed):
                 continue  # a schedule: per-step fits; a visible decay: no search without one
-        for impl, b2, b2_bounds in candidates:
+        # (path, whether its counts extend past those queued, whether those were tried already).
+        # Hinted: every path at the hinted count before the hinted path's other counts (seen:
+        # foreach cosine, eps 1e-5, 840x37: the smaller sample chose for-loop; its counts 1..5 on
+        # the larger one took ~12 s each before the unhinted search found foreach)
+        attempts = [(c, hint is None, False) for c in candidates]
+        if hint is not None and candidates[0][0] == hint_impl:
+            attempts = [*attempts, (candidates[0], True, True)]
+        for (impl, b2, b2_bounds), extend, again in attempts:
             rcp, h = recipe(impl), Hyper(beta1=b1, beta2=b2)
             counts = search_offsets
             if phase in ("eps", "joint", "joint+eps") and hint is None:
@@ -2825,7 +2833,9 @@ def _identify_once(
                 # late ones included; then the rest of 1..5 (a failing per-step fit costs seconds)
                 late = probed.counts if probed is not None and probed.scheduled and impl == probed.impl else []
                 counts = tuple(dict.fromkeys([*late, *per_step_counts(impl, b2)[:SCAN_TRIES], *search_offsets]))
-            queue, tried, extended = list(counts), [], False
+            queue, tried, extended = list(counts), [], not extend
+            if again:
+                queue, tried = [], list(counts)
             while queue or not extended:
                 if not queue:  # every count failed: the schedule phase has more
                     queue, extended = more_counts(phase, impl, b2, tried), True

@@ -726,6 +726,26 @@ def test_a_tied_count_is_tried_at_the_usual_eps_values_an_unseen_eps_allows(tmp_
     assert [inside(float(lr), iv) for lr, iv in zip(lrs[6:], out["lr_interval"], strict=True)] == [True] * 15
 
 
+def test_a_hinted_search_tries_the_other_paths_at_the_hinted_count_first(tmp_path):
+    """A larger sample's search hinted with the wrong path (seen: foreach cosine, eps 1e-5,
+    840x37: 4096 elements per step chose for-loop at count 1; on 16384 for-loop's counts 1..5 and
+    the per-step scan's took ~12 s each, then the unhinted search found foreach: 128 s).  Here the
+    hint names for-loop on a foreach file: foreach at the hinted count is found (before, "not
+    reproducible" after 44 s)."""
+    from adamw_audit.identify import _identify_once
+    from emulation.recipes import recipe
+    from refimpl.recording import open_recording
+
+    lrs = ",".join(f"{max(2e-8, 2e-5 * 0.5 * (1 + math.cos(math.pi * t / 12)))!r}" for t in range(12))
+    rec = tmp_path / "run.h5"
+    args = ["--impl", "foreach", "--steps", "12", "--shape", "300x20", "--lr", lrs, "--betas", "0.9", "0.95"]
+    assert main(["record", str(rec), *args, "--eps", "1e-5", "--seed", "5", "--threads", "1"]) == 0
+    with open_recording(strip(str(rec), tmp_path / "bare.h5")) as bare:
+        found, hint = _identify_once(bare, 4096, (1, 2, 3, 4, 5), 0, (recipe("forloop").name, 1, "schedule", 1e-8))
+    assert hint[:3] == (recipe("foreach").name, 1, "schedule")
+    assert found.equivalent_impls == [recipe("foreach").name]
+
+
 def test_a_decayed_fused_schedule_couples_at_a_wd_its_slices_miss(tmp_path):
     """Fused cosine schedule, betas (0.8, 0.9999), eps 1e-12, wd 0.01 (a random trial: count 2
     reported, W 0.99993, after 126 s).  The per-step scan kept every count of its chunk through
