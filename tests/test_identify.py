@@ -746,6 +746,25 @@ def test_a_hinted_search_tries_the_other_paths_at_the_hinted_count_first(tmp_pat
     assert found.equivalent_impls == [recipe("foreach").name]
 
 
+def test_a_hinted_schedule_search_goes_on_to_the_counts_the_eps_scan_keeps(tmp_path):
+    """Fused, constant lr 2e-5, eps 1e-3, wd 0.01, from count 6, 380x21 (a random trial: count 4
+    reported, W 0.99977).  Fits at wrong counts looked like a schedule; count 4's per-step fits
+    shared eps 0.0011 on 4096 elements per step, not on all 7980, and the hinted rerun went on to
+    the counts the scan at eps 1e-8 keeps (none here) and 1..5 only.  It now goes on to those the
+    eps-searched scan keeps (5, 6, ...): count 6, exact."""
+    from adamw_audit.identify import _identify_once
+    from emulation.recipes import recipe
+    from refimpl.recording import open_recording
+
+    rec = tmp_path / "run.h5"
+    args = ["--impl", "fused", "--steps", "14", "--shape", "380x21", "--lr", "2e-5", "--eps", "1e-3"]
+    assert main(["record", str(rec), *args, "--weight-decay", "0.01", "--seed", "41690225", "--threads", "1"]) == 0
+    with open_recording(strip(str(rec), tmp_path / "bare.h5", 5)) as bare:
+        found, hint = _identify_once(bare, bare.numel, (4,), 0, (recipe("fused").name, 4, "schedule", 0.0011))
+    assert hint[:2] == (recipe("fused").name, 6)
+    assert found.exact == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+
+
 def test_a_decayed_fused_schedule_couples_at_a_wd_its_slices_miss(tmp_path):
     """Fused cosine schedule, betas (0.8, 0.9999), eps 1e-12, wd 0.01 (a random trial: count 2
     reported, W 0.99993, after 126 s).  The per-step scan kept every count of its chunk through
