@@ -2822,8 +2822,8 @@ def _identify_once(
         # foreach cosine, eps 1e-5, 840x37: the smaller sample chose for-loop; its counts 1..5 on
         # the larger one took ~12 s each before the unhinted search found foreach)
         attempts = [(c, hint is None, False) for c in candidates]
-        if hint is not None and candidates[0][0] == hint_impl:
-            attempts = [*attempts, (candidates[0], True, True)]
+        if hint is not None:  # (the hinted path gone on the larger sample: every path's counts extend)
+            attempts += [(c, True, True) for c in ([c for c in candidates if c[0] == hint_impl] or candidates)]
         for (impl, b2, b2_bounds), extend, again in attempts:
             rcp, h = recipe(impl), Hyper(beta1=b1, beta2=b2)
             counts = search_offsets
@@ -3501,8 +3501,8 @@ def _eps_tries_at(
     steps: count 10 replays with 3.1e-5, 11 not at 3.1e-5).  Where the bits barely see eps, the
     usual guesses inside ``eps_iv`` too (EPS_UNSEEN_TRIES, the default 1e-8 first): at another
     count eps*b moves against sqrt(v), and the eps found may show there (seen: fused, betas (0.95,
-    0.95), eps 1e-7, wd 0.01, from count 6: count 1 found with eps 1e-5 in [1e-38, 1.6e-4];
-    count 6 replays at 1e-8, not at 1e-5)."""
+    0.95), eps 1e-7, wd 0.01, from count 6: count 1 found with eps 1e-5, barely pinned there;
+    count 6 replays at 1e-4, not at 1e-5)."""
     lo, hi = eps_iv
 
     def b_at(i: int, count: float) -> float:
