@@ -303,7 +303,10 @@ def cmd_identify(args: argparse.Namespace) -> int:
         return 0
     lr = out["lr"]
     lr_text = f"{lr:g}" if isinstance(lr, float) else "per step: " + ", ".join(f"{x:g}" for x in lr)
-    print(f"{args.file}: replayed by {out['impl']} on {out['capability']}")
+    if all(v == 1.0 for v in out["exact"].values()):
+        print(f"{args.file}: replayed by {out['impl']} on {out['capability']}")
+    else:  # (the values below are the closest program's; 'exact' says how close)
+        print(f"{args.file}: not reproduced exactly; closest: {out['impl']} on {out['capability']}")
     if len(out["equivalent_impls"]) > 1 or len(out["equivalent_capabilities"]) > 1:
         print(
             f"  identical bits from: {', '.join(out['equivalent_impls'])} x {', '.join(out['equivalent_capabilities'])}"
