@@ -767,14 +767,22 @@ EPS_RANGE = (1e-38, 1.0)
 """Where eps is searched when no guess fits (EPS_GUESSES): any normal float32 up to 1."""
 
 
-def _ls_terms(sd: StepData, h: Hyper, step: float) -> tuple[np.ndarray, np.ndarray, float]:
-    """p, q = m/(sqrt(v/bc2) + eps) from the recorded bf16 values, and the least-squares step size."""
+def _ls_columns(sd: StepData, h: Hyper, step: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The least-squares model's columns from the recorded bf16 values, in float64: W[t-1] (p),
+    dW = W[t] - W[t-1], m[t] and sqrt(v[t]/bc2) (inf/NaN where beta2 = 1: foreach's bf16(0.999))."""
     p = bits.widen(sd.state["param"]).astype(np.float64)
     dw = bits.widen(sd.want["param"]).astype(np.float64) - p
     m = bits.widen(sd.want["exp_avg"]).astype(np.float64)
     v = bits.widen(sd.want["exp_avg_sq"]).astype(np.float64)
     with np.errstate(all="ignore"):
-        q = m / (np.sqrt(np.maximum(v, 0) / (1 - h.beta2**step)) + 1e-8)
+        return p, dw, m, np.sqrt(np.maximum(v, 0) / (1 - h.beta2**step))
+
+
+def _ls_terms(sd: StepData, h: Hyper, step: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """p, q = m/(sqrt(v/bc2) + eps) from the recorded bf16 values, and the least-squares step size."""
+    p, dw, m, s = _ls_columns(sd, h, step)
+    with np.errstate(all="ignore"):
+        q = m / (s + 1e-8)
     a = np.stack([p, q], axis=1)
     ok = np.all(np.isfinite(a), axis=1) & np.isfinite(dw)
     if ok.sum() < 2:
@@ -793,12 +801,7 @@ def _decay_estimate(sd: StepData, h: Hyper, step: float) -> float:
     sqrt(v/bc2) the update follows m, not m/sqrt(v), and a fit with a tiny eps gives the misfit
     to p (seen: for-loop, eps 2e-4, sqrt(v) ~ 1e-6..2e-5, lr 0.01, wd 0.05: 0.990 at eps 1e-8,
     1.0001 at 2e-4, truth 0.9995)."""
-    p = bits.widen(sd.state["param"]).astype(np.float64)
-    dw = bits.widen(sd.want["param"]).astype(np.float64) - p
-    m = bits.widen(sd.want["exp_avg"]).astype(np.float64)
-    v = bits.widen(sd.want["exp_avg_sq"]).astype(np.float64)
-    with np.errstate(all="ignore"):  # beta2 = 1 (foreach's bf16(0.999)) divides by 0: filtered below
-        s = np.sqrt(np.maximum(v, 0) / (1 - h.beta2**step))
+    p, dw, m, s = _ls_columns(sd, h, step)
     ok = np.isfinite(p) & np.isfinite(s) & np.isfinite(m) & np.isfinite(dw)
     if ok.sum() < 3:
         return 1.0
@@ -3179,12 +3182,15 @@ def _scalar_values(program: Program) -> tuple:
     return tuple(found)
 
 
+def _row_signature(r: Recipe, schedule: Schedule, capability: str, t: int) -> tuple:
+    """What decides the bits at row ``t``: the op text and every scalar's kernel value."""
+    prog = r.build(schedule.at(t), schedule.step_count(t), capability)
+    return "\n".join(str(a) for a in prog.assigns), _scalar_values(prog)
+
+
 def _program_signature(r: Recipe, schedule: Schedule, capability: str, indices: range) -> tuple:
     """What decides the bits: the op text, every scalar's kernel value at every step, the layout."""
-    sig = []
-    for t in indices:
-        prog = r.build(schedule.at(t), schedule.step_count(t), capability)
-        sig.append(("\n".join(str(a) for a in prog.assigns), _scalar_values(prog)))
+    sig = [_row_signature(r, schedule, capability, t) for t in indices]
     by_cap = getattr(r.layout, "by_capability", False)
     return (tuple(sig), r.layout.__name__, capability if by_cap else "")
 
@@ -3231,19 +3237,9 @@ def _replays_exactly(
 
 def _same_programs(r: Recipe, a: Schedule, b: Schedule, capability: str, rows: int) -> bool:
     """Whether ``a`` and ``b`` give ``r`` the same program (op for op, every scalar as the
-    kernel reads it) at every row of the file: then they give the same bits."""
-
-    def kernel_text(s: Schedule, i: int) -> tuple[str, list]:
-        prog = r.build(s.at(i), s.step_count(i), capability)
-        found, todo = [], [a.expr for a in prog.assigns]
-        while todo:  # every scalar, in the order the ops read them (a label may stand twice)
-            e = todo.pop()
-            if isinstance(e, S):
-                found.append((e.label, e.via, float(e.kernel_value)))
-            todo.extend(e.children())
-        return str(prog), found
-
-    return all(kernel_text(a, i) == kernel_text(b, i) for i in range(rows))
+    kernel reads it) at every row of the file: then they give the same bits.  Row by row: a
+    different count differs at the first."""
+    return all(_row_signature(r, a, capability, i) == _row_signature(r, b, capability, i) for i in range(rows))
 
 
 def _sample_replays(
