@@ -38,7 +38,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from emulation import bits
-from emulation.program import Bf16, Program, S, T, evaluate, fold, mul, neg, scalar_labels, substitute
+from emulation.cuda_powf import powf as device_powf
+from emulation.program import Bf16, Expr, Program, S, T, evaluate, fold, mul, neg, scalar_labels, substitute
+from emulation.program import sub as subtract
 from emulation.recipes import Recipe, recipe
 from emulation.recipes.common import Hyper
 from emulation.replay import to_bits
@@ -49,8 +51,7 @@ from refimpl.recording import INITIAL_W, Recording
 TENSORS = {"param": "W", "exp_avg": "momentum_W", "exp_avg_sq": "variance_W"}
 CPU_PATHS = ("forloop", "foreach", "fused")
 CUDA_PATHS = ("forloop", "foreach")
-"""CUDA's fused program reads lr, weight decay and the step size as separate float32 scalars:
-the openings below (``-step_size``, ``1-lr*wd``) do not fit it yet."""
+"""CUDA paths that share the CPU paths' momentum (lerp); CUDA fused has its own (searched alone)."""
 SAMPLE = 4096
 
 
@@ -78,8 +79,30 @@ class Interval:
 
 def step_size(lr: np.ndarray, bc1: np.ndarray) -> np.ndarray:
     """What torch's kernels read for an lr: ``lr / (1 - beta1^step)`` in double (Python), then
-    cast to float32 (one rounding each; torch/optim/adamw.py, ``step_size = lr / bias_correction1``)."""
+    cast to float32 (one rounding each; torch/optim/adamw.py, ``step_size = lr / bias_correction1``).
+
+    A float32 ``bc1`` (:func:`bias_correction1` of CUDA fused) is a device's: the kernel divides
+    ``f32(lr)`` by it in float32 (fused_adam_utils.cuh, ``lr / bias_correction1``, two roundings)."""
+    if np.asarray(bc1).dtype == np.float32:
+        return np.asarray(lr, np.float64).astype(np.float32) / bc1
     return (np.asarray(lr, np.float64) / bc1).astype(np.float32)
+
+
+def _device_bias_correction(rcp: Recipe) -> bool:
+    """Whether ``rcp`` computes its bias corrections on the device in float32 (CUDA fused 2.11+:
+    ``1 - powf(beta, step)`` with float arguments; the others in double on the host)."""
+    return rcp.device == "cuda" and rcp.impl == "fused"
+
+
+def bias_correction1(rcp: Recipe, beta1: float, counts: np.ndarray | float) -> np.ndarray:
+    """``1 - beta1^count`` as ``rcp`` divides lr by it: a double (host) or, on CUDA fused, the
+    float32 ``1 - powf(f32(beta1), f32(count))`` of the device (emulation/cuda_powf.py), which
+    :func:`step_size` then reads as a float32 division."""
+    counts = np.asarray(counts, np.float64)
+    if _device_bias_correction(rcp):
+        with np.errstate(all="ignore"):
+            return np.float32(1) - device_powf(np.float32(beta1), counts.astype(np.float32))
+    return 1 - beta1**counts
 
 
 def _lr_edges(lows: np.ndarray, highs: np.ndarray, bc1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -93,6 +116,8 @@ def _lr_edges(lows: np.ndarray, highs: np.ndarray, bc1: np.ndarray) -> tuple[np.
     empty = lows > highs
     lows = np.where(empty, highs, lows)  # (any value: replaced below)
     c_lo, c_hi = _int_f32(lows), _int_f32(highs)
+    if bc1.dtype == np.float32:
+        return _lr_edges_f32(c_lo, c_hi, bc1, empty)
     lo = (_int_f32(lows - 1).astype(np.float64) + c_lo) / 2 * bc1
     hi = (c_hi.astype(np.float64) + _int_f32(highs + 1)) / 2 * bc1
     down, up = np.float64(-np.inf), np.float64(np.inf)
@@ -109,6 +134,32 @@ def _lr_edges(lows: np.ndarray, highs: np.ndarray, bc1: np.ndarray) -> tuple[np.
     else:
         raise AssertionError("lr edges did not settle")  # a few moves suffice: an estimate's rounding
     return np.where(empty, np.inf, lo).view(np.int64), np.where(empty, 0.0, hi).view(np.int64)
+
+
+def _lr_edges_f32(
+    c_lo: np.ndarray, c_hi: np.ndarray, bc1: np.ndarray, empty: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_lr_edges` for a device that divides ``f32(lr)`` by a float32 ``bc1``: the float32
+    lrs L whose ``f32(L / bc1)`` lies in [c_lo, c_hi] (L -> f32(L/bc1) is monotone: start at
+    ``c*bc1`` and move float by float), then the doubles that round to them (half the gap to
+    each neighbour further out, the midpoint kept only where it rounds inside)."""
+    up, down = np.float32(np.inf), np.float32(-np.inf)
+    lo, hi = (c_lo * bc1).astype(np.float32), (c_hi * bc1).astype(np.float32)
+    for _ in range(64):
+        lo_next = np.where(lo / bc1 < c_lo, np.nextafter(lo, up),
+                           np.where(np.nextafter(lo, down) / bc1 >= c_lo, np.nextafter(lo, down), lo))  # fmt: skip
+        hi_next = np.where(hi / bc1 > c_hi, np.nextafter(hi, down),
+                           np.where(np.nextafter(hi, up) / bc1 <= c_hi, np.nextafter(hi, up), hi))  # fmt: skip
+        if np.array_equal(lo_next, lo) and np.array_equal(hi_next, hi):
+            break
+        lo, hi = lo_next, hi_next
+    else:
+        raise AssertionError("lr edges did not settle")
+    lo64 = (lo.astype(np.float64) + np.nextafter(lo, down)) / 2
+    lo64 = np.where(lo64.astype(np.float32) < lo, np.nextafter(lo64, np.inf), lo64)
+    hi64 = (hi.astype(np.float64) + np.nextafter(hi, up)) / 2
+    hi64 = np.where(hi64.astype(np.float32) > hi, np.nextafter(hi64, -np.inf), hi64)
+    return np.where(empty, np.inf, lo64).view(np.int64), np.where(empty, 0.0, hi64).view(np.int64)
 
 
 def element_intervals(
@@ -826,13 +877,36 @@ def _step_label(prog: Program) -> str:
     return "-step_size" if "-step_size" in labels else "step_size"
 
 
+def _step_opening(prog: Program) -> dict[str, Expr]:
+    """The step size opened as ``__c``, positive: the scalar torch adds (``-step_size``, CUDA
+    foreach's negative ``step_size``) becomes ``-__c``, one it subtracts (CUDA fused's positive
+    ``step_size``: ``param - step_size*m/denom``) ``__c``; the two give the same bits (negation
+    is exact)."""
+    label = _step_label(prog)
+    return {label: neg(T("__c")) if scalar_labels(prog)[label].value < 0 else T("__c")}
+
+
+def _decay_opening(prog: Program) -> tuple[dict[str, Expr], str]:
+    """The decay opened as ``__d``, the factor ``d = 1 - lr*wd`` in [0.5, 1], and the label that
+    says how it reaches the kernel.  CUDA fused reads lr and wd apart (``fma(p, -(lr*wd), p)``,
+    k = f32(f32(lr)*f32(wd))): there ``lr`` becomes ``1 - __d`` (exact in float32 for d in
+    [0.5, 1]) and ``wd`` one, so d stands for k on the grid of 2^-24 float32 d has near 1.
+    That grid is coarser than k's own float32 values: a k interval narrower than 2^-24 holds
+    no d (see README, Not yet done)."""
+    labels = scalar_labels(prog)
+    if "1-lr*wd" in labels:
+        return {"1-lr*wd": T("__d")}, "1-lr*wd"
+    return {"lr": subtract(S("1", 1.0), T("__d")), "wd": S("1", 1.0)}, "lr"
+
+
 def _open_step(rcp: Recipe, h: Hyper, step: float, capability: str, extra: dict | None = None):
     """The path's program at ``step`` with the W scalars opened: ``__c`` the (positive) step size,
     ``__e`` eps, ``__d`` the decay factor ``1-lr*wd`` (built with a decay so the op exists), plus
     ``extra``.  Returns (program, opened, how eps reaches the kernel, how the decay does)."""
     prog = rcp.build(replace(h, weight_decay=1.0, lr=1.0), step, capability)
-    opened = substitute(prog, {_step_label(prog): neg(T("__c")), "eps": T("__e"), "1-lr*wd": T("__d"), **(extra or {})})
-    return prog, opened, _conveyed(prog, "eps"), _conveyed(prog, "1-lr*wd")
+    decay, decay_label = _decay_opening(prog)
+    opened = substitute(prog, {**_step_opening(prog), "eps": T("__e"), **decay, **(extra or {})})
+    return prog, opened, _conveyed(prog, "eps"), _conveyed(prog, decay_label)
 
 
 def fit_step(
@@ -991,7 +1065,7 @@ def fit_pooled(
     flat = np.concatenate([sd.flat for sd in steps])
     where = {k: v[flat] for k, v in rcp.positions(capability, numel, 1).items()}
     counts = np.concatenate([np.full(sd.flat.size, float(sd.index + offset)) for sd in steps])
-    bc1 = 1 - h.beta1**counts
+    bc1 = bias_correction1(rcp, h.beta1, counts)
     b2s = np.array(
         [scalar_labels(rcp.build(h, float(sd.index + offset), capability))[bc2].kernel_value for sd in steps]
     )
@@ -1298,10 +1372,9 @@ def scan_step_counts(
     bisection steered by each part's best cut (:func:`_scan_stage`'s ``cut_steer``).
     ``eps_found`` (eps searched): filled with the eps each kept count replayed with."""
     prog = rcp.build(replace(h, lr=1.0, weight_decay=0.0), float(steps[0].index + 1), capability)
-    label = _step_label(prog)
     conv_eps = _conveyed(prog, "eps")
     bc2_label = _bc2_label(scalar_labels(prog))
-    opened = substitute(prog, {label: neg(T("__c")), "eps": T("__e"), bc2_label: T("__b")})
+    opened = substitute(prog, {**_step_opening(prog), "eps": T("__e"), bc2_label: T("__b")})
     picked, ranked = _scan_picks(steps)
     first = min(sd.index for sd in picked)
     last = max(sd.index for sd in picked)
@@ -1324,7 +1397,16 @@ def scan_step_counts(
     for stage, per_step in enumerate(SCAN_STAGES if eps is not None else SCAN_STAGES[:2]):
         rows = [r[:per_step] for r in ranked]
         intervals, replays, steer = _scan_stage(
-            opened, picked, rows, where_all, b_table, base, h.beta1, conv_eps, lr_per_step, cuts
+            opened,
+            picked,
+            rows,
+            where_all,
+            b_table,
+            base,
+            lambda t: bias_correction1(rcp, h.beta1, t),
+            conv_eps,
+            lr_per_step,
+            cuts,
         )
         span = _eps_span(picked, rows, float(b_table.min()))
         alive, alive_e = [], []
@@ -1438,7 +1520,8 @@ def _grid_eps(
 
 def _scan_stage(
     opened: Program, picked: list[StepData], rows: list[np.ndarray], where_all: dict, b_table: np.ndarray, base: int,
-    beta1: float, conv_eps: Callable, lr_per_step: bool, cuts: tuple[list, list, list] | None = None,
+    bc1_of: Callable[[np.ndarray], np.ndarray], conv_eps: Callable, lr_per_step: bool,
+    cuts: tuple[list, list, list] | None = None,
 ) -> tuple[Callable, Callable, Callable[[np.ndarray], Steer]]:  # fmt: skip
     """One stage of :func:`scan_step_counts`: the elements ``rows`` of each step in ``picked``.
     Returns ``intervals(cand, e_bits, sel=None)``: (lows, highs, side) of the lr, each shaped
@@ -1471,7 +1554,7 @@ def _scan_stage(
             fixed = {"__b": b_table[np.minimum(counts, top) - base], "__e": conv_eps(_int_f32(np.repeat(e_bits, m)))}
             inputs = {name: arr[pick] for name, arr in state.items()}
             where = {name: mask[pick] for name, mask in where_one.items()}
-            bc1 = 1 - beta1 ** counts.astype(np.float64)
+            bc1 = bc1_of(counts)
             lows, highs, side = element_intervals(
                 opened, inputs, where, "param", target[pick], lambda x: {**fixed, "__c": x}, 1e-30, 1e2, bc1
             )
@@ -1777,7 +1860,7 @@ def _fused_decayed_probe(
     if not confirmed:
         return None
     count, fits = confirmed[0]
-    bc1 = [1 - h.beta1 ** (f.index + count) for f in fits]
+    bc1 = [float(bias_correction1(rcp, h.beta1, f.index + count)) for f in fits]
     lrs = [(f.coef.lo * c, f.coef.hi * c) for f, c in zip(fits, bc1, strict=True)]
     scheduled = any(max(a[0], b[0]) > min(a[1], b[1]) * (1 + 1e-3) for i, a in enumerate(lrs) for b in lrs[i + 1 :])
     return Probe(scheduled, True, impl, [c for c, _ in confirmed], (eps,))
@@ -2313,9 +2396,9 @@ def _lrs_of(c: Interval, bc1: float) -> tuple[float, float]:
     return _value_of(int(lo[0]), True), _value_of(int(hi[0]), True)
 
 
-def _lr_intervals(fits: list[StepFit], b1: float, offset: int) -> list[tuple[float, float]]:
+def _lr_intervals(fits: list[StepFit], rcp: Recipe, b1: float, offset: int) -> list[tuple[float, float]]:
     """Each step's lr interval from its fitted step size."""
-    return [_lrs_of(f.coef, 1 - b1 ** float(f.index + offset)) for f in fits]
+    return [_lrs_of(f.coef, bias_correction1(rcp, b1, f.index + offset)) for f in fits]
 
 
 def _coupled_schedule(
@@ -2347,14 +2430,14 @@ def _coupled_schedule(
     walk each step's ridge for wd (seconds; :func:`_schedule_other_offsets` goes without, and
     tries ``wd_first``, the wd found at another count, before the fits' own)."""
     eps_tries = _eps_tries(fits) if no_decay_at is None else [no_decay_at]
-    wd_lo, wd_hi = _wd_interval(fits, _lr_intervals(fits, h.beta1, offset))
+    wd_lo, wd_hi = _wd_interval(fits, _lr_intervals(fits, rcp, h.beta1, offset))
     if no_decay_at is None and not 0 < wd_lo <= wd_hi:
         return None
     opened_steps = []
     for sd in steps:
         _, opened, conv_eps, conv_decay = _open_step(rcp, h, float(sd.index + offset), capability)
         where = {k: v[sd.flat] for k, v in rcp.positions(capability, numel, 1).items()}
-        bc1 = 1 - h.beta1 ** float(sd.index + offset)
+        bc1 = bias_correction1(rcp, h.beta1, float(sd.index + offset))
         opened_steps.append((opened, _widen(sd.state), where, conv_eps, conv_decay, bc1, sd.want["param"]))
 
     def coupled_lrs(
@@ -2429,7 +2512,7 @@ def _coupled_schedule(
         From each step's own point, walk wd to the farthest values at which one lr still
         replays that step (its rows eps and the lr bind most), and intersect the steps."""
         lo_all, hi_all = 0.0, math.inf
-        lr_ivs = _lr_intervals(fits, h.beta1, offset)
+        lr_ivs = _lr_intervals(fits, rcp, h.beta1, offset)
         for f, step, sd, (lr_lo, lr_hi) in zip(fits, opened_steps, steps, lr_ivs, strict=True):
             lr = (lr_lo + lr_hi) / 2
             start = (1 - f.decay.mid()) / lr
@@ -2604,10 +2687,15 @@ def _identify_once(
         if w_iv is not None:
             cap_family = capability
             break
-    named = _cuda_fused_momentum(probe) if w_iv is None else None
-    if named is not None:
-        raise AuditError(f"{rec.path}: {named}")
-    if w_iv is None:  # some steps may have seen another gradient than the recorded one
+    fused_cuda = recipe("fused", "cuda")
+    b1_fused_cuda = None  # f32(beta1) of CUDA fused's momentum (no CPU lerp reproduces m)
+    if w_iv is None:
+        b1_fused_cuda = _confirmed(
+            steps, probe, lambda on: infer_beta_fused_cuda(on, "exp_avg"),
+            lambda on, b: _moment_replays(on, fused_cuda, "cuda", Hyper(beta1=simplest_in(
+                *_rounding_edges(b.lo, b.hi))), rec.numel, "exp_avg"),
+        )  # fmt: skip
+    if w_iv is None and b1_fused_cuda is None:  # some steps may have seen another gradient than the recorded one
         w_iv, scaled = _beta1_with_gradient_anomalies(steps, "avx512")
         if w_iv is not None:
             cap_family = "avx512"
@@ -2635,10 +2723,11 @@ def _identify_once(
                 f"{rec.path}: momentum_W follows torch <= 2.0's exp_avg.mul_(0.9).add_(grad, alpha=0.1), not lerp_, "
                 "but no beta1 fits it; replay it with 'adamw-audit verify FILE --torch 2.0'"
             )
-    named = (_gradient_transform(probe, cap_family or "avx512") or _moments_kept_wider(probe)) if w_iv is None else None
-    if named is not None:
-        raise AuditError(f"{rec.path}: {named}")
-    if w_iv is None:
+    if w_iv is None and b1_fused_cuda is None:
+        named = _gradient_transform(probe, cap_family or "avx512") or _moments_kept_wider(probe)
+        if named is not None:
+            raise AuditError(f"{rec.path}: {named}")
+    if w_iv is None and b1_fused_cuda is None:
         raise AuditError(
             f"{rec.path}: no beta1 reproduces momentum_W from the recorded gradient: the gradient the "
             "optimizer saw differs from the recorded one (scaled, clipped, Adam's L2 term, maximize), "
@@ -2647,13 +2736,16 @@ def _identify_once(
     if family == "2.0":  # c = bf16(1 - beta1): beta1 anywhere whose 1 - beta1 rounds into it
         c_lo, c_hi = _rounding_edges(w_iv.lo, w_iv.hi, bf16=True)
         b1_lo, b1_hi = 1 - c_hi, 1 - c_lo
+    elif b1_fused_cuda is not None:  # beta1 anywhere that rounds to its float32 interval
+        b1_lo, b1_hi = _rounding_edges(b1_fused_cuda.lo, b1_fused_cuda.hi)
     else:
         b1_lo, b1_hi = _one_minus(w_iv)
     b1 = simplest_in(b1_lo, b1_hi)
 
-    # candidate paths by recipe name: the CPU ones, else (no CPU program reproduces v) the CUDA ones
+    # candidate paths by recipe name, each with its beta2 bounds: the CPU ones, else (no CPU
+    # program reproduces v) the CUDA ones; CUDA fused alone where m is its own
     device = "cpu"
-    paths = {}
+    paths: dict[str, tuple[float, float]] = {}
 
     def beta2_of(rcp: Recipe, capability: str) -> Interval | None:
         def replays(on: list[StepData], c: Interval) -> bool:
@@ -2663,32 +2755,44 @@ def _identify_once(
         infer = lambda on: infer_beta2(on, rcp, capability, Hyper(beta1=b1), rec.numel)  # noqa: E731
         return _confirmed(steps, probe, infer, replays)
 
-    for impl in CPU_PATHS if family != "2.0" else ("forloop", "foreach"):
+    if b1_fused_cuda is not None:
+        b2_iv = _confirmed(
+            steps, probe, lambda on: infer_beta_fused_cuda(on, "exp_avg_sq"),
+            lambda on, b: _moment_replays(on, fused_cuda, "cuda", Hyper(beta1=b1, beta2=simplest_in(
+                *_rounding_edges(b.lo, b.hi))), rec.numel, "exp_avg_sq"),
+        )  # fmt: skip
+        if b2_iv is None:
+            raise AuditError(
+                f"{rec.path}: momentum_W follows CUDA's fused kernel (m = fma(b1, m, fma(-b1, g, g)) in float32, "
+                f"beta1 {b1:g}), but no beta2 reproduces variance_W under it"
+            )
+        paths[fused_cuda.name] = _rounding_edges(b2_iv.lo, b2_iv.hi)
+        device = cap_family = "cuda"
+        findings.append("a GPU recording with fused=True: m and v follow CUDA's fused kernel")
+    for impl in CPU_PATHS if family != "2.0" and not paths else ("forloop", "foreach") if not paths else ():
         rcp = recipe(impl, "cpu", family)
         iv = beta2_of(rcp, cap_family)
         if iv is not None:
-            paths[rcp.name] = iv
+            paths[rcp.name] = _one_minus(iv)
     if not paths and family != "2.0":
         for impl in CUDA_PATHS:
             rcp = recipe(impl, "cuda")
             iv = beta2_of(rcp, "cuda")
             if iv is not None:
-                paths[rcp.name] = iv
+                paths[rcp.name] = _one_minus(iv)
         if paths:
             device = cap_family = "cuda"
-            findings.append("a GPU recording: the CUDA programs reproduce it (CUDA fused is not searched yet)")
+            findings.append("a GPU recording: the CUDA programs reproduce it")
     if not paths:
         raise AuditError(
-            f"{rec.path}: no CPU or CUDA path reproduces variance_W for any beta2 (states in another dtype, "
-            "or CUDA's fused path, which identify does not search yet)"
+            f"{rec.path}: no CPU or CUDA path reproduces variance_W for any beta2 (states in another dtype?)"
         )
 
     # cheapest explanations first: one lr and no visible decay, then one lr with a decay, then a
     # schedule; each over every path and step-count offset before the next
     best = None
     candidates = []
-    for impl, b2_iv in paths.items():
-        b2_lo, b2_hi = _one_minus(b2_iv)
+    for impl, (b2_lo, b2_hi) in paths.items():
         candidates.append((impl, simplest_in(b2_lo, b2_hi), (b2_lo, b2_hi)))
     scanned: list[int] = []  # step counts of index 0 found by the late-window scan
     probed: Probe | None = None
@@ -2855,7 +2959,7 @@ def _identify_once(
                     fitted = _fit_steps(steps, rcp, cap_family, h, offset, rec.numel, e_first)
                     fits, settled = fitted if fitted is not None else (None, None)
                     if fits is not None:
-                        lrs = _lr_intervals(fits, b1, offset)
+                        lrs = _lr_intervals(fits, rcp, b1, offset)
                         wd_iv = _wd_interval(fits, lrs)
                         coupled = _coupled_schedule(steps, fits, rcp, cap_family, h, offset, rec.numel)
                         hull = _shared(fits)[0]
@@ -2916,7 +3020,9 @@ def _identify_once(
     if len(lrs) == 1:
         lo, hi = lrs[0]
         lr_value: float | list[float] = simplest_in(lo, hi)
-        if lr_iv_wide is not None:
+        if isinstance(lr_iv_wide, list):  # a schedule's ridges, of one replayed step
+            lo, hi = min(lo, lr_iv_wide[0][0]), max(hi, lr_iv_wide[0][1])
+        elif lr_iv_wide is not None:
             lo, hi = min(lo, lr_iv_wide.lo), max(hi, lr_iv_wide.hi)
         lr_interval: list = [lo, hi]
         lr_for_schedule = None
@@ -2945,6 +3051,14 @@ def _identify_once(
         findings.append(f"weight decay not visible in these bits: any value up to {wd_hi:.3g} replays them")
 
     hyper = Hyper(lr=lr_ref, beta1=b1, beta2=b2, eps=eps, weight_decay=wd)
+    simplest_wd = simplest_in(wd_lo, wd_hi)
+    if lr_for_schedule is None and wd > 0.0 and simplest_wd != wd:
+        # wd comes from the decay's slice at lr; the ridge's interval may hold a simpler value
+        # that replays too (seen: CUDA fused, lr 0.01, wd 0.3: 0.29994 from the slice, [0.29979,
+        # 0.30008] along the ridge)
+        simpler = Schedule(replace(hyper, weight_decay=simplest_wd), None, offset)
+        if _sample_replays(recipe(impl), steps, simpler, cap_family, rec.numel):
+            hyper, wd = simpler.hyper, simplest_wd
     if lr_for_schedule is None and wd > 0.0:
         one_lr = Schedule(hyper, None, offset)
         if not _sample_replays(recipe(impl), steps, one_lr, cap_family, rec.numel):
@@ -3259,19 +3373,15 @@ def _sample_replays(
 COMMON_BETA1 = (0.9, 0.95, 0.8, 0.85, 0.99, 0.5, 0.0)
 
 
-def _cuda_fused_momentum(probe: list[StepData]) -> str | None:
-    """Names a CUDA fused recording: CUDA's fused program (``fma(b1, m, fma(-b1, g, g))``, one
-    float32 beta1) reproduces every sampled m[t] exactly.  None otherwise."""
-    prog = recipe("fused", "cuda").build(Hyper(), 1.0, "cuda")
-    opened = substitute(prog, {"beta1": T("__b")})
-    inputs, want = _widen(_stack(probe, "state")), _stack(probe, "want")
-    iv = scalar_interval(opened, inputs, {}, "exp_avg", want["exp_avg"], lambda x: {"__b": x}, 1e-30, 0.99999994)
-    if iv is None:
-        return None
-    b1 = simplest_in(*_rounding_edges(iv.lo, iv.hi))
-    return (f"momentum_W follows CUDA's fused kernel (m = fma(b1, m, fma(-b1, g, g)) in float32, beta1 {b1:g}), "
-            "not lerp_: a GPU recording with fused=True, which identify does not search yet; replay it with "
-            "'adamw-audit verify FILE --device cuda --impl fused' and the other settings")  # fmt: skip
+def infer_beta_fused_cuda(steps: list[StepData], moment: str) -> Interval | None:
+    """f32(beta) from every m[t] (``exp_avg``: beta1) or v[t] (``exp_avg_sq``: beta2) under CUDA's
+    fused kernel, ``fma(b, state, fma(-b, x, x))`` with x = g or f32(g*g): one float32 reading of
+    the beta (fused_adam_utils.cuh; CPU paths read ``1 - beta`` too).  None where no beta
+    reproduces every sampled element."""
+    label = {"exp_avg": "beta1", "exp_avg_sq": "beta2"}[moment]
+    opened = substitute(recipe("fused", "cuda").build(Hyper(), 1.0, "cuda"), {label: T("__b")})
+    inputs, want = _widen(_stack(steps, "state")), _stack(steps, "want")
+    return scalar_interval(opened, inputs, {}, moment, want[moment], lambda x: {"__b": x}, 1e-30, 0.99999994)
 
 
 def _gradient_transform(probe: list[StepData], capability: str) -> str | None:
@@ -3436,7 +3546,7 @@ def _schedule_other_offsets(
             lr_ivs = []
             for f in fits:
                 c_lo, c_hi = _rounding_edges(f.coef.lo, f.coef.hi)
-                bc1 = 1 - h.beta1 ** float(f.index + off)
+                bc1 = float(bias_correction1(r, h.beta1, f.index + off))
                 lr_ivs.append((c_lo * bc1, c_hi * bc1))
         lrs = list(schedule.lr_per_index or ())
         for f, (lo, hi) in zip(fits, lr_ivs, strict=True):
@@ -3459,7 +3569,7 @@ def _schedule_other_offsets(
                 f = fit_step(by_index[index], r, capability, h, float(index + off), rec.numel, fixed=(h.eps, d))
                 if f is not None:
                     c_lo, c_hi = _rounding_edges(f.coef.lo, f.coef.hi)
-                    bc1 = 1 - h.beta1 ** float(index + off)
+                    bc1 = float(bias_correction1(r, h.beta1, index + off))
                     by_step[index] = (min(lo, c_lo * bc1), max(hi, c_hi * bc1))
         return by_step, tuple(wd_iv), eps_iv
 
@@ -3475,9 +3585,12 @@ def _schedule_other_offsets(
 
 
 def _kernel_decay(r: Recipe, schedule: Schedule, index: int, capability: str) -> float:
-    """The decay factor ``1 - lr*wd`` as the kernel of ``r`` receives it at array index ``index``."""
-    prog = r.build(schedule.at(index), schedule.step_count(index), capability)
-    return float(scalar_labels(prog)["1-lr*wd"].kernel_value)
+    """The decay factor ``1 - lr*wd`` as the kernel of ``r`` receives it at array index ``index``
+    (CUDA fused: ``1 - k``, k = f32(f32(lr)*f32(wd)), on float32's grid: :func:`_decay_opening`)."""
+    scalars = scalar_labels(r.build(schedule.at(index), schedule.step_count(index), capability))
+    if "1-lr*wd" not in scalars:
+        return float(np.float32(1) - scalars["lr"].kernel_value * scalars["wd"].kernel_value)
+    return float(scalars["1-lr*wd"].kernel_value)
 
 
 EPS_NEAR_TRIES = 6

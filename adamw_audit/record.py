@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import platform
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -135,6 +136,76 @@ def record(
                 "seed": seed,
                 "machine": platform.machine(),
                 "created_by": "adamw-audit record",
+            }
+        )
+        return writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def record_emulated(
+    out: str | os.PathLike[str],
+    recipe_name: str,
+    steps: int = 10,
+    shape: Sequence[int] = (400, 8),
+    lr: Sequence[float] = (1e-3,),
+    hyper: Hyper | None = None,
+    seed: int = 0,
+    capability: str = "cuda",
+) -> Path:
+    """A recording written by the emulator instead of torch: every step of W, m and v comes from
+    ``recipe_name``'s op program (emulation/recipes), for the paths this machine cannot run (CUDA
+    fused without a GPU).  Such a file stands for torch only as far as the recipe's own evidence
+    goes (the catalog's ``verified_by``); its ``created_by`` says "emulator", never torch.
+
+    No torch: the gradient is that of a bf16 quadratic, ``g = bf16(2 (W - teacher) + noise)``
+    drawn with NumPy from ``seed`` (its magnitude varies over the elements like a real one's)."""
+    from emulation import bits
+    from emulation.recipes import recipe
+    from emulation.replay import run_bits
+
+    rcp = recipe(recipe_name)
+    hyper = hyper or Hyper()
+    if len(lr) not in (1, steps):
+        raise AuditError(f"lr: expected 1 value or one per step ({steps}), got {len(lr)}")
+    lrs = [float(x) for x in (lr if len(lr) == steps else list(lr) * steps)]
+    shape = tuple(int(d) for d in shape)
+    numel = int(np.prod(shape))
+    rng = np.random.default_rng(seed)
+
+    def bf16(x: np.ndarray) -> np.ndarray:
+        return bits.narrow(np.asarray(x, np.float32))
+
+    w = bf16(rng.standard_normal(numel) * 0.05)
+    teacher = rng.standard_normal(numel) * 0.05
+    scale = np.exp(rng.uniform(-3, 1, numel))  # per-element gradient scale: magnitudes spread like a model's
+    m = np.zeros(numel, np.uint16)
+    v = np.zeros(numel, np.uint16)
+    positions = rcp.positions(capability, numel, 1)
+    writer = RecordingWriter(out, shape, steps)
+    try:
+        writer.write_initial(w.reshape(shape))
+        for i in range(steps):
+            noise = rng.standard_normal(numel) * 0.02
+            g = bf16((2 * (bits.widen(w).astype(np.float64) - teacher) + noise) * scale * 1e-2)
+            prog = rcp.build(replace(hyper, lr=lrs[i]), float(i + 1), capability)
+            new = run_bits(prog, {"param": w, "grad": g, "exp_avg": m, "exp_avg_sq": v}, positions)
+            w, m, v = new["param"], new["exp_avg"], new["exp_avg_sq"]
+            writer.write_step(i, grad_W=g.reshape(shape), W=w.reshape(shape), momentum_W=m.reshape(shape),
+                              variance_W=v.reshape(shape))  # fmt: skip
+        writer.set_attrs(
+            {
+                "created_by": f"adamw-audit record_emulated (the emulator's {rcp.name}, not torch)",
+                "impl": rcp.impl,
+                "device": rcp.device,
+                "lr_per_step": np.asarray(lrs, dtype=np.float64),
+                "beta1": hyper.beta1,
+                "beta2": hyper.beta2,
+                "eps": hyper.eps,
+                "weight_decay": hyper.weight_decay,
+                "first_index_step_count": DEFAULT_STEP_OFFSET,
+                "seed": seed,
             }
         )
         return writer.commit()

@@ -8,6 +8,9 @@ of index 0, every true hyper-parameter inside its reported interval, and a repla
 
     python scripts/identify_trials.py --trials 40 --seed 1 [--out trials.jsonl] [--draw late-decay]
 
+``--draw cuda-fused`` writes each run with the emulator's CUDA fused program instead of torch
+(``adamw_audit.record.record_emulated``: no GPU here), gradients drawn with NumPy.
+
 Prints one JSON line per trial and a summary; exits 1 when any trial is wrong.  Not run in CI
 (minutes per dozen trials); the cases it found wrong became tests in tests/test_identify.py.
 """
@@ -30,7 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adamw_audit.identify import identify
-from adamw_audit.record import record
+from adamw_audit.record import record, record_emulated
 from emulation.recipes.common import Hyper
 from refimpl.errors import AuditError
 from refimpl.recording import open_recording
@@ -87,7 +90,12 @@ def draw_late_decay(rng: np.random.Generator) -> dict:
     return case
 
 
-DRAWS = {"random": draw, "late-decay": draw_late_decay}
+def draw_cuda_fused(rng: np.random.Generator) -> dict:
+    """A random case on CUDA's fused path, written by the emulator (no GPU here; see run_trial)."""
+    return {**draw(rng), "impl": "cuda-fused"}
+
+
+DRAWS = {"random": draw, "late-decay": draw_late_decay, "cuda-fused": draw_cuda_fused}
 
 
 def strip(src: Path, dst: Path, drop_first: int) -> None:
@@ -102,7 +110,7 @@ def inside(x: float, iv) -> bool:
 
 def check(case: dict, out: dict) -> list[str]:
     wrong = []
-    truth_impl = f"-cpu-{case['impl']}"
+    truth_impl = "-cuda-fused" if case["impl"] == "cuda-fused" else f"-cpu-{case['impl']}"
     if not any(name.endswith(truth_impl) for name in out["equivalent_impls"]):
         wrong.append(f"path {case['impl']} not in {out['equivalent_impls']}")
     count = 1 + case["drop_first"]
@@ -143,8 +151,11 @@ def _identify(path: Path, answers: multiprocessing.Queue) -> None:
 def run_trial(case: dict, work: Path, timeout: float) -> dict:
     full, bare = work / "full.h5", work / "bare.h5"
     h = Hyper(beta1=case["beta1"], beta2=case["beta2"], eps=case["eps"], weight_decay=case["weight_decay"])
-    record(full, steps=case["steps"], shape=case["shape"], impl=case["impl"], lr=case["lr"], hyper=h,
-           seed=case["seed"], threads=1)  # fmt: skip
+    if case["impl"] == "cuda-fused":  # the emulator's CUDA fused program (its evidence: the H100 fixtures)
+        record_emulated(full, "torch-2.11-2.13-cuda-fused", case["steps"], case["shape"], case["lr"], h, case["seed"])
+    else:
+        record(full, steps=case["steps"], shape=case["shape"], impl=case["impl"], lr=case["lr"], hyper=h,
+               seed=case["seed"], threads=1)  # fmt: skip
     strip(full, bare, case["drop_first"])
     t0 = time.perf_counter()
     answers: multiprocessing.Queue = multiprocessing.Queue()

@@ -462,13 +462,77 @@ def test_states_kept_in_float32_are_named(tmp_path, capsys):
     assert err.count("\n") == 1 and "float32 (or wider) exp_avg" in err and "beta1 = 0.9" in err
 
 
-def test_a_cuda_fused_recording_is_named_in_one_line(tmp_path, capsys):
-    """CUDA's fused kernel keeps m as fma(b1, m, fma(-b1, g, g)) in float32: not lerp_, so no
-    searched program fits; identify names it (with beta1) in under a second instead of minutes."""
-    path = strip(str(CUDA_RECORDINGS / "fused-decay.h5"), tmp_path / "bare.h5")
-    assert main(["identify", path]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "CUDA's fused kernel" in err and "beta1 0.85" in err and "--impl fused" in err
+def test_a_cuda_fused_recording_is_identified(tmp_path, capsys):
+    """Recorded on an H100 (torch 2.11.0+cu130, fused=True, lr 0.003, betas (0.85, 0.99), eps
+    1e-6, wd 0.1): CUDA's fused kernel keeps m as fma(b1, m, fma(-b1, g, g)) and decays by
+    fma(p, -lr*wd, p), all in float32; identify searches that program and replays the file."""
+    out = identify_json(capsys, strip(str(CUDA_RECORDINGS / "fused-decay.h5"), tmp_path / "bare.h5"))
+    assert out["impl"] == "torch-2.11-2.13-cuda-fused" and out["device"] == "cuda"
+    assert_constant_lr_found(out, 1, 0.003, 1e-6, 0.1)
+    assert out["lr"] == 0.003 and out["betas"] == [0.85, 0.99] and out["weight_decay"] == 0.1
+    assert inside(0.85, out["betas_interval"][0]) and inside(0.99, out["betas_interval"][1])
+
+
+def emulated_fused_cuda(
+    tmp_path, lrs: list[float], hyper, shape, steps: int, drop_first: int = 0, seed: int = 7
+) -> str:
+    """A CUDA fused run written by the emulator (no GPU here: the program the H100 fixtures
+    verify, emulation/recipes/cuda.py), stripped like the torch recordings."""
+    from adamw_audit.record import record_emulated
+
+    full = record_emulated(tmp_path / "emulated.h5", "torch-2.11-2.13-cuda-fused", steps, shape, lrs, hyper, seed=seed)
+    return strip(str(full), tmp_path / "bare.h5", drop_first)
+
+
+def test_a_cuda_fused_schedule_with_a_visible_decay_is_identified(tmp_path, capsys):
+    """CUDA fused, warmup 2e-4 -> 1e-3, wd 0.05, odd shape: one lr per step and the weight
+    decay through k = f32(f32(lr)*f32(wd)), the step size f32(f32(lr) / bc1) with the device's
+    float32 bias correction."""
+    from emulation.recipes.common import Hyper
+
+    lrs = [1e-3 * min(1.0, (i + 1) / 5) for i in range(12)]
+    out = identify_json(capsys, emulated_fused_cuda(tmp_path, lrs, Hyper(weight_decay=0.05), (333, 7), 12))
+    assert out["impl"] == "torch-2.11-2.13-cuda-fused" and out["exact"] == {
+        "W": 1.0,
+        "momentum_W": 1.0,
+        "variance_W": 1.0,
+    }
+    assert out["first_index_step_count"] == 1 and out["weight_decay"] == 0.05
+    assert [inside(lr, iv) for lr, iv in zip(lrs[1:], out["lr_interval"], strict=True)] == [True] * 11
+    assert out["lr"] == [float(f"{x:.4g}") for x in lrs[1:]]
+
+
+def test_the_simplest_weight_decay_along_the_ridge_is_reported(tmp_path, capsys):
+    """CUDA fused, lr 0.01, wd 0.3, beta1 0.8, 257x9: the decay's slice at the lr found gave wd
+    0.29994 (it replays too); the ridge's interval [0.29979, 0.30008] holds 0.3, which does."""
+    from emulation.recipes.common import Hyper
+
+    path = emulated_fused_cuda(tmp_path, [1e-2], Hyper(beta1=0.8, weight_decay=0.3), (257, 9), 8, seed=101)
+    out = identify_json(capsys, path)
+    assert_constant_lr_found(out, 1, 1e-2, 1e-8, 0.3)
+    assert out["weight_decay"] == 0.3 and out["lr"] == 1e-2
+
+
+def test_a_file_with_one_replayable_step_gets_an_answer(tmp_path, capsys):
+    """Two rows and no W_initial: one step to replay.  Many programs fit one step; the answer
+    must replay it (the schedule phase's ridge of one step crashed the report)."""
+    from emulation.recipes.common import Hyper
+
+    out = identify_json(capsys, emulated_fused_cuda(tmp_path, [5e-4], Hyper(eps=1e-7, weight_decay=0.01), (300, 16), 12,
+                                                    drop_first=10, seed=102))  # fmt: skip
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+
+
+def test_a_cuda_fused_window_recorded_late_is_identified(tmp_path, capsys):
+    """CUDA fused from step 6, lr 2e-3, beta2 0.95, eps 1e-5, 1-D 1001: the count is found
+    through the device's bias corrections."""
+    from emulation.recipes.common import Hyper
+
+    path = emulated_fused_cuda(tmp_path, [2e-3], Hyper(beta2=0.95, eps=1e-5), (1001,), 10, drop_first=5)
+    out = identify_json(capsys, path)
+    assert out["impl"] == "torch-2.11-2.13-cuda-fused"
+    assert_constant_lr_found(out, 6, 2e-3, 1e-5, 0.0)
+    assert out["betas"] == [0.9, 0.95] and out["eps"] == 1e-5
 
 
 def test_a_decayed_schedule_s_lr_intervals_hold_the_truth_along_eps(tmp_path, capsys):
@@ -499,13 +563,15 @@ def test_an_lr_no_float32_stands_for_is_searched_as_a_double(tmp_path, capsys):
 @given(
     lr=st.floats(1e-7, 1.0),
     bc1=st.one_of(st.sampled_from([0.1, 0.19, 0.75, 0.5, 1.0, 1 - 0.9**1000]), st.floats(1e-3, 1.0)),
+    device=st.booleans(),
 )
-def test_the_lrs_of_a_step_size_are_exactly_those_that_round_to_it(lr, bc1):
+def test_the_lrs_of_a_step_size_are_exactly_those_that_round_to_it(lr, bc1, device):
     """_lr_edges: the doubles whose f32(lr / bc1) is one float32 step size form an interval; its
-    ends are found exactly (the double beyond each end gives another step size)."""
+    ends are found exactly (the double beyond each end gives another step size).  ``device``:
+    CUDA fused's f32(f32(lr) / bc1) with a float32 bc1 (two roundings)."""
     from adamw_audit.identify import _f32_int, _lr_edges, step_size
 
-    b = np.array([bc1])
+    b = np.array([bc1], np.float32 if device else np.float64)
     c = step_size(np.array([lr]), b)
     lo, hi = _lr_edges(np.array([_f32_int(c[0])]), np.array([_f32_int(c[0])]), b)
     lo, hi = lo.view(np.float64), hi.view(np.float64)
