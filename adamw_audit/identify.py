@@ -9,11 +9,14 @@ substitute`): no second implementation of any path.
 
 Order (each stage uses what the one before fixed):
 
-1. beta1 from m:  ``m[t] = lerp(m[t-1], g[t], f32(1 - beta1))``  (all paths alike)
+1. beta1 from m:  ``m[t] = lerp(m[t-1], g[t], f32(1 - beta1))``  (every path but CUDA fused,
+   whose ``m = fma(b1, m, fma(-b1, g, g))`` reads one float32 beta1: searched alone, with its
+   beta2 likewise, when no lerp reproduces m; :func:`infer_beta_fused_cuda`)
 2. beta2 from v:  the path's ``v`` program, parametrised by ``c = f32(1 - beta2)``; a path whose
    interval is empty is ruled out (this separates foreach's bf16 ``beta2`` and fused's contraction)
 3. per step and per step-count offset: the step size ``f32(lr / (1 - beta1^step))`` from W, then
-   eps and the weight-decay factor; lr's interval is the step size's times ``1 - beta1^step``.
+   eps and the weight-decay factor; lr's interval is the step size's times ``1 - beta1^step``
+   (:func:`bias_correction1`: a double on the host, CUDA fused's float32 on the device).
    Offsets 1..5 first; when none fits, a window recorded late in a run: every count up to
    SCAN_LIMIT at once (:func:`scan_step_counts`; eps bisected per count too when no guess is
    eps), or the counts where the per-step fits agree on one lr, or on one weight decay
@@ -30,9 +33,10 @@ out as the whole interval that stays consistent, not as a guess.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -2351,13 +2355,24 @@ def _eps_tries(fits: list[StepFit]) -> list[float]:
     return list(dict.fromkeys(eps_tries))
 
 
-def _wd_interval(fits: list[StepFit], lrs: list[tuple[float, float]]) -> tuple[float, float]:
+def _decay_edges(rcp: Recipe, lo: float, hi: float) -> tuple[float, float]:
+    """The reals ``1 - lr*wd`` a decay interval [lo, hi] found for ``rcp`` stands for: those that
+    round into it (float32), or on CUDA fused, whose k = lr*wd is searched as ``1 - d`` on d's
+    float32 grid (:func:`_decay_opening`), up to the next grid value out: k's own float32 values
+    lie between grid values, and those next to an end may replay too."""
+    if rcp.device == "cuda" and rcp.impl == "fused":
+        grid = 2.0**-24  # float32 spacing in [0.5, 1)
+        return max(0.5, lo - grid), min(1.0, hi + grid)
+    return _rounding_edges(lo, hi)
+
+
+def _wd_interval(fits: list[StepFit], lrs: list[tuple[float, float]], rcp: Recipe) -> tuple[float, float]:
     """Weight decay from each step's decay factor d = f32(1 - lr_t*wd), intersected over steps:
     1 - lr_t*wd lies anywhere that rounds into d's interval (a decay interval [1, 1] still
-    allows 1 - lr_t*wd half an ulp below 1: not wd = 0 alone)."""
+    allows 1 - lr_t*wd half an ulp below 1: not wd = 0 alone; :func:`_decay_edges`)."""
     lo, hi = 0.0, math.inf
     for f, (lr_lo, lr_hi) in zip(fits, lrs, strict=True):
-        d_lo, d_hi = _rounding_edges(f.decay.lo, f.decay.hi)
+        d_lo, d_hi = _decay_edges(rcp, f.decay.lo, f.decay.hi)
         if f.decay.hi < 1.0:
             lo = max(lo, (1 - d_hi) / lr_hi)
         hi = min(hi, (1 - d_lo) / lr_lo if lr_lo > 0 else math.inf)
@@ -2430,7 +2445,7 @@ def _coupled_schedule(
     walk each step's ridge for wd (seconds; :func:`_schedule_other_offsets` goes without, and
     tries ``wd_first``, the wd found at another count, before the fits' own)."""
     eps_tries = _eps_tries(fits) if no_decay_at is None else [no_decay_at]
-    wd_lo, wd_hi = _wd_interval(fits, _lr_intervals(fits, rcp, h.beta1, offset))
+    wd_lo, wd_hi = _wd_interval(fits, _lr_intervals(fits, rcp, h.beta1, offset), rcp)
     if no_decay_at is None and not 0 < wd_lo <= wd_hi:
         return None
     opened_steps = []
@@ -2587,15 +2602,30 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
             f"{skipped[0]}..{skipped[-1]}): the optimizer did not step in this recording, nothing to identify"
         )
     view = _WithoutRows(rec, skipped) if skipped else rec
-    found, hint = _identify_once(view, min(sample, rec.numel), offsets, seed)
-    for factor in (4, 16):
-        if all(v == 1.0 for v in found.exact.values()) or sample * factor // 4 >= rec.numel:
-            break
-        size = min(sample * factor, rec.numel)
-        try:
-            found, hint = _identify_once(view, size, offsets, seed, hint)
-        except AuditError:
-            found, hint = _identify_once(view, size, offsets, seed)
+
+    def exact(found: Identification) -> bool:
+        return all(v == 1.0 for v in found.exact.values())
+
+    def search(fused_cuda_only: bool) -> Identification:
+        found, hint = _identify_once(view, min(sample, rec.numel), offsets, seed, None, fused_cuda_only)
+        for factor in (4, 16):
+            if exact(found) or sample * factor // 4 >= rec.numel:
+                break
+            size = min(sample * factor, rec.numel)
+            try:
+                found, hint = _identify_once(view, size, offsets, seed, hint, fused_cuda_only)
+            except AuditError:
+                found, hint = _identify_once(view, size, offsets, seed, None, fused_cuda_only)
+        return found
+
+    found = search(False)
+    if not exact(found) and found.device == "cpu":
+        # m may fit a lerp and CUDA fused's program alike (beta1 0.5), and v a CPU program on the
+        # sampled elements only (seen: beta1 0.5, beta2 0.9999: CPU fused, v 0.99999): CUDA
+        # fused's search, kept where it replays the file exactly
+        with contextlib.suppress(AuditError):
+            fused = search(True)
+            found = fused if exact(fused) else found
     found.skipped_indices = skipped
     if skipped:
         found.findings.insert(
@@ -2658,10 +2688,16 @@ the counts a per-step scan keeps first, late ones included); every late count.""
 
 
 def _identify_once(
-    rec: Recording, sample: int, offsets: tuple[int, ...], seed: int, hint: tuple[str, int, str, float] | None = None
+    rec: Recording,
+    sample: int,
+    offsets: tuple[int, ...],
+    seed: int,
+    hint: tuple[str, int, str, float] | None = None,
+    fused_cuda_only: bool = False,
 ) -> tuple[Identification, tuple[str, int, str, float]]:
     """One search on ``sample`` elements per step.  ``hint`` (path, step count of index 0, phase,
-    eps) runs only that search, its eps tried first.  Returns the answer and its own hint."""
+    eps) runs only that search, its eps tried first.  ``fused_cuda_only``: CUDA fused's program
+    alone, where m fits it (else AuditError).  Returns the answer and its own hint."""
     from .verify import replay
 
     findings: list[str] = []
@@ -2682,19 +2718,24 @@ def _identify_once(
         return replays
 
     w_iv = cap_family = None
-    for capability in ("avx512", "default"):
+    for capability in ("avx512", "default") if not fused_cuda_only else ():
         w_iv = _confirmed(steps, probe, lambda on, c=capability: infer_beta1(on, c), b1_replays(capability))
         if w_iv is not None:
             cap_family = capability
             break
     fused_cuda = recipe("fused", "cuda")
-    b1_fused_cuda = None  # f32(beta1) of CUDA fused's momentum (no CPU lerp reproduces m)
-    if w_iv is None:
-        b1_fused_cuda = _confirmed(
-            steps, probe, lambda on: infer_beta_fused_cuda(on, "exp_avg"),
-            lambda on, b: _moment_replays(on, fused_cuda, "cuda", Hyper(beta1=simplest_in(
-                *_rounding_edges(b.lo, b.hi))), rec.numel, "exp_avg"),
-        )  # fmt: skip
+
+    def fused_cuda_beta(moment: str, b1: float = 0.9) -> Interval | None:
+        """f32(beta1) or f32(beta2) under CUDA fused's moment program, confirmed on every step."""
+
+        def replays(on: list[StepData], b: Interval) -> bool:
+            beta = simplest_in(*_rounding_edges(b.lo, b.hi))
+            h = Hyper(beta1=beta) if moment == "exp_avg" else Hyper(beta1=b1, beta2=beta)
+            return _moment_replays(on, fused_cuda, "cuda", h, rec.numel, moment)
+
+        return _confirmed(steps, probe, lambda on: infer_beta_fused_cuda(on, moment), replays)
+
+    b1_fused_cuda = fused_cuda_beta("exp_avg") if w_iv is None else None  # (no lerp reproduces m)
     if w_iv is None and b1_fused_cuda is None:  # some steps may have seen another gradient than the recorded one
         w_iv, scaled = _beta1_with_gradient_anomalies(steps, "avx512")
         if w_iv is not None:
@@ -2723,6 +2764,8 @@ def _identify_once(
                 f"{rec.path}: momentum_W follows torch <= 2.0's exp_avg.mul_(0.9).add_(grad, alpha=0.1), not lerp_, "
                 "but no beta1 fits it; replay it with 'adamw-audit verify FILE --torch 2.0'"
             )
+    if fused_cuda_only and b1_fused_cuda is None:
+        raise AuditError(f"{rec.path}: momentum_W does not follow CUDA's fused kernel")
     if w_iv is None and b1_fused_cuda is None:
         named = _gradient_transform(probe, cap_family or "avx512") or _moments_kept_wider(probe)
         if named is not None:
@@ -2755,26 +2798,12 @@ def _identify_once(
         infer = lambda on: infer_beta2(on, rcp, capability, Hyper(beta1=b1), rec.numel)  # noqa: E731
         return _confirmed(steps, probe, infer, replays)
 
-    if b1_fused_cuda is not None:
-        b2_iv = _confirmed(
-            steps, probe, lambda on: infer_beta_fused_cuda(on, "exp_avg_sq"),
-            lambda on, b: _moment_replays(on, fused_cuda, "cuda", Hyper(beta1=b1, beta2=simplest_in(
-                *_rounding_edges(b.lo, b.hi))), rec.numel, "exp_avg_sq"),
-        )  # fmt: skip
-        if b2_iv is None:
-            raise AuditError(
-                f"{rec.path}: momentum_W follows CUDA's fused kernel (m = fma(b1, m, fma(-b1, g, g)) in float32, "
-                f"beta1 {b1:g}), but no beta2 reproduces variance_W under it"
-            )
-        paths[fused_cuda.name] = _rounding_edges(b2_iv.lo, b2_iv.hi)
-        device = cap_family = "cuda"
-        findings.append("a GPU recording with fused=True: m and v follow CUDA's fused kernel")
-    for impl in CPU_PATHS if family != "2.0" and not paths else ("forloop", "foreach") if not paths else ():
+    for impl in (CPU_PATHS if family != "2.0" else ("forloop", "foreach")) if b1_fused_cuda is None else ():
         rcp = recipe(impl, "cpu", family)
         iv = beta2_of(rcp, cap_family)
         if iv is not None:
             paths[rcp.name] = _one_minus(iv)
-    if not paths and family != "2.0":
+    if not paths and family != "2.0" and b1_fused_cuda is None:
         for impl in CUDA_PATHS:
             rcp = recipe(impl, "cuda")
             iv = beta2_of(rcp, "cuda")
@@ -2783,6 +2812,21 @@ def _identify_once(
         if paths:
             device = cap_family = "cuda"
             findings.append("a GPU recording: the CUDA programs reproduce it")
+        else:  # m may fit a lerp and CUDA fused's program alike (seen: beta1 0.5): v decides
+            b1_fused_cuda = fused_cuda_beta("exp_avg")
+            if b1_fused_cuda is not None:
+                b1_lo, b1_hi = _rounding_edges(b1_fused_cuda.lo, b1_fused_cuda.hi)
+                b1 = simplest_in(b1_lo, b1_hi)
+    if not paths and b1_fused_cuda is not None:
+        b2_iv = fused_cuda_beta("exp_avg_sq", b1)
+        if b2_iv is None:
+            raise AuditError(
+                f"{rec.path}: momentum_W follows CUDA's fused kernel (m = fma(b1, m, fma(-b1, g, g)) in float32, "
+                f"beta1 {b1:g}), but no beta2 reproduces variance_W under it"
+            )
+        paths[fused_cuda.name] = _rounding_edges(b2_iv.lo, b2_iv.hi)
+        device = cap_family = "cuda"
+        findings.append("a GPU recording with fused=True: m and v follow CUDA's fused kernel")
     if not paths:
         raise AuditError(
             f"{rec.path}: no CPU or CUDA path reproduces variance_W for any beta2 (states in another dtype?)"
@@ -2960,7 +3004,7 @@ def _identify_once(
                     fits, settled = fitted if fitted is not None else (None, None)
                     if fits is not None:
                         lrs = _lr_intervals(fits, rcp, b1, offset)
-                        wd_iv = _wd_interval(fits, lrs)
+                        wd_iv = _wd_interval(fits, lrs, rcp)
                         coupled = _coupled_schedule(steps, fits, rcp, cap_family, h, offset, rec.numel)
                         hull = _shared(fits)[0]
                         ridge, eps_found, lr_ridge, wd_wide = None, hull, None, None
@@ -3036,9 +3080,9 @@ def _identify_once(
     if isinstance(decay_or_wd, Interval):  # one decay factor (constant lr) -> weight decay
         # the decay factor is f32(1 - lr*wd): widen [d_lo, d_hi] to the reals that round into it;
         # the value from the slice at lr (it replays with lr), the interval from the ridge
-        d_lo, d_hi = _rounding_edges(decay_or_wd.lo, decay_or_wd.hi)
+        d_lo, d_hi = _decay_edges(recipe(impl), decay_or_wd.lo, decay_or_wd.hi)
         wd = 0.0 if decay_or_wd.hi >= 1.0 else simplest_in((1 - d_hi) / lr_ref, (1 - d_lo) / lr_ref)
-        d_lo, d_hi = _rounding_edges(decay_wide.lo, decay_wide.hi)
+        d_lo, d_hi = _decay_edges(recipe(impl), decay_wide.lo, decay_wide.hi)
         lr_lo, lr_hi = lr_interval
         wd_lo = max(0.0, (1 - d_hi) / lr_hi) if decay_wide.hi < 1.0 else 0.0
         wd_hi = (1 - d_lo) / lr_lo if lr_lo > 0 else math.inf
@@ -3123,9 +3167,9 @@ def _identify_once(
         findings.append("no candidate replays every element exactly: see 'exact'")
     eq_releases = _equivalent_releases(rec, recipe(chosen[0]), schedule, chosen[1], steps) if exact_keys else []
     eq_impls = sorted({recipe(k[0]).name for k in exact_keys if results[k] == results[chosen]})
-    other_device = _other_device_ties(rec, device, schedule, steps) if exact_keys else []
+    other_device = _other_device_ties(rec, paths, schedule, steps) if exact_keys else []
     if other_device:
-        findings.append(f"the same bits come from the {'CUDA' if device == 'cpu' else 'CPU'} program(s) too")
+        findings.append(f"the same bits come from {', '.join(other_device)} too (not searched: other programs)")
         eq_impls = sorted({*eq_impls, *other_device})
     eq_caps = sorted({k[1] for k in exact_keys if k[0] == chosen[0]})
     tied_paths = sorted({k[0] for k in exact_keys if k[1] == chosen[1]})
@@ -3254,18 +3298,19 @@ def _wd_interval_of(rcp: Recipe, schedule: Schedule, capability: str, steps, num
                          lambda x, _, conv=conv_decay: conv(x))  # fmt: skip
         if d is None:
             return None
-        d_lo, d_hi = _rounding_edges(d.lo, d.hi)  # the reals 1 - lr*wd that round into it
+        d_lo, d_hi = _decay_edges(rcp, d.lo, d.hi)  # the reals 1 - lr*wd that round into it
         lo_all, hi_all = max(lo_all, (1 - d_hi) / h.lr), min(hi_all, (1 - d_lo) / h.lr)
     return (lo_all, hi_all) if lo_all <= hi_all else None
 
 
-def _other_device_ties(rec: Recording, device: str, schedule: Schedule, steps) -> list[str]:
-    """Recipes of the other device that replay the file exactly with the values found (checked on
-    the sampled elements first, then on every element): a CPU and a GPU run can store the same
-    bits."""
+def _other_device_ties(rec: Recording, searched: Collection[str], schedule: Schedule, steps) -> list[str]:
+    """Recipes not ``searched`` (those of the other device, and CUDA fused where its momentum was
+    not the one searched) that replay the file exactly with the values found (checked on the
+    sampled elements first, then on every element): a CPU and a GPU run can store the same bits."""
     from .verify import replay
 
-    others = [recipe(i, "cuda") for i in CUDA_PATHS] if device == "cpu" else [recipe(i) for i in CPU_PATHS]
+    everything = [recipe(i) for i in CPU_PATHS] + [recipe(i, "cuda") for i in (*CUDA_PATHS, "fused")]
+    others = [r for r in everything if r.name not in searched]
     out = []
     for r in others:
         for capability in ("cuda",) if r.device == "cuda" else ("avx512", "avx2", "default"):
@@ -3681,7 +3726,7 @@ def _pooled_other_offsets(
         lr = simplest_in(lr_iv.lo, lr_iv.hi)
         wd, wd_iv = h.weight_decay, (h.weight_decay, h.weight_decay)
         if d < 1.0:  # a decay factor this count's lr allows: 1 - lr*wd rounds into it (as identify's)
-            d_lo, d_hi = _rounding_edges(decay.lo, decay.hi)
+            d_lo, d_hi = _decay_edges(r, decay.lo, decay.hi)
             seen = decay.hi < 1.0
             wd_iv = (max(0.0, (1 - d_hi) / lr_iv.hi) if seen else 0.0, (1 - d_lo) / lr_iv.lo)
             wd = simplest_in((1 - d_hi) / lr, (1 - d_lo) / lr) if seen else wd

@@ -523,6 +523,73 @@ def test_a_file_with_one_replayable_step_gets_an_answer(tmp_path, capsys):
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
 
 
+def test_a_cuda_fused_momentum_a_lerp_also_fits_is_decided_by_v(tmp_path, capsys):
+    """beta1 0.5: CUDA fused's fma(0.5, m, fma(-0.5, g, g)) and the CPU lerp agree on these m, so
+    beta1 comes from the lerp; no CPU or CUDA lerp path reproduces v, CUDA fused's program does."""
+    from emulation.recipes.common import Hyper
+
+    path = emulated_fused_cuda(tmp_path, [1e-3], Hyper(beta1=0.5, beta2=0.98, eps=1e-6), (393, 17), 8)
+    out = identify_json(capsys, path)
+    assert out["impl"] == "torch-2.11-2.13-cuda-fused" and out["betas"] == [0.5, 0.98]
+    assert_constant_lr_found(out, 1, 1e-3, 1e-6, 0.0)
+
+
+def test_an_inexact_cpu_answer_is_searched_again_as_cuda_fused(tmp_path, monkeypatch):
+    """beta1 0.5: m fits a lerp and CUDA fused's program alike, and v may fit a CPU program on the
+    sampled elements only (seen: 1125x20, beta2 0.9999: CPU fused, v 0.99999, 88 s).  An answer
+    that does not replay the file exactly is searched again with CUDA fused's program alone and
+    replaced where that one replays the file.  (The CPU answer is staged: the real case takes
+    two minutes.)"""
+    from dataclasses import replace
+
+    from adamw_audit import identify as ident
+    from refimpl.recording import open_recording
+
+    real = ident._identify_once
+    calls = []
+
+    def staged(rec, sample, offsets, seed, hint=None, fused_cuda_only=False):
+        calls.append(fused_cuda_only)
+        found, own_hint = real(rec, sample, offsets, seed, hint, fused_cuda_only)
+        if fused_cuda_only:
+            return found, own_hint
+        inexact = {"W": 1.0, "momentum_W": 1.0, "variance_W": 0.99999}
+        return replace(found, impl="torch-2.7-2.14-cpu-fused", device="cpu", exact=inexact), own_hint
+
+    monkeypatch.setattr(ident, "_identify_once", staged)
+    with open_recording(strip(str(CUDA_RECORDINGS / "fused-decay.h5"), tmp_path / "bare.h5")) as rec:
+        found = ident.identify(rec)
+    assert calls[-1] is True and found.impl == "torch-2.11-2.13-cuda-fused"
+    assert found.exact == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+
+
+def test_a_cpu_answer_lists_cuda_fused_where_it_stores_the_same_bits(tmp_path, capsys):
+    """betas (0.5, 0): m = g/2 + m/2 and v = g*g come out alike from the CPU lerp and CUDA fused's
+    fmas, and so does W at lr 1e-3: the CPU answer lists CUDA fused among the programs that tie."""
+    from emulation.recipes.common import Hyper
+
+    out = identify_json(capsys, emulated_fused_cuda(tmp_path, [1e-3], Hyper(beta1=0.5, beta2=0.0), (300, 8), 6, seed=5))
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert {"torch-2.11-2.13-cuda-fused", "torch-2.7-2.14-cpu-fused"} <= set(out["equivalent_impls"])
+
+
+def test_a_cuda_fused_decay_interval_reaches_the_next_grid_value_out():
+    """CUDA fused's k = f32(f32(lr)*f32(wd)) is searched as 1 - d on d's float32 grid (2^-24): a
+    true k between grid values replays while the grid value nearest it may not (a breakpoint of
+    some element between them), so the d interval found can end a whole grid step short of 1 - k.
+    The reals it stands for reach the next grid value out; on the CPU paths, half of it (d is
+    the kernel's own float32 there)."""
+    from adamw_audit.identify import _decay_edges
+    from emulation.recipes import recipe
+
+    grid = 2.0**-24
+    d = 1 - 1234 * grid  # a d found alone; the true 1 - k three quarters of a step below it
+    lo, hi = _decay_edges(recipe("fused", "cuda"), d, d)
+    assert lo <= d - 0.75 * grid and hi >= d + 0.75 * grid
+    lo, hi = _decay_edges(recipe("fused"), d, d)
+    assert (lo, hi) == (d - grid / 2, d + grid / 2)
+
+
 def test_a_cuda_fused_window_recorded_late_is_identified(tmp_path, capsys):
     """CUDA fused from step 6, lr 2e-3, beta2 0.95, eps 1e-5, 1-D 1001: the count is found
     through the device's bias corrections."""
