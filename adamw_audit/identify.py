@@ -2416,6 +2416,21 @@ def _lr_intervals(fits: list[StepFit], rcp: Recipe, b1: float, offset: int) -> l
     return [_lrs_of(f.coef, bias_correction1(rcp, b1, f.index + offset)) for f in fits]
 
 
+def _decay_read_apart(x: np.ndarray) -> np.ndarray:
+    """The ``conv_decay`` of a program that reads lr and wd apart (CUDA fused, opened as ``__l``,
+    ``__w``): :func:`_decay_binding` binds both instead of a decay factor."""
+    raise AssertionError("lr and wd are bound apart on this path")
+
+
+def _decay_binding(conv_decay: Callable, lr: np.ndarray, wd: float | np.ndarray) -> dict[str, np.ndarray]:
+    """The opened decay at these lrs (doubles) and wd: ``__d`` = how ``1 - lr*wd`` reaches the
+    kernel, or, on a path reading them apart (:func:`_decay_read_apart`), ``__l`` = f32(lr) and
+    ``__w`` = f32(wd) themselves (the kernel forms k = f32(f32(lr)*f32(wd)))."""
+    if conv_decay is _decay_read_apart:
+        return {"__l": lr.astype(np.float32), "__w": np.broadcast_to(np.asarray(wd, np.float32), lr.shape).copy()}
+    return {"__d": conv_decay(1 - lr * np.asarray(wd, np.float64))}
+
+
 def _coupled_schedule(
     steps: list[StepData],
     fits: list[StepFit],
@@ -2450,7 +2465,13 @@ def _coupled_schedule(
         return None
     opened_steps = []
     for sd in steps:
-        _, opened, conv_eps, conv_decay = _open_step(rcp, h, float(sd.index + offset), capability)
+        prog, opened, conv_eps, conv_decay = _open_step(rcp, h, float(sd.index + offset), capability)
+        if "1-lr*wd" not in scalar_labels(prog):
+            # lr and wd read apart (CUDA fused: k = f32(f32(lr)*f32(wd))): both opened, so the
+            # decay is exactly the kernel's and not a value on d's grid (seen: cosine from 2e-5,
+            # wd 0.3: k ~ 6e-6, the grid 1% of it, no wd coupled the steps)
+            _, opened, _, _ = _open_step(rcp, h, float(sd.index + offset), capability, {"lr": T("__l"), "wd": T("__w")})
+            conv_decay = _decay_read_apart
         where = {k: v[sd.flat] for k, v in rcp.positions(capability, numel, 1).items()}
         bc1 = bias_correction1(rcp, h.beta1, float(sd.index + offset))
         opened_steps.append((opened, _widen(sd.state), where, conv_eps, conv_decay, bc1, sd.want["param"]))
@@ -2472,7 +2493,7 @@ def _coupled_schedule(
             # no lr coupled at the true count).  Every lr rounding to c gives the same decay
             # factor but within ulp(c)*bc1*wd of a float32 rounding edge of 1 - lr*wd.
             def bind(x: np.ndarray, e=e, bc1=bc1, conv_decay=conv_decay) -> dict[str, np.ndarray]:
-                return {"__e": e, "__c": x, "__d": conv_decay(1 - x.astype(np.float64) * bc1 * wd)}
+                return {"__e": e, "__c": x, **_decay_binding(conv_decay, x.astype(np.float64) * float(bc1), wd)}
 
             # An element's W is monotone in c only while bf16(p * d(c)) holds still: near the
             # fit's c first (d barely moves), then a wide range (the fit's c may be biased)
@@ -2491,11 +2512,12 @@ def _coupled_schedule(
         for sd, lr, (opened, inputs, where, conv_eps, conv_decay, bc1, _) in zip(
             steps, lr_values, opened_steps, strict=True
         ):
-            c = np.full(sd.flat.size, lr / bc1, np.float32)
+            c = step_size(np.full(sd.flat.size, lr), bc1)
             e = conv_eps(np.full(sd.flat.size, eps, np.float32))
+            lr_all = np.full(sd.flat.size, lr)
 
-            def bind_wd(x: np.ndarray, e=e, c=c, conv_decay=conv_decay, lr=lr) -> dict[str, np.ndarray]:
-                return {"__e": e, "__c": c, "__d": conv_decay(1 - lr * x.astype(np.float64))}
+            def bind_wd(x: np.ndarray, e=e, c=c, conv_decay=conv_decay, lr=lr_all) -> dict[str, np.ndarray]:
+                return {"__e": e, "__c": c, **_decay_binding(conv_decay, lr, x)}
 
             iv = scalar_interval(opened, inputs, where, "param", sd.want["param"], bind_wd, 1e-30, 0.5 / lr)
             if iv is None:
@@ -2543,12 +2565,28 @@ def _coupled_schedule(
             hi_all = min(hi_all, _farthest(start, 0.5 / lr, at, within=1 << 13)[0])
         return (lo_all, hi_all) if 0 < lo_all <= hi_all < math.inf else None
 
+    # a path reading lr and wd apart (CUDA fused) has per-step decay slices on d's coarse grid,
+    # their wd interval biased (seen: cosine from 2e-5, wd 0.3: [0.17, 0.28]): its ridges are
+    # walked at the first three eps tried (the eps there 1e-12, the third)
+    read_apart = opened_steps[0][4] is _decay_read_apart
+    ridge_eps = eps_tries[:3] if read_apart else eps_tries[:1]
+
     def tries() -> Iterator[tuple[float, float]]:
         yield from itertools.product(dict.fromkeys(eps_tries), dict.fromkeys(wd_tries))
-        for eps in eps_tries[:1] if no_decay_at is None and ridges else ():
+        for eps in ridge_eps if no_decay_at is None and ridges else ():
             bounds = along_ridges(eps)
             if bounds is not None:
                 yield from ((eps, wd) for wd in dict.fromkeys((simplest_in(*bounds), (bounds[0] + bounds[1]) / 2)))
+            if bounds is not None and read_apart:
+                # a decay the ridges barely bound (seen: [1e-30, 0.86] for wd 0.3): the one-digit
+                # values inside, nearest the middle first (what people type)
+                middle = (bounds[0] + bounds[1]) / 2
+                decades = range(
+                    math.floor(math.log10(max(bounds[0], bounds[1] * 1e-3))), math.ceil(math.log10(bounds[1]))
+                )
+                typed = [float(f"{m}e{k}") for k in decades for m in range(1, 10)]
+                typed = sorted((x for x in typed if bounds[0] <= x <= bounds[1]), key=lambda x: abs(x - middle))
+                yield from ((eps, wd) for wd in typed[:9])
 
     for eps, wd in tries():
         lrs = coupled_lrs(eps, wd, [f.coef for f in fits])
@@ -3171,6 +3209,18 @@ def _identify_once(
     if other_device:
         findings.append(f"the same bits come from {', '.join(other_device)} too (not searched: other programs)")
         eq_impls = sorted({*eq_impls, *other_device})
+    b2_lo, b2_hi = b2_bounds
+    if fused_cuda.name in other_device and fused_cuda.name not in paths:
+        # CUDA fused reads each beta as one float32, the lerp paths 1 - beta too: the betas
+        # intervals span both readings (seen: 3x37, beta2 0.98 outside the CPU fused interval)
+        for moment, (lo, hi) in (("exp_avg", (b1_lo, b1_hi)), ("exp_avg_sq", (b2_lo, b2_hi))):
+            iv = infer_beta_fused_cuda(steps, moment)
+            if iv is not None:
+                wide = _rounding_edges(iv.lo, iv.hi)
+                if moment == "exp_avg":
+                    b1_lo, b1_hi = min(lo, wide[0]), max(hi, wide[1])
+                else:
+                    b2_lo, b2_hi = min(lo, wide[0]), max(hi, wide[1])
     eq_caps = sorted({k[1] for k in exact_keys if k[0] == chosen[0]})
     tied_paths = sorted({k[0] for k in exact_keys if k[1] == chosen[1]})
     if wd_lo > 0.0 and len(tied_paths) > 1:
@@ -3267,7 +3317,7 @@ def _identify_once(
         lr=lr_value,
         lr_interval=lr_interval,
         betas=[b1, b2],
-        betas_interval=[[b1_lo, b1_hi], list(b2_bounds)],
+        betas_interval=[[b1_lo, b1_hi], [b2_lo, b2_hi]],
         eps=eps,
         eps_interval=[eps_lo, eps_hi],
         weight_decay=wd,

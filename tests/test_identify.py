@@ -590,6 +590,44 @@ def test_a_cuda_fused_decay_interval_reaches_the_next_grid_value_out():
     assert (lo, hi) == (d - grid / 2, d + grid / 2)
 
 
+def test_a_cuda_fused_schedule_couples_a_barely_seen_decay_with_the_kernel_s_own_k(tmp_path):
+    """CUDA fused cosine from 2e-5, wd 0.3, eps 1e-12, from step 2, 674x35 (a random trial): k =
+    f32(f32(lr)*f32(wd)) <= 6e-6, so d's grid (2^-24) is 1% of k and the per-step decay slices
+    gave wd [0.17, 0.28]; no wd coupled the steps on every element (W 0.9999 at count 1).  The
+    coupling binds lr and wd themselves (k exactly the kernel's) and tries the one-digit wd
+    values inside the ridges' loose bounds [1e-30, 0.86]."""
+    import math
+
+    from adamw_audit.identify import _coupled_schedule, _finite_rows, _fit_steps, _sample_steps
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    lrs = [2e-5 * 0.5 * (1 + math.cos(math.pi * t / 15)) for t in range(15)]
+    hyper = Hyper(beta1=0.8, beta2=0.98, eps=1e-12, weight_decay=0.3)
+    path = emulated_fused_cuda(tmp_path, lrs, hyper, (674, 35), 15, drop_first=1, seed=228775752)
+    with open_recording(path) as rec:
+        steps = _finite_rows(_sample_steps(rec, rec.numel, np.random.default_rng(0)))
+        rcp, h = recipe("fused", "cuda"), Hyper(beta1=0.8, beta2=0.98)
+        fits, _ = _fit_steps(steps, rcp, "cuda", h, 2, rec.numel)
+        coupled = _coupled_schedule(steps, fits, rcp, "cuda", h, 2, rec.numel)
+    assert coupled is not None and inside(0.3, coupled[1]) and inside(1e-12, [coupled[4].lo, coupled[4].hi])
+
+
+def test_betas_intervals_span_the_readings_of_the_programs_that_tie(tmp_path, capsys):
+    """A 3x37 CUDA fused run (a random trial): the CPU lerp and CPU fused replay it too, and were
+    found first; CUDA fused is listed among the ties.  It reads beta2 as one float32, CPU fused
+    as 1 - beta2 too: beta2 0.98 lay outside CPU fused's interval, inside CUDA fused's; the
+    interval spans both."""
+    from emulation.recipes.common import Hyper
+
+    lrs = [0.0003, 0.0002713525491562421, 0.0001963525491562421, 0.0001036474508437579, 2.8647450843757897e-05]
+    hyper = Hyper(beta1=0.8, beta2=0.98, eps=1e-8, weight_decay=0.01)
+    out = identify_json(capsys, emulated_fused_cuda(tmp_path, lrs, hyper, (3, 37), 5, seed=759097991))
+    assert "torch-2.11-2.13-cuda-fused" in out["equivalent_impls"]
+    assert inside(0.8, out["betas_interval"][0]) and inside(0.98, out["betas_interval"][1])
+
+
 def test_a_cuda_fused_window_recorded_late_is_identified(tmp_path, capsys):
     """CUDA fused from step 6, lr 2e-3, beta2 0.95, eps 1e-5, 1-D 1001: the count is found
     through the device's bias corrections."""
