@@ -92,9 +92,10 @@ def step_size(lr: np.ndarray, bc1: np.ndarray) -> np.ndarray:
     return (np.asarray(lr, np.float64) / bc1).astype(np.float32)
 
 
-def _device_bias_correction(rcp: Recipe) -> bool:
-    """Whether ``rcp`` computes its bias corrections on the device in float32 (CUDA fused 2.11+:
-    ``1 - powf(beta, step)`` with float arguments; the others in double on the host)."""
+def _fused_cuda(rcp: Recipe) -> bool:
+    """Whether ``rcp`` is CUDA fused (2.11+), float32 throughout on the device: its bias
+    corrections are ``1 - powf(beta, step)`` in float32 (the others': doubles on the host), and
+    it reads lr and wd apart, ``k = f32(f32(lr)*f32(wd))`` (the others: one ``1 - lr*wd``)."""
     return rcp.device == "cuda" and rcp.impl == "fused"
 
 
@@ -103,7 +104,7 @@ def bias_correction1(rcp: Recipe, beta1: float, counts: np.ndarray | float) -> n
     float32 ``1 - powf(f32(beta1), f32(count))`` of the device (emulation/cuda_powf.py), which
     :func:`step_size` then reads as a float32 division."""
     counts = np.asarray(counts, np.float64)
-    if _device_bias_correction(rcp):
+    if _fused_cuda(rcp):
         with np.errstate(all="ignore"):
             return np.float32(1) - device_powf(np.float32(beta1), counts.astype(np.float32))
     return 1 - beta1**counts
@@ -2360,7 +2361,7 @@ def _decay_edges(rcp: Recipe, lo: float, hi: float) -> tuple[float, float]:
     round into it (float32), or on CUDA fused, whose k = lr*wd is searched as ``1 - d`` on d's
     float32 grid (:func:`_decay_opening`), up to the next grid value out: k's own float32 values
     lie between grid values, and those next to an end may replay too."""
-    if rcp.device == "cuda" and rcp.impl == "fused":
+    if _fused_cuda(rcp):
         grid = 2.0**-24  # float32 spacing in [0.5, 1)
         return max(0.5, lo - grid), min(1.0, hi + grid)
     return _rounding_edges(lo, hi)
@@ -2416,17 +2417,12 @@ def _lr_intervals(fits: list[StepFit], rcp: Recipe, b1: float, offset: int) -> l
     return [_lrs_of(f.coef, bias_correction1(rcp, b1, f.index + offset)) for f in fits]
 
 
-def _decay_read_apart(x: np.ndarray) -> np.ndarray:
-    """The ``conv_decay`` of a program that reads lr and wd apart (CUDA fused, opened as ``__l``,
-    ``__w``): :func:`_decay_binding` binds both instead of a decay factor."""
-    raise AssertionError("lr and wd are bound apart on this path")
-
-
-def _decay_binding(conv_decay: Callable, lr: np.ndarray, wd: float | np.ndarray) -> dict[str, np.ndarray]:
+def _decay_binding(conv_decay: Callable | None, lr: np.ndarray, wd: float | np.ndarray) -> dict[str, np.ndarray]:
     """The opened decay at these lrs (doubles) and wd: ``__d`` = how ``1 - lr*wd`` reaches the
-    kernel, or, on a path reading them apart (:func:`_decay_read_apart`), ``__l`` = f32(lr) and
-    ``__w`` = f32(wd) themselves (the kernel forms k = f32(f32(lr)*f32(wd)))."""
-    if conv_decay is _decay_read_apart:
+    kernel (``conv_decay``), or, on a path reading them apart (``conv_decay`` None: CUDA fused,
+    opened as ``__l``, ``__w``), f32(lr) and f32(wd) themselves (the kernel forms
+    k = f32(f32(lr)*f32(wd)))."""
+    if conv_decay is None:
         return {"__l": lr.astype(np.float32), "__w": np.broadcast_to(np.asarray(wd, np.float32), lr.shape).copy()}
     return {"__d": conv_decay(1 - lr * np.asarray(wd, np.float64))}
 
@@ -2465,13 +2461,13 @@ def _coupled_schedule(
         return None
     opened_steps = []
     for sd in steps:
-        prog, opened, conv_eps, conv_decay = _open_step(rcp, h, float(sd.index + offset), capability)
-        if "1-lr*wd" not in scalar_labels(prog):
+        _, opened, conv_eps, conv_decay = _open_step(rcp, h, float(sd.index + offset), capability)
+        if _fused_cuda(rcp):
             # lr and wd read apart (CUDA fused: k = f32(f32(lr)*f32(wd))): both opened, so the
             # decay is exactly the kernel's and not a value on d's grid (seen: cosine from 2e-5,
             # wd 0.3: k ~ 6e-6, the grid 1% of it, no wd coupled the steps)
             _, opened, _, _ = _open_step(rcp, h, float(sd.index + offset), capability, {"lr": T("__l"), "wd": T("__w")})
-            conv_decay = _decay_read_apart
+            conv_decay = None
         where = {k: v[sd.flat] for k, v in rcp.positions(capability, numel, 1).items()}
         bc1 = bias_correction1(rcp, h.beta1, float(sd.index + offset))
         opened_steps.append((opened, _widen(sd.state), where, conv_eps, conv_decay, bc1, sd.want["param"]))
@@ -2568,7 +2564,7 @@ def _coupled_schedule(
     # a path reading lr and wd apart (CUDA fused) has per-step decay slices on d's coarse grid,
     # their wd interval biased (seen: cosine from 2e-5, wd 0.3: [0.17, 0.28]): its ridges are
     # walked at the first three eps tried (the eps there 1e-12, the third)
-    read_apart = opened_steps[0][4] is _decay_read_apart
+    read_apart = _fused_cuda(rcp)
     ridge_eps = eps_tries[:3] if read_apart else eps_tries[:1]
 
     def tries() -> Iterator[tuple[float, float]]:
