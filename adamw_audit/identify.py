@@ -568,17 +568,33 @@ def _infer_pair(
     c_hi_w = max([c_iv.hi, *(x[1] for x in got)])
     k_lo_w, k_hi_w = _rounding_edges(k_far_lo, k_far_hi, bf16=scalar_labels(prog)[k_label].via == "bf16")
     wide = Interval(max(c_lo_w, 1 - k_hi_w), min(c_hi_w, 1 - k_lo_w))
-    if wide.lo > wide.hi:
+
+    def replays_at(beta: float) -> bool:
+        env = evaluate(opened, {**inputs, "__k": conv(np.full(n, beta, np.float32)),
+                                "__c": conv_c(np.full(n, 1 - beta, np.float32))}, where)  # fmt: skip
+        return bool(np.array_equal(to_bits(env[prog.outputs[output]]), target))
+
+    if wide.lo <= wide.hi and replays_at(simplest_in(1 - wide.hi, 1 - wide.lo)):
+        return wide
+    if replays_at(simplest_in(1 - narrow.hi, 1 - narrow.lo)):
         return narrow
-    beta = simplest_in(1 - wide.hi, 1 - wide.lo)
-    env = evaluate(opened, {**inputs, "__k": conv(np.full(n, beta, np.float32)),
-                            "__c": conv_c(np.full(n, 1 - beta, np.float32))}, where)  # fmt: skip
-    return wide if np.array_equal(to_bits(env[prog.outputs[output]]), target) else narrow
+    # the joint search's pair (c, k) can lie where no one beta conveys both, and the slices
+    # through it miss the pairs that one beta gives (seen: CPU fused, 2 steps of 1475, beta2
+    # 0.999: c two float32 above f32(0.001), v 0.99932): the usual betas near it, c searched at
+    # each one's k
+    ulp_c = float(np.spacing(np.float32(c_iv.mid())))
+    for beta in (b for b in COMMON_BETAS if abs((1 - b) - c_iv.mid()) <= NEAR_BETA_ULPS * ulp_c):
+        if replays_at(beta):
+            return search("__c", {"__k": conv(np.full(n, beta, np.float32))}, 1e-30, 1.0) or narrow
+    return narrow
 
 
 COMMON_BETA2 = (0.999, 0.99, 0.95, 0.98, 0.9999, 0.995, 0.9)
 COMMON_BETAS = (*COMMON_BETA2, 0.8, 0.5)
 """Values people set beta1 or beta2 to, tried first where the bits allow several."""
+NEAR_BETA_ULPS = 64
+"""How far (float32 ulps of ``1 - beta``) :func:`_infer_pair` looks for a usual beta that replays
+where the pair found conveys from no one beta."""
 PROBE = 2048  # elements a joint bisection probes
 ENDGAME = 256  # bit patterns left in a joint bisection from which every move is measured
 OCTAVE_F32 = 1 << 23  # float32 bit patterns in an octave: how far the count scan's eps bisection measures

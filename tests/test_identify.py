@@ -462,6 +462,24 @@ def test_states_kept_in_float32_are_named(tmp_path, capsys):
     assert err.count("\n") == 1 and "float32 (or wider) exp_avg" in err and "beta1 = 0.9" in err
 
 
+def test_a_beta2_pair_no_one_beta_conveys_gives_way_to_a_usual_beta_that_replays(tmp_path):
+    """Fused cosine from 1e-3, betas (0.854, 0.999), eps 1e-7, wd 0.3, from step 3, 1-D 1475 (a
+    random trial): two steps of v; the joint search's pair (c, k) had c two float32 above
+    f32(1 - 0.999), no beta conveyed both, and the beta reported left v 0.99932.  0.999 lies 2
+    ulps of c away and replays: its interval is searched at its k."""
+    from adamw_audit.identify import _one_minus, infer_beta2
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+
+    lrs = ["0.001", "0.0009045084971874737", "0.0006545084971874737", "0.00034549150281252633", "9.549150281252633e-05"]
+    args = ["--impl", "fused", "--steps", "5", "--shape", "1475", "--lr", ",".join(lrs), "--betas", "0.854", "0.999"]
+    steps, numel = sampled_steps(
+        tmp_path, [*args, "--eps", "1e-7", "--weight-decay", "0.3", "--seed", "117933026"], drop_first=2
+    )
+    iv = infer_beta2(steps, recipe("fused"), "avx512", Hyper(beta1=0.854), numel)
+    assert iv is not None and inside(0.999, _one_minus(iv))
+
+
 def test_a_cuda_fused_recording_is_identified(tmp_path, capsys):
     """Recorded on an H100 (torch 2.11.0+cu130, fused=True, lr 0.003, betas (0.85, 0.99), eps
     1e-6, wd 0.1): CUDA's fused kernel keeps m as fma(b1, m, fma(-b1, g, g)) and decays by
