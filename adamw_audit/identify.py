@@ -509,6 +509,20 @@ def _infer_pair(
         slope = np.where(drive != 0, -state / drive, 0.0)
     conv_c = _conveyed(prog, c_label)
 
+    def replays_at(beta: float) -> bool:
+        """Whether one beta, through both its readings, reproduces every element."""
+        env = evaluate(opened, {**inputs, "__k": conv(np.full(n, beta, np.float32)),
+                                "__c": conv_c(np.full(n, 1 - beta, np.float32))}, where)  # fmt: skip
+        return bool(np.array_equal(to_bits(env[prog.outputs[output]]), target))
+
+    def first_replaying(betas) -> tuple[Interval | None, np.ndarray] | None:
+        """The first of ``betas`` that replays every element: c's interval at its k, and that k."""
+        for beta in dict.fromkeys(betas):
+            if replays_at(beta):
+                k_all = conv(np.full(n, beta, np.float32))
+                return search("__c", {"__k": k_all}, 1e-30, 1.0), k_all
+        return None
+
     def joint(sel: slice) -> tuple[Interval, np.ndarray] | None:
         return joint_interval(opened, {k: v[sel] for k, v in inputs.items()}, {k: v[sel] for k, v in where.items()},
                               output, target[sel], {}, "__c", (1e-30, 1.0), "__k", (0.0, 1.0), conv, slope[sel],
@@ -531,13 +545,8 @@ def _infer_pair(
         if c_lo > c_hi:  # each interval is a slice at its own k: their hull
             c_lo, c_hi = min(iv.lo for iv in per_step), max(iv.hi for iv in per_step)
         b_lo, b_hi = 1 - c_hi, 1 - c_lo
-        for beta in dict.fromkeys([*(x for x in COMMON_BETAS if b_lo <= x <= b_hi), simplest_in(b_lo, b_hi)]):
-            k_all = conv(np.full(n, beta, np.float32))
-            env = evaluate(opened, {**inputs, "__k": k_all, "__c": conv_c(np.full(n, 1 - beta, np.float32))}, where)
-            if np.array_equal(to_bits(env[prog.outputs[output]]), target):
-                c_iv = search("__c", {"__k": k_all}, 1e-30, 1.0)
-                found = (c_iv, k_all) if c_iv is not None else None
-                break
+        hit = first_replaying([*(x for x in COMMON_BETAS if b_lo <= x <= b_hi), simplest_in(b_lo, b_hi)])
+        found = (hit[0], hit[1]) if hit is not None and hit[0] is not None else None
     if found is None:
         return None
     c_iv, _ = found
@@ -569,11 +578,6 @@ def _infer_pair(
     k_lo_w, k_hi_w = _rounding_edges(k_far_lo, k_far_hi, bf16=scalar_labels(prog)[k_label].via == "bf16")
     wide = Interval(max(c_lo_w, 1 - k_hi_w), min(c_hi_w, 1 - k_lo_w))
 
-    def replays_at(beta: float) -> bool:
-        env = evaluate(opened, {**inputs, "__k": conv(np.full(n, beta, np.float32)),
-                                "__c": conv_c(np.full(n, 1 - beta, np.float32))}, where)  # fmt: skip
-        return bool(np.array_equal(to_bits(env[prog.outputs[output]]), target))
-
     if wide.lo <= wide.hi and replays_at(simplest_in(1 - wide.hi, 1 - wide.lo)):
         return wide
     if replays_at(simplest_in(1 - narrow.hi, 1 - narrow.lo)):
@@ -583,10 +587,8 @@ def _infer_pair(
     # 0.999: c two float32 above f32(0.001), v 0.99932): the usual betas near it, c searched at
     # each one's k
     ulp_c = float(np.spacing(np.float32(c_iv.mid())))
-    for beta in (b for b in COMMON_BETAS if abs((1 - b) - c_iv.mid()) <= NEAR_BETA_ULPS * ulp_c):
-        if replays_at(beta):
-            return search("__c", {"__k": conv(np.full(n, beta, np.float32))}, 1e-30, 1.0) or narrow
-    return narrow
+    hit = first_replaying(b for b in COMMON_BETAS if abs((1 - b) - c_iv.mid()) <= NEAR_BETA_ULPS * ulp_c)
+    return (hit[0] or narrow) if hit is not None else narrow
 
 
 COMMON_BETA2 = (0.999, 0.99, 0.95, 0.98, 0.9999, 0.995, 0.9)
@@ -2477,13 +2479,12 @@ def _coupled_schedule(
         return None
     opened_steps = []
     for sd in steps:
-        _, opened, conv_eps, conv_decay = _open_step(rcp, h, float(sd.index + offset), capability)
-        if _fused_cuda(rcp):
-            # lr and wd read apart (CUDA fused: k = f32(f32(lr)*f32(wd))): both opened, so the
-            # decay is exactly the kernel's and not a value on d's grid (seen: cosine from 2e-5,
-            # wd 0.3: k ~ 6e-6, the grid 1% of it, no wd coupled the steps)
-            _, opened, _, _ = _open_step(rcp, h, float(sd.index + offset), capability, {"lr": T("__l"), "wd": T("__w")})
-            conv_decay = None
+        # lr and wd read apart (CUDA fused: k = f32(f32(lr)*f32(wd))): both opened, so the decay
+        # is exactly the kernel's and not a value on d's grid (seen: cosine from 2e-5, wd 0.3:
+        # k ~ 6e-6, the grid 1% of it, no wd coupled the steps); conv_decay None says so
+        apart = {"lr": T("__l"), "wd": T("__w")} if _fused_cuda(rcp) else None
+        _, opened, conv_eps, conv_decay = _open_step(rcp, h, float(sd.index + offset), capability, apart)
+        conv_decay = None if apart else conv_decay
         where = {k: v[sd.flat] for k, v in rcp.positions(capability, numel, 1).items()}
         bc1 = bias_correction1(rcp, h.beta1, float(sd.index + offset))
         opened_steps.append((opened, _widen(sd.state), where, conv_eps, conv_decay, bc1, sd.want["param"]))
@@ -3695,7 +3696,7 @@ def _kernel_decay(r: Recipe, schedule: Schedule, index: int, capability: str) ->
     """The decay factor ``1 - lr*wd`` as the kernel of ``r`` receives it at array index ``index``
     (CUDA fused: ``1 - k``, k = f32(f32(lr)*f32(wd)), on float32's grid: :func:`_decay_opening`)."""
     scalars = scalar_labels(r.build(schedule.at(index), schedule.step_count(index), capability))
-    if "1-lr*wd" not in scalars:
+    if _fused_cuda(r):
         return float(np.float32(1) - scalars["lr"].kernel_value * scalars["wd"].kernel_value)
     return float(scalars["1-lr*wd"].kernel_value)
 
