@@ -38,6 +38,7 @@ import itertools
 import math
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -2639,6 +2640,38 @@ def _coupled_schedule(
     return None
 
 
+class Hint(NamedTuple):
+    """What one search found, for the search on a larger sample: the path, the step count of
+    index 0, the phase that found it, eps, weight decay and (a schedule) the lr of each
+    replayed step by array index."""
+
+    impl: str
+    offset: int
+    phase: str
+    eps: float
+    weight_decay: float = 0.0
+    lrs: dict[int, float] | None = None
+
+
+def _held_schedule(
+    steps: list[StepData], hint: Hint, rcp: Recipe, capability: str, h: Hyper, numel: int
+) -> tuple[list, tuple[float, float], list[tuple[float, float]], float, Interval, tuple[float, float]] | None:
+    """A scheduled hint with a visible decay, coupled on ``steps``: :func:`_coupled_schedule`
+    from the points the hint's values make (each step's step size ``f32(lr_t/bc1)``, eps, and
+    decay ``1 - lr_t*wd``), its weight decay tried first.  None: no hint to hold, or some step
+    has no lr with them."""
+    if hint.lrs is None or hint.weight_decay <= 0.0 or any(sd.index not in hint.lrs for sd in steps):
+        return None
+    fits = []
+    for sd in steps:
+        lr = hint.lrs[sd.index]
+        bc1 = bias_correction1(rcp, h.beta1, np.array([float(sd.index + hint.offset)]))
+        c = float(step_size(np.array([lr]), bc1)[0])
+        d = 1.0 - lr * hint.weight_decay
+        fits.append(StepFit(sd.index, Interval(c, c), Interval(hint.eps, hint.eps), Interval(d, d)))
+    return _coupled_schedule(steps, fits, rcp, capability, h, hint.offset, numel, wd_first=(hint.weight_decay,))
+
+
 def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1, 2, 3, 4, 5), seed: int = 0):
     """Find the programs and hyper-parameters that replay ``rec`` bit-exactly (module docstring).
 
@@ -2743,12 +2776,13 @@ def _identify_once(
     sample: int,
     offsets: tuple[int, ...],
     seed: int,
-    hint: tuple[str, int, str, float] | None = None,
+    hint: Hint | None = None,
     fused_cuda_only: bool = False,
-) -> tuple[Identification, tuple[str, int, str, float]]:
-    """One search on ``sample`` elements per step.  ``hint`` (path, step count of index 0, phase,
-    eps) runs only that search, its eps tried first.  ``fused_cuda_only``: CUDA fused's program
-    alone, where m fits it (else AuditError).  Returns the answer and its own hint."""
+) -> tuple[Identification, Hint]:
+    """One search on ``sample`` elements per step.  ``hint`` (a smaller sample's answer) runs only
+    the search that found it, its eps tried first (a schedule with a decay: its values held
+    first).  ``fused_cuda_only``: CUDA fused's program alone, where m fits it (else AuditError).
+    Returns the answer and its own hint."""
     from .verify import replay
 
     findings: list[str] = []
@@ -2893,7 +2927,7 @@ def _identify_once(
     probed: Probe | None = None
     phases, search_offsets = PHASES, offsets
     if hint is not None:
-        hint_impl, hint_offset, hint_phase, hint_eps = hint
+        hint_impl, hint_offset, hint_phase, hint_eps = hint.impl, hint.offset, hint.phase, hint.eps
         # the hinted path first; the others at the hinted count only (below)
         candidates.sort(key=lambda c: c[0] != hint_impl)
         # a scan ends in a plain fit; a plain fit whose eps guess the small sample allowed may need
@@ -3048,6 +3082,20 @@ def _identify_once(
                     continue
                 offset = queue.pop(0)
                 tried.append(offset)
+                if phase == "schedule" and hint is not None and (impl, offset) == (hint_impl, hint_offset):
+                    # the smaller sample's lrs, eps and wd coupled its steps: held, each step's lr
+                    # searched on every element of this sample (seconds; the per-step fits with
+                    # eps and the decay free can fail on the larger sample where the held values
+                    # replay: seen, fused step schedule, beta1 0.61, eps 2e-4, wd 0.1, 1496x37,
+                    # count 1 coupled on 16384 elements per step, W 0.99997; its fits on all
+                    # 55352 found none in 35 s, and the search went on to a wrong count)
+                    held = _held_schedule(steps, hint, rcp, cap_family, h, rec.numel)
+                    if held is not None:
+                        lrs, wd_iv, lr_ridge, settled, hull, wd_wide = held
+                        eps_hull = Interval(min(hull.lo, settled), max(hull.hi, settled))
+                        best = (impl, offset, b2, b2_bounds, lrs, Interval(settled, settled), wd_iv,
+                                (lr_ridge, eps_hull, wd_wide))  # fmt: skip
+                        break
                 if phase == "schedule":
                     e_scan = scanned_eps.get(impl, {}).get(offset)
                     e_first = (e_scan,) if e_scan is not None else ()
@@ -3339,7 +3387,9 @@ def _identify_once(
         findings=findings,
         equivalent_releases=eq_releases,
     )
-    return answer, (impl, offset, found_phase, eps)
+    one_per_step = isinstance(lr_value, list) and len(lr_value) == len(steps)
+    per_step = dict(zip((sd.index for sd in steps), lr_value, strict=True)) if one_per_step else None
+    return answer, Hint(impl, offset, found_phase, eps, wd, per_step)
 
 
 def _wd_interval_of(rcp: Recipe, schedule: Schedule, capability: str, steps, numel: int) -> tuple[float, float] | None:

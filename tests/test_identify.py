@@ -938,7 +938,7 @@ def test_a_hinted_search_tries_the_other_paths_at_the_hinted_count_first(tmp_pat
     the per-step scan's took ~12 s each, then the unhinted search found foreach: 128 s).  Here the
     hint names for-loop on a foreach file: foreach at the hinted count is found (before, "not
     reproducible" after 44 s)."""
-    from adamw_audit.identify import _identify_once
+    from adamw_audit.identify import Hint, _identify_once
     from emulation.recipes import recipe
     from refimpl.recording import open_recording
 
@@ -947,7 +947,7 @@ def test_a_hinted_search_tries_the_other_paths_at_the_hinted_count_first(tmp_pat
     args = ["--impl", "foreach", "--steps", "12", "--shape", "300x20", "--lr", lrs, "--betas", "0.9", "0.95"]
     assert main(["record", str(rec), *args, "--eps", "1e-5", "--seed", "5", "--threads", "1"]) == 0
     with open_recording(strip(str(rec), tmp_path / "bare.h5")) as bare:
-        found, hint = _identify_once(bare, 4096, (1, 2, 3, 4, 5), 0, (recipe("forloop").name, 1, "schedule", 1e-8))
+        found, hint = _identify_once(bare, 4096, (1, 2, 3, 4, 5), 0, Hint(recipe("forloop").name, 1, "schedule", 1e-8))
     assert hint[:3] == (recipe("foreach").name, 1, "schedule")
     assert found.equivalent_impls == [recipe("foreach").name]
 
@@ -958,7 +958,7 @@ def test_a_hinted_schedule_search_goes_on_to_the_counts_the_eps_scan_keeps(tmp_p
     shared eps 0.0011 on 4096 elements per step, not on all 7980, and the hinted rerun went on to
     the counts the scan at eps 1e-8 keeps (none here) and 1..5 only.  It now goes on to those the
     eps-searched scan keeps (5, 6, ...): count 6, exact."""
-    from adamw_audit.identify import _identify_once
+    from adamw_audit.identify import Hint, _identify_once
     from emulation.recipes import recipe
     from refimpl.recording import open_recording
 
@@ -966,9 +966,37 @@ def test_a_hinted_schedule_search_goes_on_to_the_counts_the_eps_scan_keeps(tmp_p
     args = ["--impl", "fused", "--steps", "14", "--shape", "380x21", "--lr", "2e-5", "--eps", "1e-3"]
     assert main(["record", str(rec), *args, "--weight-decay", "0.01", "--seed", "41690225", "--threads", "1"]) == 0
     with open_recording(strip(str(rec), tmp_path / "bare.h5", 5)) as bare:
-        found, hint = _identify_once(bare, bare.numel, (4,), 0, (recipe("fused").name, 4, "schedule", 0.0011))
+        found, hint = _identify_once(bare, bare.numel, (4,), 0, Hint(recipe("fused").name, 4, "schedule", 0.0011))
     assert hint[:2] == (recipe("fused").name, 6)
     assert found.exact == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+
+
+def test_a_hinted_decayed_schedule_is_coupled_at_the_hint_s_values_first(tmp_path, monkeypatch):
+    """A random trial (fused step schedule from 2.7e-4, beta1 0.61, eps 2e-4, wd 0.1, 1496x37):
+    count 1 coupled on 16384 elements per step (W 0.99997), the per-step fits with eps and the
+    decay free found none on all 55352 (35 s) and the search went on to count 3, W 0.997, after 6
+    minutes.  The hinted search now holds the hint's lrs, eps and wd and searches each step's lr
+    on every element first (exact, 110 s in all).  Here the per-step fits are made to fail, as
+    they did there: the held values alone find the schedule."""
+    import adamw_audit.identify as identify_module
+    from adamw_audit.identify import Hint, _identify_once
+    from emulation.recipes import recipe
+    from refimpl.recording import open_recording
+
+    lrs = [2.7e-4] * 4 + [2.7e-5] * 4
+    rec = tmp_path / "run.h5"
+    args = ["--impl", "fused", "--steps", "8", "--shape", "300x20", "--lr", ",".join(map(repr, lrs))]
+    args += ["--betas", "0.61", "0.999", "--eps", "2e-4", "--weight-decay", "0.1", "--seed", "3", "--threads", "1"]
+    assert main(["record", str(rec), *args]) == 0
+    monkeypatch.setattr(identify_module, "_fit_steps", lambda *a, **k: None)
+    held = Hint(recipe("fused").name, 1, "schedule", 2e-4, 0.1, {t: lrs[t] for t in range(1, 8)})
+    with open_recording(strip(str(rec), tmp_path / "bare.h5")) as bare:
+        found, hint = _identify_once(bare, bare.numel, (1,), 0, held)
+    assert (found.impl, found.first_index_step_count) == (recipe("fused").name, 1)
+    assert found.exact == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert all(inside(lr, iv) for lr, iv in zip(lrs[1:], found.lr_interval, strict=True))
+    assert inside(0.1, found.weight_decay_interval) and inside(2e-4, found.eps_interval)
+    assert hint.lrs is not None and sorted(hint.lrs) == list(range(1, 8))
 
 
 def test_a_decayed_fused_schedule_couples_at_a_wd_its_slices_miss(tmp_path):
