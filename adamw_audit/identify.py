@@ -331,9 +331,10 @@ class StepData:
     flat: np.ndarray  # sampled flat element indices
 
 
-def _sample_steps(rec: Recording, sample: int, rng: np.random.Generator) -> list[StepData]:
+def _sample_steps(rec: Recording, sample: int, rng: np.random.Generator, extra: Collection[int] = ()) -> list[StepData]:
+    """``sample`` elements drawn at random, and the flat indices ``extra``, at every step."""
     n = rec.numel
-    flat = np.sort(rng.choice(n, size=min(sample, n), replace=False))
+    flat = np.union1d(rng.choice(n, size=min(sample, n), replace=False), np.asarray(list(extra), np.int64))
     out = []
     first = 0 if rec.has_initial else 1
     for t in range(first, rec.steps):
@@ -2640,10 +2641,16 @@ def _coupled_schedule(
     return None
 
 
+WRONG_ROUNDS = 2
+"""Searches after the one on 16 times the sample, each adding the elements the last replayed wrong."""
+WRONG_PER_ROUND = 4 * SAMPLE
+"""At most this many of those elements added per search (drawn at random)."""
+
+
 class Hint(NamedTuple):
     """What one search found, for the search on a larger sample: the path, the step count of
     index 0, the phase that found it, eps, weight decay and (a schedule) the lr of each
-    replayed step by array index."""
+    replayed step by array index, and the elements whose replay was wrong."""
 
     impl: str
     offset: int
@@ -2651,6 +2658,7 @@ class Hint(NamedTuple):
     eps: float
     weight_decay: float = 0.0
     lrs: dict[int, float] | None = None
+    mismatched: tuple[int, ...] = ()  # flat indices of the elements its replay got wrong (some)
 
 
 def _held_schedule(
@@ -2678,7 +2686,9 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
     The intervals come from a sample of elements per step; when the replay of *every* element is
     not exact, the sample did not pin the values down, and the search runs again on a sample 4 and
     then 16 times larger - first only the search that found the answer (same path, step count
-    and kind of search), then, should that fail on the larger sample, all of them."""
+    and kind of search), then, should that fail on the larger sample, all of them.  Each search
+    after the first samples the elements the answers before it replayed wrong too, and up to
+    WRONG_ROUNDS more searches add those the last one got wrong."""
     skipped = _skipped_rows(rec)
     if skipped and len(skipped) == rec.steps - (0 if rec.has_initial else 1):
         raise AuditError(
@@ -2691,15 +2701,24 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
         return all(v == 1.0 for v in found.exact.values())
 
     def search(fused_cuda_only: bool) -> Identification:
-        found, hint = _identify_once(view, min(sample, rec.numel), offsets, seed, None, fused_cuda_only)
-        for factor in (4, 16):
-            if exact(found) or sample * factor // 4 >= rec.numel:
-                break
+        size = min(sample, rec.numel)
+        found, hint = _identify_once(view, size, offsets, seed, None, fused_cuda_only)
+        # the elements an answer replays wrong are those its sample did not bind: each later search
+        # samples them too (seen: fused warmup + cosine, wd 0.1, 10000x64 x 60 steps: 65536 random
+        # elements per step left W 0.9999935; those replayed wrong were a few hundred)
+        wrong: set[int] = set()
+        for factor in (4, 16, *(16,) * WRONG_ROUNDS):
+            new = sorted(set(hint.mismatched) - wrong)
+            if exact(found) or size >= rec.numel or (not new and size == min(sample * factor, rec.numel)):
+                break  # (every element sampled, or nothing new to sample)
+            if len(new) > WRONG_PER_ROUND:
+                new = np.random.default_rng(seed).choice(new, WRONG_PER_ROUND, replace=False).tolist()
+            wrong.update(new)
             size = min(sample * factor, rec.numel)
             try:
-                found, hint = _identify_once(view, size, offsets, seed, hint, fused_cuda_only)
+                found, hint = _identify_once(view, size, offsets, seed, hint, fused_cuda_only, wrong)
             except AuditError:
-                found, hint = _identify_once(view, size, offsets, seed, None, fused_cuda_only)
+                found, hint = _identify_once(view, size, offsets, seed, None, fused_cuda_only, wrong)
         return found
 
     found = search(False)
@@ -2778,15 +2797,17 @@ def _identify_once(
     seed: int,
     hint: Hint | None = None,
     fused_cuda_only: bool = False,
+    extra: Collection[int] = (),
 ) -> tuple[Identification, Hint]:
     """One search on ``sample`` elements per step.  ``hint`` (a smaller sample's answer) runs only
     the search that found it, its eps tried first (a schedule with a decay: its values held
     first).  ``fused_cuda_only``: CUDA fused's program alone, where m fits it (else AuditError).
+    ``extra``: flat indices sampled besides (the elements an earlier answer replayed wrong).
     Returns the answer and its own hint."""
     from .verify import replay
 
     findings: list[str] = []
-    all_steps = _sample_steps(rec, sample, np.random.default_rng(seed))
+    all_steps = _sample_steps(rec, sample, np.random.default_rng(seed), extra)
     skipped = [sd.index for sd in all_steps if all(np.array_equal(sd.state[k], sd.want[k]) for k in TENSORS)]
     if skipped:  # (rows unchanged on every element are left out before: these only on the sample)
         findings.append(f"W, m, v unchanged on the sampled elements at indices {skipped[:20]}: left out")
@@ -3229,8 +3250,10 @@ def _identify_once(
     replayed: dict[tuple, dict[str, float] | None] = {}
     owners_of: dict[tuple, list[tuple[str, str]]] = {}  # each program's (path, capability) pairs
 
-    def whole_file(rcp: Recipe, capability: str) -> dict[str, float]:
-        rep = replay(rec, rcp, schedule, capability, 1, progress=False)
+    mismatched: dict[tuple, set[int]] = {}  # per program replayed, the elements that differ
+
+    def whole_file(rcp: Recipe, capability: str, key: tuple) -> dict[str, float]:
+        rep = replay(rec, rcp, schedule, capability, 1, progress=False, mismatched=mismatched.setdefault(key, set()))
         return {k: v.fraction for k, v in rep.overall().items()}
 
     for cand_impl in paths:
@@ -3248,13 +3271,13 @@ def _identify_once(
                 # a whole-file replay costs seconds on a large file: only for programs that replay
                 # the sampled elements (the others are replayed below only if none is exact)
                 sampled_ok = _sample_replays(rcp, steps, schedule, capability, rec.numel)
-                replayed[key] = whole_file(rcp, capability) if sampled_ok else None
+                replayed[key] = whole_file(rcp, capability, key) if sampled_ok else None
             owners_of.setdefault(key, []).append((cand_impl, capability))
             results[(cand_impl, capability)] = replayed[key]
     if not any(v is not None and all(x == 1.0 for x in v.values()) for v in replayed.values()):
         for key, owners in owners_of.items():
             if replayed[key] is None:
-                replayed[key] = whole_file(recipe(owners[0][0]), owners[0][1])
+                replayed[key] = whole_file(recipe(owners[0][0]), owners[0][1], key)
                 results.update(dict.fromkeys(owners, replayed[key]))
     results = {k: v for k, v in results.items() if v is not None}
     exact_keys = [k for k, v in results.items() if all(x == 1.0 for x in v.values())]
@@ -3389,7 +3412,9 @@ def _identify_once(
     )
     one_per_step = isinstance(lr_value, list) and len(lr_value) == len(steps)
     per_step = dict(zip((sd.index for sd in steps), lr_value, strict=True)) if one_per_step else None
-    return answer, Hint(impl, offset, found_phase, eps, wd, per_step)
+    chosen_key = next(k for k, owners in owners_of.items() if chosen in owners)
+    differ = tuple(sorted(mismatched.get(chosen_key, ())))
+    return answer, Hint(impl, offset, found_phase, eps, wd, per_step, differ)
 
 
 def _wd_interval_of(rcp: Recipe, schedule: Schedule, capability: str, steps, numel: int) -> tuple[float, float] | None:

@@ -144,8 +144,12 @@ def replay(
     mode: str = "full",
     chunk_elements: int = 1 << 17,
     progress: bool | None = None,
+    mismatched: set[int] | None = None,
+    mismatched_limit: int = 1 << 16,
 ) -> VerifyReport:
-    """Replay every step the file allows; see the module docstring for the modes."""
+    """Replay every step the file allows; see the module docstring for the modes.  ``mismatched``:
+    the flat indices of elements that differ in any tensor at any step are added to it (until it
+    holds ``mismatched_limit``)."""
     if mode not in ("full", "state"):
         raise AuditError(f"unknown replay mode {mode!r} (known: full, state)")
     if mode == "state" and not recipe.replays_from_state:
@@ -192,6 +196,9 @@ def replay(
                 got = run_bits(program, state, recipe.positions(capability, rec.numel, threads, a, b), given)
             for key, ds in tensors.items():
                 stats[ds].add(got[key], want[key])
+                if mismatched is not None and len(mismatched) < mismatched_limit:
+                    differ = a + np.flatnonzero(got[key] != want[key])
+                    mismatched.update(differ[: mismatched_limit - len(mismatched)].tolist())
         reports.append(StepReport(t, schedule.step_count(t), h.lr, stats))
     return VerifyReport(recipe.name, mode, capability, threads, schedule, reports)
 

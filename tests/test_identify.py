@@ -1618,3 +1618,22 @@ def test_counts_that_tie_with_another_eps_are_listed_and_spanned(tmp_path, capsy
     assert inside(3e-5, out["eps_interval"]) and inside(0.01, out["weight_decay_interval"])
     lr_ivs = out["lr_interval"] if isinstance(out["lr_interval"][0], list) else [out["lr_interval"]]
     assert all(inside(2e-5, iv) for iv in lr_ivs)
+
+
+def test_the_elements_an_answer_replays_wrong_are_sampled_next(tmp_path):
+    """A schedule on 10000x64 x 60 steps (fused warmup + cosine, wd 0.1): 4096, 16384 and 65536
+    random elements per step left W 0.9999935, a few hundred elements wrong.  Each later search
+    now samples the elements the answer before it replayed wrong (exact, count 1).  The same
+    here at a scale a test affords: 64 elements per step, then 256 and 1024, left W 0.9997 on
+    this for-loop cosine schedule; with the wrong elements sampled, exact."""
+    from adamw_audit.identify import identify
+    from refimpl.recording import open_recording
+
+    lrs = ",".join(repr(1e-3 * 0.5 * (1 + math.cos(math.pi * t / 12))) for t in range(12))
+    rec = tmp_path / "run.h5"
+    args = ["--impl", "forloop", "--steps", "12", "--shape", "300x20", "--lr", lrs, "--weight-decay", "0.1"]
+    assert main(["record", str(rec), *args, "--seed", "1", "--threads", "1"]) == 0
+    with open_recording(strip(str(rec), tmp_path / "bare.h5")) as bare:
+        found = identify(bare, sample=64)
+    assert found.exact == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert found.first_index_step_count == 1

@@ -164,3 +164,35 @@ def test_interrupted_record_leaves_no_file(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         record_module.record(out, steps=5, shape=(64, 4))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_replay_collects_the_elements_it_got_wrong(odd_recording):
+    """``replay(..., mismatched=set)`` gathers the flat indices that differ in any tensor at any
+    step (identify samples them in its next search): none with the true settings; with lr 0.1%
+    off, at least every W mismatch of the worst step, the same whatever the chunking, and the
+    limit honoured."""
+    from dataclasses import replace
+
+    from adamw_audit.verify import replay
+    from emulation.recipes import recipe
+    from refimpl.conventions import Schedule
+    from refimpl.recording import open_recording
+
+    path, truth = odd_recording
+    rcp = recipe("forloop")
+    right = Schedule(truth["hyper"], tuple(truth["lr"]), 1)
+    off = replace(right, lr_per_index=tuple(lr * 1.001 for lr in truth["lr"]))
+    with open_recording(path) as rec:
+        none: set[int] = set()
+        replay(rec, rcp, right, "avx512", 2, progress=False, mismatched=none)
+        assert none == set()
+        one_chunk: set[int] = set()
+        report = replay(rec, rcp, off, "avx512", 2, progress=False, mismatched=one_chunk)
+        worst = max(s.stats["W"].total - s.stats["W"].exact for s in report.steps)
+        assert worst > 0 and len(one_chunk) >= worst and max(one_chunk) < rec.numel
+        small_chunks: set[int] = set()
+        replay(rec, rcp, off, "avx512", 2, chunk_elements=100, progress=False, mismatched=small_chunks)
+        assert small_chunks == one_chunk
+        five: set[int] = set()
+        replay(rec, rcp, off, "avx512", 2, progress=False, mismatched=five, mismatched_limit=5)
+        assert len(five) == 5 and five <= one_chunk
