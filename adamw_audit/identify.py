@@ -2641,8 +2641,10 @@ def _coupled_schedule(
     return None
 
 
-WRONG_ROUNDS = 2
-"""Searches after the one on 16 times the sample, each adding the elements the last replayed wrong."""
+SAMPLE_FACTORS = (4, 4, 16, 16)
+"""The random sample of each search after the first, in SAMPLEs; each also samples the elements
+the answers before it replayed wrong (a repeated size: those alone are new).  Measured on a
+10000x64 x 60-step fused schedule: (4, 4, 16) exact in 108 s, (4, 16, 16) in 125 s."""
 WRONG_PER_ROUND = 4 * SAMPLE
 """At most this many of those elements added per search (drawn at random)."""
 
@@ -2684,11 +2686,10 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
     """Find the programs and hyper-parameters that replay ``rec`` bit-exactly (module docstring).
 
     The intervals come from a sample of elements per step; when the replay of *every* element is
-    not exact, the sample did not pin the values down, and the search runs again on a sample 4 and
-    then 16 times larger - first only the search that found the answer (same path, step count
-    and kind of search), then, should that fail on the larger sample, all of them.  Each search
-    after the first samples the elements the answers before it replayed wrong too, and up to
-    WRONG_ROUNDS more searches add those the last one got wrong."""
+    not exact, the sample did not pin the values down, and the search runs again on larger samples
+    (SAMPLE_FACTORS), each with the elements the answers before it replayed wrong - first only
+    the search that found the answer (same path, step count and kind of search, its values held
+    first), then, should that fail on the larger sample, all of them."""
     skipped = _skipped_rows(rec)
     if skipped and len(skipped) == rec.steps - (0 if rec.has_initial else 1):
         raise AuditError(
@@ -2704,10 +2705,10 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
         size = min(sample, rec.numel)
         found, hint = _identify_once(view, size, offsets, seed, None, fused_cuda_only)
         # the elements an answer replays wrong are those its sample did not bind: each later search
-        # samples them too (seen: fused warmup + cosine, wd 0.1, 10000x64 x 60 steps: 65536 random
-        # elements per step left W 0.9999935; those replayed wrong were a few hundred)
+        # samples them too (seen: fused warmup + cosine, wd 0.1, 10000x64 x 60 steps: 4096, 16384
+        # and 65536 random elements per step left W 0.9999935, a few hundred elements wrong)
         wrong: set[int] = set()
-        for factor in (4, 16, *(16,) * WRONG_ROUNDS):
+        for factor in SAMPLE_FACTORS:
             new = sorted(set(hint.mismatched) - wrong)
             if exact(found) or size >= rec.numel or (not new and size == min(sample * factor, rec.numel)):
                 break  # (every element sampled, or nothing new to sample)
@@ -3710,7 +3711,12 @@ def _schedule_other_offsets(
     def replays_with(
         off: int, eps: float
     ) -> tuple[dict[int, tuple[float, float]], tuple[float, float], Interval] | None:
-        fits = fits_at(off, few, eps) and fits_at(off, by_index, eps)
+        # (with a visible decay the subsample's fits serve as the points every element's coupled
+        # lrs are searched from: a step fit at a wrong count passes, each step's lr absorbing bc1
+        # and the decay, and the fits on every element only cost: seen, 10000x64 x 60 steps, 7 s a count)
+        fits = fits_at(off, few, eps)
+        if fits is not None and not decayed:
+            fits = fits_at(off, by_index, eps)
         if fits is None:
             return None
         h = replace(schedule.hyper, eps=eps)
@@ -3718,11 +3724,12 @@ def _schedule_other_offsets(
         if decayed:
             # wd is the same at every count (the lrs are not): the one found first (seen: fused,
             # 268 elements, wd 0.1, count 1 coupled only along the steps' ridges, the truth 2 not
-            # at all without them)
-            coupled = _coupled_schedule(steps, fits, r, capability, h, off, rec.numel, ridges=False,
-                                        wd_first=(h.weight_decay,))  # fmt: skip
-            if coupled is None:
-                return None
+            # at all without them); on the subsample first (a count it rejects is out cheaply)
+            for on in (list(few.values()), steps):
+                coupled = _coupled_schedule(on, fits, r, capability, h, off, rec.numel, ridges=False,
+                                            wd_first=(h.weight_decay,))  # fmt: skip
+                if coupled is None:
+                    return None
             lr_ivs, wd_iv = coupled[:2]
             wd = simplest_in(*wd_iv)
         else:  # the reals that round to each step size, times bc1
