@@ -1637,3 +1637,28 @@ def test_the_elements_an_answer_replays_wrong_are_sampled_next(tmp_path):
         found = identify(bare, sample=64)
     assert found.exact == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
     assert found.first_index_step_count == 1
+
+
+def test_the_probe_refits_at_the_next_count_where_a_step_misses_its_equivalent_point(tmp_path):
+    """A random trial (CUDA fused, constant lr 0.01, beta2 0.9999, eps 1e-7, wd 0.3, index 0 =
+    step 11, 1139x31): no answer in 500 s.  The probe's fits with eps and the decay free, at
+    count index + 1, are points equivalent to the truth's (eps and the step size rescale with
+    bc2_sqrt) only up to roundings, and one step's search missed it there; every step fits at
+    count index + 2.  The probe now refits there: count 11 first (the whole file exact in 74 s).
+    Here on 300x20 (the probe found nothing before)."""
+    import adamw_audit.identify as identify_module
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    hyper = Hyper(beta1=0.9, beta2=0.9999, eps=1e-7, weight_decay=0.3)
+    path = emulated_fused_cuda(tmp_path, [0.01], hyper, (300, 20), 16, drop_first=10, seed=333442274)
+    with open_recording(path) as bare:
+        steps = identify_module._finite_rows(identify_module._sample_steps(bare, 4096, np.random.default_rng(0)))
+        fused = recipe("fused", "cuda").name
+        probe = identify_module._probe_steps(
+            steps, [(fused, 0.9999, (0.9999, 0.9999))], 0.9, "cuda", bare.numel, (1, 2, 3, 4, 5), lambda *a: [],
+            all_three=True,
+        )  # fmt: skip
+    assert probe.impl == fused and probe.decayed and probe.counts[0] == 11
+    assert 1e-7 in probe.eps_hints
