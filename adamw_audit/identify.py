@@ -3737,10 +3737,17 @@ def _schedule_other_offsets(
         if decayed:
             # wd is the same at every count (the lrs are not): the one found first (seen: fused,
             # 268 elements, wd 0.1, count 1 coupled only along the steps' ridges, the truth 2 not
-            # at all without them); on the subsample first (a count it rejects is out cheaply)
+            # at all without them); on the subsample first (a count it rejects is out cheaply).
+            # Where the bits barely see the decay it need not be the same, nor visible at all: a
+            # count whose steps all fit with none is coupled at no decay (seen: fused warmup to
+            # 2e-5, wd 0.05, index 0 = step 3, 357 elements: count 1 replays with wd 1.0, the
+            # truth at none)
+            unseen = all(f.decay.hi >= 1.0 for f in fits)
             for on in (list(few.values()), steps):
                 coupled = _coupled_schedule(on, fits, r, capability, h, off, rec.numel, ridges=False,
                                             wd_first=(h.weight_decay,))  # fmt: skip
+                if coupled is None and unseen:
+                    coupled = _coupled_schedule(on, fits, r, capability, h, off, rec.numel, eps, ridges=False)
                 if coupled is None:
                     return None
             lr_ivs, wd_iv = coupled[:2]
@@ -3762,11 +3769,12 @@ def _schedule_other_offsets(
         by_step = {f.index: (lo, hi) for f, (lo, hi) in zip(fits, lr_ivs, strict=True)}
         shared_eps = _shared(fits)[0]
         eps_iv = Interval(min(shared_eps.lo, eps), max(shared_eps.hi, eps))
-        if not decayed and 0.0 < wd_unseen < math.inf:
+        unseen_to = wd_unseen if not decayed else wd_iv[1] if wd == 0.0 else 0.0  # (no decay seen at this count)
+        if 0.0 < unseen_to < math.inf:
             # a weight decay the bits cannot see trades off with each lr (W ~ p*d - c*q): the lrs
             # at its far end too (seen: fused, wd 0.3 unseen, count 6 for 1: an lr slice at no
             # decay missed the truth by 1.6e-10)
-            edge = Schedule(replace(other.hyper, weight_decay=wd_unseen), other.lr_per_index, off)
+            edge = Schedule(replace(other.hyper, weight_decay=unseen_to), other.lr_per_index, off)
             for index, (lo, hi) in list(by_step.items()):
                 d = _kernel_decay(r, edge, index, capability)
                 f = fit_step(by_index[index], r, capability, h, float(index + off), rec.numel, fixed=(h.eps, d))

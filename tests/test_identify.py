@@ -1662,3 +1662,16 @@ def test_the_probe_refits_at_the_next_count_where_a_step_misses_its_equivalent_p
         )  # fmt: skip
     assert probe.impl == fused and probe.decayed and probe.counts[0] == 11
     assert 1e-7 in probe.eps_hints
+
+
+def test_a_tied_count_where_the_decay_does_not_show_is_listed(tmp_path, capsys):
+    """A random trial (fused warmup to 2e-5, betas (0.8, 0.9773), eps 1e-5, wd 0.05, index 0 =
+    step 3, 357 elements): count 1 replays exactly with its own lrs and wd 1.0 (reported); the
+    truth, count 3, was not listed: at count 3 every step fits with no decay, and the other
+    counts were coupled with a visible decay only.  Counts 2 and 3 are listed now, every
+    interval spanning the truth."""
+    lrs = [2e-5 * min(1.0, (t + 1) / 5) for t in range(10)]
+    args = ["--impl", "fused", "--steps", "10", "--shape", "357", "--lr", ",".join(map(repr, lrs))]
+    args += ["--betas", "0.8", "0.9773", "--eps", "1e-5", "--weight-decay", "0.05", "--seed", "633525718"]
+    out = identify_recorded(tmp_path, capsys, args, drop_first=2)
+    assert_schedule_found(out, 3, "fused", [repr(lr) for lr in lrs[3:]], 1e-5, 0.05, tied=True)
