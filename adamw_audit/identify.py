@@ -1222,7 +1222,13 @@ def fit_pooled(
     d = conv_decay(full(decay.mid() if decay.hi < 1.0 else 1.0))
     lr = search("__c", {"__e": e, "__d": d}, 1e-30, 1e2) or lr
     wide = None
-    if unknowns not in ("plain", "lr"):
+    if unknowns == "plain" and eps.lo < eps.hi:
+        # an eps guess that replays is a point of eps's interval: the lr interval at it a slice,
+        # and the truth's eps can lie elsewhere in it with an lr beside the slice (seen: foreach,
+        # eps 1e-12 in [1e-38, 2.2e-8], lr 2e-6 outside the slice [2.0084e-6, 2.0114e-6] at the
+        # guess 1e-8): walked along eps like the searches that solve it
+        e_slope, _ = _eps_slope(_stack(steps, "want"), inputs["__b"], bc2 == "1/bc2_sqrt")
+    if unknowns != "lr" and (unknowns != "plain" or eps.lo < eps.hi):
         # the walk's elements: those that bind lr at the point (narrowest intervals) and those eps
         # moves most (smallest sqrt(v)/bc2_sqrt): a random subsample misses them and walks too far
         lows, highs, _side = element_intervals(

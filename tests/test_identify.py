@@ -1675,3 +1675,14 @@ def test_a_tied_count_where_the_decay_does_not_show_is_listed(tmp_path, capsys):
     args += ["--betas", "0.8", "0.9773", "--eps", "1e-5", "--weight-decay", "0.05", "--seed", "633525718"]
     out = identify_recorded(tmp_path, capsys, args, drop_first=2)
     assert_schedule_found(out, 3, "fused", [repr(lr) for lr in lrs[3:]], 1e-5, 0.05, tied=True)
+
+
+def test_an_lr_found_at_an_eps_guess_spans_the_ridge_along_eps(tmp_path, capsys):
+    """A random trial (foreach, lr 2e-6 on the replayed steps, betas (0.846, 0.98), eps 1e-12,
+    1-D 4628, index 0 = step 2): eps 1e-8, a guess, replays, its interval [1e-38, 2.2e-8] holds
+    the truth, but lr's, a slice at 1e-8, did not ([2.0084e-6, 2.0114e-6]).  The plain search now
+    walks eps's ridge too: lr's interval spans 2e-6."""
+    args = ["--impl", "foreach", "--steps", "4", "--shape", "4628", "--lr", "2e-05,2e-05,2e-06,2e-06"]
+    args += ["--betas", "0.846", "0.98", "--eps", "1e-12", "--seed", "556301045"]
+    out = identify_recorded(tmp_path, capsys, args, drop_first=1)
+    assert_constant_lr_found(out, 2, 2e-6, 1e-12, 0.0)
