@@ -2720,9 +2720,9 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
     def exact(found: Identification) -> bool:
         return all(v == 1.0 for v in found.exact.values())
 
-    def search(fused_cuda_only: bool) -> Identification:
+    def grown(found: Identification, hint: Hint, fused_cuda_only: bool) -> Identification:
+        """``found`` (on SAMPLE elements per step), searched again on larger samples until exact."""
         size = min(sample, rec.numel)
-        found, hint = _identify_once(view, size, offsets, seed, None, fused_cuda_only)
         # the elements an answer replays wrong are those its sample did not bind: each later search
         # samples them too (seen: fused warmup + cosine, wd 0.1, 10000x64 x 60 steps: 4096, 16384
         # and 65536 random elements per step left W 0.9999935, a few hundred elements wrong)
@@ -2741,14 +2741,36 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
                 found, hint = _identify_once(view, size, offsets, seed, None, fused_cuda_only, wrong)
         return found
 
-    found = search(False)
-    if not exact(found) and found.device == "cpu":
-        # m may fit a lerp and CUDA fused's program alike (beta1 0.5), and v a CPU program on the
-        # sampled elements only (seen: beta1 0.5, beta2 0.9999: CPU fused, v 0.99999): CUDA
-        # fused's search, kept where it replays the file exactly
+    def first(fused_cuda_only: bool) -> tuple[Identification, Hint]:
+        return _identify_once(view, min(sample, rec.numel), offsets, seed, None, fused_cuda_only)
+
+    # m may fit a lerp and CUDA fused's program alike (beta1 near 0.5), and v a CPU program on the
+    # sampled elements only (seen: beta1 0.5, beta2 0.9999: CPU fused, v 0.99999; beta1 0.503,
+    # from step 6: CPU fused at the true count, inexact, then minutes of larger CPU searches):
+    # where the CPU answer is inexact or none, CUDA fused's search on the same sample next (an
+    # AuditError at once where m does not follow its program), kept where it replays exactly
+    cpu: tuple[Identification, Hint] | None = None
+    cpu_error = AuditError(f"{rec.path}: no answer")
+    try:
+        cpu = first(False)
+    except AuditError as error:
+        cpu_error = error
+    fused: tuple[Identification, Hint] | None = None
+    if cpu is None or (not exact(cpu[0]) and cpu[0].device == "cpu"):
         with contextlib.suppress(AuditError):
-            fused = search(True)
-            found = fused if exact(fused) else found
+            fused = first(True)
+    if fused is not None and exact(fused[0]):
+        found = fused[0]
+    elif cpu is None:
+        if fused is None:
+            raise cpu_error
+        found = grown(*fused, True)
+    else:
+        found = grown(*cpu, False)
+        if not exact(found) and found.device == "cpu" and fused is not None:
+            with contextlib.suppress(AuditError):
+                on_device = grown(*fused, True)
+                found = on_device if exact(on_device) else found
     found.skipped_indices = skipped
     if skipped:
         found.findings.insert(

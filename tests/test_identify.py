@@ -1686,3 +1686,29 @@ def test_an_lr_found_at_an_eps_guess_spans_the_ridge_along_eps(tmp_path, capsys)
     args += ["--betas", "0.846", "0.98", "--eps", "1e-12", "--seed", "556301045"]
     out = identify_recorded(tmp_path, capsys, args, drop_first=1)
     assert_constant_lr_found(out, 2, 2e-6, 1e-12, 0.0)
+
+
+def test_cuda_fused_is_searched_on_the_same_sample_before_a_larger_cpu_one(tmp_path):
+    """A random trial (CUDA fused, beta1 0.503, constant lr 3e-4, eps 1e-7, index 0 = step 6,
+    938x23): m fits a lerp too, the CPU fused answer at the true count was inexact, and the CPU
+    searches on larger samples ran before CUDA fused's: no answer in 180 s.  CUDA fused's search
+    now runs on the same sample right after an inexact CPU answer: exact in 18 s.  Here on
+    500x23: the calls made, in order."""
+    from adamw_audit import identify as ident
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    hyper = Hyper(beta1=0.503, beta2=0.999, eps=1e-7)
+    path = emulated_fused_cuda(tmp_path, [3e-4], hyper, (500, 23), 22, drop_first=5, seed=502441329)
+    real, calls = ident._identify_once, []
+
+    def spy(rec, sample, offsets, seed, hint=None, fused_cuda_only=False, extra=()):
+        calls.append((sample, fused_cuda_only))
+        return real(rec, sample, offsets, seed, hint, fused_cuda_only, extra)
+
+    with pytest.MonkeyPatch.context() as patch, open_recording(path) as bare:
+        patch.setattr(ident, "_identify_once", spy)
+        found = ident.identify(bare)
+    assert calls == [(4096, False), (4096, True)]
+    assert (found.impl, found.first_index_step_count) == ("torch-2.11-2.13-cuda-fused", 6)
+    assert found.exact == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
