@@ -3797,6 +3797,16 @@ def _schedule_other_offsets(
         by_step = {f.index: (lo, hi) for f, (lo, hi) in zip(fits, lr_ivs, strict=True)}
         shared_eps = _shared(fits)[0]
         eps_iv = Interval(min(shared_eps.lo, eps), max(shared_eps.hi, eps))
+        if not decayed:
+            # the steps' eps intervals are slices at their own lrs: eps walked along its ridge, and
+            # each lr interval widened to the lrs at its ends, as at the count found (seen: CUDA
+            # fused cosine, eps 1e-3, index 0 = step 11, 2 replayed steps: counts 1..13 tie, and
+            # the union of their slices [1.03e-3, 3.35e-3] missed the truth)
+            walked = _coupled_schedule(steps, fits, r, capability, h, off, rec.numel, eps, ridges=False)
+            if walked is not None:
+                for f, (lo, hi) in zip(fits, walked[2], strict=True):
+                    by_step[f.index] = (min(by_step[f.index][0], lo), max(by_step[f.index][1], hi))
+                eps_iv = Interval(min(eps_iv.lo, walked[4].lo), max(eps_iv.hi, walked[4].hi))
         unseen_to = wd_unseen if not decayed else wd_iv[1] if wd == 0.0 else 0.0  # (no decay seen at this count)
         if 0.0 < unseen_to < math.inf:
             # a weight decay the bits cannot see trades off with each lr (W ~ p*d - c*q): the lrs

@@ -1712,3 +1712,21 @@ def test_cuda_fused_is_searched_on_the_same_sample_before_a_larger_cpu_one(tmp_p
     assert calls == [(4096, False), (4096, True)]
     assert (found.impl, found.first_index_step_count) == ("torch-2.11-2.13-cuda-fused", 6)
     assert found.exact == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+
+
+def test_the_eps_and_lrs_of_tied_counts_span_their_ridges(tmp_path, capsys):
+    """A random trial (CUDA fused cosine from 4.7e-5, betas (0.5, 0.95), eps 1e-3, wd 0.05,
+    index 0 = step 11, 569x10: two replayed steps): counts 1..13 all replay, and the eps
+    interval, the union of each count's slices at its own lrs, was [1.03e-3, 3.35e-3], without
+    the truth.  Each tied count's eps is now walked along its ridge, its lrs widened to the
+    ends: [6.4e-4, 3.35e-3], every interval holding the truth."""
+    from emulation.recipes.common import Hyper
+
+    lrs = [4.714194577139361e-05 * 0.5 * (1 + math.cos(math.pi * t / 13)) for t in range(13)]
+    hyper = Hyper(beta1=0.5, beta2=0.95, eps=1e-3, weight_decay=0.05)
+    out = identify_json(capsys, emulated_fused_cuda(tmp_path, lrs, hyper, (569, 10), 13, 10, seed=712631033))
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert "torch-2.11-2.13-cuda-fused" in out["equivalent_impls"]
+    assert 11 in [out["first_index_step_count"], *out["other_step_counts"]]
+    assert inside(1e-3, out["eps_interval"]) and inside(0.05, out["weight_decay_interval"])
+    assert all(inside(lr, iv) for lr, iv in zip(lrs[11:], out["lr_interval"], strict=True))
