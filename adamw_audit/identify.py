@@ -25,7 +25,9 @@ Order (each stage uses what the one before fixed):
    (eps bisected around that); an lr per step.  Values solved together trade off: their
    intervals are widened along the ridge of values that replay (:func:`_along_ridges`)
 4. a full replay of every file element with the values found, for every remaining path and CPU
-   capability: ties (identical bits) are reported as equivalent.
+   capability: ties (identical bits) are reported as equivalent.  Where it is not exact, the
+   search runs again on larger samples, each also sampling the elements replayed wrong
+   (:func:`identify`, SAMPLE_FACTORS).
 
 A scalar the bits cannot see (a weight decay below bf16's resolution, an eps never reached) comes
 out as the whole interval that stays consistent, not as a guess.
