@@ -1133,8 +1133,14 @@ def fit_pooled(
         p, q, _ = _ls_terms(StepData(-1, _stack(steps, "state"), _stack(steps, "want"), flat), h, 1.0 + offset)
         with np.errstate(all="ignore"):
             slope = np.where(q != 0, p / q * bc1, 0.0)  # in lr: c = lr/bc1
-    for guess in eps_first if unknowns == "eps" else ():  # a scan's eps: lr alone at it first
+    # a scan's eps: lr alone at it first, then at the one-digit values near it (what a person
+    # typed; the scan's few elements leave it loose: seen, foreach, eps 2e-4, from step 3, the
+    # for-loop scan's 2.86e-4, and the joint search, within 16x of it or over the whole range,
+    # lost its way: no answer in 180 s)
+    for guess in _typed_near(eps_first) if unknowns == "eps" else ():
         e, d = conv_eps(full(guess)), one
+        if search("__c", {"__e": e, "__d": d}, 1e-30, 1e2, rows=probe) is None:
+            continue
         lr = search("__c", {"__e": e, "__d": d}, 1e-30, 1e2)
         if lr is not None:
             break
@@ -1240,6 +1246,21 @@ def fit_pooled(
         wide = _along_ridges(opened, inputs, where, target, rows, bc1, conv_eps, conv_decay,
                              lr, eps, decay, e, d)  # fmt: skip
     return lr, eps, decay, wide
+
+
+def _typed_near(values: tuple[float, ...], factor: float = 2.0, most: int = 6) -> tuple[float, ...]:
+    """Each of ``values``, then the one-digit decimals (1e-4, 2e-4, ...) within ``factor`` of it,
+    nearest (in ratio) first, at most ``most`` of them per value."""
+    out: list[float] = []
+    for x in values:
+        out.append(x)
+        if not x > 0:
+            continue
+        decades = range(math.floor(math.log10(x / factor)), math.ceil(math.log10(x * factor)) + 1)
+        near = [float(f"{m}e{k}") for k in decades for m in range(1, 10)]
+        near = [v for v in near if x / factor <= v <= x * factor]
+        out += sorted(near, key=lambda v: abs(math.log(v / x)))[:most]
+    return tuple(dict.fromkeys(out))
 
 
 def _farthest(
@@ -3191,7 +3212,11 @@ def _identify_once(
                     continue
                 unknowns = {"plain": "plain", "eps": "eps", "joint": "decay", "joint+eps": "decay+eps"}[phase]
                 eps_first = (hint_eps,) if hint is not None else ()
-                if hint is None and probed is not None and offset in probed.counts[:1] and impl == probed.impl:
+                if hint is None and probed is not None and offset in probed.counts[:1]:
+                    # (every path at the probe's count: eps is the same on any path, and one path's
+                    # scan can keep the count another's replays; seen: foreach, eps 2e-4, from step
+                    # 3, the for-loop scan kept 3 at eps 2.86e-4, foreach's joint search over all
+                    # eps lost its way there: no answer in 180 s)
                     eps_first = probed.eps_hints
                 pooled = fit_pooled(steps, rcp, cap_family, h, offset, rec.numel, unknowns, eps_first)
                 if pooled is not None:  # one lr for every step

@@ -1730,3 +1730,26 @@ def test_the_eps_and_lrs_of_tied_counts_span_their_ridges(tmp_path, capsys):
     assert 11 in [out["first_index_step_count"], *out["other_step_counts"]]
     assert inside(1e-3, out["eps_interval"]) and inside(0.05, out["weight_decay_interval"])
     assert all(inside(lr, iv) for lr, iv in zip(lrs[11:], out["lr_interval"], strict=True))
+
+
+def test_the_eps_a_scan_found_is_tried_with_the_one_digit_values_near_it(tmp_path):
+    """A random trial (foreach, lr 2e-5, betas (0.9, 0.9569), eps 2e-4, wd 0.05, index 0 = step 3,
+    1326x30): the for-loop scan kept count 3 at eps 2.86e-4, and foreach's search of lr with eps,
+    from there or over the whole range, lost its way (no answer in 180 s).  lr alone is now tried
+    at the scan's eps and then at the one-digit values near it: 2e-4 (the file exact in 48 s)."""
+    from adamw_audit.identify import _finite_rows, _sample_steps, fit_pooled
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    rec = tmp_path / "run.h5"
+    args = ["--impl", "foreach", "--steps", "21", "--shape", "1326x30", "--lr", "2e-5", "--betas", "0.9", "0.9569"]
+    args += ["--eps", "2e-4", "--weight-decay", "0.05", "--seed", "924855003", "--threads", "1"]
+    assert main(["record", str(rec), *args]) == 0
+    with open_recording(strip(str(rec), tmp_path / "bare.h5", 2)) as bare:
+        steps = _finite_rows(_sample_steps(bare, 4096, np.random.default_rng(0)))
+        hyper = Hyper(beta1=0.9, beta2=0.9569)
+        found = fit_pooled(steps, recipe("foreach"), "avx512", hyper, 3, bare.numel, "eps", (0.000286102294921875,))
+    assert found is not None
+    lr, eps = found[0], found[1]
+    assert inside(2e-5, (lr.lo, lr.hi)) and inside(2e-4, (eps.lo, eps.hi))
