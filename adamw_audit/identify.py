@@ -1254,13 +1254,16 @@ def _typed_near(values: tuple[float, ...], factor: float = 2.0, most: int = 6) -
     out: list[float] = []
     for x in values:
         out.append(x)
-        if not x > 0:
-            continue
-        decades = range(math.floor(math.log10(x / factor)), math.ceil(math.log10(x * factor)) + 1)
-        near = [float(f"{m}e{k}") for k in decades for m in range(1, 10)]
-        near = [v for v in near if x / factor <= v <= x * factor]
-        out += sorted(near, key=lambda v: abs(math.log(v / x)))[:most]
+        if x > 0:
+            out += sorted(_one_digit_in(x / factor, x * factor), key=lambda v: abs(math.log(v / x)))[:most]
     return tuple(dict.fromkeys(out))
+
+
+def _one_digit_in(lo: float, hi: float) -> list[float]:
+    """The one-digit decimals ``m * 10^k`` (what a person types: 2e-4, 3e-5) in [lo, hi], 0 < lo,
+    ascending."""
+    decades = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+    return [v for k in decades for m in range(1, 10) if lo <= (v := float(f"{m}e{k}")) <= hi]
 
 
 def _farthest(
@@ -2411,9 +2414,7 @@ def _eps_tries(fits: list[StepFit]) -> list[float]:
     if seen:
         lo_seen, hi_seen = min(iv.lo for iv in seen), max(iv.hi for iv in seen)
         centre = math.sqrt(lo_seen * hi_seen)
-        decades = range(math.floor(math.log10(lo_seen / 4)), math.ceil(math.log10(hi_seen * 4)) + 1)
-        near = {float(f"{m}e{k}") for k in decades for m in range(1, 10)}
-        near = {x for x in near if lo_seen / 4 <= x <= hi_seen * 4}
+        near = _one_digit_in(lo_seen / 4, hi_seen * 4)
         eps_tries += sorted(near, key=lambda x: abs(math.log(x / centre)))[:8]
     return list(dict.fromkeys(eps_tries))
 
