@@ -2795,6 +2795,14 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
             with contextlib.suppress(AuditError):
                 on_device = grown(*fused, True)
                 found = on_device if exact(on_device) else found
+    if exact(found) and found.device == "cpu" and recipe("fused", "cuda").name not in found.equivalent_impls:
+        # CUDA fused reads every scalar its own way (float32 betas, device powf, fma decay): where m
+        # and v follow its program too, its own search may replay the file at values of its own
+        # (seen: CUDA fused, beta1 0.5, beta2 0.9512: CPU fused exact at beta2 0.95119997 only)
+        with contextlib.suppress(AuditError):
+            on_device = grown(*(fused or first(True)), True)
+            if exact(on_device):
+                found = _with_tie(found, on_device)
     found.skipped_indices = skipped
     if skipped:
         found.findings.insert(
@@ -2806,6 +2814,44 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
             f"other rows; verify replays them with --skipped {','.join(map(str, skipped))}",
         )
     return found
+
+
+def _with_tie(found: Identification, other: Identification) -> Identification:
+    """``found`` with ``other`` (another path's exact answer, read its own way) listed as a tie:
+    its path and step counts added, and every interval spanning both answers' intervals."""
+
+    def span(a: list[float], b: list[float]) -> list[float]:
+        return [min(a[0], b[0]), max(a[1], b[1])]
+
+    def per_step(x: Identification) -> list[list[float]]:
+        if isinstance(x.lr, list):
+            return x.lr_interval  # type: ignore[return-value]
+        steps = len(other.lr) if isinstance(other.lr, list) else len(found.lr)  # type: ignore[arg-type]
+        return [x.lr_interval] * steps  # type: ignore[list-item]
+
+    if isinstance(found.lr, list) or isinstance(other.lr, list):
+        lr = found.lr if isinstance(found.lr, list) else [found.lr] * len(other.lr)  # type: ignore[arg-type]
+        lr_interval: list = [span(a, b) for a, b in zip(per_step(found), per_step(other), strict=True)]
+    else:
+        lr, lr_interval = found.lr, span(found.lr_interval, other.lr_interval)  # type: ignore[arg-type]
+    counts = {other.first_index_step_count, *other.other_step_counts, *found.other_step_counts}
+    lr_text = other.lr if not isinstance(other.lr, list) else f"{other.lr[0]:g}..{other.lr[-1]:g} per step"
+    return replace(
+        found,
+        equivalent_impls=sorted({*found.equivalent_impls, *other.equivalent_impls}),
+        other_step_counts=sorted(counts - {found.first_index_step_count}),
+        lr=lr,
+        lr_interval=lr_interval,
+        betas_interval=[span(a, b) for a, b in zip(found.betas_interval, other.betas_interval, strict=True)],
+        eps_interval=span(found.eps_interval, other.eps_interval),
+        weight_decay_interval=span(found.weight_decay_interval, other.weight_decay_interval),
+        findings=[
+            *found.findings,
+            f"the same bits come from {other.impl} too, at values of its own reading (count "
+            f"{other.first_index_step_count}, lr {lr_text}, betas {other.betas}, eps {other.eps:g}, weight decay "
+            f"{other.weight_decay:g}): each interval spans both answers'; the values reported are {found.impl}'s",
+        ],
+    )
 
 
 def _skipped_rows(rec: Recording) -> list[int]:
@@ -2908,6 +2954,8 @@ def _identify_once(
         return _confirmed(steps, probe, lambda on: infer_beta_fused_cuda(on, moment), replays)
 
     b1_fused_cuda = fused_cuda_beta("exp_avg") if w_iv is None else None  # (no lerp reproduces m)
+    if fused_cuda_only and b1_fused_cuda is None:
+        raise AuditError(f"{rec.path}: momentum_W does not follow CUDA's fused kernel")
     if w_iv is None and b1_fused_cuda is None:  # some steps may have seen another gradient than the recorded one
         w_iv, scaled = _beta1_with_gradient_anomalies(steps, "avx512")
         if w_iv is not None:
@@ -2936,8 +2984,6 @@ def _identify_once(
                 f"{rec.path}: momentum_W follows torch <= 2.0's exp_avg.mul_(0.9).add_(grad, alpha=0.1), not lerp_, "
                 "but no beta1 fits it; replay it with 'adamw-audit verify FILE --torch 2.0'"
             )
-    if fused_cuda_only and b1_fused_cuda is None:
-        raise AuditError(f"{rec.path}: momentum_W does not follow CUDA's fused kernel")
     if w_iv is None and b1_fused_cuda is None:
         named = _gradient_transform(probe, cap_family or "avx512") or _moments_kept_wider(probe)
         if named is not None:

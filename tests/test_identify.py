@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import h5py
@@ -558,8 +559,6 @@ def test_an_inexact_cpu_answer_is_searched_again_as_cuda_fused(tmp_path, monkeyp
     that does not replay the file exactly is searched again with CUDA fused's program alone and
     replaced where that one replays the file.  (The CPU answer is staged: the real case takes
     two minutes.)"""
-    from dataclasses import replace
-
     from adamw_audit import identify as ident
     from refimpl.recording import open_recording
 
@@ -589,6 +588,50 @@ def test_a_cpu_answer_lists_cuda_fused_where_it_stores_the_same_bits(tmp_path, c
     out = identify_json(capsys, emulated_fused_cuda(tmp_path, [1e-3], Hyper(beta1=0.5, beta2=0.0), (300, 8), 6, seed=5))
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
     assert {"torch-2.11-2.13-cuda-fused", "torch-2.7-2.14-cpu-fused"} <= set(out["equivalent_impls"])
+
+
+def test_cuda_fused_is_listed_at_values_of_its_own_reading(tmp_path):
+    """A random trial (CUDA fused, betas (0.5, 0.9512), lr 3e-4, eps 1e-7, wd 0.3, from step 3,
+    554x18 x 19 rows): CPU fused replayed it exactly at beta2 [0.95119997, 0.95119998] only, and
+    CUDA fused replayed at those values did not: neither the tie nor the true beta2 was reported.
+    CUDA fused's own search now runs where an exact CPU answer does not list it: both paths, each
+    interval spanning both readings.  Here on 40x10 (where CUDA fused replays at the CPU's values
+    too) with that replay taken away, standing for the trial's file."""
+    from adamw_audit import identify as ident
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    hyper = Hyper(beta1=0.5, beta2=0.9512, eps=1e-7)
+    path = emulated_fused_cuda(tmp_path, [3e-4], hyper, (40, 10), 8, drop_first=2, seed=1)
+    with pytest.MonkeyPatch.context() as patch, open_recording(path) as bare:
+        patch.setattr(ident, "_other_device_ties", lambda *args: [])
+        found = ident.identify(bare)
+    assert found.impl == "torch-2.7-2.14-cpu-fused"
+    assert found.equivalent_impls == ["torch-2.11-2.13-cuda-fused", "torch-2.7-2.14-cpu-fused"]
+    assert found.exact == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert inside(0.9512, found.betas_interval[1]) and inside(3e-4, found.lr_interval)
+    assert any("values of its own reading" in f for f in found.findings)
+
+
+def test_a_tie_read_another_way_spans_both_answers():
+    """_with_tie: a constant lr beside a per-step one becomes per step; every interval spans both
+    answers', the other's step count is listed, the reported values stay the first answer's."""
+    from adamw_audit.identify import Identification, _with_tie
+
+    exact = {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    cpu = Identification("cpu-fused", ["cpu-fused"], "cpu", "avx512", ["avx512"], 3, [], 3e-4, [2.9e-4, 3.1e-4],
+                         [0.5, 0.95], [[0.49, 0.51], [0.949, 0.9501]], 1e-7, [0.9e-7, 1.1e-7], 0.3, [0.29, 0.31],
+                         exact, ["a"])  # fmt: skip
+    cuda = replace(cpu, impl="cuda-fused", equivalent_impls=["cuda-fused"], first_index_step_count=4,
+                   lr=[3e-4, 4e-4], lr_interval=[[2.95e-4, 3.2e-4], [3.9e-4, 4.1e-4]],
+                   betas_interval=[[0.5, 0.52], [0.95, 0.952]], eps_interval=[1e-7, 1.2e-7],
+                   weight_decay_interval=[0.3, 0.32])  # fmt: skip
+    tie = _with_tie(cpu, cuda)
+    assert (tie.impl, tie.equivalent_impls, tie.other_step_counts) == ("cpu-fused", ["cpu-fused", "cuda-fused"], [4])
+    assert tie.lr == [3e-4, 3e-4] and tie.lr_interval == [[2.9e-4, 3.2e-4], [2.9e-4, 4.1e-4]]
+    assert tie.betas_interval == [[0.49, 0.52], [0.949, 0.952]] and tie.betas == [0.5, 0.95]
+    assert (tie.eps_interval, tie.weight_decay_interval) == ([0.9e-7, 1.2e-7], [0.29, 0.32])
+    assert tie.findings[0] == "a" and "cuda-fused too" in tie.findings[1]
 
 
 def test_a_cuda_fused_decay_interval_reaches_the_next_grid_value_out():
