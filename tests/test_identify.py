@@ -1707,6 +1707,29 @@ def test_the_probe_refits_at_the_next_count_where_a_step_misses_its_equivalent_p
     assert 1e-7 in probe.eps_hints
 
 
+def test_a_per_step_lr_is_no_schedule_before_the_steps_fit_with_all_three_free(tmp_path):
+    """CUDA fused, constant lr 3e-4, betas (0.5, 0.999), eps 1e-7, wd 0.3, index 0 = step 3,
+    40x10: the probe's steps missed at count index + 1 with eps a guess, one lr per step fitted
+    at some count, and the probe called it a schedule: a schedule at count 6 (wd 0.4) answered
+    after 127 s, the truth not listed.  The steps are now fitted with all three free first, one
+    step's miss passing (its eps bisection votes the wrong way here): count 3, exact in 23 s."""
+    import adamw_audit.identify as identify_module
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    hyper = Hyper(beta1=0.5, beta2=0.999, eps=1e-7, weight_decay=0.3)
+    path = emulated_fused_cuda(tmp_path, [3e-4], hyper, (40, 10), 8, drop_first=2, seed=2)
+    with open_recording(path) as bare:
+        steps = identify_module._finite_rows(identify_module._sample_steps(bare, 4096, np.random.default_rng(0)))
+        fused = recipe("fused", "cuda").name
+        probe = identify_module._probe_steps(
+            steps, [(fused, 0.999, (0.999, 0.999))], 0.5, "cuda", bare.numel, (1, 2, 3, 4, 5), lambda *a: [6]
+        )  # fmt: skip
+    assert (probe.scheduled, probe.decayed, probe.impl, probe.counts[0]) == (False, True, fused, 3)
+    assert 1e-7 in probe.eps_hints
+
+
 def test_a_tied_count_where_the_decay_does_not_show_is_listed(tmp_path, capsys):
     """A random trial (fused warmup to 2e-5, betas (0.8, 0.9773), eps 1e-5, wd 0.05, index 0 =
     step 3, 357 elements): count 1 replays exactly with its own lrs and wd 1.0 (reported); the
