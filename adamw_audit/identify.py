@@ -2665,7 +2665,9 @@ def _coupled_schedule(
         # wd_allowed is a slice at one lr per step (the value reported replays with those lrs);
         # lr and wd trade off through 1 - lr*wd, and the truth can lie off the slice (seen: fused
         # cosine from 3e-4, wd 0.3 outside [0.30046, 0.30070]): the interval spans the ridges too
-        bounds = along_ridges(eps) if wd > 0 and ridges else None
+        # (with no decay held, too: the slices' upper end can sit below the truth; seen: CUDA
+        # fused warmup to 3e-4, wd 0.01, eps 2e-4, 376x3: wd reported [0, 0.0036])
+        bounds = along_ridges(eps) if ridges else None
         wd_wide = wd_iv if bounds is None else (min(wd_iv[0], bounds[0]), max(wd_iv[1], bounds[1]))
         # eps and the lrs trade off (eps the bits barely see still moves each step's lr by an ulp
         # or two: seen, lr 0.003 outside its step's interval at eps 1e-8, inside at the true
@@ -3337,7 +3339,10 @@ def _identify_once(
         if decay_wide is not None:
             wd_lo, wd_hi = min(wd_lo, decay_wide[0]), max(wd_hi, decay_wide[1])
     if wd_lo == 0.0:
-        findings.append(f"weight decay not visible in these bits: any value up to {wd_hi:.3g} replays them")
+        findings.append(
+            f"weight decay not visible in these bits: 0 replays them, and no value above {wd_hi:.3g} does (the "
+            "interval is an outer bound: lr can absorb a small decay)"
+        )
 
     hyper = Hyper(lr=lr_ref, beta1=b1, beta2=b2, eps=eps, weight_decay=wd)
     simplest_wd = simplest_in(wd_lo, wd_hi)
@@ -3887,14 +3892,20 @@ def _schedule_other_offsets(
             # a weight decay the bits cannot see trades off with each lr (W ~ p*d - c*q): the lrs
             # at its far end too (seen: fused, wd 0.3 unseen, count 6 for 1: an lr slice at no
             # decay missed the truth by 1.6e-10)
-            edge = Schedule(replace(other.hyper, weight_decay=unseen_to), other.lr_per_index, off)
+            # The far end is an outer bound (each step's ridge walked alone): where a step has no
+            # lr there, nearer values, halving (seen: fused warmup, wd 0.3 unseen to 0.89: count
+            # 6's lr at 0.89 fitted nowhere, and its interval missed the truth)
+            edges = [Schedule(replace(other.hyper, weight_decay=unseen_to / 2**k), other.lr_per_index, off)
+                     for k in range(UNSEEN_HALVINGS)]  # fmt: skip
             for index, (lo, hi) in list(by_step.items()):
-                d = _kernel_decay(r, edge, index, capability)
-                f = fit_step(by_index[index], r, capability, h, float(index + off), rec.numel, fixed=(h.eps, d))
-                if f is not None:
-                    c_lo, c_hi = _rounding_edges(f.coef.lo, f.coef.hi)
-                    bc1 = float(bias_correction1(r, h.beta1, index + off))
-                    by_step[index] = (min(lo, c_lo * bc1), max(hi, c_hi * bc1))
+                for edge in edges:
+                    d = _kernel_decay(r, edge, index, capability)
+                    f = fit_step(by_index[index], r, capability, h, float(index + off), rec.numel, fixed=(h.eps, d))
+                    if f is not None:
+                        c_lo, c_hi = _rounding_edges(f.coef.lo, f.coef.hi)
+                        bc1 = float(bias_correction1(r, h.beta1, index + off))
+                        by_step[index] = (min(lo, c_lo * bc1), max(hi, c_hi * bc1))
+                        break
         return by_step, tuple(wd_iv), eps_iv
 
     out: dict[int, tuple[dict[int, tuple[float, float]], tuple[float, float], Interval]] = {}
@@ -3921,6 +3932,10 @@ def _schedule_other_offsets(
                 by_step[f.index] = (min(by_step[f.index][0], lo), max(by_step[f.index][1], hi))
             out[off] = by_step, wd_iv, Interval(min(eps_iv.lo, walked[4].lo), max(eps_iv.hi, walked[4].hi))
     return out
+
+
+UNSEEN_HALVINGS = 4
+"""Weight decays an unseen decay's lr widening tries per step: its interval's end, then halves."""
 
 
 def _kernel_decay(r: Recipe, schedule: Schedule, index: int, capability: str) -> float:

@@ -1730,6 +1730,21 @@ def test_a_per_step_lr_is_no_schedule_before_the_steps_fit_with_all_three_free(t
     assert 1e-7 in probe.eps_hints
 
 
+def test_a_schedule_s_unseen_weight_decay_spans_the_steps_ridges(tmp_path, capsys):
+    """A random trial (CUDA fused warmup to 3e-4, betas (0.9, 0.999), eps 2e-4, wd 0.01,
+    376x3): exact with no decay, and weight decay "not visible, any value up to 0.0036", the
+    truth outside: the per-step decay slices bound it, each at its own lr.  Each step's ridge is
+    now walked with no decay held too: [0, 0.062]."""
+    from emulation.recipes.common import Hyper
+
+    lrs = [1e-4, 2e-4, 3e-4, 3e-4, 3e-4, 3e-4]
+    hyper = Hyper(beta1=0.9, beta2=0.999, eps=2e-4, weight_decay=0.01)
+    out = identify_json(capsys, emulated_fused_cuda(tmp_path, lrs, hyper, (376, 3), 6, seed=921410596))
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert out["first_index_step_count"] == 1 and inside(0.01, out["weight_decay_interval"])
+    assert any(f.startswith("weight decay not visible") for f in out["findings"])
+
+
 def test_a_tied_count_where_the_decay_does_not_show_is_listed(tmp_path, capsys):
     """A random trial (fused warmup to 2e-5, betas (0.8, 0.9773), eps 1e-5, wd 0.05, index 0 =
     step 3, 357 elements): count 1 replays exactly with its own lrs and wd 1.0 (reported); the
