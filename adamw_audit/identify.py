@@ -2800,6 +2800,15 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
         if fused is None:
             raise cpu_error
         found = grown(*fused, True)
+    elif fused is not None and sum(fused[0].exact.values()) > sum(cpu[0].exact.values()):
+        # both inexact on this sample: the nearer replay grown first (seen: CUDA fused, beta1 0.5,
+        # eps 1e-12, wd 0.1, 629x25: CPU a schedule at W 0.9999, CUDA fused one lr at 0.99998;
+        # the CPU's larger searches first ran past 10 minutes)
+        found = grown(*fused, True)
+        if not exact(found):
+            with contextlib.suppress(AuditError):
+                on_cpu = grown(*cpu, False)
+                found = on_cpu if exact(on_cpu) else found
     else:
         found = grown(*cpu, False)
         if not exact(found) and found.device == "cpu" and fused is not None:

@@ -1795,6 +1795,34 @@ def test_cuda_fused_is_searched_on_the_same_sample_before_a_larger_cpu_one(tmp_p
     assert found.exact == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
 
 
+def test_of_two_inexact_answers_the_nearer_is_grown_first(tmp_path):
+    """A random trial (CUDA fused, betas (0.5, 0.9999), lr 0.005, eps 1e-12, wd 0.1, 629x25):
+    on the first sample CPU fused answered a schedule at W 0.9999, CUDA fused one lr at W
+    0.99998, and the CPU's larger searches ran first, past 10 minutes; CUDA fused's was exact at
+    once (96 s in all now).  Here the two first answers are staged (4200 elements): the calls."""
+    from adamw_audit import identify as ident
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    path = emulated_fused_cuda(tmp_path, [1e-3], Hyper(weight_decay=0.0), (70, 60), 4, seed=3)
+    real, calls = ident._identify_once, []
+
+    def staged(rec, sample, offsets, seed, hint=None, fused_cuda_only=False, extra=()):
+        calls.append((sample, fused_cuda_only))
+        found, own = real(rec, sample, offsets, seed, hint, True, extra)
+        if len(calls) == 1:  # the CPU answer: farther
+            return replace(found, impl="torch-2.7-2.14-cpu-fused", device="cpu", exact={"W": 0.9999}), own
+        if len(calls) == 2:  # CUDA fused's: nearer
+            return replace(found, exact={"W": 0.99998}), own
+        return found, own
+
+    with pytest.MonkeyPatch.context() as patch, open_recording(path) as bare:
+        patch.setattr(ident, "_identify_once", staged)
+        found = ident.identify(bare)
+    assert calls == [(4096, False), (4096, True), (4200, True)]
+    assert found.impl == "torch-2.11-2.13-cuda-fused" and found.exact["W"] == 1.0
+
+
 def test_the_eps_and_lrs_of_tied_counts_span_their_ridges(tmp_path, capsys):
     """A random trial (CUDA fused cosine from 4.7e-5, betas (0.5, 0.95), eps 1e-3, wd 0.05,
     index 0 = step 11, 569x10: two replayed steps): counts 1..13 all replay, and the eps
