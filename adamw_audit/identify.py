@@ -2202,6 +2202,9 @@ class Probe:
     eps_hints: tuple[float, ...] = ()  # eps values near the fits' slices, at counts[0] (pooled searches try them first)
 
 
+PROBE_ROWS = 512
+"""Elements per step the probe's steps are fitted on with all three free before a per-step lr
+is taken for a schedule (:func:`_probe_steps`)."""
 COUNT_GAP = 1e-2
 """How far apart (relative) the lrs implied by the probe's step fits may be at a count it keeps."""
 PROBE_COUNTS = 4
@@ -2257,7 +2260,7 @@ def _probe_steps(
         kept = fits_of(impl, b2, all_three)
         if len(kept) >= 2:
             break
-    if len(kept) < 2 and all_three:
+    if len(kept) == 1 and all_three:  # (none fitted: the path does not fit; a failing step costs seconds)
         # a fit with eps and the decay free at a wrong count is an equivalent point (eps and c
         # rescale with bc2_sqrt) only up to roundings, and at count index + 1, far from a late
         # truth, a step's search can miss it: the next count (seen: CUDA fused, constant lr 0.01,
@@ -2273,8 +2276,14 @@ def _probe_steps(
             # and its steps miss at count index + 1 with eps a guess (eps reads through bc2_sqrt);
             # the steps with all three free decide (seen: CUDA fused, lr 3e-4, wd 0.3, eps 1e-7,
             # from step 3, 40x10: a schedule at count 6 answered, the truth not listed)
-            deeper = _probe_steps(steps, candidates, b1, capability, numel, offsets, schedule_counts, True)
-            return deeper if deeper.counts else Probe(True, False, impl, [])
+            # (fused only: the for-loop's and foreach's bf16 denominators break at a wrong count;
+            # on PROBE_ROWS elements a step: a failing search costs seconds per step on 4096)
+            fused = [c for c in candidates if recipe(c[0]).impl == "fused"]  # (CPU and CUDA)
+            deeper = None
+            if fused:
+                few = [_fewer_rows(sd, PROBE_ROWS) for sd in steps]
+                deeper = _probe_steps(few, fused, b1, capability, numel, offsets, schedule_counts, True)
+            return deeper if deeper is not None and deeper.counts else Probe(True, False, impl, [])
     decayed = bool(kept) and all(f.decay.hi < 1.0 for f in kept)
     if len(kept) < 2:
         return Probe(False, decayed, None, [])
@@ -2791,7 +2800,8 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
     except AuditError as error:
         cpu_error = error
     fused: tuple[Identification, Hint] | None = None
-    if cpu is None or (not exact(cpu[0]) and cpu[0].device == "cpu"):
+    fused_searched = cpu is None or (not exact(cpu[0]) and cpu[0].device == "cpu")
+    if fused_searched:
         with contextlib.suppress(AuditError):
             fused = first(True)
     if fused is not None and exact(fused[0]):
@@ -2809,6 +2819,13 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
             with contextlib.suppress(AuditError):
                 on_cpu = grown(*cpu, False)
                 found = on_cpu if exact(on_cpu) else found
+        if exact(found) and found.device == "cuda":
+            # (the CPU answer is not grown: where it would tie at its own reading, it goes unlisted)
+            near = ", ".join(f"{k} {v:.6g}" for k, v in cpu[0].exact.items())
+            found.findings.append(
+                f"{cpu[0].impl} came near on the first sample ({near} replayed at its values there) and was not "
+                "searched further: a tie at its own reading of the scalars is not ruled out"
+            )
     else:
         found = grown(*cpu, False)
         if not exact(found) and found.device == "cpu" and fused is not None:
@@ -2820,9 +2837,15 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
         # and v follow its program too, its own search may replay the file at values of its own
         # (seen: CUDA fused, beta1 0.5, beta2 0.9512: CPU fused exact at beta2 0.95119997 only)
         with contextlib.suppress(AuditError):
-            on_device = grown(*(fused or first(True)), True)
-            if exact(on_device):
-                found = _with_tie(found, on_device)
+            if fused is None and not fused_searched and cpu is not None:
+                # a tie, not a new answer: the CPU answer's count and kind of search only (CUDA
+                # fused's whole search where none replays took a minute: betas (0, 0), 120x8)
+                tie_hint = cpu[1]._replace(impl=recipe("fused", "cuda").name, mismatched=())
+                fused = _identify_once(view, min(sample, rec.numel), offsets, seed, tie_hint, True)
+            if fused is not None:
+                on_device = grown(*fused, True)
+                if exact(on_device):
+                    found = _with_tie(found, on_device)
     found.skipped_indices = skipped
     if skipped:
         found.findings.insert(
