@@ -3372,8 +3372,8 @@ def _identify_once(
             wd_lo, wd_hi = min(wd_lo, decay_wide[0]), max(wd_hi, decay_wide[1])
     if wd_lo == 0.0:
         findings.append(
-            f"weight decay not visible in these bits: 0 replays them, and no value above {wd_hi:.3g} does (the "
-            "interval is an outer bound: lr can absorb a small decay)"
+            f"weight decay not visible in these bits: 0 replays them, and so may values up to {wd_hi:.3g} (lr "
+            "can absorb a small decay; none above was seen to)"
         )
 
     hyper = Hyper(lr=lr_ref, beta1=b1, beta2=b2, eps=eps, weight_decay=wd)
