@@ -3174,7 +3174,12 @@ def _identify_once(
             # then those with eps searched (seen: fused, eps 1e-3, wd 0.01, constant lr, index 0 =
             # step 6: count 4 fitted 4096 elements per step at eps 0.0011, not all 7980; the
             # eps-searched scan keeps 5, 6, ...: the last pass reported count 4, W 0.99977)
-            cheap = [*per_step_counts(impl, b2)[:SCAN_TRIES], *offsets]
+            # The hinted count's neighbours before 1..5: it coupled the smaller sample's steps, so
+            # the truth's bias corrections are near (seen: CUDA fused step schedule, eps 1e-12, wd
+            # 0.01, index 0 = step 6, 989x19: count 5 coupled 4096 elements per step; counts 1..4
+            # were searched again before 6, ~17 s each: past 180 s -> 6 next)
+            near = [c for c in (hint_offset + 1, hint_offset - 1) if c >= 1]
+            cheap = [*per_step_counts(impl, b2)[:SCAN_TRIES], *near, *offsets]
             return [c for c in dict.fromkeys([*cheap, *per_step_counts(impl, b2, None)[:SCAN_TRIES]]) if c not in tried]
         return [c for c in per_step_counts(impl, b2, None)[:SCAN_TRIES] if c not in tried]
 

@@ -1823,6 +1823,31 @@ def test_of_two_inexact_answers_the_nearer_is_grown_first(tmp_path):
     assert found.impl == "torch-2.11-2.13-cuda-fused" and found.exact["W"] == 1.0
 
 
+def test_a_hinted_schedule_tries_the_hinted_count_s_neighbours_before_1_to_5(tmp_path):
+    """A random trial (CUDA fused step schedule 0.01 -> 0.001, betas (0.8, 0.9743), eps 1e-12,
+    wd 0.01, index 0 = step 6, 989x19): count 5 coupled 4096 elements per step, not 16384; the
+    search on those went on to counts 1..4 (~17 s each) before 6: 183 s.  The hinted count's
+    neighbours go first now: 116 s.  Here every per-step fit is made to fail: the counts tried."""
+    from adamw_audit import identify as ident
+    from emulation.recipes.common import Hyper
+    from refimpl.errors import AuditError
+    from refimpl.recording import open_recording
+
+    hyper = Hyper(beta1=0.8, beta2=0.9743, eps=1e-12, weight_decay=0.01)
+    path = emulated_fused_cuda(tmp_path, [0.01] * 10, hyper, (100, 10), 10, drop_first=5, seed=1)
+    tried = []
+
+    def failing(steps, rcp, capability, h, offset, numel, e_first=()):
+        tried.append(offset)
+
+    hint = ident.Hint("torch-2.11-2.13-cuda-fused", 5, "schedule", 1e-12, 0.01)
+    with pytest.MonkeyPatch.context() as patch, open_recording(path) as bare:
+        patch.setattr(ident, "_fit_steps", failing)
+        with pytest.raises(AuditError):
+            ident._identify_once(bare, 4096, (1, 2, 3, 4, 5), 0, hint, True)
+    assert tried[:3] == [5, 6, 4]
+
+
 def test_the_eps_and_lrs_of_tied_counts_span_their_ridges(tmp_path, capsys):
     """A random trial (CUDA fused cosine from 4.7e-5, betas (0.5, 0.95), eps 1e-3, wd 0.05,
     index 0 = step 11, 569x10: two replayed steps): counts 1..13 all replay, and the eps
