@@ -3599,6 +3599,18 @@ def _wd_interval_of(rcp: Recipe, schedule: Schedule, capability: str, steps, num
         step_size, eps = abs(float(scalars[_step_label(built)].kernel_value)), float(scalars["eps"].kernel_value)
         held = {"__c": np.full(sd.flat.size, step_size, np.float32), "__e": np.full(sd.flat.size, eps, np.float32)}
         where = {k: v[sd.flat] for k, v in where_all.items()}
+        if _fused_cuda(rcp):
+            # the kernel reads k = f32(f32(lr)*f32(wd)) in fma(p, -k, p), far finer than 1 - k's
+            # float32 grid: wd itself, lr held (seen: lr 0.0017564, wd 0.05: the d grid gave
+            # back 0.05, whose k is one ulp off the truth's, W 0.99997; 0.04995 replays)
+            _, apart, _, _ = _open_step(rcp, h, count, capability, {"lr": T("__l"), "wd": T("__w")})
+            held["__l"] = np.full(sd.flat.size, np.float32(h.lr))
+            w = _interval_on(apart, _widen(sd.state), where, "param", sd.want["param"], "__w", held, 1e-30, 0.5 / h.lr)
+            if w is None:
+                return None
+            w_lo, w_hi = _rounding_edges(w.lo, w.hi)
+            lo_all, hi_all = max(lo_all, w_lo), min(hi_all, w_hi)
+            continue
         d = _interval_on(opened, _widen(sd.state), where, "param", sd.want["param"], "__d", held, 0.5, 1.0,
                          lambda x, _, conv=conv_decay: conv(x))  # fmt: skip
         if d is None:

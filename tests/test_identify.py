@@ -1848,6 +1848,22 @@ def test_a_hinted_schedule_tries_the_hinted_count_s_neighbours_before_1_to_5(tmp
     assert tried[:3] == [5, 6, 4]
 
 
+def test_cuda_fused_weight_decay_is_read_as_its_kernel_reads_it(tmp_path, capsys):
+    """A random trial (CUDA fused, lr 0.0017563505, betas (0.8, 0.9999), eps 1e-12, wd 0.05,
+    from step 3, 1246x4): answered lr 0.00175635 with wd 0.05, W 0.99997: that pair's k =
+    f32(f32(lr)*f32(wd)) is one float32 ulp off the truth's (the same 1 - k, the grid the decay
+    was searched on), and the kernel's fma(p, -k, p) reads k.  wd is now searched at the lr
+    reported with the kernel's own k: 0.04996, exact."""
+    from emulation.recipes.common import Hyper
+
+    hyper = Hyper(beta1=0.8, beta2=0.9999, eps=1e-12, weight_decay=0.05)
+    path = emulated_fused_cuda(tmp_path, [0.0017563504760039924], hyper, (1246, 4), 10, 2, seed=614673104)
+    out = identify_json(capsys, path)
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert out["impl"] == "torch-2.11-2.13-cuda-fused" and out["first_index_step_count"] == 3
+    assert inside(0.05, out["weight_decay_interval"]) and inside(0.0017563504760039924, out["lr_interval"])
+
+
 def test_the_eps_and_lrs_of_tied_counts_span_their_ridges(tmp_path, capsys):
     """A random trial (CUDA fused cosine from 4.7e-5, betas (0.5, 0.95), eps 1e-3, wd 0.05,
     index 0 = step 11, 569x10: two replayed steps): counts 1..13 all replay, and the eps
