@@ -2832,7 +2832,8 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
             with contextlib.suppress(AuditError):
                 on_device = grown(*fused, True)
                 found = on_device if exact(on_device) else found
-    if exact(found) and found.device == "cpu" and recipe("fused", "cuda").name not in found.equivalent_impls:
+    fused_cuda_name = recipe("fused", "cuda").name
+    if exact(found) and found.device == "cpu" and fused_cuda_name not in found.equivalent_impls:
         # CUDA fused reads every scalar its own way (float32 betas, device powf, fma decay): where m
         # and v follow its program too, its own search may replay the file at values of its own
         # (seen: CUDA fused, beta1 0.5, beta2 0.9512: CPU fused exact at beta2 0.95119997 only)
@@ -2840,7 +2841,7 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
             if fused is None and not fused_searched and cpu is not None:
                 # a tie, not a new answer: the CPU answer's count and kind of search only (CUDA
                 # fused's whole search where none replays took a minute: betas (0, 0), 120x8)
-                tie_hint = cpu[1]._replace(impl=recipe("fused", "cuda").name, mismatched=())
+                tie_hint = cpu[1]._replace(impl=fused_cuda_name, mismatched=())
                 fused = _identify_once(view, min(sample, rec.numel), offsets, seed, tie_hint, True)
             if fused is not None:
                 on_device = grown(*fused, True)
@@ -2866,14 +2867,13 @@ def _with_tie(found: Identification, other: Identification) -> Identification:
     def span(a: list[float], b: list[float]) -> list[float]:
         return [min(a[0], b[0]), max(a[1], b[1])]
 
-    def per_step(x: Identification) -> list[list[float]]:
-        if isinstance(x.lr, list):
-            return x.lr_interval  # type: ignore[return-value]
-        steps = len(other.lr) if isinstance(other.lr, list) else len(found.lr)  # type: ignore[arg-type]
-        return [x.lr_interval] * steps  # type: ignore[list-item]
+    per_index = next((x.lr for x in (found, other) if isinstance(x.lr, list)), None)  # a schedule's lrs
 
-    if isinstance(found.lr, list) or isinstance(other.lr, list):
-        lr = found.lr if isinstance(found.lr, list) else [found.lr] * len(other.lr)  # type: ignore[arg-type]
+    def per_step(x: Identification) -> list[list[float]]:
+        return x.lr_interval if isinstance(x.lr, list) else [x.lr_interval] * len(per_index)  # type: ignore
+
+    if per_index is not None:
+        lr = found.lr if isinstance(found.lr, list) else [found.lr] * len(per_index)
         lr_interval: list = [span(a, b) for a, b in zip(per_step(found), per_step(other), strict=True)]
     else:
         lr, lr_interval = found.lr, span(found.lr_interval, other.lr_interval)  # type: ignore[arg-type]
@@ -3595,17 +3595,17 @@ def _wd_interval_of(rcp: Recipe, schedule: Schedule, capability: str, steps, num
         h, count = schedule.at(sd.index), schedule.step_count(sd.index)
         built = rcp.build(h, count, capability)
         scalars = scalar_labels(built)
-        _, opened, _, conv_decay = _open_step(rcp, h, count, capability)
+        apart = {"lr": T("__l"), "wd": T("__w")} if _fused_cuda(rcp) else None
+        _, opened, _, conv_decay = _open_step(rcp, h, count, capability, apart)
         step_size, eps = abs(float(scalars[_step_label(built)].kernel_value)), float(scalars["eps"].kernel_value)
         held = {"__c": np.full(sd.flat.size, step_size, np.float32), "__e": np.full(sd.flat.size, eps, np.float32)}
         where = {k: v[sd.flat] for k, v in where_all.items()}
-        if _fused_cuda(rcp):
+        if apart:
             # the kernel reads k = f32(f32(lr)*f32(wd)) in fma(p, -k, p), far finer than 1 - k's
             # float32 grid: wd itself, lr held (seen: lr 0.0017564, wd 0.05: the d grid gave
             # back 0.05, whose k is one ulp off the truth's, W 0.99997; 0.04995 replays)
-            _, apart, _, _ = _open_step(rcp, h, count, capability, {"lr": T("__l"), "wd": T("__w")})
             held["__l"] = np.full(sd.flat.size, np.float32(h.lr))
-            w = _interval_on(apart, _widen(sd.state), where, "param", sd.want["param"], "__w", held, 1e-30, 0.5 / h.lr)
+            w = _interval_on(opened, _widen(sd.state), where, "param", sd.want["param"], "__w", held, 1e-30, 0.5 / h.lr)
             if w is None:
                 return None
             w_lo, w_hi = _rounding_edges(w.lo, w.hi)
