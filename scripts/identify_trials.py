@@ -11,6 +11,12 @@ of index 0, every true hyper-parameter inside its reported interval, and a repla
 ``--draw cuda-fused`` writes each run with the emulator's CUDA fused program instead of torch
 (``adamw_audit.record.record_emulated``: no GPU here), gradients drawn with NumPy.
 
+``--draw cuda`` records with real torch on the GPU (any of the three paths).  Where the GPU is on
+another machine, record there and identify here:
+
+    python scripts/identify_trials.py --draw cuda --trials 24 --seed 1 --record-only DIR   # GPU
+    python scripts/identify_trials.py --recorded DIR                                       # here
+
 Prints one JSON line per trial and a summary; exits 1 when any trial is wrong.  Not run in CI
 (minutes per dozen trials); the cases it found wrong became tests in tests/test_identify.py.
 """
@@ -95,7 +101,12 @@ def draw_cuda_fused(rng: np.random.Generator) -> dict:
     return {**draw(rng), "impl": "cuda-fused"}
 
 
-DRAWS = {"random": draw, "late-decay": draw_late_decay, "cuda-fused": draw_cuda_fused}
+def draw_cuda(rng: np.random.Generator) -> dict:
+    """A random case recorded with real torch on the GPU (``record --device cuda``)."""
+    return {**draw(rng), "device": "cuda"}
+
+
+DRAWS = {"random": draw, "late-decay": draw_late_decay, "cuda-fused": draw_cuda_fused, "cuda": draw_cuda}
 
 
 def strip(src: Path, dst: Path, drop_first: int) -> None:
@@ -110,7 +121,10 @@ def inside(x: float, iv) -> bool:
 
 def check(case: dict, out: dict) -> list[str]:
     wrong = []
-    truth_impl = "-cuda-fused" if case["impl"] == "cuda-fused" else f"-cpu-{case['impl']}"
+    if case["impl"] == "cuda-fused":
+        truth_impl = "-cuda-fused"
+    else:
+        truth_impl = f"-{case.get('device', 'cpu')}-{case['impl']}"
     if not any(name.endswith(truth_impl) for name in out["equivalent_impls"]):
         wrong.append(f"path {case['impl']} not in {out['equivalent_impls']}")
     count = 1 + case["drop_first"]
@@ -148,14 +162,20 @@ def _identify(path: Path, answers: multiprocessing.Queue) -> None:
         answers.put({"error": str(e)})
 
 
-def run_trial(case: dict, work: Path, timeout: float) -> dict:
-    full, bare = work / "full.h5", work / "bare.h5"
+def record_case(case: dict, full: Path) -> None:
     h = Hyper(beta1=case["beta1"], beta2=case["beta2"], eps=case["eps"], weight_decay=case["weight_decay"])
     if case["impl"] == "cuda-fused":  # the emulator's CUDA fused program (its evidence: the H100 fixtures)
         record_emulated(full, "torch-2.11-2.13-cuda-fused", case["steps"], case["shape"], case["lr"], h, case["seed"])
     else:
         record(full, steps=case["steps"], shape=case["shape"], impl=case["impl"], lr=case["lr"], hyper=h,
-               seed=case["seed"], threads=1)  # fmt: skip
+               seed=case["seed"], threads=1, device=case.get("device", "cpu"))  # fmt: skip
+
+
+def run_trial(case: dict, work: Path, timeout: float, recorded: Path | None = None) -> dict:
+    """Record ``case`` (or take the file ``recorded`` made of it), strip it, identify it, check."""
+    full, bare = recorded or work / "full.h5", work / "bare.h5"
+    if recorded is None:
+        record_case(case, full)
     strip(full, bare, case["drop_first"])
     t0 = time.perf_counter()
     answers: multiprocessing.Queue = multiprocessing.Queue()
@@ -178,13 +198,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="also append each trial's JSON line here")
     ap.add_argument("--draw", choices=sorted(DRAWS), default="random", help="which cases to draw")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds identify may take per trial")
+    ap.add_argument("--record-only", type=Path, metavar="DIR",
+                    help="only record: DIR/NNN.h5 (full, attributes kept) and DIR/cases.jsonl")  # fmt: skip
+    ap.add_argument("--recorded", type=Path, metavar="DIR", help="identify the trials a --record-only run wrote")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(args.seed)
+    if args.record_only:
+        args.record_only.mkdir(parents=True, exist_ok=True)
+        with open(args.record_only / "cases.jsonl", "a") as f:
+            for number in range(args.trials):
+                case = DRAWS[args.draw](rng)
+                case["file"] = f"{args.draw}-s{args.seed}-{number:03d}.h5"
+                t0 = time.perf_counter()
+                record_case(case, args.record_only / case["file"])
+                f.write(json.dumps(case) + "\n")
+                print(f"{case['file']} {time.perf_counter() - t0:.1f} s", flush=True)
+        return 0
+    if args.recorded:
+        cases = [json.loads(line) for line in (args.recorded / "cases.jsonl").read_text().splitlines()]
+    else:
+        cases = [DRAWS[args.draw](rng) for _ in range(args.trials)]
     bad = 0
     times = []
     with tempfile.TemporaryDirectory() as tmp:
-        for _ in range(args.trials):
-            row = run_trial(DRAWS[args.draw](rng), Path(tmp), args.timeout)
+        for case in cases:
+            recorded = args.recorded / case["file"] if args.recorded else None
+            row = run_trial(case, Path(tmp), args.timeout, recorded)
             bad += bool(row["wrong"])
             times.append(row["seconds"])
             line = json.dumps(row)
@@ -193,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                 with open(args.out, "a") as f:
                     f.write(line + "\n")
     median, most = np.median(times), max(times)
-    print(f"{args.trials - bad}/{args.trials} right; identify seconds: median {median:.1f}, max {most:.1f}")
+    print(f"{len(cases) - bad}/{len(cases)} right; identify seconds: median {median:.1f}, max {most:.1f}")
     return 1 if bad else 0
 
 
