@@ -205,13 +205,23 @@ def element_intervals(
     vary = [k for k, v in at_lo.items() if at_hi.get(k) is not v]
     held = {k: v for k, v in at_lo.items() if k not in vary}
     folded, consts = fold(program, {**inputs, **held}, where, vary, [output])
+    # Two searches per element (first x at or past the target, first x past it) run as one
+    # evaluation of 2n elements: [elements 0..n-1 | the same again].  Every op is elementwise, so
+    # each half is bit-for-bit what n elements alone give, in half the evaluator's calls (identify
+    # on a fused 481x9 schedule: 38.7 -> 35.1 s; more where few elements are searched).
+    twice = lambda v: np.concatenate([v, v]) if np.ndim(v) == 1 and len(v) == n else v  # noqa: E731
+    consts2 = {k: twice(v) for k, v in consts.items()}
+    where2 = {k: twice(v) for k, v in where.items()}
 
     def out(xi: np.ndarray) -> np.ndarray:
-        bound = bind(_int_f32(xi))
-        env = evaluate(folded, {**consts, **{k: bound[k] for k in vary}}, where)
+        """Result bits (ordered) of the 2n candidates ``xi``: the first n for elements 0..n-1, the
+        second n for them again."""
+        halves = bind(_int_f32(xi[:n])), bind(_int_f32(xi[n:]))
+        bound = {k: np.concatenate([np.broadcast_to(h[k], (n,)) for h in halves]) for k in vary}
+        env = evaluate(folded, {**consts2, **bound}, where2)
         return bits.ordered(to_bits(env[name])).astype(np.int64)
 
-    o_lo, o_hi = out(a0), out(b0)
+    o_lo, o_hi = np.split(out(np.concatenate([a0, b0])), 2)
     direction = np.sign(o_hi - o_lo)
     flat = direction == 0
     s = np.where(flat, 1, direction)
@@ -219,17 +229,17 @@ def element_intervals(
     below = np.maximum(o_lo, o_hi) < r
     side = np.where(above, 1, np.where(below, -1, 0)) + np.where(flat & ~above & ~below & (o_lo != r), 1, 0)
 
-    def bisect(first_true_of: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        a, b = a0.copy(), b0.copy()
-        while np.any(a < b):
-            mid = (a + b) // 2
-            cond = first_true_of(mid)
-            b = np.where(cond, mid, b)
-            a = np.where(cond, a, mid + 1)
-        return a
-
-    lows = bisect(lambda x: s * (out(x) - r) >= 0)
-    highs = bisect(lambda x: s * (out(x) - r) > 0) - 1
+    # first half: the first x with s * (out(x) - r) >= 0 (the low end); second half: the first
+    # with > 0 (one past the high end).  Same range, so both halves settle on the same pass.
+    a, b = np.concatenate([a0, a0]), np.concatenate([b0, b0])
+    s2, r2, past = np.concatenate([s, s]), np.concatenate([r, r]), np.arange(2 * n) >= n
+    while np.any(a < b):
+        mid = (a + b) // 2
+        d = s2 * (out(mid) - r2)
+        cond = np.where(past, d > 0, d >= 0)
+        b = np.where(cond, mid, b)
+        a = np.where(cond, a, mid + 1)
+    lows, highs = a[:n], a[n:] - 1
     highs = np.where(s * (o_hi - r) <= 0, b0, highs)  # never past the target within range
     lows, highs = np.where(flat, a0, lows), np.where(flat, b0, highs)
     lows = np.where(side != 0, b0 + 1, lows)  # unreachable: an empty interval
