@@ -422,6 +422,19 @@ def test_a_gpu_recording_that_a_cpu_program_also_replays_lists_both(tmp_path, ca
     assert out["lr"] == 0.02 and out["betas"] == [0.8, 0.95] and inside(1e-5, out["eps_interval"])
 
 
+def test_three_values_that_trade_off_are_walked_from_each_other_s_ends(tmp_path, capsys):
+    """Recorded on an H100 (torch 2.11.0+cu130; ``identify_trials.py --draw cuda --seed 1
+    --record-only``, case 24): CUDA fused, lr 1e-3, eps 3e-5, wd 0.01, 1319 elements, 5 steps.
+    lr, eps and the decay trade off.  From the point found (eps 1e-8, wd 0.012) eps was walked with
+    the decay held and the decay with eps held: wd [0.01043, 0.01341], the truth outside (its
+    decay fits only beside eps 3e-5).  The decay is now walked again from eps's ends too."""
+    out = identify_json(capsys, strip(str(CUDA_RECORDINGS / "trial-s1-024.h5"), tmp_path / "bare.h5"))
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0} and out["first_index_step_count"] == 1
+    assert out["equivalent_impls"] == ["torch-2.11-2.13-cuda-fused"]
+    assert inside(1e-3, out["lr_interval"]) and inside(3e-5, out["eps_interval"])
+    assert inside(0.01, out["weight_decay_interval"])
+
+
 @pytest.mark.parametrize(
     ("flags", "words"),
     [
