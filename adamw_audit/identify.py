@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+import re
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, replace
 from typing import NamedTuple
@@ -2794,7 +2795,7 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
     def exact(found: Identification) -> bool:
         return all(v == 1.0 for v in found.exact.values())
 
-    def grown(found: Identification, hint: Hint, fused_cuda_only: bool) -> Identification:
+    def grown(found: Identification, hint: Hint, fused_cuda_only: bool, cuda_only: bool = False) -> Identification:
         """``found`` (on SAMPLE elements per step), searched again on larger samples until exact."""
         size = min(sample, rec.numel)
         # the elements an answer replays wrong are those its sample did not bind: each later search
@@ -2810,9 +2811,9 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
             wrong.update(new)
             size = min(sample * factor, rec.numel)
             try:
-                found, hint = _identify_once(view, size, offsets, seed, hint, fused_cuda_only, wrong)
+                found, hint = _identify_once(view, size, offsets, seed, hint, fused_cuda_only, wrong, cuda_only)
             except AuditError:
-                found, hint = _identify_once(view, size, offsets, seed, None, fused_cuda_only, wrong)
+                found, hint = _identify_once(view, size, offsets, seed, None, fused_cuda_only, wrong, cuda_only)
         return found
 
     def first(fused_cuda_only: bool) -> tuple[Identification, Hint]:
@@ -2877,6 +2878,22 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
                 on_device = grown(*fused, True)
                 if exact(on_device):
                     found = _with_tie(found, on_device)
+    lerp_ties = [n for n in found.equivalent_impls if n.endswith(("-cuda-forloop", "-cuda-foreach"))]
+    if exact(found) and found.device == "cpu" and lerp_ties and cpu is not None:
+        # CUDA's for-loop and foreach programs replay the file at the CPU answer's values (found by
+        # a replay there), but read the scalars their own way (a reciprocal for each division by a
+        # scalar): their own intervals may hold values the CPU's leave out (seen: CUDA for-loop, eps
+        # 1e-5, wd 0.05, 230 elements: the CPU for-loop's eps interval [9.924e-6, 9.984e-6]).  Their
+        # search at the CPU answer's count and kind of search, and its intervals spanned.
+        with contextlib.suppress(AuditError):
+            tie_hint = cpu[1]._replace(impl=lerp_ties[0], mismatched=())
+            tie = _identify_once(view, min(sample, rec.numel), offsets, seed, tie_hint, cuda_only=True)
+            on_device = grown(*tie, False, True)
+            if exact(on_device):
+                # (the line that named them unsearched goes, where it named no other program)
+                searched = set(on_device.equivalent_impls)
+                kept = [f for f in found.findings if not _names_only(f, UNSEARCHED, searched)]
+                found = _with_tie(replace(found, findings=kept), on_device)
     found.skipped_indices = skipped
     if skipped:
         found.findings.insert(
@@ -2888,6 +2905,14 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
             f"other rows; verify replays them with --skipped {','.join(map(str, skipped))}",
         )
     return found
+
+
+UNSEARCHED = "(not searched: other programs)"
+
+
+def _names_only(finding: str, ending: str, names: Collection[str]) -> bool:
+    """Whether ``finding`` ends with ``ending`` and every recipe it names is among ``names``."""
+    return finding.endswith(ending) and all(n in names for n in re.findall(r"torch-[\w.]+-[\w.-]+", finding))
 
 
 def _with_tie(found: Identification, other: Identification) -> Identification:
@@ -2920,7 +2945,7 @@ def _with_tie(found: Identification, other: Identification) -> Identification:
         weight_decay_interval=span(found.weight_decay_interval, other.weight_decay_interval),
         findings=[
             *found.findings,
-            f"the same bits come from {other.impl} too, at values of its own reading (count "
+            f"the same bits come from {', '.join(other.equivalent_impls)} too, at values of their own reading (count "
             f"{other.first_index_step_count}, lr {lr_text}, betas {other.betas}, eps {other.eps:g}, weight decay "
             f"{other.weight_decay:g}): each interval spans both answers'; the values reported are {found.impl}'s",
         ],
@@ -2983,10 +3008,12 @@ def _identify_once(
     hint: Hint | None = None,
     fused_cuda_only: bool = False,
     extra: Collection[int] = (),
+    cuda_only: bool = False,
 ) -> tuple[Identification, Hint]:
     """One search on ``sample`` elements per step.  ``hint`` (a smaller sample's answer) runs only
     the search that found it, its eps tried first (a schedule with a decay: its values held
     first).  ``fused_cuda_only``: CUDA fused's program alone, where m fits it (else AuditError).
+    ``cuda_only``: the CUDA for-loop and foreach programs, not the CPU ones (a tie's own search).
     ``extra``: flat indices sampled besides (the elements an earlier answer replayed wrong).
     Returns the answer and its own hint."""
     from .verify import replay
@@ -3089,7 +3116,8 @@ def _identify_once(
         infer = lambda on: infer_beta2(on, rcp, capability, Hyper(beta1=b1), rec.numel)  # noqa: E731
         return _confirmed(steps, probe, infer, replays)
 
-    for impl in (CPU_PATHS if family != "2.0" else ("forloop", "foreach")) if b1_fused_cuda is None else ():
+    cpu_paths = CPU_PATHS if family != "2.0" else ("forloop", "foreach")
+    for impl in cpu_paths if b1_fused_cuda is None and not cuda_only else ():
         rcp = recipe(impl, "cpu", family)
         iv = beta2_of(rcp, cap_family)
         if iv is not None:
@@ -3488,7 +3516,7 @@ def _identify_once(
     eq_impls = sorted({recipe(k[0]).name for k in exact_keys if results[k] == results[chosen]})
     other_device = _other_device_ties(rec, paths, schedule, steps) if exact_keys else []
     if other_device:
-        findings.append(f"the same bits come from {', '.join(other_device)} too (not searched: other programs)")
+        findings.append(f"the same bits come from {', '.join(other_device)} too {UNSEARCHED}")
         eq_impls = sorted({*eq_impls, *other_device})
     b2_lo, b2_hi = b2_bounds
     if fused_cuda.name in other_device and fused_cuda.name not in paths:

@@ -422,6 +422,22 @@ def test_a_gpu_recording_that_a_cpu_program_also_replays_lists_both(tmp_path, ca
     assert out["lr"] == 0.02 and out["betas"] == [0.8, 0.95] and inside(1e-5, out["eps_interval"])
 
 
+def test_a_cpu_answer_tied_with_cuda_s_for_loop_spans_cuda_s_own_intervals(tmp_path, capsys):
+    """Recorded on an H100 (torch 2.11.0+cu130; ``identify_trials.py --draw cuda --seed 1
+    --record-only``, case 23): CUDA for-loop, warmup to 3e-4, betas (0.9, 0.9796), eps 1e-5, wd
+    0.05, 230 elements, kept from step 6.  The CPU for-loop replays it at eps 9.95e-6, and the CUDA
+    programs at the CPU's values; but the CPU rounds eps to bf16 where CUDA reads it as float32, and
+    the CPU's eps interval [9.924e-6, 9.984e-6] left the truth out.  The CUDA programs' own search
+    at the CPU answer's count now runs, and every interval spans both answers'."""
+    path = strip(str(CUDA_RECORDINGS / "trial-s1-023.h5"), tmp_path / "bare.h5", drop_first=5)
+    out = identify_json(capsys, path)
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0} and out["first_index_step_count"] == 6
+    assert {"torch-2.11-2.13-cuda-forloop", "torch-2.7-2.14-cpu-forloop"} <= set(out["equivalent_impls"])
+    assert inside(1e-5, out["eps_interval"]) and inside(0.05, out["weight_decay_interval"])
+    assert inside(3e-4, out["lr_interval"]) and inside(0.9796, out["betas_interval"][1])
+    assert not any(finding.endswith("(not searched: other programs)") for finding in out["findings"])
+
+
 def test_three_values_that_trade_off_are_walked_from_each_other_s_ends(tmp_path, capsys):
     """Recorded on an H100 (torch 2.11.0+cu130; ``identify_trials.py --draw cuda --seed 1
     --record-only``, case 24): CUDA fused, lr 1e-3, eps 3e-5, wd 0.01, 1319 elements, 5 steps.
@@ -623,7 +639,7 @@ def test_cuda_fused_is_listed_at_values_of_its_own_reading(tmp_path):
     assert found.equivalent_impls == ["torch-2.11-2.13-cuda-fused", "torch-2.7-2.14-cpu-fused"]
     assert found.exact == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
     assert inside(0.9512, found.betas_interval[1]) and inside(3e-4, found.lr_interval)
-    assert any("values of its own reading" in f for f in found.findings)
+    assert any("values of their own reading" in f for f in found.findings)
 
 
 def test_a_tie_read_another_way_spans_both_answers():
@@ -1820,7 +1836,7 @@ def test_of_two_inexact_answers_the_nearer_is_grown_first(tmp_path):
     path = emulated_fused_cuda(tmp_path, [1e-3], Hyper(weight_decay=0.0), (70, 60), 4, seed=3)
     real, calls = ident._identify_once, []
 
-    def staged(rec, sample, offsets, seed, hint=None, fused_cuda_only=False, extra=()):
+    def staged(rec, sample, offsets, seed, hint=None, fused_cuda_only=False, extra=(), cuda_only=False):
         calls.append((sample, fused_cuda_only))
         found, own = real(rec, sample, offsets, seed, hint, True, extra)
         if len(calls) == 1:  # the CPU answer: farther
