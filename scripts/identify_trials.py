@@ -160,6 +160,8 @@ def _identify(path: Path, answers: multiprocessing.Queue) -> None:
             answers.put(identify(rec).to_json())
     except AuditError as e:
         answers.put({"error": str(e)})
+    except Exception as e:  # a bug: said at once, not after the time limit
+        answers.put({"error": f"crashed: {type(e).__name__}: {e}"})
 
 
 def record_case(case: dict, full: Path) -> None:
