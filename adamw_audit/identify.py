@@ -4093,7 +4093,12 @@ def _eps_tries_at(
     k = math.floor(math.log10(moved))
     near = {float(f"{m / 10:.1f}e{e}") for e in (k - 1, k, k + 1) for m in range(10, 100)}
     near = sorted((x for x in near if 0.92 < x / moved < 1 / 0.92), key=lambda x: abs(math.log(x / moved)))
-    return tuple(dict.fromkeys((schedule.hyper.eps, moved, *near[:EPS_NEAR_TRIES])))
+    # the value found can sit at its interval's end, and moved it lands beside the other count's:
+    # the interval's middle (geometric) moved too.  Seen: CUDA fused cosine, eps 1e-3, from
+    # step 6, 2775 elements: count 1 found at 0.002 in [7.6e-4, 2.06e-3]; count 4 (which replays at
+    # eps in [4.4e-4, 1.5e-3]) was tried at 1.64e-3 and its neighbours, and the ties stopped at 3.
+    middle = float(np.float32(math.sqrt(lo * hi) * float(np.median(ratios))))
+    return tuple(dict.fromkeys((schedule.hyper.eps, moved, middle, *near[:EPS_NEAR_TRIES])))
 
 
 def _tie_at(off: int, eps_tries: tuple[float, ...], replays_with: Callable):

@@ -451,6 +451,20 @@ def test_three_values_that_trade_off_are_walked_from_each_other_s_ends(tmp_path,
     assert inside(0.01, out["weight_decay_interval"])
 
 
+def test_other_counts_are_tried_at_the_middle_of_eps_s_interval_moved(tmp_path, capsys):
+    """Recorded on an H100 (torch 2.11.0+cu130; ``identify_trials.py --draw cuda --seed 2
+    --record-only``, case 8): CUDA fused, cosine from 3e-4, betas (0.9, 0.95), eps 1e-3, wd 0.05,
+    2775 elements, kept from step 6.  Every count from 1 up replays; count 1 is found with eps 0.002
+    in [7.6e-4, 2.06e-3], and other counts were tried at that eps moved by bc2_sqrt (and its
+    one-digit neighbours): 1.64e-3 at count 4, which replays with eps in [4.4e-4, 1.5e-3] only.
+    The ties stopped at 3, the truth 6 unlisted.  The middle of the interval, moved, is tried too."""
+    out = identify_json(capsys, strip(str(CUDA_RECORDINGS / "trial-s2-008.h5"), tmp_path / "bare.h5", drop_first=5))
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert out["first_index_step_count"] == 6 or 6 in out["other_step_counts"]
+    assert any("the step count is not pinned" in finding for finding in out["findings"])
+    assert inside(1e-3, out["eps_interval"]) and inside(0.05, out["weight_decay_interval"])
+
+
 @pytest.mark.parametrize(
     ("flags", "words"),
     [
