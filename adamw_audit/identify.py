@@ -2832,6 +2832,14 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
         cpu_error = error
     fused: tuple[Identification, Hint] | None = None
     fused_searched = cpu is None or (not exact(cpu[0]) and cpu[0].device == "cpu")
+    lerp_on_cuda = False  # whether ``cpu`` holds CUDA's for-loop/foreach answer (below)
+    if isinstance(cpu_error, _NoWProgram) and cpu_error.device == "cpu":
+        # m and v followed a CPU program, W none: CUDA's for-loop and foreach store the same m and
+        # v where their own W differs (float32 eps and decay, an fma for addcdiv; seen: CUDA
+        # foreach, warmup to 0.01, betas (0.9, 0.95), eps 3e-5, wd 0.1, 758 elements: "not
+        # reproducible" after 94 s), and are searched only where no CPU program gives v: now here
+        with contextlib.suppress(AuditError):
+            cpu, lerp_on_cuda = _identify_once(view, min(sample, rec.numel), offsets, seed, cuda_only=True), True
     if fused_searched:
         with contextlib.suppress(AuditError):
             fused = first(True)
@@ -2848,7 +2856,7 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
         found = grown(*fused, True)
         if not exact(found):
             with contextlib.suppress(AuditError):
-                on_cpu = grown(*cpu, False)
+                on_cpu = grown(*cpu, False, lerp_on_cuda)
                 found = on_cpu if exact(on_cpu) else found
         if exact(found) and found.device == "cuda":
             # (the CPU answer is not grown: where it would tie at its own reading, it goes unlisted)
@@ -2858,7 +2866,7 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
                 "searched further: a tie at its own reading of the scalars is not ruled out"
             )
     else:
-        found = grown(*cpu, False)
+        found = grown(*cpu, False, lerp_on_cuda)
         if not exact(found) and found.device == "cpu" and fused is not None:
             with contextlib.suppress(AuditError):
                 on_device = grown(*fused, True)
@@ -2908,6 +2916,14 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
 
 
 UNSEARCHED = "(not searched: other programs)"
+
+
+class _NoWProgram(AuditError):
+    """m and v followed the ``device``'s programs, W none of them."""
+
+    def __init__(self, message: str, device: str) -> None:
+        super().__init__(message)
+        self.device = device
 
 
 def _names_only(finding: str, ending: str, names: Collection[str]) -> bool:
@@ -3388,9 +3404,10 @@ def _identify_once(
             "and step count tried reproduces W; try 'adamw-audit verify FILE --torch 2.0' with known settings"
         )
     if best is None:
-        raise AuditError(
+        raise _NoWProgram(
             f"{rec.path}: W[t] is not reproducible from W[t-1] by any path and step count tried "
-            "(hidden fp32 master weights, or W changed outside the optimizer)"
+            "(hidden fp32 master weights, or W changed outside the optimizer)",
+            device,
         )
     impl, offset, b2, b2_bounds, lrs, eps_iv, decay_or_wd, wide = best
     # the values replayed are one point (slices through it give lrs, eps_iv, decay_or_wd); where

@@ -465,6 +465,34 @@ def test_other_counts_are_tried_at_the_middle_of_eps_s_interval_moved(tmp_path, 
     assert inside(1e-3, out["eps_interval"]) and inside(0.05, out["weight_decay_interval"])
 
 
+def test_a_gpu_recording_whose_m_and_v_a_cpu_program_gives_is_searched_on_cuda_too(tmp_path):
+    """Recorded on an H100 (torch 2.11.0+cu130; ``identify_trials.py --draw cuda --seed 2
+    --record-only``, case 35): CUDA foreach, warmup to 0.01, betas (0.9, 0.95), eps 3e-5, wd 0.1,
+    758 elements.  The CPU for-loop and foreach give its m and v, so CUDA's programs (float32 eps
+    and decay, an fma for addcdiv) were never searched: "not reproducible" after 94 s.  Where m
+    and v follow a CPU program and W none, CUDA's for-loop and foreach are searched now.  (The
+    CPU search's failure is staged here, at once: it costs the 94 s.)"""
+    from adamw_audit import identify as ident
+    from refimpl.recording import open_recording
+
+    real = ident._identify_once
+
+    def cpu_fails(rec, sample, offsets, seed, hint=None, fused_cuda_only=False, extra=(), cuda_only=False):
+        if not (cuda_only or fused_cuda_only):  # the CPU search (CUDA fused's runs as before)
+            raise ident._NoWProgram(f"{rec.path}: W[t] is not reproducible (staged)", "cpu")
+        return real(rec, sample, offsets, seed, hint, fused_cuda_only, extra, cuda_only)
+
+    path = strip(str(CUDA_RECORDINGS / "trial-s2-035.h5"), tmp_path / "bare.h5")
+    with pytest.MonkeyPatch.context() as patch, open_recording(path) as bare:
+        patch.setattr(ident, "_identify_once", cpu_fails)
+        found = ident.identify(bare)
+    assert found.exact == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0} and found.first_index_step_count == 1
+    assert "torch-2.11-2.13-cuda-foreach" in found.equivalent_impls and found.device == "cuda"
+    assert inside(3e-5, found.eps_interval) and inside(0.1, found.weight_decay_interval)
+    lrs = [0.002 * (i + 1) for i in range(5)] + [0.01] * 5
+    assert [inside(lr, iv) for lr, iv in zip(lrs[1:], found.lr_interval, strict=True)] == [True] * 9
+
+
 @pytest.mark.parametrize(
     ("flags", "words"),
     [
