@@ -2889,10 +2889,11 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
     lerp_ties = [n for n in found.equivalent_impls if n.endswith(("-cuda-forloop", "-cuda-foreach"))]
     if exact(found) and found.device == "cpu" and lerp_ties and cpu is not None:
         # CUDA's for-loop and foreach programs replay the file at the CPU answer's values (found by
-        # a replay there), but read the scalars their own way (a reciprocal for each division by a
-        # scalar): their own intervals may hold values the CPU's leave out (seen: CUDA for-loop, eps
-        # 1e-5, wd 0.05, 230 elements: the CPU for-loop's eps interval [9.924e-6, 9.984e-6]).  Their
-        # search at the CPU answer's count and kind of search, and its intervals spanned.
+        # a replay there), but read the scalars their own way (eps as float32 where the CPU
+        # for-loop rounds it to bf16; a reciprocal for each division by a scalar): their own
+        # intervals may hold values the CPU's leave out (seen: CUDA for-loop, eps 1e-5, wd 0.05,
+        # 230 elements: the CPU for-loop's eps interval [9.924e-6, 9.984e-6]).  Their search at the
+        # CPU answer's count and kind of search, and its intervals spanned.
         with contextlib.suppress(AuditError):
             tie_hint = cpu[1]._replace(impl=lerp_ties[0], mismatched=())
             tie = _identify_once(view, min(sample, rec.numel), offsets, seed, tie_hint, cuda_only=True)
@@ -3029,7 +3030,8 @@ def _identify_once(
     """One search on ``sample`` elements per step.  ``hint`` (a smaller sample's answer) runs only
     the search that found it, its eps tried first (a schedule with a decay: its values held
     first).  ``fused_cuda_only``: CUDA fused's program alone, where m fits it (else AuditError).
-    ``cuda_only``: the CUDA for-loop and foreach programs, not the CPU ones (a tie's own search).
+    ``cuda_only``: the CUDA for-loop and foreach programs, not the CPU ones (a tie's own search,
+    or where a CPU program gave m and v and none gave W).
     ``extra``: flat indices sampled besides (the elements an earlier answer replayed wrong).
     Returns the answer and its own hint."""
     from .verify import replay
