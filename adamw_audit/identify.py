@@ -103,6 +103,12 @@ def _fused_cuda(rcp: Recipe) -> bool:
     return rcp.device == "cuda" and rcp.impl == "fused"
 
 
+def _read_apart(rcp: Recipe) -> dict[str, T] | None:
+    """What :func:`_open_step` opens instead of the decay where ``rcp`` reads lr and wd apart
+    (CUDA fused: lr and wd themselves, the kernel forming k); None where it reads one decay."""
+    return {"lr": T("__l"), "wd": T("__w")} if _fused_cuda(rcp) else None
+
+
 def bias_correction1(rcp: Recipe, beta1: float, counts: np.ndarray | float) -> np.ndarray:
     """``1 - beta1^count`` as ``rcp`` divides lr by it: a double (host) or, on CUDA fused, the
     float32 ``1 - powf(f32(beta1), f32(count))`` of the device (emulation/cuda_powf.py), which
@@ -790,7 +796,7 @@ def _joint_step_and_decay(sd, opened, inputs, where, target, e, conv_decay, h: H
         slope = np.where(q != 0, p / q, 0.0)
     found = joint_interval(
         opened, inputs, where, "param", target, {"__e": e}, "__c", (1e-30, 1e3),
-        "__d", (0.5, 1.0), conv_decay, slope, np.sign(p),
+        "__d", DECAY_RANGE, conv_decay, slope, np.sign(p),
     )  # fmt: skip
     return found if found is not None else (None, None)
 
@@ -811,7 +817,7 @@ def _decay_and_eps(
         e = conv_eps(np.full(n, _int_f32(np.array([mid]))[0], np.float32))
         vote: list[int] = []
         found = joint_interval(
-            opened, inputs, where, "param", target, {"__e": e}, "__c", c_range, "__d", (0.5, 1.0),
+            opened, inputs, where, "param", target, {"__e": e}, "__c", c_range, "__d", DECAY_RANGE,
             conv_decay, *d_order, bc1=bc1, third=(*e_order, vote),
         )  # fmt: skip
         if found is not None:
@@ -854,6 +860,8 @@ def _bf16_decays_near(estimate: float) -> list[float]:
 
 EPS_RANGE = (1e-38, 1.0)
 """Where eps is searched when no guess fits (EPS_GUESSES): any normal float32 up to 1."""
+DECAY_RANGE = (0.5, 1.0)
+"""Where a decay factor ``1 - lr*wd`` is searched (lr*wd up to 0.5)."""
 
 
 def _ls_columns(sd: StepData, h: Hyper, step: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -1062,7 +1070,7 @@ def fit_step(
     cm = full(c.mid())
     eps = search("__e", {"__c": cm, "__d": d}, 1e-38, 1.0, conv_eps) or Interval(float(e[0]), float(e[0]))
     em = conv_eps(full(_prefer_eps(eps)))
-    decay = search("__d", {"__c": cm, "__e": em}, 0.5, 1.0, conv_decay) or Interval(1.0, 1.0)
+    decay = search("__d", {"__c": cm, "__e": em}, *DECAY_RANGE, conv_decay) or Interval(1.0, 1.0)
     dm = conv_decay(full(decay.mid() if decay.hi < 1.0 else 1.0))
     c = search("__c", {"__e": em, "__d": dm}, 1e-30, 1e3) or c
     return StepFit(sd.index, c, eps, decay)
@@ -1190,7 +1198,7 @@ def fit_pooled(
         for guess in guesses:
             e = conv_eps(full(guess))
             found = joint_interval(
-                opened, inputs, where, "param", target, {"__e": e}, "__c", (1e-30, 1e2), "__d", (0.5, 1.0),
+                opened, inputs, where, "param", target, {"__e": e}, "__c", (1e-30, 1e2), "__d", DECAY_RANGE,
                 conv_decay, slope, np.sign(p), bc1=bc1,
             )  # fmt: skip
             if found is not None:
@@ -1228,7 +1236,7 @@ def fit_pooled(
                 alt_found = (alt, one) if alt is not None else None
             else:
                 alt_found = joint_interval(
-                    opened, inputs, where, "param", target, {"__e": e_try}, "__c", (1e-30, 1e2), "__d", (0.5, 1.0),
+                    opened, inputs, where, "param", target, {"__e": e_try}, "__c", (1e-30, 1e2), "__d", DECAY_RANGE,
                     conv_decay, slope, np.sign(p), bc1=bc1,
                 )  # fmt: skip
             if alt_found is not None:
@@ -1237,7 +1245,7 @@ def fit_pooled(
     eps = search("__e", {"__c": c_at(lr), "__d": d}, 1e-38, 1.0, conv_eps)
     eps = eps or Interval(float(e[0]), float(e[0]))
     e = conv_eps(full(_prefer_eps(eps)))
-    decay = search("__d", {"__c": c_at(lr), "__e": e}, 0.5, 1.0, conv_decay) or Interval(1.0, 1.0)
+    decay = search("__d", {"__c": c_at(lr), "__e": e}, *DECAY_RANGE, conv_decay) or Interval(1.0, 1.0)
     d = conv_decay(full(decay.mid() if decay.hi < 1.0 else 1.0))
     lr = search("__c", {"__e": e, "__d": d}, 1e-30, 1e2) or lr
     wide = None
@@ -1346,38 +1354,37 @@ def _along_ridges(
     lows, highs = [lr.lo], [lr.hi]
     full = lambda x: np.full(rows.size, x, np.float32)  # noqa: E731
 
-    def walk_decay(e_val: np.ndarray, start: float) -> tuple[float, float]:
-        """The decay's farthest values either side of ``start`` at eps ``e_val``, their lr slices kept."""
-        at_d = lambda x: lr_slice(e_val, conv_decay(full(x)))  # noqa: E731
-        (d_lo, s_lo), (d_hi, s_hi) = _farthest(start, 0.5, at_d), _farthest(start, 1.0, at_d)
-        for got in (s_lo, s_hi):
-            if got is not None:
-                lows.append(got[0])
-                highs.append(got[1])
-        return d_lo, d_hi
+    def at_decay(e_val: np.ndarray) -> Callable[[float], tuple[float, float] | None]:
+        """The lr slice at each decay, eps held at ``e_val``."""
+        return lambda x: lr_slice(e_val, conv_decay(full(x)))
 
-    def walk_eps(d_val: np.ndarray, start: float) -> tuple[float, float]:
-        """eps's farthest values either side of ``start`` at the decay ``d_val``, likewise."""
-        at_e = lambda x: lr_slice(conv_eps(full(x)), d_val)  # noqa: E731
-        (e_lo, s_lo), (e_hi, s_hi) = _farthest(start, EPS_RANGE[0], at_e), _farthest(start, EPS_RANGE[1], at_e)
-        for got in (s_lo, s_hi):
+    def at_eps(d_val: np.ndarray) -> Callable[[float], tuple[float, float] | None]:
+        """The lr slice at each eps, the decay held at ``d_val``."""
+        return lambda x: lr_slice(conv_eps(full(x)), d_val)
+
+    def walk(at: Callable[[float], tuple[float, float] | None], start: float, limits) -> list[float]:
+        """The farthest values either side of ``start`` (toward each of ``limits``) at which
+        some lr still fits, each one's lr slice kept."""
+        ends = []
+        for limit in limits:
+            end, got = _farthest(start, limit, at)
+            ends.append(end)
             if got is not None:
                 lows.append(got[0])
                 highs.append(got[1])
-        return e_lo, e_hi
+        return ends
 
     d0, e0 = float(d[0]), float(e[0])
-    d_ends: tuple[float, ...] = ()
-    if d0 < 1.0:  # a visible decay: walk it, eps held
-        d_ends = walk_decay(e_sub, d0)
-    e_ends = walk_eps(d_sub, e0)
+    d_ends = walk(at_decay(e_sub), d0, DECAY_RANGE) if d0 < 1.0 else []  # a visible decay: walk it
+    e_ends = walk(at_eps(d_sub), e0, EPS_RANGE)
     # With lr, eps and the decay all free, the values that replay form a slanted slab, and a walk
     # along each axis from one point crosses only its middle: the decay is walked again from
     # eps's two ends and eps from the decay's (points of the slab by construction).  Seen: CUDA
     # fused, lr 1e-3, eps 3e-5, wd 0.01, 1319 elements: from (eps 1e-8, decay 1 - 1.2e-5) eps
     # walked to 4.3e-5 and the decay to 1 - 1.05e-5, but 1 - 1e-5 fits only beside eps 3e-5.
-    d_more = [x for end in sorted({*e_ends} - {e0}) if d_ends for x in walk_decay(conv_eps(full(end)), d0)]
-    e_more = [x for end in sorted({*d_ends} - {d0}) for x in walk_eps(conv_decay(full(end)), e0)]
+    e_news = sorted({*e_ends} - {e0}) if d_ends else []  # (no visible decay: no decay walked)
+    d_more = [x for end in e_news for x in walk(at_decay(conv_eps(full(end))), d0, DECAY_RANGE)]
+    e_more = [x for end in sorted({*d_ends} - {d0}) for x in walk(at_eps(conv_decay(full(end))), e0, EPS_RANGE)]
     decay = Interval(min([decay.lo, *d_ends, *d_more]), max([decay.hi, *d_ends, *d_more]))
     eps = Interval(min([eps.lo, *e_ends, *e_more]), max([eps.hi, *e_ends, *e_more]))
     return Interval(min(lows), max(highs)), eps, decay
@@ -2576,7 +2583,7 @@ def _coupled_schedule(
         # lr and wd read apart (CUDA fused: k = f32(f32(lr)*f32(wd))): both opened, so the decay
         # is exactly the kernel's and not a value on d's grid (seen: cosine from 2e-5, wd 0.3:
         # k ~ 6e-6, the grid 1% of it, no wd coupled the steps); conv_decay None says so
-        apart = {"lr": T("__l"), "wd": T("__w")} if _fused_cuda(rcp) else None
+        apart = _read_apart(rcp)
         _, opened, conv_eps, conv_decay = _open_step(rcp, h, float(sd.index + offset), capability, apart)
         conv_decay = None if apart else conv_decay
         where = {k: v[sd.flat] for k, v in rcp.positions(capability, numel, 1).items()}
@@ -2871,38 +2878,44 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
             with contextlib.suppress(AuditError):
                 on_device = grown(*fused, True)
                 found = on_device if exact(on_device) else found
+
+    def tie(path: str, start: tuple[Identification, Hint] | None, cuda_only: bool) -> Identification | None:
+        """Path ``path``'s own answer where it ties with the exact CPU answer, grown on the larger
+        samples; None where it does not replay every element.  ``start``: its first-sample answer
+        where that search ran already, else a tie's search, not a new answer's: the CPU answer's
+        count and kind of search only (CUDA fused's whole search where none replays took a
+        minute: betas (0, 0), 120x8)."""
+        fused_only = path == fused_cuda_name
+        with contextlib.suppress(AuditError):
+            if start is None and cpu is not None:
+                tie_hint = cpu[1]._replace(impl=path, mismatched=())
+                start = _identify_once(view, min(sample, rec.numel), offsets, seed, tie_hint, fused_only, (), cuda_only)
+            if start is not None:
+                on_device = grown(*start, fused_only, cuda_only)
+                return on_device if exact(on_device) else None
+        return None
+
     fused_cuda_name = recipe("fused", "cuda").name
     if exact(found) and found.device == "cpu" and fused_cuda_name not in found.equivalent_impls:
         # CUDA fused reads every scalar its own way (float32 betas, device powf, fma decay): where m
         # and v follow its program too, its own search may replay the file at values of its own
         # (seen: CUDA fused, beta1 0.5, beta2 0.9512: CPU fused exact at beta2 0.95119997 only)
-        with contextlib.suppress(AuditError):
-            if fused is None and not fused_searched and cpu is not None:
-                # a tie, not a new answer: the CPU answer's count and kind of search only (CUDA
-                # fused's whole search where none replays took a minute: betas (0, 0), 120x8)
-                tie_hint = cpu[1]._replace(impl=fused_cuda_name, mismatched=())
-                fused = _identify_once(view, min(sample, rec.numel), offsets, seed, tie_hint, True)
-            if fused is not None:
-                on_device = grown(*fused, True)
-                if exact(on_device):
-                    found = _with_tie(found, on_device)
+        if fused is not None or not fused_searched:  # (where its first search failed, no tie)
+            other = tie(fused_cuda_name, fused, False)
+            found = _with_tie(found, other) if other is not None else found
     lerp_ties = [n for n in found.equivalent_impls if n.endswith(("-cuda-forloop", "-cuda-foreach"))]
-    if exact(found) and found.device == "cpu" and lerp_ties and cpu is not None:
+    if exact(found) and found.device == "cpu" and lerp_ties:
         # CUDA's for-loop and foreach programs replay the file at the CPU answer's values (found by
         # a replay there), but read the scalars their own way (eps as float32 where the CPU
         # for-loop rounds it to bf16; a reciprocal for each division by a scalar): their own
         # intervals may hold values the CPU's leave out (seen: CUDA for-loop, eps 1e-5, wd 0.05,
         # 230 elements: the CPU for-loop's eps interval [9.924e-6, 9.984e-6]).  Their search at the
         # CPU answer's count and kind of search, and its intervals spanned.
-        with contextlib.suppress(AuditError):
-            tie_hint = cpu[1]._replace(impl=lerp_ties[0], mismatched=())
-            tie = _identify_once(view, min(sample, rec.numel), offsets, seed, tie_hint, cuda_only=True)
-            on_device = grown(*tie, False, True)
-            if exact(on_device):
-                # (the line that named them unsearched goes, where it named no other program)
-                searched = set(on_device.equivalent_impls)
-                kept = [f for f in found.findings if not _names_only(f, UNSEARCHED, searched)]
-                found = _with_tie(replace(found, findings=kept), on_device)
+        other = tie(lerp_ties[0], None, True)
+        if other is not None:
+            # (the line that named them unsearched goes, where it named no other program)
+            kept = [f for f in found.findings if not _names_only(f, UNSEARCHED, set(other.equivalent_impls))]
+            found = _with_tie(replace(found, findings=kept), other)
     found.skipped_indices = skipped
     if skipped:
         found.findings.insert(
@@ -3672,7 +3685,7 @@ def _wd_interval_of(rcp: Recipe, schedule: Schedule, capability: str, steps, num
         h, count = schedule.at(sd.index), schedule.step_count(sd.index)
         built = rcp.build(h, count, capability)
         scalars = scalar_labels(built)
-        apart = {"lr": T("__l"), "wd": T("__w")} if _fused_cuda(rcp) else None
+        apart = _read_apart(rcp)
         _, opened, _, conv_decay = _open_step(rcp, h, count, capability, apart)
         step_size, eps = abs(float(scalars[_step_label(built)].kernel_value)), float(scalars["eps"].kernel_value)
         held = {"__c": np.full(sd.flat.size, step_size, np.float32), "__e": np.full(sd.flat.size, eps, np.float32)}
@@ -3688,7 +3701,7 @@ def _wd_interval_of(rcp: Recipe, schedule: Schedule, capability: str, steps, num
             w_lo, w_hi = _rounding_edges(w.lo, w.hi)
             lo_all, hi_all = max(lo_all, w_lo), min(hi_all, w_hi)
             continue
-        d = _interval_on(opened, _widen(sd.state), where, "param", sd.want["param"], "__d", held, 0.5, 1.0,
+        d = _interval_on(opened, _widen(sd.state), where, "param", sd.want["param"], "__d", held, *DECAY_RANGE,
                          lambda x, _, conv=conv_decay: conv(x))  # fmt: skip
         if d is None:
             return None
