@@ -39,7 +39,7 @@ import contextlib
 import itertools
 import math
 import re
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Generator, Iterator
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
@@ -2762,6 +2762,7 @@ class Hint(NamedTuple):
     weight_decay: float = 0.0
     lrs: dict[int, float] | None = None
     mismatched: tuple[int, ...] = ()  # flat indices of the elements its replay got wrong (some)
+    count_only: bool = False  # a tie's search: the hinted count alone, no other tried
 
 
 def _held_schedule(
@@ -2823,72 +2824,63 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
                 found, hint = _identify_once(view, size, offsets, seed, None, fused_cuda_only, wrong, cuda_only)
         return found
 
-    def first(fused_cuda_only: bool) -> tuple[Identification, Hint]:
-        return _identify_once(view, min(sample, rec.numel), offsets, seed, None, fused_cuda_only)
-
     # m may fit a lerp and CUDA fused's program alike (beta1 near 0.5), and v a CPU program on the
     # sampled elements only (seen: beta1 0.5, beta2 0.9999: CPU fused, v 0.99999; beta1 0.503,
     # from step 6: CPU fused at the true count, inexact, then minutes of larger CPU searches):
     # where the CPU answer is inexact or none, CUDA fused's search on the same sample next (an
     # AuditError at once where m does not follow its program), kept where it replays exactly
-    cpu: tuple[Identification, Hint] | None = None
+    lerp: tuple[Identification, Hint] | None = None  # the first search's answer (a lerp for m)
     cpu_error = AuditError(f"{rec.path}: no answer")
+    lerp_on_cuda = False  # whether ``lerp`` holds CUDA's for-loop/foreach answer (:func:`_first_search`)
     try:
-        cpu = first(False)
+        answer, its_hint, lerp_on_cuda = _first_search(view, min(sample, rec.numel), offsets, seed)
+        lerp = (answer, its_hint)
     except AuditError as error:
         cpu_error = error
     fused: tuple[Identification, Hint] | None = None
-    fused_searched = cpu is None or (not exact(cpu[0]) and cpu[0].device == "cpu")
-    lerp_on_cuda = False  # whether ``cpu`` holds CUDA's for-loop/foreach answer (below)
-    if isinstance(cpu_error, _NoWProgram) and cpu_error.device == "cpu":
-        # m and v followed a CPU program, W none: CUDA's for-loop and foreach store the same m and
-        # v where their own W differs (float32 eps and decay, an fma for addcdiv; seen: CUDA
-        # foreach, warmup to 0.01, betas (0.9, 0.95), eps 3e-5, wd 0.1, 758 elements: "not
-        # reproducible" after 94 s), and are searched only where no CPU program gives v: now here
-        with contextlib.suppress(AuditError):
-            cpu, lerp_on_cuda = _identify_once(view, min(sample, rec.numel), offsets, seed, cuda_only=True), True
+    fused_searched = lerp is None or (not exact(lerp[0]) and lerp[0].device == "cpu")
     if fused_searched:
         with contextlib.suppress(AuditError):
-            fused = first(True)
+            fused = _identify_once(view, min(sample, rec.numel), offsets, seed, None, True)
     if fused is not None and exact(fused[0]):
         found = fused[0]
-    elif cpu is None:
+    elif lerp is None:
         if fused is None:
             raise cpu_error
         found = grown(*fused, True)
-    elif fused is not None and sum(fused[0].exact.values()) > sum(cpu[0].exact.values()):
+    elif fused is not None and sum(fused[0].exact.values()) > sum(lerp[0].exact.values()):
         # both inexact on this sample: the nearer replay grown first (seen: CUDA fused, beta1 0.5,
         # eps 1e-12, wd 0.1, 629x25: CPU a schedule at W 0.9999, CUDA fused one lr at 0.99998;
         # the CPU's larger searches first ran past 10 minutes)
         found = grown(*fused, True)
         if not exact(found):
             with contextlib.suppress(AuditError):
-                on_cpu = grown(*cpu, False, lerp_on_cuda)
-                found = on_cpu if exact(on_cpu) else found
+                on_lerp = grown(*lerp, False, lerp_on_cuda)
+                found = on_lerp if exact(on_lerp) else found
         if exact(found) and found.device == "cuda":
             # (the CPU answer is not grown: where it would tie at its own reading, it goes unlisted)
-            near = ", ".join(f"{k} {v:.6g}" for k, v in cpu[0].exact.items())
+            near = ", ".join(f"{k} {v:.6g}" for k, v in lerp[0].exact.items())
             found.findings.append(
-                f"{cpu[0].impl} came near on the first sample ({near} replayed at its values there) and was not "
+                f"{lerp[0].impl} came near on the first sample ({near} replayed at its values there) and was not "
                 "searched further: a tie at its own reading of the scalars is not ruled out"
             )
     else:
-        found = grown(*cpu, False, lerp_on_cuda)
+        found = grown(*lerp, False, lerp_on_cuda)
         if not exact(found) and found.device == "cpu" and fused is not None:
             with contextlib.suppress(AuditError):
                 on_device = grown(*fused, True)
                 found = on_device if exact(on_device) else found
 
     def tie(path: str, start: tuple[Identification, Hint] | None, cuda_only: bool) -> Identification | None:
-        """Path ``path``'s own answer where it ties with the exact CPU answer, grown on the larger
+        """Path ``path``'s own answer where it ties with the exact answer, grown on the larger
         samples; None where it does not replay every element.  ``start``: its first-sample answer
-        where that search ran already, else a tie's search, not a new answer's: the CPU answer's
+        where that search ran already, else a tie's search, not a new answer's: the first answer's
         count and kind of search only (CUDA fused's whole search where none replays took a
         minute: betas (0, 0), 120x8)."""
         fused_only = path == fused_cuda_name
         with contextlib.suppress(AuditError):
-            if start is None and cpu is not None:
-                tie_hint = cpu[1]._replace(impl=path, mismatched=())
+            if start is None and lerp is not None:
+                tie_hint = lerp[1]._replace(impl=path, mismatched=(), count_only=True)
                 start = _identify_once(view, min(sample, rec.numel), offsets, seed, tie_hint, fused_only, (), cuda_only)
             if start is not None:
                 on_device = grown(*start, fused_only, cuda_only)
@@ -2904,14 +2896,21 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
             other = tie(fused_cuda_name, fused, False)
             found = _with_tie(found, other) if other is not None else found
     lerp_ties = [n for n in found.equivalent_impls if n.endswith(("-cuda-forloop", "-cuda-foreach"))]
+    cpu_ties = [n for n in found.equivalent_impls if recipe(n).device == "cpu"]
+    own_reading = None  # (a path whose search at the answer's count may widen its intervals, CUDA's)
     if exact(found) and found.device == "cpu" and lerp_ties:
-        # CUDA's for-loop and foreach programs replay the file at the CPU answer's values (found by
-        # a replay there), but read the scalars their own way (eps as float32 where the CPU
-        # for-loop rounds it to bf16; a reciprocal for each division by a scalar): their own
-        # intervals may hold values the CPU's leave out (seen: CUDA for-loop, eps 1e-5, wd 0.05,
-        # 230 elements: the CPU for-loop's eps interval [9.924e-6, 9.984e-6]).  Their search at the
-        # CPU answer's count and kind of search, and its intervals spanned.
-        other = tie(lerp_ties[0], None, True)
+        own_reading = (lerp_ties[0], None, True)
+    elif exact(found) and lerp_on_cuda and not cpu_ties:  # (and the other way round)
+        own_reading = (recipe(recipe(found.impl).impl).name, None, False)
+    if own_reading is not None:
+        # CUDA's for-loop and foreach programs and the CPU's replay the same m and v, and may
+        # replay W alike at one answer's values (found by a replay there), but read the scalars
+        # each their own way (eps as float32 where the CPU for-loop rounds it to bf16; a
+        # reciprocal for each division by a scalar): the other device's intervals may hold values
+        # the answer's leave out (seen: CUDA for-loop, eps 1e-5, wd 0.05, 230 elements: the CPU
+        # for-loop's eps interval [9.924e-6, 9.984e-6]).  The other device's search at the
+        # answer's count and kind of search, and its intervals spanned.
+        other = tie(*own_reading)
         if other is not None:
             # (the line that named them unsearched goes, where it named no other program)
             kept = [f for f in found.findings if not _names_only(f, UNSEARCHED, set(other.equivalent_impls))]
@@ -2930,14 +2929,6 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
 
 
 UNSEARCHED = "(not searched: other programs)"
-
-
-class _NoWProgram(AuditError):
-    """m and v followed the ``device``'s programs, W none of them."""
-
-    def __init__(self, message: str, device: str) -> None:
-        super().__init__(message)
-        self.device = device
 
 
 def _names_only(finding: str, ending: str, names: Collection[str]) -> bool:
@@ -3030,6 +3021,14 @@ visible decay; a window late in a run; eps anywhere; a visible decay; both; an l
 the counts a per-step scan keeps first, late ones included); every late count."""
 
 
+class Stage(NamedTuple):
+    """Where a search stands after a stage of it found nothing (:func:`_search` yields one)."""
+
+    name: str  # the stage that found nothing: a phase (PHASES) or a probe
+    lead: bool  # a path's steps fit alone, or the late scan kept counts: the search has a lead
+    lerp_on_cpu: bool  # CPU programs give m and v (CUDA's for-loop and foreach store the same)
+
+
 def _identify_once(
     rec: Recording,
     sample: int,
@@ -3040,13 +3039,84 @@ def _identify_once(
     extra: Collection[int] = (),
     cuda_only: bool = False,
 ) -> tuple[Identification, Hint]:
-    """One search on ``sample`` elements per step.  ``hint`` (a smaller sample's answer) runs only
-    the search that found it, its eps tried first (a schedule with a decay: its values held
-    first).  ``fused_cuda_only``: CUDA fused's program alone, where m fits it (else AuditError).
-    ``cuda_only``: the CUDA for-loop and foreach programs, not the CPU ones (a tie's own search,
-    or where a CPU program gave m and v and none gave W).
-    ``extra``: flat indices sampled besides (the elements an earlier answer replayed wrong).
-    Returns the answer and its own hint."""
+    """:func:`_search` run to its end."""
+    stages = _search(rec, sample, offsets, seed, hint, fused_cuda_only, extra, cuda_only)
+    while True:
+        try:
+            next(stages)
+        except StopIteration as done:
+            return done.value
+
+
+def _first_search(
+    rec: Recording, sample: int, offsets: tuple[int, ...], seed: int
+) -> tuple[Identification, Hint, bool]:
+    """The first search on ``sample`` elements per step: the CPU programs' (:func:`_search`),
+    and, where those give m and v but the CPU search's probes found no lead (no path's steps fit
+    alone, with eps a guess or a decay per step; no count kept by the late scan), CUDA's for-loop
+    and foreach's beside it: CUDA's catches up with the stages the CPU's ran, then one stage of
+    each in turn (the CPU's first) until one answers.  A search whose stage found a lead runs on
+    alone; where it fails, the other goes on (CUDA's is started then, where it had not been).
+
+    CUDA's for-loop and foreach store the same m and v as the CPU's programs where their W
+    differs (eps and the decay read as float32, an fma for addcdiv, a reciprocal for the for-loop's
+    division by bc2_sqrt): on such a file every stage of the CPU search fails, slowly (seen: CUDA
+    foreach, eps 2e-4, wd 0.05, 2502 elements: the CPU search failed after 300 s; CUDA's alone
+    was exact in 65 s, found by its steps fitted with all three unknown).  A CPU file whose
+    probes find a lead pays nothing for it; at the same stage the CPU's answer comes first.  The
+    first answer is kept (replayed exactly or not: :func:`identify` grows it on larger samples).
+    Returns the answer, its hint, and whether it is CUDA's."""
+    running = {"cpu": _search(rec, sample, offsets, seed)}
+    ran = {"cpu": 0}  # stages each search started has run
+    alone: str | None = None
+    lerp_on_cpu = False
+    cpu_error = AuditError(f"{rec.path}: no answer")
+
+    def start_cuda() -> None:
+        running["cuda"], ran["cuda"] = _search(rec, sample, offsets, seed, cuda_only=True), 0
+
+    while running:
+        if alone in running:
+            name = alone
+        else:
+            name = "cuda" if "cuda" in running and ("cpu" not in running or ran["cuda"] < ran["cpu"]) else "cpu"
+        try:
+            at = next(running[name])
+        except StopIteration as done:
+            return (*done.value, name == "cuda")
+        except AuditError as error:
+            del running[name]
+            if name == "cpu":
+                cpu_error = error
+                if lerp_on_cpu and "cuda" not in ran:
+                    start_cuda()
+            continue
+        ran[name] += 1
+        if name == "cpu":
+            lerp_on_cpu = at.lerp_on_cpu
+            if lerp_on_cpu and at.name == "decayed probe" and not at.lead and "cuda" not in ran:
+                start_cuda()
+        alone = name if at.lead else alone
+    raise cpu_error
+
+
+def _search(
+    rec: Recording,
+    sample: int,
+    offsets: tuple[int, ...],
+    seed: int,
+    hint: Hint | None = None,
+    fused_cuda_only: bool = False,
+    extra: Collection[int] = (),
+    cuda_only: bool = False,
+) -> Generator[Stage, None, tuple[Identification, Hint]]:
+    """One search on ``sample`` elements per step, a generator: it yields a :class:`Stage` after
+    each stage that found nothing (a phase, a probe) and returns the answer and its own hint.
+    ``hint`` (a smaller sample's answer) runs only the search that found it, its eps tried first
+    (a schedule with a decay: its values held first).  ``fused_cuda_only``: CUDA fused's program
+    alone, where m fits it (else AuditError).  ``cuda_only``: the CUDA for-loop and foreach
+    programs, not the CPU ones (a tie's own search, or where a CPU program gave m and v).
+    ``extra``: flat indices sampled besides (the elements an earlier answer replayed wrong)."""
     from .verify import replay
 
     findings: list[str] = []
@@ -3274,7 +3344,14 @@ def _identify_once(
 
     found_phase = ""
     unsettled = None  # a schedule no single wd or eps replays (a last resort)
-    for phase in phases:
+
+    def stage(name: str) -> Stage:
+        lead = bool(scanned) or (probed is not None and probed.impl is not None)
+        return Stage(name, lead, device == "cpu" and family != "2.0")
+
+    for k, phase in enumerate(phases):
+        if k:
+            yield stage(phases[k - 1])  # (the phase before found nothing)
         found_phase = phase
         if phase in ("scan", "deep scan"):  # a window recorded late in a run
             best, scanned = _late_window(steps, candidates, b1, cap_family, rec.numel, offsets, phase == "deep scan")
@@ -3283,8 +3360,10 @@ def _identify_once(
             continue
         if phase in ("eps", "joint", "joint+eps") and probed is None:
             probed = _probe_steps(steps, candidates, b1, cap_family, rec.numel, offsets, per_step_counts)
+            yield stage("probe")
             if probed.impl is None and not scanned:
                 probed = decayed_counts() or probed
+                yield stage("decayed probe")
             if probed.impl is None and not scanned:
                 # No path's steps fit alone (at count index + 1) with eps a guess or two unknowns, no
                 # count kept by the late scan (eps 1e-8), no schedule: perhaps a window recorded late
@@ -3297,10 +3376,12 @@ def _identify_once(
                 )
                 if best is not None:
                     break
+                yield stage("late scan, eps guesses")
                 if not scanned:
                     probed = _probe_steps(
                         steps, candidates, b1, cap_family, rec.numel, offsets, per_step_counts, all_three=True
                     )
+                    yield stage("all-three probe")
                 if not scanned and probed.impl is None:
                     # nothing fits at any guessed eps: the late scan with eps searched per count
                     # (~10 s per path; seen: for-loop, eps 2e-4, index 0 = step 6), one lr, then
@@ -3312,6 +3393,7 @@ def _identify_once(
                         probed, scanned = Probe(True, False, impl_found, scanned), []
                     elif scanned:  # the pooled eps search tries the scan's eps at its first count first
                         probed = Probe(False, False, impl_found, scanned[:PROBE_COUNTS], eps_hint)
+                    yield stage("late scan, eps searched")
             if not probed.scheduled and not probed.counts:
                 # no single lr fitted at any count up to SCAN_CHUNK (the scan phase), yet one lr per
                 # step does at some count (no decay, eps 1e-8; ~1 s): a schedule, perhaps late
@@ -3328,7 +3410,7 @@ def _identify_once(
         # foreach cosine, eps 1e-5, 840x37: the smaller sample chose for-loop; its counts 1..5 on
         # the larger one took ~12 s each before the unhinted search found foreach)
         attempts = [(c, hint is None, False) for c in candidates]
-        if hint is not None:  # (the hinted path gone on the larger sample: every path's counts extend)
+        if hint is not None and not hint.count_only:  # (the hinted path gone: every path's counts extend)
             attempts += [(c, True, True) for c in ([c for c in candidates if c[0] == hint_impl] or candidates)]
         for (impl, b2, b2_bounds), extend, again in attempts:
             rcp, h = recipe(impl), Hyper(beta1=b1, beta2=b2)
@@ -3419,10 +3501,9 @@ def _identify_once(
             "and step count tried reproduces W; try 'adamw-audit verify FILE --torch 2.0' with known settings"
         )
     if best is None:
-        raise _NoWProgram(
+        raise AuditError(
             f"{rec.path}: W[t] is not reproducible from W[t-1] by any path and step count tried "
-            "(hidden fp32 master weights, or W changed outside the optimizer)",
-            device,
+            "(hidden fp32 master weights, or W changed outside the optimizer)"
         )
     impl, offset, b2, b2_bounds, lrs, eps_iv, decay_or_wd, wide = best
     # the values replayed are one point (slices through it give lrs, eps_iv, decay_or_wd); where

@@ -33,6 +33,12 @@ def inside(x: float, iv) -> bool:
     return iv[0] <= x <= iv[1]
 
 
+def as_first_search(staged):
+    """``identify``'s first search (``_first_search``) answered by ``staged``, a stand-in for
+    ``_identify_once`` that stages the CPU search's answer (not CUDA's for-loop/foreach's)."""
+    return lambda rec, sample, offsets, seed: (*staged(rec, sample, offsets, seed), False)
+
+
 def identify_recorded(tmp_path, capsys, record_args: list[str], drop_first: int = 0) -> dict:
     """``adamw-audit record`` a run with ``record_args`` (one thread), strip it, identify it."""
     rec = tmp_path / "run.h5"
@@ -465,29 +471,31 @@ def test_other_counts_are_tried_at_the_middle_of_eps_s_interval_moved(tmp_path, 
     assert inside(1e-3, out["eps_interval"]) and inside(0.05, out["weight_decay_interval"])
 
 
-def test_a_gpu_recording_whose_m_and_v_a_cpu_program_gives_is_searched_on_cuda_too(tmp_path):
+def test_a_gpu_recording_whose_m_and_v_a_cpu_program_gives_is_searched_on_cuda_beside(tmp_path):
     """Recorded on an H100 (torch 2.11.0+cu130; ``identify_trials.py --draw cuda --seed 2
     --record-only``, case 35): CUDA foreach, warmup to 0.01, betas (0.9, 0.95), eps 3e-5, wd 0.1,
     758 elements.  The CPU for-loop and foreach give its m and v, so CUDA's programs (float32 eps
-    and decay, an fma for addcdiv) were never searched: "not reproducible" after 94 s.  Where m
-    and v follow a CPU program and W none, CUDA's for-loop and foreach are searched now.  (The
-    CPU search's failure is staged here, at once: it costs the 94 s.)"""
+    and decay, an fma for addcdiv) were searched only after every stage of the CPU search had
+    failed (94 s; before that, never: "not reproducible").  Their search now runs beside the CPU
+    one, a stage of each in turn: exact in 8 s, before the CPU search's slow stages (its steps
+    fitted with all three unknown, ~10 s a path, ran on the code before)."""
     from adamw_audit import identify as ident
     from refimpl.recording import open_recording
 
-    real = ident._identify_once
+    real, all_three_on = ident._probe_steps, []
 
-    def cpu_fails(rec, sample, offsets, seed, hint=None, fused_cuda_only=False, extra=(), cuda_only=False):
-        if not (cuda_only or fused_cuda_only):  # the CPU search (CUDA fused's runs as before)
-            raise ident._NoWProgram(f"{rec.path}: W[t] is not reproducible (staged)", "cpu")
-        return real(rec, sample, offsets, seed, hint, fused_cuda_only, extra, cuda_only)
+    def spy(steps, candidates, *args, all_three=False, **kwargs):
+        if all_three:
+            all_three_on.extend(impl for impl, _, _ in candidates)
+        return real(steps, candidates, *args, all_three=all_three, **kwargs)
 
     path = strip(str(CUDA_RECORDINGS / "trial-s2-035.h5"), tmp_path / "bare.h5")
     with pytest.MonkeyPatch.context() as patch, open_recording(path) as bare:
-        patch.setattr(ident, "_identify_once", cpu_fails)
+        patch.setattr(ident, "_probe_steps", spy)
         found = ident.identify(bare)
     assert found.exact == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0} and found.first_index_step_count == 1
     assert "torch-2.11-2.13-cuda-foreach" in found.equivalent_impls and found.device == "cuda"
+    assert not [impl for impl in all_three_on if "-cpu-" in impl]
     assert inside(3e-5, found.eps_interval) and inside(0.1, found.weight_decay_interval)
     lrs = [0.002 * (i + 1) for i in range(5)] + [0.01] * 5
     assert [inside(lr, iv) for lr, iv in zip(lrs[1:], found.lr_interval, strict=True)] == [True] * 9
@@ -645,6 +653,7 @@ def test_an_inexact_cpu_answer_is_searched_again_as_cuda_fused(tmp_path, monkeyp
         return replace(found, impl="torch-2.7-2.14-cpu-fused", device="cpu", exact=inexact), own_hint
 
     monkeypatch.setattr(ident, "_identify_once", staged)
+    monkeypatch.setattr(ident, "_first_search", as_first_search(staged))
     with open_recording(strip(str(CUDA_RECORDINGS / "fused-decay.h5"), tmp_path / "bare.h5")) as rec:
         found = ident.identify(rec)
     assert calls[-1] is True and found.impl == "torch-2.11-2.13-cuda-fused"
@@ -1860,6 +1869,7 @@ def test_cuda_fused_is_searched_on_the_same_sample_before_a_larger_cpu_one(tmp_p
 
     with pytest.MonkeyPatch.context() as patch, open_recording(path) as bare:
         patch.setattr(ident, "_identify_once", spy)
+        patch.setattr(ident, "_first_search", as_first_search(spy))
         found = ident.identify(bare)
     assert calls == [(4096, False), (4096, True)]
     assert (found.impl, found.first_index_step_count) == ("torch-2.11-2.13-cuda-fused", 6)
@@ -1889,6 +1899,7 @@ def test_of_two_inexact_answers_the_nearer_is_grown_first(tmp_path):
 
     with pytest.MonkeyPatch.context() as patch, open_recording(path) as bare:
         patch.setattr(ident, "_identify_once", staged)
+        patch.setattr(ident, "_first_search", as_first_search(staged))
         found = ident.identify(bare)
     assert calls == [(4096, False), (4096, True), (4200, True)]
     assert found.impl == "torch-2.11-2.13-cuda-fused" and found.exact["W"] == 1.0
@@ -1917,6 +1928,31 @@ def test_a_hinted_schedule_tries_the_hinted_count_s_neighbours_before_1_to_5(tmp
         with pytest.raises(AuditError):
             ident._identify_once(bare, 4096, (1, 2, 3, 4, 5), 0, hint, True)
     assert tried[:3] == [5, 6, 4]
+
+
+def test_a_tie_s_search_tries_the_hinted_count_alone(tmp_path):
+    """A tie's search (another path's own reading at the answer's count: :func:`identify`'s
+    ``tie``) is no new answer's: where it fails at the hinted count it stops there (seen: CUDA
+    foreach, 758 elements, answered beside the CPU search in 8 s; the CPU's tie search then went
+    on to other counts, 40 s).  Here every per-step fit fails: the counts tried."""
+    from adamw_audit import identify as ident
+    from emulation.recipes.common import Hyper
+    from refimpl.errors import AuditError
+    from refimpl.recording import open_recording
+
+    hyper = Hyper(beta1=0.8, beta2=0.9743, eps=1e-12, weight_decay=0.01)
+    path = emulated_fused_cuda(tmp_path, [0.01] * 10, hyper, (100, 10), 10, drop_first=5, seed=1)
+    tried = []
+
+    def failing(steps, rcp, capability, h, offset, numel, e_first=()):
+        tried.append(offset)
+
+    hint = ident.Hint("torch-2.11-2.13-cuda-fused", 5, "schedule", 1e-12, 0.01, count_only=True)
+    with pytest.MonkeyPatch.context() as patch, open_recording(path) as bare:
+        patch.setattr(ident, "_fit_steps", failing)
+        with pytest.raises(AuditError):
+            ident._identify_once(bare, 4096, (1, 2, 3, 4, 5), 0, hint, True)
+    assert tried == [5]
 
 
 def test_cuda_fused_weight_decay_is_read_as_its_kernel_reads_it(tmp_path, capsys):
