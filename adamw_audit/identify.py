@@ -41,7 +41,7 @@ import math
 import re
 from collections.abc import Callable, Collection, Generator, Iterator
 from dataclasses import dataclass, replace
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -3029,18 +3029,9 @@ class Stage(NamedTuple):
     lerp_on_cpu: bool  # CPU programs give m and v (CUDA's for-loop and foreach store the same)
 
 
-def _identify_once(
-    rec: Recording,
-    sample: int,
-    offsets: tuple[int, ...],
-    seed: int,
-    hint: Hint | None = None,
-    fused_cuda_only: bool = False,
-    extra: Collection[int] = (),
-    cuda_only: bool = False,
-) -> tuple[Identification, Hint]:
-    """:func:`_search` run to its end."""
-    stages = _search(rec, sample, offsets, seed, hint, fused_cuda_only, extra, cuda_only)
+def _identify_once(*arguments: Any, **options: Any) -> tuple[Identification, Hint]:
+    """:func:`_search` (its arguments) run to its end."""
+    stages = _search(*arguments, **options)
     while True:
         try:
             next(stages)
