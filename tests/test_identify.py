@@ -434,7 +434,9 @@ def test_a_cpu_answer_tied_with_cuda_s_for_loop_spans_cuda_s_own_intervals(tmp_p
     0.05, 230 elements, kept from step 6.  The CPU for-loop replays it at eps 9.95e-6, and the CUDA
     programs at the CPU's values; but the CPU rounds eps to bf16 where CUDA reads it as float32, and
     the CPU's eps interval [9.924e-6, 9.984e-6] left the truth out.  The CUDA programs' own search
-    at the CPU answer's count now runs, and every interval spans both answers'."""
+    at the CPU answer's count now runs, and every interval spans both answers'.  Since CUDA's
+    search runs beside the CPU's, CUDA's answers first here, and the CPU's own search at its count
+    lists the CPU for-loop and spans eps to [9.924e-6, 1.0014e-5] (without it: not listed)."""
     path = strip(str(CUDA_RECORDINGS / "trial-s1-023.h5"), tmp_path / "bare.h5", drop_first=5)
     out = identify_json(capsys, path)
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0} and out["first_index_step_count"] == 6
