@@ -13,7 +13,9 @@ Order (each stage uses what the one before fixed):
    whose ``m = fma(b1, m, fma(-b1, g, g))`` reads one float32 beta1: searched alone, with its
    beta2 likewise, when no lerp reproduces m; :func:`infer_beta_fused_cuda`)
 2. beta2 from v:  the path's ``v`` program, parametrised by ``c = f32(1 - beta2)``; a path whose
-   interval is empty is ruled out (this separates foreach's bf16 ``beta2`` and fused's contraction)
+   interval is empty is ruled out (this separates foreach's bf16 ``beta2`` and fused's contraction).
+   CUDA's for-loop and foreach store the CPU's m and v: their search runs beside the CPU one,
+   stage by stage, where the CPU's probes find no lead (:func:`_first_search`)
 3. per step and per step-count offset: the step size ``f32(lr / (1 - beta1^step))`` from W, then
    eps and the weight-decay factor; lr's interval is the step size's times ``1 - beta1^step``
    (:func:`bias_correction1`: a double on the host, CUDA fused's float32 on the device).
@@ -2897,7 +2899,7 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
             found = _with_tie(found, other) if other is not None else found
     lerp_ties = [n for n in found.equivalent_impls if n.endswith(("-cuda-forloop", "-cuda-foreach"))]
     cpu_ties = [n for n in found.equivalent_impls if recipe(n).device == "cpu"]
-    own_reading = None  # (a path whose search at the answer's count may widen its intervals, CUDA's)
+    own_reading = None  # (the other device's path: its own search at the answer's count, for tie())
     if exact(found) and found.device == "cpu" and lerp_ties:
         own_reading = (lerp_ties[0], None, True)
     elif exact(found) and lerp_on_cuda and not cpu_ties:  # (and the other way round)
