@@ -1907,11 +1907,9 @@ def test_of_two_inexact_answers_the_nearer_is_grown_first(tmp_path):
     assert found.impl == "torch-2.11-2.13-cuda-fused" and found.exact["W"] == 1.0
 
 
-def test_a_hinted_schedule_tries_the_hinted_count_s_neighbours_before_1_to_5(tmp_path):
-    """A random trial (CUDA fused step schedule 0.01 -> 0.001, betas (0.8, 0.9743), eps 1e-12,
-    wd 0.01, index 0 = step 6, 989x19): count 5 coupled 4096 elements per step, not 16384; the
-    search on those went on to counts 1..4 (~17 s each) before 6: 183 s.  The hinted count's
-    neighbours go first now: 116 s.  Here every per-step fit is made to fail: the counts tried."""
+def counts_a_failing_hinted_schedule_search_tries(tmp_path, count_only: bool) -> list[int]:
+    """The step counts a hinted schedule search (CUDA fused, count 5 hinted) tries on a 100x10
+    fused step schedule from step 6 when every per-step fit is made to fail, in order."""
     from adamw_audit import identify as ident
     from emulation.recipes.common import Hyper
     from refimpl.errors import AuditError
@@ -1924,11 +1922,20 @@ def test_a_hinted_schedule_tries_the_hinted_count_s_neighbours_before_1_to_5(tmp
     def failing(steps, rcp, capability, h, offset, numel, e_first=()):
         tried.append(offset)
 
-    hint = ident.Hint("torch-2.11-2.13-cuda-fused", 5, "schedule", 1e-12, 0.01)
+    hint = ident.Hint("torch-2.11-2.13-cuda-fused", 5, "schedule", 1e-12, 0.01, count_only=count_only)
     with pytest.MonkeyPatch.context() as patch, open_recording(path) as bare:
         patch.setattr(ident, "_fit_steps", failing)
         with pytest.raises(AuditError):
             ident._identify_once(bare, 4096, (1, 2, 3, 4, 5), 0, hint, True)
+    return tried
+
+
+def test_a_hinted_schedule_tries_the_hinted_count_s_neighbours_before_1_to_5(tmp_path):
+    """A random trial (CUDA fused step schedule 0.01 -> 0.001, betas (0.8, 0.9743), eps 1e-12,
+    wd 0.01, index 0 = step 6, 989x19): count 5 coupled 4096 elements per step, not 16384; the
+    search on those went on to counts 1..4 (~17 s each) before 6: 183 s.  The hinted count's
+    neighbours go first now: 116 s.  Here every per-step fit is made to fail: the counts tried."""
+    tried = counts_a_failing_hinted_schedule_search_tries(tmp_path, count_only=False)
     assert tried[:3] == [5, 6, 4]
 
 
@@ -1937,23 +1944,7 @@ def test_a_tie_s_search_tries_the_hinted_count_alone(tmp_path):
     ``tie``) is no new answer's: where it fails at the hinted count it stops there (seen: CUDA
     foreach, 758 elements, answered beside the CPU search in 8 s; the CPU's tie search then went
     on to other counts, 40 s).  Here every per-step fit fails: the counts tried."""
-    from adamw_audit import identify as ident
-    from emulation.recipes.common import Hyper
-    from refimpl.errors import AuditError
-    from refimpl.recording import open_recording
-
-    hyper = Hyper(beta1=0.8, beta2=0.9743, eps=1e-12, weight_decay=0.01)
-    path = emulated_fused_cuda(tmp_path, [0.01] * 10, hyper, (100, 10), 10, drop_first=5, seed=1)
-    tried = []
-
-    def failing(steps, rcp, capability, h, offset, numel, e_first=()):
-        tried.append(offset)
-
-    hint = ident.Hint("torch-2.11-2.13-cuda-fused", 5, "schedule", 1e-12, 0.01, count_only=True)
-    with pytest.MonkeyPatch.context() as patch, open_recording(path) as bare:
-        patch.setattr(ident, "_fit_steps", failing)
-        with pytest.raises(AuditError):
-            ident._identify_once(bare, 4096, (1, 2, 3, 4, 5), 0, hint, True)
+    tried = counts_a_failing_hinted_schedule_search_tries(tmp_path, count_only=True)
     assert tried == [5]
 
 
