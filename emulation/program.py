@@ -35,7 +35,7 @@ of chosen elements is made (run the same program on the gathered elements).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -210,11 +210,9 @@ class Program:
 
 COMPUTED = "computed:"
 
-_BINARY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}
-
 
 def _check(x: F32, where: Expr) -> F32:
-    if np.asarray(x).dtype != np.float32:
+    if getattr(x, "dtype", None) != np.float32:  # (a Python float has none: refused too)
         raise TypeError(f"{where}: produced {np.asarray(x).dtype}, expected float32")
     return x
 
@@ -273,6 +271,93 @@ def _maximum(a: F32, b: F32) -> F32:
     return np.where(np.isnan(a), a, np.where(np.isnan(b), b, np.maximum(a, b))).astype(np.float32)
 
 
+def _std_max(a: F32, b: F32) -> F32:
+    """``std::max(a, b) = a < b ? b : a``."""
+    return np.where(a < b, b, a).astype(np.float32)
+
+
+_OPS = {
+    "add": np.add,
+    "sub": np.subtract,
+    "mul": np.multiply,
+    "div": np.divide,
+    "sqrt": np.sqrt,
+    "neg": np.negative,
+    "fma": _fma,
+    "max": _maximum,
+    "max_std": _std_max,
+}
+"""Each ``Op`` kind's float32 function (NumPy's ufuncs on float32 operands are IEEE binary32,
+correctly rounded; ``fma``: one rounding, :mod:`emulation.fma`)."""
+
+Run = Callable[[dict[str, F32], Positions], F32]
+
+
+def _compiled(e: Expr, path: str, nodes: dict[str, F32] | None) -> Run:
+    """``e`` as a closure ``run(env, positions)`` that computes its float32 value (checked
+    float32 at every op); with ``nodes``, every node's value is kept there under its ``path``.
+
+    Compiled once per program and run many times (identify evaluates one small program dozens
+    of times a search): the tree is walked here, not at every evaluation."""
+    child = (lambda i: f"{path}.{i}") if nodes is not None else (lambda i: path)
+    if isinstance(e, T):
+        name = e.name
+        run: Run = lambda env, pos: env[name]  # noqa: E731  (env holds only checked float32)
+    elif isinstance(e, S):
+        value = np.asarray(e.kernel_value, dtype=np.float32)
+        run = lambda env, pos: value  # noqa: E731
+    elif isinstance(e, Op):
+        if e.kind not in _OPS:
+            raise ValueError(f"unknown op {e.kind!r}")
+        f, args = _OPS[e.kind], [_compiled(x, child(i), nodes) for i, x in enumerate(e.args)]
+        if len(args) == 1:
+            (x,) = args
+            run = lambda env, pos: _check(f(x(env, pos)), e)  # noqa: E731
+        elif len(args) == 2:
+            x, y = args
+            run = lambda env, pos: _check(f(x(env, pos), y(env, pos)), e)  # noqa: E731
+        else:
+            run = lambda env, pos: _check(f(*(g(env, pos) for g in args)), e)  # noqa: E731
+    elif isinstance(e, Bf16):
+        x, nan, where = _compiled(e.x, child(0), nodes), e.nan, e.where
+        run = lambda env, pos: _check(_store(x(env, pos), nan, pos.get(where)), e)  # noqa: E731
+    elif isinstance(e, ByPosition):
+        body, other, where = _compiled(e.body, child("body"), nodes), _compiled(e.other, child(e.where), nodes), e.where
+
+        def run(env: dict[str, F32], pos: Positions) -> F32:
+            mask = pos.get(where)
+            if mask is None or not np.any(mask):
+                return body(env, pos)
+            return _check(np.where(mask, other(env, pos), body(env, pos)), e)
+    else:
+        raise TypeError(f"not an op: {e!r}")
+    if nodes is None:
+        return run
+
+    def recorded(env: dict[str, F32], pos: Positions) -> F32:
+        nodes[path] = out = run(env, pos)
+        return out
+
+    return recorded
+
+
+_CACHE: dict[int, tuple[Program, list[tuple[str, Run]]]] = {}
+_CACHE_SIZE = 256
+
+
+def _program_runs(program: Program) -> list[tuple[str, Run]]:
+    """``program``'s assignments compiled (:func:`_compiled`), cached by identity (the program
+    kept alive with them, so an id is never reused while cached)."""
+    hit = _CACHE.get(id(program))
+    if hit is not None and hit[0] is program:
+        return hit[1]
+    runs = [(a.target, _compiled(a.expr, a.target, None)) for a in program.assigns]
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[id(program)] = (program, runs)
+    return runs
+
+
 def evaluate(
     program: Program,
     inputs: dict[str, F32],
@@ -294,54 +379,21 @@ def evaluate(
     for name in program.inputs:
         if name not in inputs:
             raise KeyError(f"program {program.name} needs input {name!r}")
-        env[name] = _check(np.asarray(inputs[name]), T(name))
+        env[name] = x = np.asarray(inputs[name])
+        if x.dtype != np.float32:
+            _check(x, T(name))  # (raises, naming the input)
     given = given or {}
     nodes: dict[str, F32] = {}
-
-    def ev(e: Expr, path: str) -> F32:
-        if isinstance(e, T):
-            out = env[e.name]
-        elif isinstance(e, S):
-            out = np.asarray(e.kernel_value, dtype=np.float32)
-        elif isinstance(e, Op):
-            a = [ev(x, f"{path}.{i}") for i, x in enumerate(e.args)]
-            with np.errstate(all="ignore"):
-                if e.kind in _BINARY:
-                    out = _BINARY[e.kind](a[0], a[1])
-                elif e.kind == "sqrt":
-                    out = np.sqrt(a[0])
-                elif e.kind == "neg":
-                    out = np.negative(a[0])
-                elif e.kind == "fma":
-                    out = _fma(a[0], a[1], a[2])
-                elif e.kind == "max":
-                    out = _maximum(a[0], a[1])
-                elif e.kind == "max_std":
-                    out = np.where(a[0] < a[1], a[1], a[0]).astype(np.float32)
-                else:
-                    raise ValueError(f"unknown op {e.kind!r}")
-        elif isinstance(e, Bf16):
-            out = _store(ev(e.x, path + ".0"), e.nan, positions.get(e.where))
-        elif isinstance(e, ByPosition):
-            body = ev(e.body, path + ".body")
-            mask = positions.get(e.where)
-            if mask is None or not np.any(mask):
-                out = body
-            else:
-                out = np.where(mask, ev(e.other, path + "." + e.where), body)
-        else:
-            raise TypeError(f"not an op: {e!r}")
-        out = _check(out, e)
-        if record:
-            nodes[path] = out
-        return out
-
-    for a in program.assigns:
-        env[a.target] = ev(a.expr, a.target)
-        if a.target in given:
-            # Computed value kept for reporting; every later op reads the given one.
-            env[COMPUTED + a.target] = env[a.target]
-            env[a.target] = _check(np.asarray(given[a.target]), T(a.target))
+    runs = (
+        [(a.target, _compiled(a.expr, a.target, nodes)) for a in program.assigns] if record else _program_runs(program)
+    )
+    with np.errstate(all="ignore"):  # IEEE results (inf, NaN) are data: once, not per op
+        for target, run in runs:
+            env[target] = run(env, positions)
+            if target in given:
+                # Computed value kept for reporting; every later op reads the given one.
+                env[COMPUTED + target] = env[target]
+                env[target] = _check(np.asarray(given[target]), T(target))
     if record:
         env.update(nodes)
     return env
