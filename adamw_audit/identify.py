@@ -3313,15 +3313,33 @@ def _search(
                     return Probe(per_step, not plain, impl, (plain or counts)[:PROBE_COUNTS], (eps,))
         return None
 
-    def more_counts(phase: str, impl: str, b2: float, tried: list[int]) -> list[int]:
-        """Counts for the schedule phase once those tried fail: where one lr per step fits with eps
-        searched per count (seen: fused cosine, eps 2e-4, index 0 = step 6, every count 1..5
-        fitted step by step with no one eps refitting them all).  A search on a larger sample
+    def decayed_guess_counts(impl: str, b2: float) -> list[int]:
+        """Counts where one lr per step and a decay per step fit at some eps guess (for-loop and
+        foreach: ~0.1 s a guess; fused: none here).  The decayed probe's scan, for a schedule
+        phase whose probe found a lead at a wrong count and so skipped it (seen: CUDA for-loop
+        warmup, eps 1e-3, wd 0.3, from step 6, 1183 elements: counts 1 and 2 fitted step by step,
+        no wd coupled them; the scan with eps searched and a decay per step kept no count, its
+        eps bisection lost; at eps 1e-3 it keeps 6)."""
+        if "fused" in impl:
+            return []
+        h, found = Hyper(beta1=b1, beta2=b2), []
+        for eps in EPS_GUESSES:
+            counts, _ = scan_step_counts(steps, recipe(impl), cap_family, h, rec.numel, eps, range(1, SCAN_CHUNK + 1),
+                                         True, True)  # fmt: skip
+            found += counts[:PROBE_COUNTS]
+        return list(dict.fromkeys(found))
+
+    def more_counts(phase: str, impl: str, b2: float) -> Iterator[list[int]]:
+        """Counts for the schedule phase once those tried fail, batch by batch (each computed
+        when the one before has failed): where one lr per step fits with eps searched per count
+        (seen: fused cosine, eps 2e-4, index 0 = step 6, every count 1..5 fitted step by step
+        with no one eps refitting them all), then where it fits with a decay per step at an eps
+        guess (:func:`decayed_guess_counts`).  A search on a larger sample
         that the hint's count no longer settles: the counts the unhinted search would try next
         (seen: fused warmup, wd 0.3, eps 1e-12, index 0 = step 6: count 1 fitted 4096 and 16384
         elements per step, not all 26187)."""
         if phase != "schedule":
-            return []
+            return
         if hint is not None:
             # then those with eps searched (seen: fused, eps 1e-3, wd 0.01, constant lr, index 0 =
             # step 6: count 4 fitted 4096 elements per step at eps 0.0011, not all 7980; the
@@ -3332,8 +3350,10 @@ def _search(
             # were searched again before 6, ~17 s each: past 180 s -> 6 next)
             near = [c for c in (hint_offset + 1, hint_offset - 1) if c >= 1]
             cheap = [*per_step_counts(impl, b2)[:SCAN_TRIES], *near, *offsets]
-            return [c for c in dict.fromkeys([*cheap, *per_step_counts(impl, b2, None)[:SCAN_TRIES]]) if c not in tried]
-        return [c for c in per_step_counts(impl, b2, None)[:SCAN_TRIES] if c not in tried]
+            yield [*cheap, *per_step_counts(impl, b2, None)[:SCAN_TRIES]]
+            return
+        yield per_step_counts(impl, b2, None)[:SCAN_TRIES]
+        yield decayed_guess_counts(impl, b2)
 
     found_phase = ""
     unsettled = None  # a schedule no single wd or eps replays (a last resort)
@@ -3418,12 +3438,17 @@ def _search(
                 # late ones included; then the rest of 1..5 (a failing per-step fit costs seconds)
                 late = probed.counts if probed is not None and probed.scheduled and impl == probed.impl else []
                 counts = tuple(dict.fromkeys([*late, *per_step_counts(impl, b2)[:SCAN_TRIES], *search_offsets]))
-            queue, tried, extended = list(counts), [], not extend
+            queue, tried = list(counts), []
+            more = more_counts(phase, impl, b2) if extend else iter(())
             if again:
                 queue, tried = [], list(counts)
-            while queue or not extended:
+                more = more_counts(phase, impl, b2)
+            while True:
                 if not queue:  # every count failed: the schedule phase has more
-                    queue, extended = more_counts(phase, impl, b2, tried), True
+                    batch = next(more, None)
+                    if batch is None:
+                        break
+                    queue = [c for c in dict.fromkeys(batch) if c not in tried]
                     continue
                 offset = queue.pop(0)
                 tried.append(offset)

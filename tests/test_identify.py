@@ -503,6 +503,29 @@ def test_a_gpu_recording_whose_m_and_v_a_cpu_program_gives_is_searched_on_cuda_b
     assert [inside(lr, iv) for lr, iv in zip(lrs[1:], found.lr_interval, strict=True)] == [True] * 9
 
 
+def _recorded_lrs(path: Path) -> list[float]:
+    with h5py.File(path, "r") as f:
+        return [float(x) for x in f.attrs["lr_per_step"]]
+
+
+def test_a_schedule_whose_probe_fitted_a_wrong_count_is_scanned_with_a_decay_at_the_eps_guesses(tmp_path, capsys):
+    """Recorded on an H100 (torch 2.11.0+cu130; ``identify_trials.py --draw cuda --seed 2
+    --record-only``, case 39): CUDA for-loop, warmup to 3e-4, betas (0.8, 0.9245), eps 1e-3, wd
+    0.3, 1183 elements, kept from step 6.  The probe's per-step fits fitted counts 1 and 2 (no wd
+    coupled either), so the decayed probe's scan never ran, and the scan with eps searched and a
+    decay per step kept no count (its eps bisection lost): count 1 was answered, W 0.971.  Once
+    the counts queued fail, that scan now runs at the eps guesses too: count 6 at eps 1e-3.  (The
+    decay is not visible: W*d with d > 1 - 2^-9 rounds back to W in bf16.)"""
+    fixture = CUDA_RECORDINGS / "trial-s2-039.h5"
+    out = identify_json(capsys, strip(str(fixture), tmp_path / "bare.h5", drop_first=5))
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0} and out["first_index_step_count"] == 6
+    assert "torch-2.11-2.13-cuda-forloop" in out["equivalent_impls"]
+    assert inside(1e-3, out["eps_interval"]) and inside(0.3, out["weight_decay_interval"])
+    assert inside(0.8, out["betas_interval"][0]) and inside(0.9245, out["betas_interval"][1])
+    lrs = _recorded_lrs(fixture)[6:]  # (steps 7.. replayed: step 6 has no W before it once stripped)
+    assert [inside(lr, iv) for lr, iv in zip(lrs, out["lr_interval"], strict=True)] == [True] * 11
+
+
 @pytest.mark.parametrize(
     ("flags", "words"),
     [
