@@ -666,6 +666,7 @@ def joint_interval(
     bc1: np.ndarray | None = None,
     third: tuple[np.ndarray, np.ndarray, list[int]] | None = None,
     measure: bool | None = None,
+    ended: list[float] | None = None,
 ) -> tuple[Interval, np.ndarray] | None:
     """Two scalars that trade off: a value of ``d`` and the interval of ``c`` that go with it.
 
@@ -685,7 +686,8 @@ def joint_interval(
     either side of d and d moves the way that brings them together; the slope model only where
     that cannot tell (for a d that reaches the kernel as bf16, next to bf16 denominators, where
     the intervals move in steps and the model misleads: seen, foreach, eps 2e-4 steered to
-    3.6e-4)."""
+    3.6e-4).  ``ended``: where no d is found, the last d probed is appended (where the bisection
+    lost its way: the caller may try the simple values near it)."""
     n = target.size
     measure = _rounds_to_bf16(conv_d) if measure is None else measure
     # the bisection probes a fixed subsample; the answer is checked on every element
@@ -723,6 +725,7 @@ def joint_interval(
 
     a, b = _f32_int(d_range[0]), _f32_int(d_range[1])
     up3 = True
+    d_value = None  # (the last d probed)
     grown = 0  # times the subsample grew by the elements that disagreed with it
     while a <= b:
         mid = (a + b) // 2
@@ -788,6 +791,8 @@ def joint_interval(
             a, b = _f32_int(d_range[0]), _f32_int(d_range[1])
     if third is not None:
         third[2].append(1 if up3 else -1)
+    if ended is not None and d_value is not None:
+        ended.append(float(d_value))
     return None
 
 
@@ -1023,10 +1028,21 @@ def fit_step(
     slope, e_effect = _eps_slope(sd.want, bc2, bc2_label == "1/bc2_sqrt")
 
     def step_and_eps(d: np.ndarray) -> tuple[Interval, np.ndarray] | None:
-        return joint_interval(
+        ended: list[float] = []
+        found = joint_interval(
             opened, inputs, where, "param", target, {"__d": d}, "__c", (1e-30, 1e3), "__e", EPS_RANGE,
-            conv_eps, slope, e_effect,
+            conv_eps, slope, e_effect, ended=ended,
         )  # fmt: skip
+        # The bisection can lose its way on a plateau of the closest pair's gap and stop beside
+        # eps (seen: CUDA for-loop, eps 3e-5, 3649 elements: eps in [2.99960e-5, 3.00035e-5],
+        # the bisection ended at 3.016e-5, every later count too): the simplest values near
+        # where it ended, each with the step size searched alone (what a person typed)
+        for width in (0.05, 0.01) if found is None and ended else ():
+            e_near = conv_eps(full(simplest_in(ended[-1] * (1 - width), ended[-1] * (1 + width))))
+            c_near = search("__c", {"__e": e_near, "__d": d}, 1e-30, 1e3)
+            if c_near is not None:
+                return c_near, e_near
+        return found
 
     # no guess is eps: step size and eps together (a joint search each), at a decay an earlier step
     # found (the decay factor of a constant lr is one for every step), then at none
