@@ -3455,10 +3455,9 @@ def _search(
                 late = probed.counts if probed is not None and probed.scheduled and impl == probed.impl else []
                 counts = tuple(dict.fromkeys([*late, *per_step_counts(impl, b2)[:SCAN_TRIES], *search_offsets]))
             queue, tried = list(counts), []
-            more = more_counts(phase, impl, b2) if extend else iter(())
+            more = more_counts(phase, impl, b2) if extend else iter(())  # (every ``again`` extends)
             if again:
                 queue, tried = [], list(counts)
-                more = more_counts(phase, impl, b2)
             while True:
                 if not queue:  # every count failed: the schedule phase has more
                     batch = next(more, None)

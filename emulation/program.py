@@ -349,7 +349,7 @@ def _program_runs(program: Program) -> list[tuple[str, Run]]:
     """``program``'s assignments compiled (:func:`_compiled`), cached by identity (the program
     kept alive with them, so an id is never reused while cached)."""
     hit = _CACHE.get(id(program))
-    if hit is not None and hit[0] is program:
+    if hit is not None:  # (the cached program is alive: its id is not another's)
         return hit[1]
     runs = [(a.target, _compiled(a.expr, a.target, None)) for a in program.assigns]
     if len(_CACHE) >= _CACHE_SIZE:
