@@ -3300,6 +3300,18 @@ def _search(
             )
         return scanned_per_step[impl, eps]
 
+    decayed_scans: dict[tuple[str, float, bool], list[int]] = {}
+
+    def decayed_scan(impl: str, b2: float, eps: float, per_step: bool) -> list[int]:
+        """Counts the scan with a visible decay keeps at this eps (one lr, or one per step), once
+        per path, eps and kind: the decayed probe and the schedule phase's last batch share it."""
+        if (impl, eps, per_step) not in decayed_scans:
+            h = Hyper(beta1=b1, beta2=b2)
+            decayed_scans[impl, eps, per_step], _ = scan_step_counts(
+                steps, recipe(impl), cap_family, h, rec.numel, eps, range(1, SCAN_CHUNK + 1), per_step, True
+            )
+        return decayed_scans[impl, eps, per_step]
+
     def decayed_counts() -> Probe | None:
         """A window recorded late with a visible decay.  On a path that rounds the decay to bf16
         before the update (for-loop, foreach): the count scan with each step's decay unknown,
@@ -3316,9 +3328,7 @@ def _search(
                     return found
                 continue
             for per_step in (False, True):
-                counts, _ = scan_step_counts(
-                    steps, recipe(impl), cap_family, h, rec.numel, eps, range(1, SCAN_CHUNK + 1), per_step, True
-                )
+                counts = decayed_scan(impl, b2, eps, per_step)
                 if counts:
                     # the decays the scan allows include none: where its counts replay without one
                     # too, the searches without a decay go first (seen: foreach, eps 1e-6, wd 0.01
@@ -3338,11 +3348,7 @@ def _search(
         eps bisection lost; at eps 1e-3 it keeps 6)."""
         if "fused" in impl:
             return []
-        h, found = Hyper(beta1=b1, beta2=b2), []
-        for eps in EPS_GUESSES:
-            counts, _ = scan_step_counts(steps, recipe(impl), cap_family, h, rec.numel, eps, range(1, SCAN_CHUNK + 1),
-                                         True, True)  # fmt: skip
-            found += counts[:PROBE_COUNTS]
+        found = (c for eps in EPS_GUESSES for c in decayed_scan(impl, b2, eps, True)[:PROBE_COUNTS])
         return list(dict.fromkeys(found))
 
     def more_counts(phase: str, impl: str, b2: float) -> Iterator[list[int]]:
