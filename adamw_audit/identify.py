@@ -2504,6 +2504,18 @@ def _decay_edges(rcp: Recipe, lo: float, hi: float) -> tuple[float, float]:
     return _rounding_edges(lo, hi)
 
 
+def _wd_floor(wd_lo: float, lr_top: float, rcp: Recipe) -> float:
+    """The lower end of a weight decay interval, 0.0 where it gives the bits of no decay: where
+    ``1 - lr*wd`` is 1.0 even as a double at every lr up to ``lr_top`` (lr*wd <= 2^-54), every
+    reading of it (a double, float32, bf16, or float32 tensor arithmetic) is exactly 1, and a path
+    that multiplies by it keeps every p (``p * 1 = p``: ±0, subnormals, Inf and NaN too).  Not
+    CUDA fused: it forms ``fma(p, -k, p)``, k = f32(lr)*f32(wd) > 0, which turns -0 into +0 and
+    Inf into NaN where no decay leaves them."""
+    if _fused_cuda(rcp) or not (0.0 < wd_lo and 1.0 - lr_top * wd_lo == 1.0):
+        return wd_lo
+    return 0.0
+
+
 def _wd_interval(fits: list[StepFit], lrs: list[tuple[float, float]], rcp: Recipe) -> tuple[float, float]:
     """Weight decay from each step's decay factor d = f32(1 - lr_t*wd), intersected over steps:
     1 - lr_t*wd lies anywhere that rounds into d's interval (a decay interval [1, 1] still
@@ -3585,10 +3597,18 @@ def _search(
         wd = 0.0 if wd_lo == 0.0 else simplest_in(wd_lo, wd_hi)
         if decay_wide is not None:
             wd_lo, wd_hi = min(wd_lo, decay_wide[0]), max(wd_hi, decay_wide[1])
-    if wd_lo == 0.0:
+        # (the ridges are walked down to wd 1e-30: seen, fused warmup to 2e-5, eps 2e-4, wd 0,
+        # from step 6: count 3 found at wd 0.02, its interval [1e-30, 0.16])
+        wd_lo = _wd_floor(wd_lo, float(np.max(lr_interval)), recipe(impl))
+    if wd_lo == 0.0 and wd == 0.0:
         findings.append(
             f"weight decay not visible in these bits: 0 replays them, and so may values up to {wd_hi:.3g} (lr "
             "can absorb a small decay; none above was seen to)"
+        )
+    elif wd_lo == 0.0:
+        findings.append(
+            f"weight decay barely visible in these bits: {wd:.3g} replays them with the lrs reported, and along "
+            f"the ridge of each lr against wd values from 0 to {wd_hi:.3g} fit (lr can absorb a small decay)"
         )
 
     hyper = Hyper(lr=lr_ref, beta1=b1, beta2=b2, eps=eps, weight_decay=wd)
@@ -4074,18 +4094,18 @@ def _schedule_other_offsets(
     decayed = h.weight_decay != 0.0
     found = {index: _kernel_decay(r, schedule, index, capability) if decayed else 1.0 for index in by_index}
 
-    def fits_at(off: int, rows: dict[int, StepData], eps: float) -> list[StepFit] | None:
+    def fits_at(off: int, rows: dict[int, StepData], eps: float, decay: bool) -> list[StepFit] | None:
         """Each step's fit at count index + off, eps held: the step size alone at the decay
-        factor found, or (a visible decay) with its decay interval, the one found a hint (along
-        the ridge of step size against decay it moves with the count)."""
+        factor found (``decay`` False: none), or (``decay``) with its decay interval, the one
+        found a hint (along the ridge of step size against decay it moves with the count)."""
         fits = []
         for index, sd in rows.items():
             count = float(index + off)
-            if decayed:
+            if decay:
                 fits.append(fit_step(sd, r, capability, h, count, rec.numel, found[index], e_hint=(eps,),
                                      all_three=False, eps_held=True))  # fmt: skip
             else:
-                fits.append(fit_step(sd, r, capability, h, count, rec.numel, fixed=(eps, found[index]),
+                fits.append(fit_step(sd, r, capability, h, count, rec.numel, fixed=(eps, 1.0),
                                      eps_searched=rows is by_index))  # fmt: skip
             if fits[-1] is None:
                 return None
@@ -4094,22 +4114,29 @@ def _schedule_other_offsets(
     def replays_at(off: int) -> tuple[dict[int, tuple[float, float]], tuple[float, float], Interval] | None:
         # (with a visible decay each eps tried that fails costs a joint search of step size and
         # decay per count: 17 s -> 34 s on a test's 300x7 file; eps is held there)
-        return _tie_at(off, _eps_tries_at(r, schedule, capability, steps, off, eps_iv, not decayed), replays_with)
+        got = _tie_at(off, _eps_tries_at(r, schedule, capability, steps, off, eps_iv, not decayed), replays_with)
+        if got is None and decayed and wd_unseen > 0.0:
+            # a decay the ridges allow down to none: this count without one, eps moved with the
+            # count (cheap: the step sizes alone; seen, fused warmup to 2e-5, eps 2e-4, wd 0,
+            # from step 6: count 3 found with wd 0.02, the truth 6 replays at eps 2e-4 with none)
+            tries = _eps_tries_at(r, schedule, capability, steps, off, eps_iv, True)
+            got = _tie_at(off, tries, lambda o, e: replays_with(o, e, decay=False))
+        return got
 
     def replays_with(
-        off: int, eps: float
+        off: int, eps: float, decay: bool = decayed
     ) -> tuple[dict[int, tuple[float, float]], tuple[float, float], Interval] | None:
         # (with a visible decay the subsample's fits serve as the points every element's coupled
         # lrs are searched from: a step fit at a wrong count passes, each step's lr absorbing bc1
         # and the decay, and the fits on every element only cost: seen, 10000x64 x 60 steps, 7 s a count)
-        fits = fits_at(off, few, eps)
-        if fits is not None and not decayed:
-            fits = fits_at(off, by_index, eps)
+        fits = fits_at(off, few, eps, decay)
+        if fits is not None and not decay:
+            fits = fits_at(off, by_index, eps, decay)
         if fits is None:
             return None
-        h = replace(schedule.hyper, eps=eps)
+        h = replace(schedule.hyper, eps=eps, weight_decay=schedule.hyper.weight_decay if decay else 0.0)
         wd, wd_iv = h.weight_decay, (h.weight_decay, h.weight_decay)
-        if decayed:
+        if decay:
             # wd is the same at every count (the lrs are not): the one found first (seen: fused,
             # 268 elements, wd 0.1, count 1 coupled only along the steps' ridges, the truth 2 not
             # at all without them); on the subsample first (a count it rejects is out cheaply).
@@ -4144,9 +4171,9 @@ def _schedule_other_offsets(
         by_step = {f.index: (lo, hi) for f, (lo, hi) in zip(fits, lr_ivs, strict=True)}
         shared_eps = _shared(fits)[0]
         eps_iv = Interval(min(shared_eps.lo, eps), max(shared_eps.hi, eps))
-        if not decayed:
+        if not decay:
             to_walk[off] = (fits, h, eps)
-        unseen_to = wd_unseen if not decayed else wd_iv[1] if wd == 0.0 else 0.0  # (no decay seen at this count)
+        unseen_to = wd_unseen if not decay else wd_iv[1] if wd == 0.0 else 0.0  # (no decay seen at this count)
         if 0.0 < unseen_to < math.inf:
             # a weight decay the bits cannot see trades off with each lr (W ~ p*d - c*q): the lrs
             # at its far end too (seen: fused, wd 0.3 unseen, count 6 for 1: an lr slice at no

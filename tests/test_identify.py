@@ -543,6 +543,42 @@ def test_a_schedule_whose_probe_fitted_a_wrong_count_is_scanned_with_a_decay_at_
     assert [inside(lr, iv) for lr, iv in zip(lrs, out["lr_interval"], strict=True)] == [True] * 11
 
 
+def test_a_count_tie_without_the_decay_the_ridges_allow_down_to_none_is_found(tmp_path):
+    """``identify_trials.py --seed 2026``, trial 4: CPU fused, warmup to 2e-5, betas (0.776,
+    0.95), eps 2e-4, no weight decay, 314x38, kept from step 6.  identify answered count 3 with
+    wd 0.02 (interval [1e-30, 0.16]: lr absorbs the decay along its ridge) and listed no other
+    count; the truth, count 6, was tried only with a decay and eps held, and needs none and eps
+    moved with the count.  Now a count is also tried without a decay where the ridges allow
+    none, and the interval's end 1e-30 (a decay factor of exactly 1) reads 0.  (The count-3
+    schedule below is identify's answer on this recording.)"""
+    from adamw_audit import identify as ident
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.conventions import Schedule
+    from refimpl.recording import open_recording
+
+    warmup = [2.5e-6 * k for k in range(1, 9)] + [2e-5] * 8
+    args = ["--impl", "fused", "--steps", "16", "--shape", "314x38", "--lr", ",".join(map(str, warmup)),
+            "--betas", "0.776", "0.95", "--eps", "2e-4", "--seed", "342890651"]  # fmt: skip
+    steps, _ = sampled_steps(tmp_path, args, drop_first=5)
+    lrs = [1.7101e-05, 2.016e-05, 2.055e-05, 2.08e-05, 2.095e-05, 2.104e-05, 2.107e-05, 2.1087e-05, 2.1072e-05]
+    lrs = [lrs[0], *lrs, 2.105e-05]  # (index 0 has no W before it: its lr is not seen)
+    three = Schedule(Hyper(lr=lrs[0], beta1=0.776, beta2=0.95, eps=0.00023, weight_decay=0.02), tuple(lrs), 3)
+    fused = recipe("torch-2.13-cpu-fused")
+    with open_recording(tmp_path / "bare.h5") as bare:
+        assert ident._replays_exactly(bare, fused, three, "avx512", steps)  # (the answer the search gave)
+        ties = ident._schedule_other_offsets(
+            bare, fused, three, "avx512", steps, [6], wd_unseen=0.16, eps_iv=(2.1428e-4, 2.3818e-4)
+        )
+    assert list(ties) == [6]
+    by_index, wd_iv, eps_iv = ties[6]
+    assert wd_iv == (0.0, 0.0) and inside(2e-4, (eps_iv.lo, eps_iv.hi))
+    assert [inside(warmup[5 + i], by_index[i]) for i in range(1, 11)] == [True] * 10
+    # the ridges' floor: no path but CUDA fused tells wd 1e-30 from none
+    assert ident._wd_floor(1e-30, 2.11e-5, fused) == 0.0 and ident._wd_floor(1e-6, 2.11e-5, fused) == 1e-6
+    assert ident._wd_floor(1e-30, 2.11e-5, recipe("fused", "cuda")) == 1e-30
+
+
 @pytest.mark.parametrize(
     ("flags", "words"),
     [
