@@ -2339,7 +2339,9 @@ def _probe_steps(
             if fused:
                 few = [_fewer_rows(sd, PROBE_ROWS) for sd in steps]
                 deeper = _probe_steps(few, fused, b1, capability, numel, offsets, schedule_counts, True)
-            return deeper if deeper is not None and deeper.counts else Probe(True, False, impl, [])
+            if deeper is not None and deeper.counts:
+                return _bf16_denominators_at(chosen, candidates, b1, capability, numel, deeper.counts) or deeper
+            return Probe(True, False, impl, [])
     decayed = bool(kept) and all(f.decay.hi < 1.0 for f in kept)
     if len(kept) < 2:
         return Probe(False, decayed, None, [])
@@ -2372,6 +2374,32 @@ def _probe_steps(
             rescaled.append(replace(f, eps=Interval(f.eps.lo * r, f.eps.hi * r)))
         hints = tuple(_eps_tries(rescaled))
     return Probe(scheduled, decayed, impl, counts, hints)
+
+
+def _bf16_denominators_at(
+    chosen: list[StepData], candidates, b1: float, capability: str, numel: int, counts: list[int]
+) -> Probe | None:
+    """Where fused's fits imply ``counts`` (eps and the decay free, some steps only), the for-loop
+    and foreach steps ``chosen`` again at count index + each: their bf16 denominators fit only
+    near the true count, so every step fitting there is the count, with one lr or a schedule.
+    Seen: CPU foreach, step schedule 3e-4 -> 3e-5 after index 1, eps 3e-5, from step 11: fused
+    fitted 3 of 4 steps with one lr at counts 9..12, not index 1, the step before the drop; the
+    pooled searches for one lr took 300 s to fail; at count index + 11 foreach fits all four,
+    index 1 at ten times the others' lr.  (eps a guess, the decay none or estimated: a failing
+    fit costs ~0.1 s; with eps and the decay searched ~15 s a count, and most counts fail.)"""
+    for count in counts:
+        for impl, b2, _ in candidates:
+            if recipe(impl).impl == "fused":
+                continue
+            h, fits = Hyper(beta1=b1, beta2=b2), []
+            for sd in chosen:
+                fits.append(fit_step(sd, recipe(impl), capability, h, float(sd.index + count), numel, plain_only=True))
+                if fits[-1] is None:
+                    break
+            if fits[-1] is not None:
+                one_lr = _counts_from_fits(fits, b1, b2, built=count)
+                return Probe(not one_lr, all(f.decay.hi < 1.0 for f in fits), impl, one_lr or [count])
+    return None
 
 
 def _counts_from_fits(

@@ -579,6 +579,28 @@ def test_a_count_tie_without_the_decay_the_ridges_allow_down_to_none_is_found(tm
     assert ident._wd_floor(1e-30, 2.11e-5, recipe("fused", "cuda")) == 1e-30
 
 
+def test_a_late_step_schedule_fused_fits_without_its_first_step_is_refitted_on_the_bf16_paths(tmp_path):
+    """``identify_trials.py --draw cuda --seed 2``, case 16, recorded on the CPU: foreach, lr
+    3e-4 then 3e-5 from step 13, betas (0.95, 0.9999), eps 3e-5, from step 11 (here 940x12, 16
+    steps).  No path's steps fitted at count index + 1, so fused's were fitted with all three
+    unknown: 3 of 4 steps, the first (index 1, before the drop) left out, one lr at counts 9..12;
+    the searches for one lr then took 300 s to fail (525 s in all).  The for-loop's and foreach's
+    steps are now fitted again at those counts: at 11 every step fits, a schedule (47 s in all)."""
+    from adamw_audit import identify as ident
+    from emulation.recipes import recipe
+
+    lrs = ",".join(["3e-4"] * 12 + ["3e-5"] * 4)
+    args = ["--impl", "foreach", "--steps", "16", "--shape", "940x12", "--lr", lrs, "--betas", "0.95", "0.9999",
+            "--eps", "3e-5", "--seed", "792896651"]  # fmt: skip
+    steps, numel = sampled_steps(tmp_path, args, drop_first=10)
+    chosen = [steps[i] for i in sorted({0, 1, len(steps) // 2, len(steps) - 1})]
+    cands = [(recipe(impl).name, 0.9999, (0.9999, 0.9999)) for impl in ("forloop", "foreach", "fused")]
+    probe = ident._bf16_denominators_at(chosen, cands, 0.95, "avx512", numel, [9, 10, 11, 12])
+    assert probe is not None and probe.scheduled and probe.counts == [11]
+    assert probe.impl in (recipe("forloop").name, recipe("foreach").name)
+    assert ident._bf16_denominators_at(chosen, cands, 0.95, "avx512", numel, [9, 10, 12, 13]) is None
+
+
 @pytest.mark.parametrize(
     ("flags", "words"),
     [
