@@ -2383,10 +2383,11 @@ def _bf16_denominators_at(
     and foreach steps ``chosen`` again at count index + each: their bf16 denominators fit only
     near the true count, so every step fitting there is the count, with one lr or a schedule.
     Seen: CPU foreach, step schedule 3e-4 -> 3e-5 after index 1, eps 3e-5, from step 11: fused
-    fitted 3 of 4 steps with one lr at counts 9..12, not index 1, the step before the drop; the
-    pooled searches for one lr took 300 s to fail; at count index + 11 foreach fits all four,
-    index 1 at ten times the others' lr.  (eps a guess, the decay none or estimated: a failing
-    fit costs ~0.1 s; with eps and the decay searched ~15 s a count, and most counts fail.)"""
+    fitted 3 of 4 steps with one lr at counts 11..13 (9..12 on its first 16 steps), not index 1,
+    the step before the drop; the pooled searches for one lr took 300 s to fail; at count
+    index + 11 foreach fits all four, index 1 at ten times the others' lr.  (eps a guess, the
+    decay none or estimated: a failing fit costs ~0.1 s; with eps and the decay searched ~15 s
+    a count, and most counts fail.)"""
     for count in counts:
         for impl, b2, _ in candidates:
             if recipe(impl).impl == "fused":
