@@ -2392,9 +2392,9 @@ def _bf16_denominators_at(
         for impl, b2, _ in candidates:
             if recipe(impl).impl == "fused":
                 continue
-            h, fits = Hyper(beta1=b1, beta2=b2), []
+            rcp, h, fits = recipe(impl), Hyper(beta1=b1, beta2=b2), []
             for sd in chosen:
-                fits.append(fit_step(sd, recipe(impl), capability, h, float(sd.index + count), numel, plain_only=True))
+                fits.append(fit_step(sd, rcp, capability, h, float(sd.index + count), numel, plain_only=True))
                 if fits[-1] is None:
                     break
             if fits[-1] is not None:
@@ -4121,7 +4121,8 @@ def _schedule_other_offsets(
     # a count whose step sizes SAMPLE elements per step reject is out at a fraction of the cost
     few = {sd.index: _fewer_rows(sd, SAMPLE) for sd in steps}
     decayed = h.weight_decay != 0.0
-    found = {index: _kernel_decay(r, schedule, index, capability) if decayed else 1.0 for index in by_index}
+    # the decay factor each step's kernel got (a fit with a decay starts from it)
+    found = {index: _kernel_decay(r, schedule, index, capability) for index in by_index} if decayed else {}
 
     def fits_at(off: int, rows: dict[int, StepData], eps: float, decay: bool) -> list[StepFit] | None:
         """Each step's fit at count index + off, eps held: the step size alone at the decay
