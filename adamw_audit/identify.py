@@ -2,8 +2,9 @@
 
 Every hyper-parameter reaches a kernel as a float32 (or bf16) scalar, and each element's stored
 result is a monotone function of that scalar (a lerp weight, a decay factor, a step size...).  So
-for one scalar the values consistent with one element form an interval, found by bisection over
-the float32 bit patterns, and the values consistent with a whole recording are the intersection.
+for one scalar the values consistent with one element form an interval, found by a search over
+the float32 bit patterns (secant-guided, then bisection: :class:`_Crossings`), and the values
+consistent with a whole recording are the intersection.
 The search runs the recipes themselves with one scalar opened up (:func:`emulation.program.
 substitute`): no second implementation of any path.
 
@@ -49,7 +50,7 @@ import numpy as np
 
 from emulation import bits
 from emulation.cuda_powf import powf as device_powf
-from emulation.program import Bf16, Expr, Program, S, T, evaluate, fold, mul, neg, scalar_labels, substitute
+from emulation.program import Assign, Bf16, Expr, Program, S, T, evaluate, fold, mul, neg, scalar_labels, substitute
 from emulation.program import sub as subtract
 from emulation.recipes import Recipe, recipe
 from emulation.recipes.common import Hyper
@@ -199,11 +200,17 @@ def element_intervals(
     alone here).
 
     ``bc1`` (per element): the variable is an lr, a double that each element reads as its step's
-    float32 :func:`step_size` ``f32(lr / bc1)``.  The bisection runs over that step size (``bind``
+    float32 :func:`step_size` ``f32(lr / bc1)``.  The search runs over that step size (``bind``
     gets it), and low/high are float64 bit patterns of the lrs that give it (:func:`_lr_edges`).
     A float32 lr grid cannot stand in: no float32 lr may give every step's step size (seen: lr
     0.005, betas (0.5, 0.9999): f32(0.005/0.75) lies between the step sizes of the two float32
-    lrs nearest 0.005)."""
+    lrs nearest 0.005).
+
+    Each end is the first x (in float32 bit order) where a monotone test turns true: low, the
+    first whose result reaches the target; high + 1, the first past it.  :class:`_Crossings`
+    finds both, every element at once; any probe inside the bracket keeps the answer exact, so
+    where the result before its last bf16 rounding is smooth in x the probes go where a secant
+    puts the crossing."""
     n = target.size
     r = bits.ordered(target).astype(np.int64)
     name = program.outputs[output]
@@ -214,23 +221,11 @@ def element_intervals(
     vary = [k for k, v in at_lo.items() if at_hi.get(k) is not v]
     held = {k: v for k, v in at_lo.items() if k not in vary}
     folded, consts = fold(program, {**inputs, **held}, where, vary, [output])
-    # Two searches per element (first x at or past the target, first x past it) run as one
-    # evaluation of 2n elements: [elements 0..n-1 | the same again].  Every op is elementwise, so
-    # each half is bit-for-bit what n elements alone give, in half the evaluator's calls (identify
-    # on a fused 481x9 schedule: 38.7 -> 35.1 s; more where few elements are searched).
-    twice = lambda v: np.concatenate([v, v]) if np.ndim(v) == 1 and len(v) == n else v  # noqa: E731
-    consts2 = {k: twice(v) for k, v in consts.items()}
-    where2 = {k: twice(v) for k, v in where.items()}
+    folded, pre = _pre_rounding(folded, name)
+    probing = _Probing(folded, consts, where, bind, vary, n, name, pre, _f32_int(lo))
 
-    def out(xi: np.ndarray) -> np.ndarray:
-        """Result bits (ordered) of the 2n candidates ``xi``: the first n for elements 0..n-1, the
-        second n for them again."""
-        halves = bind(_int_f32(xi[:n])), bind(_int_f32(xi[n:]))
-        bound = {k: np.concatenate([np.broadcast_to(h[k], (n,)) for h in halves]) for k in vary}
-        env = evaluate(folded, {**consts2, **bound}, where2)
-        return bits.ordered(to_bits(env[name])).astype(np.int64)
-
-    o_lo, o_hi = np.split(out(np.concatenate([a0, b0])), 2)
+    o, p = probing.on([np.arange(n), np.arange(n)])([a0, b0])
+    o_lo, o_hi = o[:n], o[n:]
     direction = np.sign(o_hi - o_lo)
     flat = direction == 0
     s = np.where(flat, 1, direction)
@@ -238,17 +233,13 @@ def element_intervals(
     below = np.maximum(o_lo, o_hi) < r
     side = np.where(above, 1, np.where(below, -1, 0)) + np.where(flat & ~above & ~below & (o_lo != r), 1, 0)
 
-    # first half: the first x with s * (out(x) - r) >= 0 (the low end); second half: the first
-    # with > 0 (one past the high end).  Same range, so both halves settle on the same pass.
-    a, b = np.concatenate([a0, a0]), np.concatenate([b0, b0])
-    s2, r2, past = np.concatenate([s, s]), np.concatenate([r, r]), np.arange(2 * n) >= n
-    while np.any(a < b):
-        mid = (a + b) // 2
-        d = s2 * (out(mid) - r2)
-        cond = np.where(past, d > 0, d >= 0)
-        b = np.where(cond, mid, b)
-        a = np.where(cond, a, mid + 1)
-    lows, highs = a[:n], a[n:] - 1
+    # lanes 0..n-1: the first x with s * (out(x) - r) >= 0 (the low end); lanes n..2n-1: the
+    # first with > 0 (one past the high end)
+    crossings = _Crossings(
+        r, s, a0, b0, o_lo, o_hi, None if p is None else (p[:n], p[n:]), searched=~flat & (side == 0)
+    )
+    crossings.settle(probing)
+    lows, highs = crossings.first[:n], crossings.first[n:] - 1
     highs = np.where(s * (o_hi - r) <= 0, b0, highs)  # never past the target within range
     lows, highs = np.where(flat, a0, lows), np.where(flat, b0, highs)
     lows = np.where(side != 0, b0 + 1, lows)  # unreachable: an empty interval
@@ -256,6 +247,181 @@ def element_intervals(
     if bc1 is not None:
         lows, highs = _lr_edges(lows, highs, bc1)
     return lows, highs, side
+
+
+PRE = "__pre"
+
+
+def _pre_rounding(program: Program, name: str) -> tuple[Program, str | None]:
+    """``program`` with its assignment ``name = bf16(e)`` split into ``__pre = e`` and
+    ``name = bf16(__pre)`` (the same ops on the same operands: the same bits), and the name of
+    the float32 value before that rounding; None where ``name`` is not one bf16 rounding."""
+    at = [i for i, a in enumerate(program.assigns) if a.target == name]
+    if not at or not isinstance(program.assigns[at[0]].expr, Bf16):
+        return program, None
+    a = program.assigns[at[0]]
+    e = a.expr
+    if isinstance(e.x, T):
+        return program, e.x.name
+    split = (Assign(PRE, e.x, a.torch), Assign(name, Bf16(T(PRE), e.nan, e.where), a.torch))
+    assigns = program.assigns[: at[0]] + split + program.assigns[at[0] + 1 :]
+    return Program(program.name, program.source, program.inputs, assigns, program.outputs, program.notes), PRE
+
+
+class _Probing:
+    """Evaluations of ``folded`` (its output ``name`` rounded once from ``pre``, if not None) on
+    chosen elements, each at its own x: the search's one way to run the program.  Every op is
+    elementwise, so each element's result is bit-for-bit what it gives alone."""
+
+    def __init__(self, folded: Program, consts: dict, where: dict, bind: Callable, vary: list[str], n: int,
+                 name: str, pre: str | None, filler: int) -> None:  # fmt: skip
+        self.folded, self.consts, self.where, self.bind, self.vary = folded, consts, where, bind, vary
+        self.n, self.name, self.pre, self.filler = n, name, pre, filler
+
+    def on(self, sets: list[np.ndarray]) -> Callable[[list[np.ndarray]], tuple[np.ndarray, np.ndarray | None]]:
+        """``run(xs)`` for the element sets ``sets`` (each element at most once per set): x per
+        element of each set (float32 bit patterns); returns the outputs (ordered bf16 integers,
+        :func:`bits.ordered`) and the values before their last rounding (float64, or None),
+        set after set."""
+        n = self.n
+        idx = np.concatenate(sets)
+        chosen = lambda v: v[idx] if np.ndim(v) == 1 and len(v) == n else v  # noqa: E731
+        consts = {k: chosen(v) for k, v in self.consts.items()}
+        where = {k: chosen(v) for k, v in self.where.items()}
+
+        def run(xs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+            bound: dict[str, list[np.ndarray]] = {k: [] for k in self.vary}
+            full = np.full(n, self.filler, np.int64)
+            for e, x in zip(sets, xs, strict=True):
+                full[e] = x  # (elements outside ``e`` hold any x: their values are not read)
+                values = self.bind(_int_f32(full))
+                for k in self.vary:
+                    bound[k].append(np.broadcast_to(values[k], (n,))[e])
+            env = evaluate(self.folded, {**consts, **{k: np.concatenate(v) for k, v in bound.items()}}, where)
+            out = env[self.name].view(np.int32) >> 16  # a bf16 value's bits, sign extended
+            # sign-magnitude to an order-preserving integer (+0 and -0 both 0: bits.ordered)
+            out = np.where(out < 0, -(out & 0x7FFF), out).astype(np.int64)
+            return out, None if self.pre is None else np.asarray(env[self.pre], np.float64)
+
+        return run
+
+
+SECANT_MIN = 1 << 12
+"""Brackets (float32 bit patterns) narrower than this are bisected: there the value before the
+rounding moves by a few of its own ulps across the bracket, too coarse for a secant to place the
+crossing closer than bisection does."""
+SECANT_ROUNDS = 2
+"""Rounds of secant probes a search starts with, before it bisects."""
+
+
+class _Crossings:
+    """For 2n monotone tests at once (lane j < n: element j's ``s * (out - r) >= 0``; lane
+    n + j: its ``> 0``), the first float32 bit pattern x in [a0, b0) where each turns true
+    (b0 where none does): the ends of :func:`element_intervals`.
+
+    Invariant per lane: the answer lies in [a, b], the test is false at a - 1 (pattern x_f,
+    value p_f before the last rounding) and true at b (x_t, p_t).  Any probe in [a, b) keeps
+    it, so for a monotone test the answer is bisection's whatever the probes.  (Near a crossing
+    float32 rounding can make the test flicker for a few patterns; there any probe order finds
+    one of its flickers, bisection's another.)  A bisection probe halves the bracket.  A secant
+    round probes twice, delta either side of where the line through (x_f, p_f) and (x_t, p_t)
+    meets the rounding midpoint t (where the rounded output turns), delta the patterns that the
+    values' own rounding (2^-24 relative) moves that point: where the result is affine in x (an
+    lr, a decay factor: ``p = W*d - c*u``) the first round leaves ~2^(9..11) patterns for an
+    element that moves by an ulp or two (~15 evaluations in all, not ~31)."""
+
+    def __init__(self, r, s, a0, b0, o_lo, o_hi, p_ends, searched) -> None:
+        n = r.size
+        self.n = n
+        twice = lambda v: np.concatenate([v, v])  # noqa: E731
+        self.r, self.s, self.high = twice(r), twice(s), np.arange(2 * n) >= n
+        at_a0, at_b0 = (
+            self._test(twice(o_lo), self.s, self.r, self.high),
+            self._test(twice(o_hi), self.s, self.r, self.high),
+        )
+        # known at the ends: true at a0 -> a0; false at b0 -> none in range, b0
+        self.first = np.where(at_a0, twice(a0), twice(b0))
+        self.active = twice(searched) & ~at_a0 & at_b0
+        self.a0, self.b0 = twice(a0), twice(b0)
+        self.p_ends = None if p_ends is None else (twice(p_ends[0]), twice(p_ends[1]))
+
+    @staticmethod
+    def _test(out: np.ndarray, s: np.ndarray, r: np.ndarray, high: np.ndarray) -> np.ndarray:
+        return s * (out - r) >= high  # (integers: > 0 where high, >= 0 elsewhere)
+
+    def settle(self, probing: _Probing) -> None:
+        lane = np.nonzero(self.active)[0]  # (sorted: the low ends' lanes first)
+        a, b = self.a0[lane] + 1, self.b0[lane]
+        s, r, high = self.s[lane], self.r[lane], self.high[lane]
+        secant = self.p_ends is not None
+        if secant:
+            x_f, x_t, p_f, p_t = self.a0[lane], b, self.p_ends[0][lane], self.p_ends[1][lane]
+            nb = r + np.where(high, s, -s)  # r's neighbour the output leaves: below it, or above
+            t = (_ordered_value(r) + _ordered_value(nb)) / 2
+        # every lane's test is true at its b, on any evaluation (the same bits): a settled lane
+        # (a == b) probed again at mid = b stays as it is, with no mask
+        rounds, runs, n_low = 0, {}, int(np.searchsorted(lane, self.n))
+        while lane.size:
+            live = a < b
+            if not live.all():
+                self.first[lane[~live]] = a[~live]
+                if live.sum() * 2 <= live.size:  # compact: drop the settled lanes
+                    lane, a, b, s, r, high = (v[live] for v in (lane, a, b, s, r, high))
+                    if secant:
+                        x_f, x_t, p_f, p_t, t = (v[live] for v in (x_f, x_t, p_f, p_t, t))
+                    runs, n_low = {}, int(np.searchsorted(lane, self.n))
+                    if lane.size == 0:
+                        break
+            mid = (a + b) // 2
+            pair = secant and rounds < SECANT_ROUNDS
+            if pair:
+                u, v, use = self._secant(a, b, mid, x_f, x_t, p_f, p_t, t)
+                pair = bool(use.any())
+            rounds += 1
+            if pair not in runs:
+                sets = [lane[:n_low], lane[n_low:] - self.n]  # each element once per set
+                runs[pair] = probing.on(sets * 2 if pair else sets)
+            if not pair:
+                out, _ = runs[False]([mid[:n_low], mid[n_low:]])
+                ok = self._test(out, s, r, high)
+                b = np.where(ok, mid, b)
+                a = np.where(ok, a, mid + 1)
+                continue
+            out, p = runs[True]([u[:n_low], u[n_low:], v[:n_low], v[n_low:]])
+            m = lane.size
+            ok_u, ok_v = self._test(out[:m], s, r, high), self._test(out[m:], s, r, high)
+            # true at u -> [a, u]; at v only -> [u + 1, v]; at neither -> [v + 1, b]
+            caught, past = ~ok_u & ok_v, ~ok_u & ~ok_v
+            x_t = np.where(ok_u, u, np.where(caught, v, x_t))
+            p_t = np.where(ok_u, p[:m], np.where(caught, p[m:], p_t))
+            x_f = np.where(caught, u, np.where(past, v, x_f))
+            p_f = np.where(caught, p[:m], np.where(past, p[m:], p_f))
+            b = np.where(ok_u, u, np.where(caught, v, b))
+            a = np.where(caught, u + 1, np.where(past, v + 1, a))
+
+    @staticmethod
+    def _secant(a, b, mid, x_f, x_t, p_f, p_t, t):
+        """Per lane: the two probes of a secant round (u <= v), or mid twice where no secant is
+        trusted, and whether it is."""
+        with np.errstate(all="ignore"):
+            xf, xt = _int_f32(x_f).astype(np.float64), _int_f32(x_t).astype(np.float64)
+            g = xf + (t - p_f) * (xt - xf) / (p_t - p_f)
+            slope = np.abs(p_t - p_f) / (xt - xf)
+            # g's error from each value's rounding (2^-24 relative), in float32 patterns at g
+            delta = 4 * (np.abs(p_f) / (slope * g) + np.abs(p_t) / np.abs(p_t - p_f)) + 2
+            use = (b - a > SECANT_MIN) & np.isfinite(g) & np.isfinite(delta) & (g > xf) & (g < xt)
+            use &= delta < (b - a) / 8
+            at = np.where(use, g, xf).astype(np.float32).view(np.int32).astype(np.int64)
+            step = np.where(use, delta, 0).astype(np.int64)
+        return np.where(use, np.clip(at - step, a, b - 1), mid), np.where(use, np.clip(at + step, a, b - 1), mid), use
+
+
+def _ordered_value(k: np.ndarray) -> np.ndarray:
+    """The value (float64) of each ordered bf16 integer (:func:`bits.ordered`); NaN past Inf."""
+    mag = np.abs(k)
+    u = (np.minimum(mag, 0x7FC0) | np.where(k < 0, 0x8000, 0)).astype(np.uint16)
+    v = bits.widen(u).astype(np.float64)
+    return np.where(mag > 0x7F80, np.nan, v)
 
 
 def _value_of(i: int, lr: bool) -> float:
