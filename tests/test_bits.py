@@ -24,13 +24,18 @@ def test_widen_is_exact_and_matches_ml_dtypes():
     assert np.array_equal(ours.view(np.uint32), ref.view(np.uint32))
 
 
-def test_narrow_is_rne_like_ml_dtypes_on_every_tie_neighbourhood():
+def test_narrow_is_torch_s_bias_trick_on_every_tie_neighbourhood():
+    """torch's rounding, written out as c10 does (``(u + 0x7FFF + lsb) >> 16``), against
+    ``narrow`` (ml_dtypes' cast underneath) on every bf16 value's exact, tie and near-tie low
+    halves; NaN gets torch's fixed pattern, not the cast's."""
     x = _f32_patterns()
+    u = x.view(np.uint32)
+    torch_rne = ((u + np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16)).astype(np.uint16)
     ours = bits.narrow(x)
-    with np.errstate(invalid="ignore"):
-        ref = x.astype(ml_dtypes.bfloat16).view(np.uint16)
     finite = ~np.isnan(x)
-    assert np.array_equal(ours[finite], ref[finite])
+    assert np.array_equal(ours[finite], torch_rne[finite])
+    assert (ours[~finite] == bits.NAN_SCALAR).all() and (~finite).sum() > 0
+    assert np.array_equal(bits.narrow(x[finite]), torch_rne[finite])  # (no NaN: the cast alone)
 
 
 def test_ties_go_to_even():
