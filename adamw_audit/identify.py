@@ -255,7 +255,22 @@ PRE = "__pre"
 def _pre_rounding(program: Program, name: str) -> tuple[Program, str | None]:
     """``program`` with its assignment ``name = bf16(e)`` split into ``__pre = e`` and
     ``name = bf16(__pre)`` (the same ops on the same operands: the same bits), and the name of
-    the float32 value before that rounding; None where ``name`` is not one bf16 rounding."""
+    the float32 value before that rounding; None where ``name`` is not one bf16 rounding.
+    Cached by the program's identity (fold hands back the same folded program for the same
+    opened one: compiled once)."""
+    hit = _PRE_CACHE.get((id(program), name))
+    if hit is not None and hit[0] is program:
+        return hit[1]
+    if len(_PRE_CACHE) >= 256:
+        _PRE_CACHE.pop(next(iter(_PRE_CACHE)))
+    _PRE_CACHE[(id(program), name)] = (program, split := _split_rounding(program, name))
+    return split
+
+
+_PRE_CACHE: dict[tuple[int, str], tuple[Program, tuple[Program, str | None]]] = {}
+
+
+def _split_rounding(program: Program, name: str) -> tuple[Program, str | None]:
     at = [i for i, a in enumerate(program.assigns) if a.target == name]
     if not at or not isinstance(program.assigns[at[0]].expr, Bf16):
         return program, None
@@ -296,7 +311,8 @@ class _Probing:
                 full[e] = x  # (elements outside ``e`` hold any x: their values are not read)
                 values = self.bind(_int_f32(full))
                 for k in self.vary:
-                    bound[k].append(np.broadcast_to(values[k], (n,))[e])
+                    v = values[k]
+                    bound[k].append(v[e] if np.shape(v) == (n,) else np.broadcast_to(v, (n,))[e])
             env = evaluate(self.folded, {**consts, **{k: np.concatenate(v) for k, v in bound.items()}}, where)
             out = env[self.name].view(np.int32) >> 16  # a bf16 value's bits, sign extended
             # sign-magnitude to an order-preserving integer (+0 and -0 both 0: bits.ordered)

@@ -419,54 +419,94 @@ def fold(
     ``evaluate(program, {**inputs, **x}, positions)[p]`` for every output assignment ``p``: each
     folded value is the same op on the same float32 operands, computed once instead of at every
     call.  (identify's searches vary one or two scalars of the W update over dozens of calls; m,
-    v and their FMAs do not depend on them.)"""
+    v and their FMAs do not depend on them.)
+
+    Where to cut depends on ``program``, ``vary`` and ``outputs`` only, not on the arrays: that
+    plan (the folded program, each cut compiled) is made once per program and reused, so the
+    same folded program comes back, compiled once too (identify folds one opened program for
+    each of thousands of element searches)."""
     positions = positions or {}
-    varying = set(vary)
-    env = {k: v for k, v in inputs.items() if k not in varying}
+    folded, steps, reads_inputs, out_consts, kept = _fold_plan(program, tuple(vary), tuple(outputs))
+    env = {}
+    for name in reads_inputs:
+        env[name] = x = np.asarray(inputs[name])
+        if x.dtype != np.float32:
+            _check(x, T(name))  # (raises, naming the input)
     consts: dict[str, F32] = {}
+    with np.errstate(all="ignore"):  # IEEE results (inf, NaN) are data
+        for into_env, name, run in steps:
+            (env if into_env else consts)[name] = run(env, positions)
+    for name in out_consts:  # an output that reads none of ``vary``
+        consts[name] = env[name]
+    return folded, {k: consts[k] for k in kept}
+
+
+FoldPlan = tuple[Program, list[tuple[bool, str, Run]], tuple[str, ...], list[str], list[str]]
+_FOLD_CACHE: dict[tuple, tuple[Program, FoldPlan]] = {}
+
+
+def _fold_plan(program: Program, vary: tuple[str, ...], outputs: tuple[str, ...]) -> FoldPlan:
+    """:func:`fold`'s cuts for ``program``, cached by its identity (kept alive with the plan, so
+    an id is never reused while cached): the folded program, the steps that compute its
+    constants in order (into the environment: a non-varying assignment later cuts read; else a
+    constant), the inputs they read, the outputs that read no ``vary``, and the constants the
+    folded program keeps."""
+    key = (id(program), vary, outputs)
+    hit = _FOLD_CACHE.get(key)
+    if hit is not None and hit[0] is program:
+        return hit[1]
+    varying = set(vary)
+    steps: list[tuple[bool, str, Run]] = []
+    made: list[str] = []
+    produced: set[str] = set()
+    read: list[str] = []
 
     def reads_varying(e: Expr) -> bool:
         if isinstance(e, T):
             return e.name in varying
         return any(reads_varying(c) for c in e.children())
 
-    def value_of(e: Expr) -> F32:
-        names = tuple(sorted(set(_names(e))))
-        one = Program(program.name, program.source, names, (Assign(FOLDED, e, ""),), {})
-        return evaluate(one, {n: env[n] for n in names}, positions)[FOLDED]
+    def step(into_env: bool, name: str, e: Expr) -> None:
+        read.extend(n for n in _names(e) if n not in produced)
+        steps.append((into_env, name, _compiled(e, name, None)))
+        produced.add(name)
 
     def cut(e: Expr) -> Expr:
         if isinstance(e, S):
             return e
         if not reads_varying(e):
-            name = f"{FOLDED}{len(consts)}"
-            consts[name] = value_of(e)
+            name = f"{FOLDED}{len(made)}"
+            made.append(name)
+            step(False, name, e)
             return T(name)
         return _rebuilt(e, cut)  # (a T of a varying name stays itself)
 
     targets = [a.target for a in program.assigns]
     if len(set(targets)) < len(targets) or set(targets) & set(program.inputs):
         raise ValueError(f"{program.name}: fold needs each name assigned once")  # true of every recipe
-    kept: list[Assign] = []
+    kept_assigns: list[Assign] = []
     for a in program.assigns:
         if reads_varying(a.expr):
             varying.add(a.target)
-            kept.append(Assign(a.target, cut(a.expr), a.torch))
+            kept_assigns.append(Assign(a.target, cut(a.expr), a.torch))
         else:
-            env[a.target] = value_of(a.expr)
+            step(True, a.target, a.expr)
     wanted = {program.outputs[o] for o in outputs}
-    for name in wanted - varying:  # an output that reads none of ``vary``
-        consts[name] = env[name]
+    out_consts = [name for name in program.outputs.values() if name in wanted - varying]
     needed, assigns = set(wanted), []
-    for a in reversed(kept):
+    for a in reversed(kept_assigns):
         if a.target in needed:
             assigns.append(a)
             needed |= set(_names(a.expr))
     used = set().union(*(_names(a.expr) for a in assigns)) if assigns else set()
-    consts = {k: v for k, v in consts.items() if k in used or k in wanted}
-    reads = tuple(dict.fromkeys([*consts, *(n for n in vary if n in used)]))
+    kept = [k for k in [*made, *out_consts] if k in used or k in wanted]
+    reads = tuple(dict.fromkeys([*kept, *(n for n in vary if n in used)]))
     folded = Program(program.name, program.source, reads, tuple(reversed(assigns)), program.outputs, program.notes)
-    return folded, consts
+    plan = (folded, steps, tuple(dict.fromkeys(n for n in read if n not in varying)), out_consts, kept)
+    if len(_FOLD_CACHE) >= _CACHE_SIZE:
+        _FOLD_CACHE.pop(next(iter(_FOLD_CACHE)))
+    _FOLD_CACHE[key] = (program, plan)
+    return plan
 
 
 def _names(e: Expr) -> list[str]:

@@ -57,7 +57,8 @@ def test_forloop_program_reads_like_torch():
 def test_a_folded_program_gives_the_bits_of_the_whole_one(name):
     """``fold`` (identify's searches: what does not read the varied scalars is evaluated once) keeps
     every output bit for bit, on every recipe, with every pair of opened scalars varied, over all
-    65,536 bf16 patterns (NaN, Inf, +-0, subnormals) and a scalar tail in W, a shuffled copy in each other input."""
+    65,536 bf16 patterns (NaN, Inf, +-0, subnormals) and a scalar tail in W, a shuffled copy in each other input,
+    folded twice on different arrays (the second from the cached plan)."""
     rcp = CATALOG[name]
     capability = "cuda" if rcp.device == "cuda" else "avx512"
     prog = rcp.build(Hyper(weight_decay=0.1, amsgrad=True), 3.0, capability)
@@ -71,11 +72,15 @@ def test_a_folded_program_gives_the_bits_of_the_whole_one(name):
     for pair in [labels[i : i + 2] for i in range(0, len(labels), 2)]:
         vary = [f"__{label}" for label in pair]
         fixed = {k: np.full(every.size, v, np.float32) for k, v in scalars.items() if k not in vary}
-        folded, consts = fold(opened, {**inputs, **fixed}, where, vary, list(prog.outputs))
-        assert len(folded.assigns) < len(opened.assigns) or len(prog.assigns) <= 3  # something was folded
-        for trial in range(2):  # the kernel's values, then others
+        first = None
+        for trial in range(2):  # the kernel's values, then others, on other arrays (a cached plan)
+            arrays = {k: np.roll(v, 5 * trial) for k, v in inputs.items()}
+            folded, consts = fold(opened, {**arrays, **fixed}, where, vary, list(prog.outputs))
+            assert len(folded.assigns) < len(opened.assigns) or len(prog.assigns) <= 3  # something was folded
+            assert first is None or folded is first  # the same folded program (compiled once)
+            first = folded
             x = {k: np.full(every.size, scalars[k] * np.float32(1 + 0.37 * trial), np.float32) for k in vary}
-            whole = evaluate(opened, {**inputs, **fixed, **x}, where)
+            whole = evaluate(opened, {**arrays, **fixed, **x}, where)
             part = evaluate(folded, {**consts, **x}, where)
             for out in prog.outputs.values():
                 assert np.array_equal(whole[out].view(np.uint32), part[out].view(np.uint32)), (pair, out)
