@@ -293,11 +293,14 @@ class _Probing:
         self.folded, self.consts, self.where, self.bind, self.vary = folded, consts, where, bind, vary
         self.n, self.name, self.pre, self.filler = n, name, pre, filler
 
-    def on(self, sets: list[np.ndarray]) -> Callable[[list[np.ndarray]], tuple[np.ndarray, np.ndarray | None]]:
+    def on(
+        self, sets: list[np.ndarray], with_pre: bool = True
+    ) -> Callable[[list[np.ndarray]], tuple[np.ndarray, np.ndarray | None]]:
         """``run(xs)`` for the element sets ``sets`` (each element at most once per set): x per
         element of each set (float32 bit patterns); returns the outputs (ordered bf16 integers,
-        :func:`bits.ordered`) and the values before their last rounding (float64, or None),
-        set after set."""
+        :func:`bits.ordered`) and the values before their last rounding (float64; None without
+        ``pre`` or ``with_pre``), set after set."""
+        pre = self.pre if with_pre else None
         n = self.n
         idx = np.concatenate(sets)
         chosen = lambda v: v[idx] if np.ndim(v) == 1 and len(v) == n else v  # noqa: E731
@@ -306,10 +309,10 @@ class _Probing:
 
         def run(xs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
             bound: dict[str, list[np.ndarray]] = {k: [] for k in self.vary}
-            full = np.full(n, self.filler, np.int64)
+            full = np.full(n, self.filler, np.int32)
             for e, x in zip(sets, xs, strict=True):
                 full[e] = x  # (elements outside ``e`` hold any x: their values are not read)
-                values = self.bind(_int_f32(full))
+                values = self.bind(full.view(np.float32))
                 for k in self.vary:
                     v = values[k]
                     bound[k].append(v[e] if np.shape(v) == (n,) else np.broadcast_to(v, (n,))[e])
@@ -317,7 +320,7 @@ class _Probing:
             out = env[self.name].view(np.int32) >> 16  # a bf16 value's bits, sign extended
             # sign-magnitude to an order-preserving integer (+0 and -0 both 0: bits.ordered)
             out = np.where(out < 0, -(out & 0x7FFF), out).astype(np.int64)
-            return out, None if self.pre is None else np.asarray(env[self.pre], np.float64)
+            return out, None if pre is None else env[pre].astype(np.float64)
 
         return run
 
@@ -376,27 +379,29 @@ class _Crossings:
             t = (_ordered_value(r) + _ordered_value(nb)) / 2
         # every lane's test is true at its b, on any evaluation (the same bits): a settled lane
         # (a == b) probed again at mid = b stays as it is, with no mask
+        # (and keeps its answer: settled lanes are written out only when dropped)
         rounds, runs, n_low = 0, {}, int(np.searchsorted(lane, self.n))
-        while lane.size:
+        while True:
             live = a < b
-            if not live.all():
+            n_live = int(np.count_nonzero(live))
+            if n_live * 2 <= live.size:  # compact: drop the settled lanes
                 self.first[lane[~live]] = a[~live]
-                if live.sum() * 2 <= live.size:  # compact: drop the settled lanes
-                    lane, a, b, s, r, high = (v[live] for v in (lane, a, b, s, r, high))
-                    if secant:
-                        x_f, x_t, p_f, p_t, t = (v[live] for v in (x_f, x_t, p_f, p_t, t))
-                    runs, n_low = {}, int(np.searchsorted(lane, self.n))
-                    if lane.size == 0:
-                        break
+                if n_live == 0:
+                    break
+                lane, a, b, s, r, high = (v[live] for v in (lane, a, b, s, r, high))
+                if secant:
+                    x_f, x_t, p_f, p_t, t = (v[live] for v in (x_f, x_t, p_f, p_t, t))
+                runs, n_low = {}, int(np.searchsorted(lane, self.n))
             mid = (a + b) // 2
-            pair = secant and rounds < SECANT_ROUNDS
+            secant = secant and rounds < SECANT_ROUNDS
+            pair = secant
             if pair:
                 u, v, use = self._secant(a, b, mid, x_f, x_t, p_f, p_t, t)
                 pair = bool(use.any())
             rounds += 1
             if pair not in runs:
                 sets = [lane[:n_low], lane[n_low:] - self.n]  # each element once per set
-                runs[pair] = probing.on(sets * 2 if pair else sets)
+                runs[pair] = probing.on(sets * 2 if pair else sets, with_pre=pair)
             if not pair:
                 out, _ = runs[False]([mid[:n_low], mid[n_low:]])
                 ok = self._test(out, s, r, high)
