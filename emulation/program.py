@@ -493,6 +493,7 @@ def _fold_plan(program: Program, vary: tuple[str, ...], outputs: tuple[str, ...]
             step(True, a.target, a.expr)
     wanted = {program.outputs[o] for o in outputs}
     out_consts = [name for name in program.outputs.values() if name in wanted - varying]
+    read.extend(n for n in out_consts if n not in produced)  # (an output that is an input)
     needed, assigns = set(wanted), []
     for a in reversed(kept_assigns):
         if a.target in needed:

@@ -104,3 +104,14 @@ def test_a_cached_run_gives_the_bits_of_a_recorded_one(name):
         assert set(cached) == {a.target for a in prog.assigns} | set(prog.inputs)
         for a in prog.assigns:
             assert np.array_equal(cached[a.target].view(np.uint32), recorded[a.target].view(np.uint32)), a.target
+
+
+def test_fold_keeps_an_output_that_is_an_input_and_reads_no_varied_name():
+    """An output that is an input tensor itself (no assignment) comes back as a constant of the
+    folded program, from the arrays of this call (a cached plan reads it again each time)."""
+    assigns = (Assign("y", Bf16(mul(T("b"), T("__x"))), ""),)
+    program = Program("t", "test", ("a", "b", "__x"), assigns, {"param": "y", "exp_avg": "a"})
+    for value in (1.0, 2.0):
+        arrays = {"a": np.full(3, value, np.float32), "b": np.ones(3, np.float32)}
+        folded, consts = fold(program, arrays, None, ["__x"], ["param", "exp_avg"])
+        assert folded.inputs == ("__fold0", "a", "__x") and (consts["a"] == value).all()
