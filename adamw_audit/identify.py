@@ -271,6 +271,7 @@ _PRE_CACHE: dict[tuple[int, str], tuple[Program, tuple[Program, str | None]]] = 
 
 
 def _split_rounding(program: Program, name: str) -> tuple[Program, str | None]:
+    """:func:`_pre_rounding`, uncached (an operand already a tensor is its own pre-rounding value)."""
     at = [i for i, a in enumerate(program.assigns) if a.target == name]
     if not at or not isinstance(program.assigns[at[0]].expr, Bf16):
         return program, None
