@@ -50,7 +50,21 @@ import numpy as np
 
 from emulation import bits
 from emulation.cuda_powf import powf as device_powf
-from emulation.program import Assign, Bf16, Expr, Program, S, T, evaluate, fold, mul, neg, scalar_labels, substitute
+from emulation.program import (
+    Assign,
+    Bf16,
+    Expr,
+    Program,
+    S,
+    T,
+    by_identity,
+    evaluate,
+    fold,
+    mul,
+    neg,
+    scalar_labels,
+    substitute,
+)
 from emulation.program import sub as subtract
 from emulation.recipes import Recipe, recipe
 from emulation.recipes.common import Hyper
@@ -258,16 +272,10 @@ def _pre_rounding(program: Program, name: str) -> tuple[Program, str | None]:
     the float32 value before that rounding; None where ``name`` is not one bf16 rounding.
     Cached by the program's identity (fold hands back the same folded program for the same
     opened one: compiled once)."""
-    hit = _PRE_CACHE.get((id(program), name))
-    if hit is not None and hit[0] is program:
-        return hit[1]
-    if len(_PRE_CACHE) >= 256:
-        _PRE_CACHE.pop(next(iter(_PRE_CACHE)))
-    _PRE_CACHE[(id(program), name)] = (program, split := _split_rounding(program, name))
-    return split
+    return by_identity(_PRE_CACHE, program, (name,), lambda: _split_rounding(program, name))
 
 
-_PRE_CACHE: dict[tuple[int, str], tuple[Program, tuple[Program, str | None]]] = {}
+_PRE_CACHE: dict[tuple, tuple[Program, tuple[Program, str | None]]] = {}
 
 
 def _split_rounding(program: Program, name: str) -> tuple[Program, str | None]:
@@ -318,9 +326,7 @@ class _Probing:
                     v = values[k]
                     bound[k].append(v[e] if np.shape(v) == (n,) else np.broadcast_to(v, (n,))[e])
             env = evaluate(self.folded, {**consts, **{k: np.concatenate(v) for k, v in bound.items()}}, where)
-            out = env[self.name].view(np.int32) >> 16  # a bf16 value's bits, sign extended
-            # sign-magnitude to an order-preserving integer (+0 and -0 both 0: bits.ordered)
-            out = np.where(out < 0, -(out & 0x7FFF), out).astype(np.int64)
+            out = bits.ordered(to_bits(env[self.name])).astype(np.int64)
             return out, None if pre is None else env[pre].astype(np.float64)
 
         return run
@@ -377,7 +383,7 @@ class _Crossings:
         if secant:
             x_f, x_t, p_f, p_t = self.a0[lane], b, self.p_ends[0][lane], self.p_ends[1][lane]
             nb = r + np.where(high, s, -s)  # r's neighbour the output leaves: below it, or above
-            t = (_ordered_value(r) + _ordered_value(nb)) / 2
+            t = (bits.ordered_value(r) + bits.ordered_value(nb)) / 2
         # every lane's test is true at its b, on any evaluation (the same bits): a settled lane
         # (a == b) probed again at mid = b stays as it is, with no mask
         # (and keeps its answer: settled lanes are written out only when dropped)
@@ -436,14 +442,6 @@ class _Crossings:
             at = np.where(use, g, xf).astype(np.float32).view(np.int32).astype(np.int64)
             step = np.where(use, delta, 0).astype(np.int64)
         return np.where(use, np.clip(at - step, a, b - 1), mid), np.where(use, np.clip(at + step, a, b - 1), mid), use
-
-
-def _ordered_value(k: np.ndarray) -> np.ndarray:
-    """The value (float64) of each ordered bf16 integer (:func:`bits.ordered`); NaN past Inf."""
-    mag = np.abs(k)
-    u = (np.minimum(mag, 0x7FC0) | np.where(k < 0, 0x8000, 0)).astype(np.uint16)
-    v = bits.widen(u).astype(np.float64)
-    return np.where(mag > 0x7F80, np.nan, v)
 
 
 def _value_of(i: int, lr: bool) -> float:

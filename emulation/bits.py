@@ -107,6 +107,13 @@ def ordered(bits: U16) -> npt.NDArray[np.int32]:
     return np.where(b & 0x8000, -magnitude, magnitude)
 
 
+def ordered_value(k: npt.NDArray[np.integer]) -> npt.NDArray[np.float64]:
+    """The value (float64) of each :func:`ordered` integer (0 -> +0); NaN past +/-Inf."""
+    mag = np.abs(k)
+    u = (np.where(mag > 0x7F80, 0x7FC0, mag) | np.where(k < 0, 0x8000, 0)).astype(np.uint16)  # (a quiet NaN)
+    return np.where(mag > 0x7F80, np.nan, widen(u).astype(np.float64))
+
+
 def ulp_distance(a: U16, b: U16) -> npt.NDArray[np.int32]:
     """Signed ulp distance a - b between bf16 bit patterns (0 for +0 vs -0)."""
     return ordered(a) - ordered(b)

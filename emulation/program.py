@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -49,6 +49,7 @@ F32 = npt.NDArray[np.float32]
 Via = Literal["f32", "bf16"]
 NanRule = Literal["scalar", "vector", "cuda", "payload", "position", "position-payload"]
 Positions = Mapping[str, npt.NDArray[np.bool_]]
+T_ = TypeVar("T_")
 
 
 @dataclass(frozen=True)
@@ -341,21 +342,32 @@ def _compiled(e: Expr, path: str, nodes: dict[str, F32] | None) -> Run:
     return recorded
 
 
-_CACHE: dict[int, tuple[Program, list[tuple[str, Run]]]] = {}
 _CACHE_SIZE = 256
 
 
-def _program_runs(program: Program) -> list[tuple[str, Run]]:
-    """``program``'s assignments compiled (:func:`_compiled`), cached by identity (the program
-    kept alive with them, so an id is never reused while cached)."""
-    hit = _CACHE.get(id(program))
-    if hit is not None:  # (the cached program is alive: its id is not another's)
+def by_identity(cache: dict, owner: object, key: tuple, make: Callable[[], T_]) -> T_:
+    """``make()`` cached in ``cache`` under ``owner``'s identity and ``key``, ``owner`` kept
+    alive with the value (so its id is never another object's while cached); the oldest entry
+    goes past _CACHE_SIZE.  The evaluator's compiled programs, fold's plans and identify's
+    pre-rounding splits are cached this way (immutable programs, reused by identity)."""
+    hit = cache.get((id(owner), *key))
+    if hit is not None and hit[0] is owner:
         return hit[1]
-    runs = [(a.target, _compiled(a.expr, a.target, None)) for a in program.assigns]
-    if len(_CACHE) >= _CACHE_SIZE:
-        _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[id(program)] = (program, runs)
-    return runs
+    value = make()
+    if len(cache) >= _CACHE_SIZE:
+        cache.pop(next(iter(cache)))
+    cache[(id(owner), *key)] = (owner, value)
+    return value
+
+
+_CACHE: dict[tuple, tuple[Program, list[tuple[str, Run]]]] = {}
+
+
+def _program_runs(program: Program) -> list[tuple[str, Run]]:
+    """``program``'s assignments compiled (:func:`_compiled`), cached by identity."""
+    return by_identity(
+        _CACHE, program, (), lambda: [(a.target, _compiled(a.expr, a.target, None)) for a in program.assigns]
+    )
 
 
 def evaluate(
@@ -446,15 +458,14 @@ _FOLD_CACHE: dict[tuple, tuple[Program, FoldPlan]] = {}
 
 
 def _fold_plan(program: Program, vary: tuple[str, ...], outputs: tuple[str, ...]) -> FoldPlan:
-    """:func:`fold`'s cuts for ``program``, cached by its identity (kept alive with the plan, so
-    an id is never reused while cached): the folded program, the steps that compute its
-    constants in order (into the environment: a non-varying assignment later cuts read; else a
-    constant), the inputs they read, the outputs that read no ``vary``, and the constants the
-    folded program keeps."""
-    key = (id(program), vary, outputs)
-    hit = _FOLD_CACHE.get(key)
-    if hit is not None and hit[0] is program:
-        return hit[1]
+    """:func:`fold`'s cuts for ``program`` (cached by its identity, :func:`by_identity`): the
+    folded program, the steps that compute its constants in order (into the environment: a
+    non-varying assignment later cuts read; else a constant), the inputs they read, the outputs
+    that read no ``vary``, and the constants the folded program keeps."""
+    return by_identity(_FOLD_CACHE, program, (vary, outputs), lambda: _plan_fold(program, vary, outputs))
+
+
+def _plan_fold(program: Program, vary: tuple[str, ...], outputs: tuple[str, ...]) -> FoldPlan:
     varying = set(vary)
     steps: list[tuple[bool, str, Run]] = []
     made: list[str] = []
@@ -503,11 +514,7 @@ def _fold_plan(program: Program, vary: tuple[str, ...], outputs: tuple[str, ...]
     kept = [k for k in [*made, *out_consts] if k in used or k in wanted]
     reads = tuple(dict.fromkeys([*kept, *(n for n in vary if n in used)]))
     folded = Program(program.name, program.source, reads, tuple(reversed(assigns)), program.outputs, program.notes)
-    plan = (folded, steps, tuple(dict.fromkeys(n for n in read if n not in varying)), out_consts, kept)
-    if len(_FOLD_CACHE) >= _CACHE_SIZE:
-        _FOLD_CACHE.pop(next(iter(_FOLD_CACHE)))
-    _FOLD_CACHE[key] = (program, plan)
-    return plan
+    return folded, steps, tuple(dict.fromkeys(n for n in read if n not in varying)), out_consts, kept
 
 
 def _names(e: Expr) -> list[str]:

@@ -102,3 +102,13 @@ def test_exact_printing():
     assert bits.exact_str(2.0**-133) == "1*2^-133"
     assert bits.exact_str(float("nan")) == "NaN" and bits.exact_str(-0.0) == "-0"
     assert bits.bits_str(0x3F80) == "0|01111111|0000000"
+
+
+def test_ordered_value_inverts_ordered_on_every_bf16_pattern():
+    """Every non-NaN bf16 pattern back to its value through its ordered integer (-0 -> +0)."""
+    b = bits.all_bf16_bits()
+    with np.errstate(invalid="ignore"):  # (signalling NaN patterns)
+        x = bits.widen(b).astype(np.float64)
+    back = bits.ordered_value(bits.ordered(b).astype(np.int64))
+    keep = ~np.isnan(x)
+    assert np.array_equal(back[keep], x[keep] + 0.0) and np.isnan(back[~keep]).all()
