@@ -39,6 +39,7 @@ out as the whole interval that stays consistent, not as a guess.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import math
 import re
@@ -1609,15 +1610,30 @@ SCAN_TRIES = 12
 """Surviving counts tried with a full pooled fit, in increasing order."""
 
 
+_BC2_CACHE: dict[tuple, tuple[Recipe, dict[int, float]]] = {}
+BC2_TABLES = 16
+"""bc2_sqrt tables kept (recipe, capability, beta2), the oldest dropped first."""
+
+
 def _bc2_sqrt_by_count(rcp: Recipe, capability: str, h: Hyper, counts: range) -> dict[int, float]:
     """The kernel value of ``bc2_sqrt`` at each step count in ``counts`` (read from the recipe's
     own programs), stopping after the first count where it is 1.0 in float32: from there on every
-    count builds the same program."""
+    count builds the same program.
+
+    Each value is built once per recipe, capability and beta2 (a program per count: the count
+    scans ask for the same thousands of counts at every eps guess and path, 90 of 214 s of one
+    late-window search).  bc2_sqrt = sqrt(1 - beta2^count) reads beta2 and the count alone, so
+    lr, eps, beta1 and the decay are left out of the key (test_identify checks every recipe)."""
+    plain = replace(h, lr=1.0, weight_decay=0.0, eps=1e-8, beta1=0.9)
+    while len(_BC2_CACHE) >= BC2_TABLES:  # (a deep scan's table holds up to SCAN_LIMIT counts)
+        _BC2_CACHE.pop(next(iter(_BC2_CACHE)))
+    known = by_identity(_BC2_CACHE, rcp, (capability, plain), dict)
     out: dict[int, float] = {}
-    plain = replace(h, lr=1.0, weight_decay=0.0)
     for count in counts:
-        scalars = scalar_labels(rcp.build(plain, float(count), capability))
-        out[count] = float(scalars[_bc2_label(scalars)].kernel_value)
+        if count not in known:
+            scalars = scalar_labels(rcp.build(plain, float(count), capability))
+            known[count] = float(scalars[_bc2_label(scalars)].kernel_value)
+        out[count] = known[count]
         if out[count] == 1.0:
             break
     return out
@@ -2791,6 +2807,33 @@ def _decay_binding(conv_decay: Callable | None, lr: np.ndarray, wd: float | np.n
     return {"__d": conv_decay(1 - lr * np.asarray(wd, np.float64))}
 
 
+C_BRACKETS = ((1 - 1e-3, 1 + 1e-3), (1 - 1e-2, 1 + 1e-2), (0.9, 1.1), (0.5, 2.0), (1 / 8, 8.0), (2.0**-10, 2.0**10))
+"""The brackets :func:`_unclipped` searches in turn, as factors of a fit's step-size interval."""
+
+
+def _unclipped(search: Callable[[float, float], Interval | None], near: Interval) -> Interval | None:
+    """The step-size interval ``search(lo, hi)`` finds in the narrowest bracket around ``near``
+    that holds it.  An element's W is monotone in c only while bf16(p * d(c)) holds still: near
+    the fit's c first (d barely moves), then wider brackets.  An interval that reaches an end of
+    its bracket was cut there, not by the bits (seen: CUDA fused cosine, wd 0.3, eps 2e-4, a
+    held hint's point c: lr [6.786e-7, 6.814e-7] reported, every lr in [6.72e-7, 6.89e-7]
+    replays, the truth 6.7528e-7 among them): the next bracket is searched, and its answer kept
+    where it holds the one before (else that one, the widest the monotone search can vouch
+    for).  None: no bracket holds a c every element allows."""
+    found: Interval | None = None
+    for below, above in C_BRACKETS:
+        lo, hi = near.lo * below, near.hi * above
+        iv = search(lo, hi)
+        if iv is None or (found is not None and not (iv.lo <= found.lo and found.hi <= iv.hi)):
+            if found is not None:
+                return found
+            continue
+        found = iv
+        if _value_of(_f32_int(lo), False) < iv.lo and iv.hi < _value_of(_f32_int(hi), False):
+            return iv
+    return found
+
+
 def _coupled_schedule(
     steps: list[StepData],
     fits: list[StepFit],
@@ -2854,12 +2897,7 @@ def _coupled_schedule(
             def bind(x: np.ndarray, e=e, bc1=bc1, conv_decay=conv_decay) -> dict[str, np.ndarray]:
                 return {"__e": e, "__c": x, **_decay_binding(conv_decay, x.astype(np.float64) * float(bc1), wd)}
 
-            # An element's W is monotone in c only while bf16(p * d(c)) holds still: near the
-            # fit's c first (d barely moves), then a wide range (the fit's c may be biased)
-            for lo, hi in ((c_near.lo * (1 - 1e-3), c_near.hi * (1 + 1e-3)), (c_near.lo / 2, c_near.hi * 2)):
-                iv = scalar_interval(opened, inputs, where, "param", target, bind, lo, hi)
-                if iv is not None:
-                    break
+            iv = _unclipped(functools.partial(scalar_interval, opened, inputs, where, "param", target, bind), c_near)
             if iv is None:
                 return None
             lrs.append(_lrs_of(iv, bc1))

@@ -700,6 +700,59 @@ def test_a_cuda_fused_schedule_with_a_visible_decay_is_identified(tmp_path, caps
     assert out["lr"] == [float(f"{x:.4g}") for x in lrs[1:]]
 
 
+def test_a_held_schedule_s_lr_intervals_are_not_cut_at_the_search_bracket(tmp_path):
+    """CUDA fused cosine from 2e-5, betas (0.95, 0.9999), eps 2e-4, wd 0.3, 334x20 (a
+    cuda-fused trial): the larger sample held the smaller one's values (lr 6.8e-7 at index 15)
+    and searched each step size within 0.1% of them; the interval reached that bracket's ends,
+    [6.786e-7, 6.814e-7], and left out the truth 6.7528e-7 (every lr in [6.72e-7, 6.89e-7]
+    replays).  Each interval now holds its step's true lr."""
+    import math as m
+
+    from adamw_audit.identify import Hint, _finite_rows, _held_schedule, _sample_steps
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    lrs = [max(2e-5 * 0.5 * (1 + m.cos(m.pi * t / 17)), 2e-8) for t in range(17)]
+    hyper = Hyper(beta1=0.95, beta2=0.9999, eps=2e-4, weight_decay=0.3)
+    path = emulated_fused_cuda(tmp_path, lrs, hyper, (334, 20), 17, seed=1000302365)
+    # the smaller sample's lrs
+    reported = [1.98e-05, 1.931e-05, 1.849e-05, 1.74e-05, 1.604e-05, 1.447e-05, 1.273e-05, 1.092e-05, 9.07e-06,
+                7.26e-06, 5.55e-06, 3.974e-06, 2.61e-06, 1.5e-06, 6.8e-07, 1.7e-07]  # fmt: skip
+    reported = dict(enumerate(reported, start=1))
+    hint = Hint("torch-2.11-2.13-cuda-fused", 1, "schedule", 2e-4, 0.3, reported)
+    with open_recording(path) as rec:
+        steps = _finite_rows(_sample_steps(rec, rec.numel, np.random.default_rng(0)))
+        held = _held_schedule(steps, hint, recipe(hint.impl), "cuda", Hyper(beta1=0.95, beta2=0.9999), rec.numel)
+    assert held is not None
+    lr_ridge = held[2]
+    assert [inside(lr, iv) for lr, iv in zip(lrs[1:], lr_ridge, strict=True)] == [True] * 16
+    assert not inside(6.7528e-7 * (1 - 1e-3), (6.8e-7 * (1 - 1e-3), 6.8e-7 * (1 + 1e-3)))  # (outside the old bracket)
+
+
+def test_unclipped_widens_a_bracket_the_interval_reached():
+    """:func:`_unclipped` on a monotone search whose true interval is [1, 3] (the fit's point
+    2.9): the brackets widen until neither end is cut; a wider bracket that finds nothing, or
+    an interval not holding the narrower one's, leaves the narrower one."""
+    from adamw_audit.identify import Interval, _unclipped
+
+    def search(lo: float, hi: float, truth=(1.0, 3.0)) -> Interval | None:
+        lo_, hi_ = max(lo, truth[0]), min(hi, truth[1])
+        return Interval(float(np.float32(lo_)), float(np.float32(hi_))) if lo_ <= hi_ else None
+
+    assert _unclipped(search, Interval(2.9, 2.9)) == Interval(1.0, 3.0)
+    assert _unclipped(search, Interval(2.0, 2.0)) == Interval(1.0, 3.0)
+    calls = []
+
+    def lost(lo: float, hi: float) -> Interval | None:  # a wide bracket the search loses its way in
+        calls.append((lo, hi))
+        return search(lo, hi) if hi - lo < 0.1 else None
+
+    got = _unclipped(lost, Interval(2.0, 2.0))
+    assert got is not None and got.lo == float(np.float32(2.0 * (1 - 1e-2))) and len(calls) == 3
+    assert _unclipped(search, Interval(1e4, 1e4)) is None  # (the truth past 2^-10 of the fit: beyond every bracket)
+
+
 def test_the_simplest_weight_decay_along_the_ridge_is_reported(tmp_path, capsys):
     """CUDA fused, lr 0.01, wd 0.3, beta1 0.8, 257x9: the decay's slice at the lr found gave wd
     0.29994 (it replays too); the ridge's interval [0.29979, 0.30008] holds 0.3, which does."""
@@ -2101,3 +2154,29 @@ def test_the_eps_a_scan_found_is_tried_with_the_one_digit_values_near_it(tmp_pat
     assert found is not None
     lr, eps = found[0], found[1]
     assert inside(2e-5, (lr.lo, lr.hi)) and inside(2e-4, (eps.lo, eps.hi))
+
+
+def test_the_bc2_sqrt_table_is_the_programs_own_at_any_eps_beta1_and_decay():
+    """The count scans' bc2_sqrt table is built once per recipe, capability and beta2: on every
+    recipe identify searches, each count's value equals the one read from the program built with
+    the search's own eps, beta1, lr and decay, and a second call answers from the table."""
+    from adamw_audit import identify as ident
+    from emulation.program import scalar_labels
+    from emulation.recipes import CATALOG
+    from emulation.recipes.common import Hyper
+
+    for rcp in CATALOG.values():
+        if rcp.impl == "seed":
+            continue
+        for capability in ("cuda",) if rcp.device == "cuda" else ("avx512", "default"):
+            for h in (Hyper(beta2=0.95, eps=1e-3, beta1=0.5, lr=0.3, weight_decay=0.1), Hyper(beta2=0.95)):
+                table = ident._bc2_sqrt_by_count(rcp, capability, h, range(1, 30))
+                for count, value in table.items():
+                    labels = scalar_labels(rcp.build(h, float(count), capability))
+                    assert value == float(labels[ident._bc2_label(labels)].kernel_value), (rcp.name, count)
+            ident._BC2_CACHE.clear()
+            ident._bc2_sqrt_by_count(rcp, capability, Hyper(beta2=0.95), range(1, 30))
+            kept = next(iter(ident._BC2_CACHE.values()))[1]
+            kept[7] = -1.0  # a value only the table holds: the next call must read it there
+            assert ident._bc2_sqrt_by_count(rcp, capability, Hyper(beta2=0.95, eps=1e-5), range(7, 8)) == {7: -1.0}
+            ident._BC2_CACHE.clear()
