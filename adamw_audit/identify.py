@@ -809,6 +809,7 @@ NEAR_BETA_ULPS = 64
 where the pair found conveys from no one beta."""
 PROBE = 2048  # elements a joint bisection probes
 ENDGAME = 256  # bit patterns left in a joint bisection from which every move is measured
+STEPPED_SPAN = 1 << 17  # the same for a d whose product is rounded to bf16 (joint_interval's ``stepped``)
 OCTAVE_F32 = 1 << 23  # float32 bit patterns in an octave: how far the count scan's eps bisection measures
 EPS_GUESSES = (1e-8, 1e-6, 1e-12, 1e-10, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 
@@ -854,6 +855,7 @@ def joint_interval(
     third: tuple[np.ndarray, np.ndarray, list[int]] | None = None,
     measure: bool | None = None,
     ended: list[float] | None = None,
+    stepped: bool = False,
 ) -> tuple[Interval, np.ndarray] | None:
     """Two scalars that trade off: a value of ``d`` and the interval of ``c`` that go with it.
 
@@ -874,7 +876,12 @@ def joint_interval(
     that cannot tell (for a d that reaches the kernel as bf16, next to bf16 denominators, where
     the intervals move in steps and the model misleads: seen, foreach, eps 2e-4 steered to
     3.6e-4).  ``ended``: where no d is found, the last d probed is appended (where the bisection
-    lost its way: the caller may try the simple values near it)."""
+    lost its way: the caller may try the simple values near it).  ``stepped``: d scales a value
+    the program rounds to bf16 before the rest reads it (the for-loop's and foreach's
+    ``param.mul_(1 - lr*wd)``), so bf16(p*d) moves in steps of 2^-8..2^-7 of p: within
+    STEPPED_SPAN bit patterns of d (2^-7 relative) each element's c interval jumps rather than
+    slides, and every move is measured there (seen: for-loop, wd 0.3, eps 2e-4, the model sent
+    d up from 0.99707 with the answer [0.997024, 0.997041] below)."""
     n = target.size
     measure = _rounds_to_bf16(conv_d) if measure is None else measure
     # the bisection probes a fixed subsample; the answer is checked on every element
@@ -956,7 +963,7 @@ def joint_interval(
             # on the pair alone (two elements: cheap), a few bisection widths either side; for any
             # scalar in the last ENDGAME values (the model's slopes differ by less than the
             # rounding there: seen, fused decay 0.99985, sent from a gap of 14 ulps the wrong way)
-            if measure or b - a < ENDGAME:
+            if measure or b - a < ENDGAME or (stepped and b - a < STEPPED_SPAN):
                 step = max(1, (b - a) // 8)
                 pair = rows[[i, j]]
                 at_up, at_down = min(mid + step, b), max(mid - step, a)
@@ -983,14 +990,17 @@ def joint_interval(
     return None
 
 
-def _joint_step_and_decay(sd, opened, inputs, where, target, e, conv_decay, h: Hyper, step: float):
-    """Step size c and decay d of W[t] ~ p*d - c*q (q = m/denom): c moves with d at p/q."""
-    p, q, _c_est = _ls_terms(sd, h, step)
+def _joint_step_and_decay(
+    sd, opened, inputs, where, target, e, conv_decay, h: Hyper, step: float, stepped: bool = False
+):  # fmt: skip
+    """Step size c and decay d of W[t] ~ p*d - c*q (q = m/denom at the eps ``e`` held): c moves
+    with d at p/q.  ``stepped``: p*d is rounded to bf16 (:func:`joint_interval`)."""
+    p, q, _c_est = _ls_terms(sd, h, step, e.astype(np.float64))
     with np.errstate(all="ignore"):
         slope = np.where(q != 0, p / q, 0.0)
     found = joint_interval(
         opened, inputs, where, "param", target, {"__e": e}, "__c", (1e-30, 1e3),
-        "__d", DECAY_RANGE, conv_decay, slope, np.sign(p),
+        "__d", DECAY_RANGE, conv_decay, slope, np.sign(p), stepped=stepped,
     )  # fmt: skip
     return found if found is not None else (None, None)
 
@@ -1069,11 +1079,13 @@ def _ls_columns(sd: StepData, h: Hyper, step: float) -> tuple[np.ndarray, np.nda
         return p, dw, m, np.sqrt(np.maximum(v, 0) / (1 - h.beta2**step))
 
 
-def _ls_terms(sd: StepData, h: Hyper, step: float) -> tuple[np.ndarray, np.ndarray, float]:
+def _ls_terms(
+    sd: StepData, h: Hyper, step: float, eps: float | np.ndarray = 1e-8
+) -> tuple[np.ndarray, np.ndarray, float]:
     """p, q = m/(sqrt(v/bc2) + eps) from the recorded bf16 values, and the least-squares step size."""
     p, dw, m, s = _ls_columns(sd, h, step)
     with np.errstate(all="ignore"):
-        q = m / (s + 1e-8)
+        q = m / (s + eps)
     a = np.stack([p, q], axis=1)
     ok = np.all(np.isfinite(a), axis=1) & np.isfinite(dw)
     if ok.sum() < 2:
@@ -1242,7 +1254,9 @@ def fit_step(
         # earlier step's decay and eps missed: only at its eps, then all three unknown)
         for guess in e_hint if d_hint is not None and e_hint else guesses:
             e = conv_eps(full(guess))
-            c, d = _joint_step_and_decay(sd, opened, inputs, where, target, e, conv_decay, h, step)
+            c, d = _joint_step_and_decay(
+                sd, opened, inputs, where, target, e, conv_decay, h, step, stepped=rcp.impl != "fused"
+            )
             if c is not None:
                 break
     if c is None and d_hint is None and not eps_held:  # no guess is eps, and a decay: step size and eps at the estimate

@@ -642,6 +642,30 @@ def test_states_kept_in_float32_are_named(tmp_path, capsys):
     assert err.count("\n") == 1 and "float32 (or wider) exp_avg" in err and "beta1 = 0.9" in err
 
 
+def test_a_decayed_step_whose_product_rounds_to_bf16_is_fitted_at_the_true_count(tmp_path):
+    """For-loop cosine from 0.0246, eps 2e-4, wd 0.3, 1-D 127, from step 9 (late-decay trial 1 of seed 53:
+    no answer in 400 s).  The scan with eps searched kept count 9, but the first step's joint
+    search of step size and decay failed there: ``param.mul_(1 - lr*wd)`` rounds p*d to bf16,
+    so near the answer each element's step-size interval jumps with d, and the slope model sent
+    the bisection up from d = 0.99707, the answer [0.997024, 0.997041] below.  Measured moves
+    find it; every interval holds the truth."""
+    from adamw_audit.identify import fit_step
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+
+    lrs = [0.024599068523879587 * 0.5 * (1 + math.cos(math.pi * t / 16)) for t in range(16)]
+    args = ["--impl", "forloop", "--steps", "16", "--shape", "127", "--lr", ",".join(map(repr, lrs))]
+    steps, numel = sampled_steps(
+        tmp_path, [*args, "--eps", "2e-4", "--weight-decay", "0.3", "--seed", "863036553"], drop_first=8
+    )
+    fit = fit_step(steps[0], recipe("forloop"), "avx512", Hyper(), 10.0, numel, e_hint=(2.0027e-4,))
+    assert fit is not None
+    lr = lrs[9]
+    bc1 = 1 - 0.9**10
+    assert inside(lr / bc1, (fit.coef.lo, fit.coef.hi)) and inside(2e-4, (fit.eps.lo, fit.eps.hi))
+    assert fit.decay.lo <= np.float32(1 - lr * 0.3) <= fit.decay.hi
+
+
 def test_a_beta2_pair_no_one_beta_conveys_gives_way_to_a_usual_beta_that_replays(tmp_path):
     """Fused cosine from 1e-3, betas (0.854, 0.999), eps 1e-7, wd 0.3, from step 3, 1-D 1475 (a
     random trial): two steps of v; the joint search's pair (c, k) had c two float32 above
