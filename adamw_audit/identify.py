@@ -49,7 +49,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from emulation import bits
+from emulation import bits, layout
 from emulation.cuda_powf import powf as device_powf
 from emulation.program import (
     Assign,
@@ -3540,6 +3540,10 @@ def _search(
             f"{rec.path}: no CPU or CUDA path reproduces variance_W for any beta2 (states in another dtype?)"
         )
 
+    hidden = _w_not_a_state_function(steps, rec.numel)  # (no W search can succeed: said before it runs)
+    if hidden is not None:
+        raise AuditError(f"{rec.path}: {hidden}")
+
     # cheapest explanations first: one lr and no visible decay, then one lr with a decay, then a
     # schedule; each over every path and step-count offset before the next
     best = None
@@ -4274,6 +4278,78 @@ def _gradient_transform(probe: list[StepData], capability: str) -> str | None:
                     f"replay it with 'adamw-audit verify FILE --optimizer adam --weight-decay {wd:g}' and the "
                     "other settings")  # fmt: skip
     return None
+
+
+PAIR_SHIFTS = 8
+"""Neighbours (in W[t-1], m order) each element is compared with by :func:`_w_not_a_state_function`."""
+HIDDEN_STATE_PAIRS = 8
+"""Contradicting pairs :func:`_w_not_a_state_function` wants before it names a hidden state (one
+is a proof; a few guard against a layout no recipe knows)."""
+
+
+def _scalar_tails(numel: int) -> np.ndarray:
+    """Flat elements that run a kernel's scalar tail under any CPU layout the recipes know (the
+    2.1+ 32-element blocks and the 1.13-2.0 AVX512 64-element blocks, 1 to 8 threads; CPU
+    fused's last numel % 16): a tail may round otherwise than the body it is compared with."""
+    tails = np.arange(numel) >= numel - numel % 16
+    for threads in range(1, 9):
+        tails |= layout.tail_mask(numel, threads) | layout.tail_mask(numel, threads, block=64)
+    return tails
+
+
+def _w_not_a_state_function(steps: list[StepData], numel: int) -> str | None:
+    """Names a W that carries state the file does not hold (float32 master weights whose bf16
+    copy was recorded, amsgrad's max_exp_avg_sq): None where nothing contradicts a bf16 W.
+
+    Theorem (monotone update).  Every AdamW program on bf16 parameters (each path, release,
+    device) computes W[t] = R(p*d - c*q), q = m/D(v), from p = W[t-1], the stored m = m[t] and
+    v = v[t], with scalars c > 0, d, eps and bc2 shared by every element of the step and every
+    rounding R monotone: D is non-decreasing in v, so q_a >= q_b whenever m_a > m_b and either
+    0 <= m_b with v_a < v_b, 0 >= m_a with v_a > v_b, or m_a > 0 > m_b; and then W[t]_a <=
+    W[t]_b for two elements with the same p that run the same code (both in a kernel's vector
+    body).  (The orders are strict: fused kernels update from float32 m and v whose bf16 copies
+    are recorded, and a strict order of the copies keeps the float32 values' order, rounding
+    being monotone; equal copies do not.)  A pair where the element pushed at least as far down
+    ended higher is therefore impossible at any lr, eps, weight decay or step count: W[t] is not
+    a function of the recorded W[t-1], m[t], v[t].  With float32 master weights each element carries hidden low
+    bits, and such pairs abound where the update is small next to W's ulp.
+
+    The pairs: each element with its PAIR_SHIFTS next neighbours in (W[t-1], m) order, same
+    W[t-1] (finite, nonzero), both in every known layout's vector body."""
+    body = ~_scalar_tails(numel)
+    found, example = 0, None
+    for sd in steps:
+        keep = body[sd.flat]
+        p_bits = sd.state["param"][keep]
+        p = bits.widen(p_bits).astype(np.float64)
+        m = bits.widen(sd.want["exp_avg"][keep]).astype(np.float64)
+        v = bits.widen(sd.want["exp_avg_sq"][keep]).astype(np.float64)
+        w = bits.widen(sd.want["param"][keep]).astype(np.float64)
+        ok = np.isfinite(p) & (p != 0) & np.isfinite(m) & np.isfinite(v) & np.isfinite(w)
+        order = np.nonzero(ok)[0][np.lexsort((m[ok], p_bits[ok]))]
+        for shift in range(1, PAIR_SHIFTS + 1):
+            b_, a_ = order[:-shift], order[shift:]  # m[a_] >= m[b_] where p matches
+            same = p_bits[a_] == p_bits[b_]
+            a, b = a_[same], b_[same]
+            above = m[a] > m[b]
+            pushed = above & (((m[b] >= 0) & (v[a] < v[b])) | ((m[a] <= 0) & (v[a] > v[b])) | ((m[a] > 0) & (m[b] < 0)))
+            wrong = pushed & (w[a] > w[b])
+            found += int(np.count_nonzero(wrong))
+            if example is None and wrong.any():
+                k = int(np.argmax(wrong))
+                flat = sd.flat[keep]
+                example = (sd.index, int(flat[a[k]]), int(flat[b[k]]), p[a[k]], (m[a[k]], v[a[k]], w[a[k]]),
+                           (m[b[k]], v[b[k]], w[b[k]]))  # fmt: skip
+    if found < HIDDEN_STATE_PAIRS:
+        return None
+    i, ka, kb, p0, (ma, va, wa), (mb, vb, wb) = example
+    return (f"W[t] is not a function of the recorded W[t-1], m[t] and v[t]: {found} sampled pairs of elements with the "
+            f"same W[t-1] end the wrong way round (index {i}: elements {ka} and {kb}, W[t-1] {p0:.6g}, m {ma:.6g} vs "
+            f"{mb:.6g}, v {va:.6g} vs {vb:.6g}: the first is pushed at least as far down, yet W[t] is {wa:.6g} vs "
+            f"{wb:.6g}), which no AdamW program on bf16 parameters does at any lr, eps, weight decay or step count: "
+            "the optimizer keeps W in higher precision than the recording (float32 master weights, their bf16 copy "
+            "recorded) or a state the file lacks (amsgrad's max_exp_avg_sq); identify and verify emulate bf16 "
+            "parameters without amsgrad")  # fmt: skip
 
 
 def _moments_kept_wider(probe: list[StepData]) -> str | None:

@@ -666,6 +666,50 @@ def test_a_decayed_step_whose_product_rounds_to_bf16_is_fitted_at_the_true_count
     assert fit.decay.lo <= np.float32(1 - lr * 0.3) <= fit.decay.hi
 
 
+def test_float32_master_weights_with_bf16_states_are_named(tmp_path, capsys):
+    """W kept in float32 by the optimizer, m and v in bf16 (a precision-aware optimizer), the
+    file storing W's bf16 copy: m and v replay as bf16 programs, W follows none.  Pairs of
+    elements with the same W[t-1], one pushed further by its m and v, end the wrong way round,
+    which no program on bf16 parameters does: named before any W search runs (the search used
+    to run every stage and end with "not reproducible")."""
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    w32 = torch.randn((300, 8), generator=gen) * 0.05
+    teacher = (torch.randn((300, 8), generator=gen) * 0.05).to(torch.bfloat16)
+    m = torch.zeros((300, 8), dtype=torch.bfloat16)
+    v = torch.zeros((300, 8), dtype=torch.bfloat16)
+    rows = torch_rows()
+    for t in range(1, 9):
+        wb = w32.to(torch.bfloat16).requires_grad_()
+        x = torch.randn((32, 300), generator=gen).to(torch.bfloat16)
+        ((x @ wb - x @ teacher) ** 2).mean().backward()
+        m.lerp_(wb.grad, 0.1)
+        v.mul_(0.999).addcmul_(wb.grad, wb.grad, value=0.001)
+        denom = (v.float().sqrt() / math.sqrt(1 - 0.999**t)).add_(1e-8)
+        w32.addcdiv_(m.float(), denom, value=-1e-3 / (1 - 0.9**t))
+        add_torch_row(rows, wb.grad, w32, {"exp_avg": m, "exp_avg_sq": v})
+    assert main(["identify", write_rows(tmp_path / "master.h5", rows)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a function of the recorded W[t-1], m[t] and v[t]" in err, err
+    assert "float32 master weights" in err and "end the wrong way round" in err
+
+
+def test_no_recorded_program_has_a_pair_that_ends_the_wrong_way_round():
+    """The theorem behind the master-weights finding, on every recording the suite keeps from
+    real torch (CPU releases 1.13-2.14, the H100's CUDA for-loop, foreach and fused): no pair
+    of same-W[t-1] elements in a vector body ends the wrong way round."""
+    from adamw_audit.identify import _finite_rows, _sample_steps, _w_not_a_state_function
+    from refimpl.recording import open_recording
+
+    files = sorted(p for p in (Path(__file__).parent / "fixtures").rglob("*.h5") if "damaged" not in p.parts)
+    assert len(files) >= 10
+    for path in files:
+        with open_recording(str(path)) as rec:
+            steps = _finite_rows(_sample_steps(rec, rec.numel, np.random.default_rng(0)))
+            assert _w_not_a_state_function(steps, rec.numel) is None, path
+
+
 def test_a_beta2_pair_no_one_beta_conveys_gives_way_to_a_usual_beta_that_replays(tmp_path):
     """Fused cosine from 1e-3, betas (0.854, 0.999), eps 1e-7, wd 0.3, from step 3, 1-D 1475 (a
     random trial): two steps of v; the joint search's pair (c, k) had c two float32 above
