@@ -1594,7 +1594,10 @@ def _along_ridges(
         return ends
 
     d0, e0 = float(d[0]), float(e[0])
-    d_ends = walk(at_decay(e_sub), d0, DECAY_RANGE) if d0 < 1.0 else []  # a visible decay: walk it
+    # the decay walked even from 1.0 (not visible at the point): lr absorbs a small decay, and a
+    # slice at 1.0 leaves out a truth beside it (seen: fused, lr 2e-5, eps 3e-5, wd 0.05, from
+    # step 3: eps 1e-8 replayed, wd [0, 0.0253] from the slice; [0, 0.18] along the ridge)
+    d_ends = walk(at_decay(e_sub), d0, DECAY_RANGE)
     e_ends = walk(at_eps(d_sub), e0, EPS_RANGE)
     # With lr, eps and the decay all free, the values that replay form a slanted slab, and a walk
     # along each axis from one point crosses only its middle: the decay is walked again from

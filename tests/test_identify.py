@@ -710,6 +710,20 @@ def test_no_recorded_program_has_a_pair_that_ends_the_wrong_way_round():
             assert _w_not_a_state_function(steps, rec.numel) is None, path
 
 
+def test_a_decay_the_bits_do_not_see_is_walked_along_its_ridge(tmp_path, capsys):
+    """Fused, lr 2e-5, betas (0.8, 0.9999), eps 3e-5, wd 0.05, 360x7, from step 3 (random trial
+    6 of seed 57): eps 1e-8 replays, and at its point the decay is not visible (1 - lr*wd
+    = 1 - 1e-6, p*1e-6 far under W's ulp).  Its interval was the slice at that point, wd up to
+    0.0253, the truth outside; it is walked along the ridge now, as a visible decay is."""
+    rec = tmp_path / "run.h5"
+    assert main(["record", str(rec), "--impl", "fused", "--steps", "12", "--shape", "360x7", "--lr", "2e-5",
+                 "--betas", "0.8", "0.9999", "--eps", "3e-5", "--weight-decay", "0.05", "--seed", "692070122",
+                 "--threads", "1"]) == 0  # fmt: skip
+    capsys.readouterr()
+    out = identify_json(capsys, strip(str(rec), tmp_path / "bare.h5", drop_first=2))
+    assert_constant_lr_found(out, 3, 2e-5, 3e-5, 0.05)
+
+
 def test_a_beta2_pair_no_one_beta_conveys_gives_way_to_a_usual_beta_that_replays(tmp_path):
     """Fused cosine from 1e-3, betas (0.854, 0.999), eps 1e-7, wd 0.3, from step 3, 1-D 1475 (a
     random trial): two steps of v; the joint search's pair (c, k) had c two float32 above
