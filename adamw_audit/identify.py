@@ -3776,6 +3776,11 @@ def _search(
                 if phase == "schedule":
                     e_scan = scanned_eps.get(impl, {}).get(offset)
                     e_first = (e_scan,) if e_scan is not None else ()
+                    if probed is not None and probed.scheduled and impl == probed.impl and offset in probed.counts:
+                        # the eps the probe's fits saw (seen: CUDA fused cosine, eps 1e-7, wd 0.3,
+                        # from step 3: the all-three probe kept count 3 and eps ~1e-7, and the
+                        # fits there at the guesses alone found none: "not reproducible" in 222 s)
+                        e_first = (*e_first, *probed.eps_hints)
                     fitted = _fit_steps(steps, rcp, cap_family, h, offset, rec.numel, e_first)
                     fits, settled = fitted if fitted is not None else (None, None)
                     if fits is not None:

@@ -835,6 +835,38 @@ def test_unclipped_widens_a_bracket_the_interval_reached():
     assert _unclipped(search, Interval(1e4, 1e4)) is None  # (the truth past 2^-10 of the fit: beyond every bracket)
 
 
+def test_the_schedule_phase_fits_the_probe_s_count_at_the_eps_its_fits_saw(tmp_path, monkeypatch):
+    """CUDA fused cosine from 0.01, eps 1e-7, wd 0.3, 383x33, from step 3 (cuda-fused trial 9
+    of seed 56: "not reproducible" after 222 s).  The all-three probe kept count 3 with eps
+    hints around 1e-7 (its fits at a wrong count saw 1.1e-7..1.4e-7), but the schedule phase
+    fitted count 3 at the eps guesses alone and found nothing; it fits there at the probe's
+    hints first now (exact, 106 s).  Here, on a smaller file of the same run, the probe is
+    stood in for and the schedule phase's fits recorded."""
+    from adamw_audit import identify as ident
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    lrs = [max(0.01 * 0.5 * (1 + math.cos(math.pi * t / 15)), 1e-5) for t in range(15)]
+    hyper = Hyper(beta1=0.9, beta2=0.999, eps=1e-7, weight_decay=0.3)
+    path = emulated_fused_cuda(tmp_path, lrs, hyper, (120, 7), 15, drop_first=2, seed=161974958)
+    hints = (1e-07, 9e-08, 2e-07)
+    fused = "torch-2.11-2.13-cuda-fused"
+    monkeypatch.setattr(ident, "_probe_steps", lambda *a, **k: ident.Probe(True, True, fused, [3], hints))
+    seen = []
+
+    class Fitted(Exception):
+        pass
+
+    def fits(steps, rcp, capability, h, offset, numel, e_first=()):
+        seen.append((offset, tuple(e_first)))
+        raise Fitted
+
+    monkeypatch.setattr(ident, "_fit_steps", fits)
+    with open_recording(path) as rec, pytest.raises(Fitted):
+        ident._identify_once(rec, 256, (1, 2, 3, 4, 5), 0, None, True)
+    assert seen == [(3, hints)]
+
+
 def test_the_simplest_weight_decay_along_the_ridge_is_reported(tmp_path, capsys):
     """CUDA fused, lr 0.01, wd 0.3, beta1 0.8, 257x9: the decay's slice at the lr found gave wd
     0.29994 (it replays too); the ridge's interval [0.29979, 0.30008] holds 0.3, which does."""
