@@ -4317,10 +4317,10 @@ def _w_not_a_state_function(steps: list[StepData], numel: int) -> str | None:
     W[t]_b for two elements with the same p that run the same code (both in a kernel's vector
     body).  (The orders are strict: fused kernels update from float32 m and v whose bf16 copies
     are recorded, and a strict order of the copies keeps the float32 values' order, rounding
-    being monotone; equal copies do not.)  A pair where the element pushed at least as far down
-    ended higher is therefore impossible at any lr, eps, weight decay or step count: W[t] is not
-    a function of the recorded W[t-1], m[t], v[t].  With float32 master weights each element carries hidden low
-    bits, and such pairs abound where the update is small next to W's ulp.
+    being monotone; equal copies do not.)  A pair where the element pushed further down ended
+    higher is therefore impossible at any lr, eps, weight decay or step count: W[t] is not a
+    function of the recorded W[t-1], m[t], v[t].  With float32 master weights each element
+    carries hidden low bits, and such pairs abound where the update is small next to W's ulp.
 
     The pairs: each element with its PAIR_SHIFTS next neighbours in (W[t-1], m) order, same
     W[t-1] (finite, nonzero), both in every known layout's vector body."""
@@ -4353,11 +4353,11 @@ def _w_not_a_state_function(steps: list[StepData], numel: int) -> str | None:
     i, ka, kb, p0, (ma, va, wa), (mb, vb, wb) = example
     return (f"W[t] is not a function of the recorded W[t-1], m[t] and v[t]: {found} sampled pairs of elements with the "
             f"same W[t-1] end the wrong way round (index {i}: elements {ka} and {kb}, W[t-1] {p0:.6g}, m {ma:.6g} vs "
-            f"{mb:.6g}, v {va:.6g} vs {vb:.6g}: the first is pushed at least as far down, yet W[t] is {wa:.6g} vs "
+            f"{mb:.6g}, v {va:.6g} vs {vb:.6g}: m and v push the first further down, yet W[t] is {wa:.6g} vs "
             f"{wb:.6g}), which no AdamW program on bf16 parameters does at any lr, eps, weight decay or step count: "
             "the optimizer keeps W in higher precision than the recording (float32 master weights, their bf16 copy "
-            "recorded) or a state the file lacks (amsgrad's max_exp_avg_sq); identify and verify emulate bf16 "
-            "parameters without amsgrad")  # fmt: skip
+            "recorded), or a state the file lacks (amsgrad's max_exp_avg_sq), or W changed outside the optimizer; "
+            "identify and verify emulate bf16 parameters without amsgrad")  # fmt: skip
 
 
 def _moments_kept_wider(probe: list[StepData]) -> str | None:
