@@ -128,7 +128,10 @@ def check(case: dict, out: dict) -> list[str]:
     if not any(name.endswith(truth_impl) for name in out["equivalent_impls"]):
         wrong.append(f"path {case['impl']} not in {out['equivalent_impls']}")
     count = 1 + case["drop_first"]
-    if out["first_index_step_count"] != count and count not in out.get("other_step_counts", []):
+    listed = [out["first_index_step_count"], *out.get("other_step_counts", [])]
+    # a count the bits do not pin, said so, with counts sampled on either side of the truth: an honest tie
+    open_count = any("step count is not pinned" in f for f in out.get("findings", []))
+    if count not in listed and not (open_count and min(listed) < count < max(listed)):
         wrong.append(f"step count {out['first_index_step_count']} (other {out['other_step_counts']}), truth {count}")
     if any(v != 1.0 for v in out["exact"].values()):
         wrong.append(f"exact {out['exact']}")
