@@ -2828,7 +2828,9 @@ C_BRACKETS = ((1 - 1e-3, 1 + 1e-3), (1 - 1e-2, 1 + 1e-2), (0.9, 1.1), (0.5, 2.0)
 """The brackets :func:`_unclipped` searches in turn, as factors of a fit's step-size interval."""
 
 
-def _unclipped(search: Callable[[float, float], Interval | None], near: Interval) -> Interval | None:
+def _unclipped(
+    search: Callable[[float, float], Interval | None], near: Interval, widen: bool = True
+) -> Interval | None:
     """The step-size interval ``search(lo, hi)`` finds in the narrowest bracket around ``near``
     that holds it.  An element's W is monotone in c only while bf16(p * d(c)) holds still: near
     the fit's c first (d barely moves), then wider brackets.  An interval that reaches an end of
@@ -2836,9 +2838,11 @@ def _unclipped(search: Callable[[float, float], Interval | None], near: Interval
     held hint's point c: lr [6.786e-7, 6.814e-7] reported, every lr in [6.72e-7, 6.89e-7]
     replays, the truth 6.7528e-7 among them): the next bracket is searched, and its answer kept
     where it holds the one before (else that one, the widest the monotone search can vouch
-    for).  None: no bracket holds a c every element allows."""
+    for).  None: no bracket holds a c every element allows.  ``widen`` False: whether some c fits
+    is all the caller reads (a ridge walk's probes): the first bracket's answer stands, and the
+    brackets tried are the 0.1% and the 2x ones."""
     found: Interval | None = None
-    for below, above in C_BRACKETS:
+    for below, above in C_BRACKETS if widen else (C_BRACKETS[0], C_BRACKETS[3]):
         lo, hi = near.lo * below, near.hi * above
         iv = search(lo, hi)
         if iv is None or (found is not None and not (iv.lo <= found.lo and found.hi <= iv.hi)):
@@ -2846,7 +2850,7 @@ def _unclipped(search: Callable[[float, float], Interval | None], near: Interval
                 return found
             continue
         found = iv
-        if _value_of(_f32_int(lo), False) < iv.lo and iv.hi < _value_of(_f32_int(hi), False):
+        if not widen or (_value_of(_f32_int(lo), False) < iv.lo and iv.hi < _value_of(_f32_int(hi), False)):
             return iv
     return found
 
@@ -2896,10 +2900,11 @@ def _coupled_schedule(
         opened_steps.append((opened, _widen(sd.state), where, conv_eps, conv_decay, bc1, sd.want["param"]))
 
     def coupled_lrs(
-        eps: float, wd: float, near: list[Interval], on: list | None = None
+        eps: float, wd: float, near: list[Interval], on: list | None = None, widen: bool = True
     ) -> list[tuple[float, float]] | None:
         """Each step's lr interval with eps and wd held (None: some step has none); ``on``: per
-        step (opened, inputs, where, conv_eps, conv_decay, bc1, target), default every element."""
+        step (opened, inputs, where, conv_eps, conv_decay, bc1, target), default every element;
+        ``widen`` False: a probe of a walk, whose intervals are not read (:func:`_unclipped`)."""
         lrs: list[tuple[float, float]] = []
         for c_near, (opened, inputs, where, conv_eps, conv_decay, bc1, target) in zip(
             near, on or opened_steps, strict=True
@@ -2914,7 +2919,9 @@ def _coupled_schedule(
             def bind(x: np.ndarray, e=e, bc1=bc1, conv_decay=conv_decay) -> dict[str, np.ndarray]:
                 return {"__e": e, "__c": x, **_decay_binding(conv_decay, x.astype(np.float64) * float(bc1), wd)}
 
-            iv = _unclipped(functools.partial(scalar_interval, opened, inputs, where, "param", target, bind), c_near)
+            iv = _unclipped(
+                functools.partial(scalar_interval, opened, inputs, where, "param", target, bind), c_near, widen
+            )
             if iv is None:
                 return None
             lrs.append(_lrs_of(iv, bc1))
@@ -2970,7 +2977,7 @@ def _coupled_schedule(
             on = [rows_of(step, sd)]
 
             def at(x: float, f=f, on=on) -> list[tuple[float, float]] | None:
-                return coupled_lrs(eps, x, [f.coef], on)
+                return coupled_lrs(eps, x, [f.coef], on, widen=False)
 
             if start <= 0 or at(start) is None:
                 continue  # (no point of this step's ridge to walk from: no bound from it)
@@ -3026,10 +3033,10 @@ def _coupled_schedule(
         on = [rows_of(step, sd) for step, sd in zip(opened_steps, steps, strict=True)]
 
         def at(x: float, wd=wd, near=near, on=on) -> list[tuple[float, float]] | None:
-            return coupled_lrs(x, wd, near, on)
+            return coupled_lrs(x, wd, near, on, widen=False)
 
-        (e_lo, lrs_lo), (e_hi, lrs_hi) = _farthest(eps, EPS_RANGE[0], at), _farthest(eps, EPS_RANGE[1], at)
-        more_lrs = [lrs_lo, lrs_hi]
+        (e_lo, _), (e_hi, _) = _farthest(eps, EPS_RANGE[0], at), _farthest(eps, EPS_RANGE[1], at)
+        more_lrs = [coupled_lrs(e_lo, wd, near, on), coupled_lrs(e_hi, wd, near, on)]  # (the ends, widened)
         if wd > 0:  # lr trades off with wd too (1 - lr*wd): the lrs at the ends of wd's interval, eps held
             for end in wd_wide:
                 more_lrs.append(coupled_lrs(eps, end, near, on))
@@ -4649,9 +4656,9 @@ def _tie_at(off: int, eps_tries: tuple[float, ...], replays_with: Callable):
     return next((got for eps in eps_tries if (got := replays_with(off, eps)) is not None), None)
 
 
-FAR_COUNTS = (*(2**k for k in range(5, 18)), LATE_COUNT)
+FAR_COUNTS = (*(4**k for k in range(3, 9)), 2**17, LATE_COUNT)
 """Counts of index 0 sampled past the walked ones where a schedule's count is not pinned (powers
-of two from 32 to 2^17, and one where both bias corrections are 1.0): each lr is c*bc1 with c
+of four from 64, 2^17, and one where both bias corrections are 1.0): each lr is c*bc1 with c
 about proportional to bc2_sqrt, smooth in the count, so the hull of the sampled counts' lrs
 holds those between but for a sliver at a peak."""
 
