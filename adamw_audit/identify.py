@@ -4042,18 +4042,18 @@ def _search(
         )  # fmt: skip
         walked_out = set(range(offset + 1, offset + SCAN_TRIES + 1)) <= set(refitted)
         far: dict = {}
+        sampled = [c for c in FAR_COUNTS if c > offset + SCAN_TRIES]
         if walked_out:
             # the count is open: larger counts sampled too, each lr interval spanning theirs (a
             # late window at the end of a cosine, lr ~1e-5: counts 1..25 replayed, the truth 121
             # among the unchecked, its lrs outside the intervals of those listed)
             far = _schedule_other_offsets(
-                rec, recipe(chosen[0]), schedule, chosen[1], steps,
-                [c for c in FAR_COUNTS if c > offset + SCAN_TRIES], wd_unseen=wd_hi if wd_lo == 0.0 else 0.0,
-                eps_iv=(eps_lo, eps_hi),
+                rec, recipe(chosen[0]), schedule, chosen[1], steps, sampled,
+                wd_unseen=wd_hi if wd_lo == 0.0 else 0.0, eps_iv=(eps_lo, eps_hi),
             )  # fmt: skip
             refitted = {**refitted, **far}
         if walked_out and len(kept) <= 20:  # (more: the per-step scan's finding below)
-            findings.append(_count_not_pinned(offset, sorted(far)))
+            findings.append(_count_not_pinned(offset, sorted(far), len(sampled)))
         if refitted:
             other_offsets = sorted({*other_offsets, *refitted})
             findings.append(
@@ -4663,14 +4663,14 @@ about proportional to bc2_sqrt, smooth in the count, so the hull of the sampled 
 holds those between but for a sliver at a peak."""
 
 
-def _count_not_pinned(offset: int, far: list[int] | None = None) -> str:
-    """The finding for a count found whose SCAN_TRIES next counts all replay too (``far``: the
-    larger counts sampled that replay, None where none were sampled)."""
+def _count_not_pinned(offset: int, far: list[int] | None = None, sampled: int = 0) -> str:
+    """The finding for a count found whose SCAN_TRIES next counts all replay too (``far``: those
+    of the ``sampled`` larger counts that replay, None where none were sampled)."""
     if far is None:
         return (f"every count of index 0 checked from {offset} to {offset + SCAN_TRIES} replays: the step count is "
                 "not pinned by these bits (larger counts not checked)")  # fmt: skip
     return (f"every count of index 0 checked from {offset} to {offset + SCAN_TRIES} replays, and {len(far)} of the "
-            f"{len(FAR_COUNTS)} larger counts sampled up to {FAR_COUNTS[-1]}: the step count is not pinned by "
+            f"{sampled} larger counts sampled up to {FAR_COUNTS[-1]}: the step count is not pinned by "
             "these bits; each interval spans the counts that replay (those between the sampled unchecked)")  # fmt: skip
 
 
