@@ -1642,9 +1642,8 @@ def _bc2_sqrt_by_count(rcp: Recipe, capability: str, h: Hyper, counts: range) ->
     late-window search).  bc2_sqrt = sqrt(1 - beta2^count) reads beta2 and the count alone, so
     lr, eps, beta1 and the decay are left out of the key (test_identify checks every recipe)."""
     plain = replace(h, lr=1.0, weight_decay=0.0, eps=1e-8, beta1=0.9)
-    while len(_BC2_CACHE) >= BC2_TABLES:  # (a deep scan's table holds up to SCAN_LIMIT counts)
-        _BC2_CACHE.pop(next(iter(_BC2_CACHE)))
-    known = by_identity(_BC2_CACHE, rcp, (capability, plain), dict)
+    # (few tables kept: a deep scan's holds up to SCAN_LIMIT counts)
+    known = by_identity(_BC2_CACHE, rcp, (capability, plain), dict, size=BC2_TABLES)
     out: dict[int, float] = {}
     for count in counts:
         if count not in known:
@@ -2826,6 +2825,8 @@ def _decay_binding(conv_decay: Callable | None, lr: np.ndarray, wd: float | np.n
 
 C_BRACKETS = ((1 - 1e-3, 1 + 1e-3), (1 - 1e-2, 1 + 1e-2), (0.9, 1.1), (0.5, 2.0), (1 / 8, 8.0), (2.0**-10, 2.0**10))
 """The brackets :func:`_unclipped` searches in turn, as factors of a fit's step-size interval."""
+PROBE_BRACKETS = (C_BRACKETS[0], C_BRACKETS[3])
+"""Those a walk's probe tries, the first that holds a step size standing (``widen`` False)."""
 
 
 def _unclipped(
@@ -2839,10 +2840,9 @@ def _unclipped(
     replays, the truth 6.7528e-7 among them): the next bracket is searched, and its answer kept
     where it holds the one before (else that one, the widest the monotone search can vouch
     for).  None: no bracket holds a c every element allows.  ``widen`` False: whether some c fits
-    is all the caller reads (a ridge walk's probes): the first bracket's answer stands, and the
-    brackets tried are the 0.1% and the 2x ones."""
+    is all the caller reads (a ridge walk's probes): PROBE_BRACKETS, the first answer standing."""
     found: Interval | None = None
-    for below, above in C_BRACKETS if widen else (C_BRACKETS[0], C_BRACKETS[3]):
+    for below, above in C_BRACKETS if widen else PROBE_BRACKETS:
         lo, hi = near.lo * below, near.hi * above
         iv = search(lo, hi)
         if iv is None or (found is not None and not (iv.lo <= found.lo and found.hi <= iv.hi)):
@@ -3036,7 +3036,8 @@ def _coupled_schedule(
             return coupled_lrs(x, wd, near, on, widen=False)
 
         (e_lo, _), (e_hi, _) = _farthest(eps, EPS_RANGE[0], at), _farthest(eps, EPS_RANGE[1], at)
-        more_lrs = [coupled_lrs(e_lo, wd, near, on), coupled_lrs(e_hi, wd, near, on)]  # (the ends, widened)
+        # the ends' lrs, widened (an end the walk did not move from eps adds nothing to ``lrs``)
+        more_lrs = [coupled_lrs(end, wd, near, on) for end in (e_lo, e_hi) if _f32_int(end) != _f32_int(eps)]
         if wd > 0:  # lr trades off with wd too (1 - lr*wd): the lrs at the ends of wd's interval, eps held
             for end in wd_wide:
                 more_lrs.append(coupled_lrs(eps, end, near, on))

@@ -345,16 +345,17 @@ def _compiled(e: Expr, path: str, nodes: dict[str, F32] | None) -> Run:
 _CACHE_SIZE = 256
 
 
-def by_identity(cache: dict, owner: object, key: tuple, make: Callable[[], T_]) -> T_:
+def by_identity(cache: dict, owner: object, key: tuple, make: Callable[[], T_], size: int = _CACHE_SIZE) -> T_:
     """``make()`` cached in ``cache`` under ``owner``'s identity and ``key``, ``owner`` kept
     alive with the value (so its id is never another object's while cached); the oldest entry
-    goes past _CACHE_SIZE.  The evaluator's compiled programs, fold's plans and identify's
-    pre-rounding splits are cached this way (immutable programs, reused by identity)."""
+    goes past ``size`` entries.  The evaluator's compiled programs, fold's plans, identify's
+    pre-rounding splits and bc2_sqrt tables are cached this way (immutable owners, reused by
+    identity)."""
     hit = cache.get((id(owner), *key))
     if hit is not None and hit[0] is owner:
         return hit[1]
     value = make()
-    if len(cache) >= _CACHE_SIZE:
+    while len(cache) >= size:
         cache.pop(next(iter(cache)))
     cache[(id(owner), *key)] = (owner, value)
     return value
