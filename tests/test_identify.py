@@ -867,6 +867,31 @@ def test_the_schedule_phase_fits_the_probe_s_count_at_the_eps_its_fits_saw(tmp_p
     assert seen == [(3, hints)]
 
 
+def test_a_decayed_schedule_s_count_is_kept_where_small_decays_blur_their_slices():
+    """CUDA fused step schedule 0.01 -> 0.001, beta1 0.774, eps 2e-4, wd 0.05, 1047 elements,
+    from step 6 (cuda-fused trial 5 of seed 66: count 1 answered, W 0.714, after 91 s).  The
+    all-three probe's step fits (measured there, built at count index + 1) imply at the true
+    count 6 wd [0.0502, 0.0505] at the lr 0.01 steps, and [0.0367, 0.0492], [0.0429, 0.0470]
+    at the lr 0.001 ones, whose decay 1 - 5e-5 each slice blurs: a 6.8% gap, the smallest of
+    any count, which the 1% margin for lrs dropped (no count kept; the schedule phase tried
+    1..5 only).  Kept now, first; the search then replays the file exactly at 6 in 25 s."""
+    from adamw_audit.identify import Interval, StepFit, _counts_from_fits
+
+    measured = [  # index, step size, eps, decay: the probe's fits
+        (1, (0.0224139504134655, 0.022414863109588623), (3.736633516382426e-4, 3.7368215271271765e-4),
+         (0.9994947910308838, 0.9994975924491882)),
+        (2, (0.018720731139183044, 0.01872125454246998), (3.2619768171571195e-4, 3.2621738500893116e-4),
+         (0.9994934797286987, 0.9995013475418091)),
+        (8, (0.0012807277962565422, 0.0012807834427803755), (2.488954341970384e-4, 2.489514008630067e-4),
+         (0.9999508261680603, 0.9999632835388184)),
+        (15, (0.0011493845377117395, 0.0011494926875457168), (2.2889586398378015e-4, 2.289002586621791e-4),
+         (0.9999529719352722, 0.9999570846557617)),
+    ]  # fmt: skip
+    fits = [StepFit(i, Interval(*c), Interval(*e), Interval(*d)) for i, c, e, d in measured]
+    assert _counts_from_fits(fits, 0.774, 0.999) == []  # no one lr: a schedule
+    assert _counts_from_fits(fits, 0.774, 0.999, coupled_decay=True)[0] == 6
+
+
 def test_the_simplest_weight_decay_along_the_ridge_is_reported(tmp_path, capsys):
     """CUDA fused, lr 0.01, wd 0.3, beta1 0.8, 257x9: the decay's slice at the lr found gave wd
     0.29994 (it replays too); the ridge's interval [0.29979, 0.30008] holds 0.3, which does."""
