@@ -2460,6 +2460,9 @@ class Identification:
     """torch release ranges whose program for this path replays the file exactly"""
     skipped_indices: list[int] = None  # type: ignore[assignment]
     """array indices where the optimizer did not step (W, m, v unchanged; not counted)"""
+    scaled_gradient_indices: list[int] = None  # type: ignore[assignment]
+    """array indices whose recorded gradient is not the one the optimizer saw (scaled or clipped
+    after the recording): left out of the inference; ``lr`` per step is over the other rows"""
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -3463,6 +3466,7 @@ def _search(
     b1_fused_cuda = fused_cuda_beta("exp_avg") if w_iv is None else None  # (no lerp reproduces m)
     if fused_cuda_only and b1_fused_cuda is None:
         raise AuditError(f"{rec.path}: momentum_W does not follow CUDA's fused kernel")
+    scaled: list[tuple[int, float | None]] = []  # (index, factor): rows whose gradient the optimizer saw scaled
     if w_iv is None and b1_fused_cuda is None:  # some steps may have seen another gradient than the recorded one
         w_iv, scaled = _beta1_with_gradient_anomalies(steps, "avx512")
         if w_iv is not None:
@@ -3980,6 +3984,12 @@ def _search(
         findings.append("no candidate replays every element exactly: see 'exact'")
     eq_releases = _equivalent_releases(rec, recipe(chosen[0]), schedule, chosen[1], steps) if exact_keys else []
     eq_impls = sorted({recipe(k[0]).name for k in exact_keys if results[k] == results[chosen]})
+    if not exact_keys:
+        # the closest program's ties: the paths whose replay differs on the same elements (seen:
+        # foreach, one row's gradient clipped after the recording: the for-loop named alone)
+        program_of = {owner: key for key, owners in owners_of.items() for owner in owners}
+        same = [k for k in results if mismatched.get(program_of[k]) == mismatched.get(program_of[chosen])]
+        eq_impls = sorted({recipe(k[0]).name for k in same if results[k] == results[chosen]})
     other_device = _other_device_ties(rec, paths, schedule, steps) if exact_keys else []
     if other_device:
         findings.append(f"the same bits come from {', '.join(other_device)} too {UNSEARCHED}")
@@ -4111,6 +4121,7 @@ def _search(
         exact=results[chosen],
         findings=findings,
         equivalent_releases=eq_releases,
+        scaled_gradient_indices=[i for i, _ in scaled],
     )
     one_per_step = isinstance(lr_value, list) and len(lr_value) == len(steps)
     per_step = dict(zip((sd.index for sd in steps), lr_value, strict=True)) if one_per_step else None

@@ -263,8 +263,9 @@ def test_a_schedule_recorded_from_step_6_is_found_by_the_per_step_scan(tmp_path,
 
 def test_a_gradient_the_optimizer_saw_scaled_is_named(tmp_path, capsys, monkeypatch):
     """A step whose recorded gradient is twice what the optimizer used (clipping after recording):
-    identify still finds the settings from the other steps and names the step and the factor; its
-    text says the answer is the closest program, not a replay."""
+    identify still finds the settings from the other steps and names the step and the factor (in
+    a finding and in ``scaled_gradient_indices``: ``lr`` per step leaves the row out), and the
+    paths whose replay is as close; its text says the answer is the closest program, not a replay."""
     import adamw_audit.identify as identify_module
     from emulation import bits
 
@@ -288,8 +289,10 @@ def test_a_gradient_the_optimizer_saw_scaled_is_named(tmp_path, capsys, monkeypa
     out = identify_json(capsys, bare)
     assert out["lr"] == 0.01 and out["betas"] == [0.9, 0.999]
     note = next(x for x in out["findings"] if "scaled gradient" in x)
-    assert "index 3 (x0.5" in note
+    assert "index 3 (x0.5" in note and out["scaled_gradient_indices"] == [3]
     assert out["exact"]["momentum_W"] < 1.0
+    # the closest replay's ties: for-loop and foreach differ on the same elements (the row left out)
+    assert {"torch-2.7-2.14-cpu-forloop", "torch-2.7-2.14-cpu-foreach"} <= set(out["equivalent_impls"])
     assert main(["identify", bare]) == 0  # the text does not claim a replay
     text = capsys.readouterr().out
     assert text.startswith(f"{bare}: not reproduced exactly; closest: torch-2.7-2.14-cpu-")
