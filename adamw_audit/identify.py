@@ -4398,39 +4398,67 @@ def _w_not_a_state_function(steps: list[StepData], numel: int) -> str | None:
 
 
 def _moments_kept_wider(probe: list[StepData]) -> str | None:
-    """Names states kept in float32 (or wider): a common beta1 under which every sampled m[t] is
+    """Names states kept in float32 (or wider): a beta1 under which every sampled m[t] is
     consistent with a float32 exp_avg that the file only stores rounded to bf16.  None otherwise.
 
-    Such an m32[t-1] lies anywhere in the rounding interval of the recorded m[t-1]; then
-    ``m32[t] = b1*m32[t-1] + (1-b1)*g`` spans ``b1`` times that interval (plus float32 slack),
-    and the recorded m[t] must round from some value in it.  A bf16 program is a special case,
-    so this only names the cause after every bf16 program has failed."""
+    Such an m32[t-1] lies anywhere in the rounding interval P of the recorded m[t-1]; then
+    ``m32[t] = g + b1*(m32[t-1] - g)`` (plus float32 slack) must round to the recorded m[t], i.e.
+    lie in its rounding interval C.  Per element, with A = P - g and T = C - g: some a in A has
+    ``b1*a`` in T iff ``b1*a_lo <= t_hi`` and ``b1*a_hi >= t_lo``, two linear bounds on b1, so
+    each element allows an interval of b1; the beta1 reported is the simplest in the stretch that
+    99.9% of the elements allow (the float32 slack aside, any beta1, not only the usual ones: seen,
+    beta1 0.685).  A bf16 program is a special case, so this only names the cause after every
+    bf16 program has failed."""
 
     def rounding_interval(u16: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = bits.widen(u16).astype(np.float64)
         half = np.maximum(np.spacing(np.abs(x).astype(np.float32)).astype(np.float64) * 2.0**16, 2.0**-133) / 2
         return x - half, x + half
 
-    for b1 in COMMON_BETA1:
-        fits = total = 0
-        for sd in probe:
-            p_lo, p_hi = rounding_interval(sd.state["exp_avg"])
-            g = bits.widen(sd.state["grad"]).astype(np.float64)
-            c_lo, c_hi = rounding_interval(sd.want["exp_avg"])
-            with np.errstate(all="ignore"):
-                lo = b1 * p_lo + (1 - b1) * g
-                hi = b1 * p_hi + (1 - b1) * g
-                slack = (np.abs(lo) + np.abs(hi)) * 2.0**-22
-                ok = (lo - slack <= c_hi) & (hi + slack >= c_lo)
-            finite = np.isfinite(lo) & np.isfinite(c_lo)
-            fits += int(np.count_nonzero(ok & finite))
-            total += int(np.count_nonzero(finite))
-        if total and fits >= 0.999 * total:
-            return (f"momentum_W moves like a float32 (or wider) exp_avg rounded to bf16 for the file: with "
-                    f"beta1 = {b1:g} every sampled element fits within that rounding, and no bf16 program "
-                    "reproduces it: the optimizer keeps its states (and most likely master weights) in higher "
-                    "precision than the recording; identify and verify emulate bf16 states only")  # fmt: skip
-    return None
+    lows, highs = [], []
+    for sd in probe:
+        p_lo, p_hi = rounding_interval(sd.state["exp_avg"])
+        g = bits.widen(sd.state["grad"]).astype(np.float64)
+        c_lo, c_hi = rounding_interval(sd.want["exp_avg"])
+        with np.errstate(all="ignore"):
+            slack = (np.abs(p_lo) + np.abs(p_hi) + 2 * np.abs(g)) * 2.0**-22  # (|lo| + |hi| for any b1 in [0, 1])
+            a_lo, a_hi, t_lo, t_hi = p_lo - g, p_hi - g, c_lo - g - slack, c_hi - g + slack
+            lo, hi = np.zeros_like(g), np.ones_like(g)
+            # b1*a_lo <= t_hi: an upper bound where a_lo > 0, a lower one where a_lo < 0
+            lo = np.where(a_lo < 0, np.maximum(lo, t_hi / a_lo), lo)
+            hi = np.where(a_lo > 0, np.minimum(hi, t_hi / a_lo), hi)
+            hi = np.where((a_lo == 0) & (t_hi < 0), -1.0, hi)
+            # b1*a_hi >= t_lo: a lower bound where a_hi > 0, an upper one where a_hi < 0
+            lo = np.where(a_hi > 0, np.maximum(lo, t_lo / a_hi), lo)
+            hi = np.where(a_hi < 0, np.minimum(hi, t_lo / a_hi), hi)
+            hi = np.where((a_hi == 0) & (t_lo > 0), -1.0, hi)
+        finite = np.isfinite(a_lo) & np.isfinite(a_hi) & np.isfinite(t_lo) & np.isfinite(t_hi)
+        lows.append(lo[finite])
+        highs.append(hi[finite])
+    lo_all, hi_all = np.concatenate(lows), np.concatenate(highs)
+    allows = lo_all <= hi_all  # (an element that allows none counts against every b1)
+    if not allows.any():
+        return None
+    lo_ok, hi_ok = np.sort(lo_all[allows]), np.sort(hi_all[allows])
+    # how many elements allow b1 = x, at every bound x (constant between two bounds)
+    bounds = np.unique(np.concatenate([lo_ok, hi_ok]))
+    allowing = np.searchsorted(lo_ok, bounds, side="right") - np.searchsorted(hi_ok, bounds, side="left")
+    enough = allowing >= 0.999 * lo_all.size
+    if not enough.any():
+        return None
+    best = int(np.argmax(allowing))  # the stretch of bounds around the peak that enough elements allow
+    first, last = best, best
+    while first > 0 and enough[first - 1]:
+        first -= 1
+    while last + 1 < bounds.size and enough[last + 1]:
+        last += 1
+    stretch_lo, stretch_hi = float(bounds[first]), float(bounds[last])
+    b1 = simplest_in(stretch_lo, stretch_hi)
+    return (f"momentum_W moves like a float32 (or wider) exp_avg rounded to bf16 for the file: with "
+            f"beta1 = {b1:g} (any in [{stretch_lo:.6g}, {stretch_hi:.6g}]) every sampled element fits within that "
+            "rounding, and no bf16 program "
+            "reproduces it: the optimizer keeps its states (and most likely master weights) in higher "
+            "precision than the recording; identify and verify emulate bf16 states only")  # fmt: skip
 
 
 def _pre_lerp_capability(probe, numel: int) -> str | None:
