@@ -11,6 +11,10 @@ of index 0, every true hyper-parameter inside its reported interval, and a repla
 ``--draw cuda-fused`` writes each run with the emulator's CUDA fused program instead of torch
 (``adamw_audit.record.record_emulated``: no GPU here), gradients drawn with NumPy.
 
+``--draw anomaly`` records a random CPU case with torch by hand, with one of ANOMALIES (a clipped
+gradient, a skipped step, float32 master weights, float32 states), and checks that identify
+names it (``check_anomaly``).
+
 ``--draw cuda`` records with real torch on the GPU (any of the three paths).  Where the GPU is on
 another machine, record there and identify here:
 
@@ -106,7 +110,30 @@ def draw_cuda(rng: np.random.Generator) -> dict:
     return {**draw(rng), "device": "cuda"}
 
 
-DRAWS = {"random": draw, "late-decay": draw_late_decay, "cuda-fused": draw_cuda_fused, "cuda": draw_cuda}
+ANOMALIES = ("scaled", "skipped", "master-weights", "float32-states")
+"""What ``--draw anomaly`` does to a run (issue 5's "detect and name what no plain recipe explains"):
+``scaled``: the optimizer saw one step's gradient multiplied by a clip factor (``grad.mul_(k)``
+after the recording, as ``clip_grad_norm_`` does); ``skipped``: one step not taken (GradScaler: an
+inf in the gradient; fused gets ``found_inf``, the others are not stepped); ``master-weights``: W
+kept in float32, m and v in bf16 (a hand-written AdamW step); ``float32-states``: torch AdamW on a
+float32 parameter, bf16 gradients; the file stores bf16 copies."""
+
+
+def draw_anomaly(rng: np.random.Generator) -> dict:
+    """A random CPU case with one of :data:`ANOMALIES` at a stripped row past the first."""
+    case = draw(rng)
+    kind = str(rng.choice(ANOMALIES))
+    if kind == "skipped":  # one lr: the stripped file's rows then need no schedule bookkeeping
+        case.update(lr=case["lr"][:1], lr_kind="constant")
+    rows = case["steps"] - case["drop_first"]
+    factor = float(rng.choice([0.5, 0.25, 0.1, round(float(rng.uniform(0.05, 0.95)), 3)]))
+    return {**case, "anomaly": kind, "anomaly_index": int(rng.integers(1, rows - 1)), "clip_factor": factor}
+
+
+DRAWS = {
+    "random": draw, "late-decay": draw_late_decay, "cuda-fused": draw_cuda_fused, "cuda": draw_cuda,
+    "anomaly": draw_anomaly,
+}  # fmt: skip
 
 
 def strip(src: Path, dst: Path, drop_first: int) -> None:
@@ -119,7 +146,27 @@ def inside(x: float, iv) -> bool:
     return iv[0] <= x <= iv[1]
 
 
-def check(case: dict, out: dict) -> list[str]:
+def check_anomaly(case: dict, out: dict) -> list[str]:
+    """What an anomaly trial must show: the anomaly named (``master-weights``, ``float32-states``:
+    in identify's one-line refusal); ``skipped``: the row left out, the rest a plain answer;
+    ``scaled``: the row and its factor named, the rest's intervals holding the truth (its replay is
+    the closest program's, so not 1.0)."""
+    kind, index = case["anomaly"], case["anomaly_index"]
+    if kind in ("master-weights", "float32-states"):
+        said = out.get("error", "")
+        words = "float32 master weights" if kind == "master-weights" else "float32 (or wider) exp_avg"
+        return [] if words in said else [f"{kind} not named: {said or 'an answer'}"]
+    if "error" in out:
+        return [f"no answer: {out['error']}"]
+    if kind == "skipped":
+        said = out.get("skipped_indices")
+        return ([] if said == [index] else [f"skipped {said}, truth [{index}]"]) + check(case, out)
+    named = [f for f in out.get("findings", []) if "scaled gradient" in f]
+    wrong = [] if named and f"index {index} " in named[0] else [f"scaled index {index} not named: {named}"]
+    return wrong + check(case, out, replay=False)
+
+
+def check(case: dict, out: dict, replay: bool = True) -> list[str]:
     wrong = []
     if case["impl"] == "cuda-fused":
         truth_impl = "-cuda-fused"
@@ -133,12 +180,17 @@ def check(case: dict, out: dict) -> list[str]:
     open_count = any("step count is not pinned" in f for f in out.get("findings", []))
     if count not in listed and not (open_count and min(listed) < count < max(listed)):
         wrong.append(f"step count {out['first_index_step_count']} (other {out['other_step_counts']}), truth {count}")
-    if any(v != 1.0 for v in out["exact"].values()):
+    if replay and any(v != 1.0 for v in out["exact"].values()):
         wrong.append(f"exact {out['exact']}")
     lrs = case["lr"] if len(case["lr"]) > 1 else case["lr"] * case["steps"]
     lrs = lrs[case["drop_first"] :]
     if isinstance(out["lr"], list):
-        for lr, iv in zip(lrs[len(lrs) - len(out["lr_interval"]) :], out["lr_interval"], strict=True):
+        # one lr per replayed row: rows 1.. (or 0.. where row 0's lr is listed too), less those
+        # left out (skipped steps, gradients the optimizer saw scaled)
+        left_out = {*(out.get("skipped_indices") or ()), *(out.get("scaled_gradient_indices") or ())}
+        rows = [i for i in range(len(lrs)) if i not in left_out]
+        replayed = [lrs[i] for i in rows[len(rows) - len(out["lr_interval"]) :]]
+        for lr, iv in zip(replayed, out["lr_interval"], strict=True):
             if not inside(lr, iv):
                 wrong.append(f"lr {lr} outside {iv}")
                 break
@@ -167,7 +219,79 @@ def _identify(path: Path, answers: multiprocessing.Queue) -> None:
         answers.put({"error": f"crashed: {type(e).__name__}: {e}"})
 
 
+def record_anomaly(case: dict, full: Path) -> None:
+    """Record ``case`` with its anomaly by hand with torch (one thread, CPU): the seed layout's
+    four datasets, every step (``strip`` drops the leading ones).  Gradients: the least-squares
+    model of ``adamw_audit.record``."""
+    import torch
+
+    torch.set_num_threads(1)
+    kind, at = case["anomaly"], case["drop_first"] + case["anomaly_index"]
+    shape, steps = tuple(case["shape"]), case["steps"]
+    lrs = case["lr"] if len(case["lr"]) > 1 else case["lr"] * steps
+    b1, b2, eps, wd = case["beta1"], case["beta2"], case["eps"], case["weight_decay"]
+    gen = torch.Generator().manual_seed(case["seed"])
+    wide = kind in ("master-weights", "float32-states")
+    w = (torch.randn(shape, generator=gen) * 0.05).to(torch.float32 if wide else torch.bfloat16)
+    teacher = (torch.randn(shape, generator=gen) * 0.05).to(torch.bfloat16)
+    w = torch.nn.Parameter(w)
+    flags = {"foreach": case["impl"] == "foreach", "fused": case["impl"] == "fused"}
+    opt = torch.optim.AdamW([w], lr=lrs[0], betas=(b1, b2), eps=eps, weight_decay=wd, **flags)
+    m = torch.zeros(shape, dtype=torch.bfloat16)  # master-weights: the bf16 states beside float32 W
+    v = torch.zeros(shape, dtype=torch.bfloat16)
+    rows: dict[str, list] = {k: [] for k in ("W", "momentum_W", "variance_W", "grad_W")}
+
+    def bits(t) -> np.ndarray:
+        return t.detach().to(torch.bfloat16).view(torch.int16).numpy().view(np.uint16).copy()
+
+    for t in range(steps):
+        wb = w.detach().to(torch.bfloat16).requires_grad_() if wide else w
+        x = torch.randn((32, shape[0]), generator=gen).to(torch.bfloat16)
+        if len(shape) == 1:
+            loss = ((x * wb - x * teacher) ** 2).mean()
+        else:
+            loss = ((x @ wb.reshape(shape[0], -1) - x @ teacher.reshape(shape[0], -1)) ** 2).mean()
+        if not wide:
+            opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad = wb.grad.clone()
+        for group in opt.param_groups:
+            group["lr"] = lrs[t]
+        if kind == "master-weights":
+            m.lerp_(grad, 1 - b1)
+            v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+            with torch.no_grad():
+                w.mul_(1 - lrs[t] * wd)
+                denom = (v.float().sqrt() / math.sqrt(1 - b2 ** (t + 1))).add_(eps)
+                w.addcdiv_(m.float(), denom, value=-lrs[t] / (1 - b1 ** (t + 1)))
+            rows["grad_W"].append(bits(grad))
+            for name, x in (("W", w), ("momentum_W", m), ("variance_W", v)):
+                rows[name].append(bits(x))
+            continue
+        if kind == "float32-states":
+            w.grad = grad.float()
+        if kind == "scaled" and t == at:
+            w.grad.mul_(case["clip_factor"])
+        if kind == "skipped" and t == at:
+            grad.view(-1)[::7] = float("inf")
+            if flags["fused"]:
+                opt.found_inf = torch.tensor(1.0)
+                opt.step()
+                opt.found_inf = torch.tensor(0.0)
+        else:
+            opt.step()
+        rows["grad_W"].append(bits(grad))
+        state = opt.state[w]
+        for name, x in (("W", w), ("momentum_W", state["exp_avg"]), ("variance_W", state["exp_avg_sq"])):
+            rows[name].append(bits(x))
+    with h5py.File(full, "w") as f:
+        for name, stacked in rows.items():
+            f.create_dataset(name, data=np.stack(stacked))
+
+
 def record_case(case: dict, full: Path) -> None:
+    if "anomaly" in case:
+        return record_anomaly(case, full)
     h = Hyper(beta1=case["beta1"], beta2=case["beta2"], eps=case["eps"], weight_decay=case["weight_decay"])
     if case["impl"] == "cuda-fused":  # the emulator's CUDA fused program (its evidence: the H100 fixtures)
         record_emulated(full, "torch-2.11-2.13-cuda-fused", case["steps"], case["shape"], case["lr"], h, case["seed"])
@@ -192,7 +316,10 @@ def run_trial(case: dict, work: Path, timeout: float, recorded: Path | None = No
         child.kill()
         out = {"error": f"no answer within {timeout:g} s"}
     child.join()
-    wrong = [f"no answer: {out['error']}"] if "error" in out else check(case, out)
+    if "anomaly" in case:
+        wrong = check_anomaly(case, out)
+    else:
+        wrong = [f"no answer: {out['error']}"] if "error" in out else check(case, out)
     return {"case": case, "seconds": round(time.perf_counter() - t0, 1), "wrong": wrong, "answer": out}
 
 
