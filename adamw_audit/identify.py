@@ -672,16 +672,19 @@ def _moment_replays(steps: list[StepData], rcp: Recipe, capability: str, h: Hype
 
 def _confirmed(
     steps: list[StepData], probe: list[StepData], infer: Callable[[list[StepData]], Interval | None],
-    replays: Callable[[list[StepData], Interval], bool],
+    replays: Callable[[list[StepData], Interval], bool], every_step: bool = False,
 ) -> Interval | None:  # fmt: skip
     """A beta's interval inferred on the ``probe`` steps, or on every sampled step where the value
     it gives fails a later step: the probe's steps can leave a ridge of pairs (beta2's two
     readings) whose point found holds on them alone (seen: fused 1-D 526, beta2 0.99, eps 3e-5,
-    10 steps: the first 8 gave f32(1 - beta2) two float32 values low, v replayed 0.99962)."""
+    10 steps: the first 8 gave f32(1 - beta2) two float32 values low, v replayed 0.99962).
+    ``every_step``: None where no value fits every step, not the probe's (beta1: a later step
+    whose gradient the optimizer saw scaled is then found by the caller; seen: index 15 of 18
+    clipped x0.25, fused cosine, beta1 0.5, the W search failing for 3 minutes)."""
     found = infer(probe)
     if found is None or len(steps) <= len(probe) or replays(steps, found):
         return found
-    return infer(steps) or found
+    return infer(steps) or (None if every_step else found)
 
 
 def infer_beta1_pre_lerp(steps: list[StepData], capability: str, numel: int) -> Interval | None:
@@ -3447,7 +3450,7 @@ def _search(
 
     w_iv = cap_family = None
     for capability in ("avx512", "default") if not fused_cuda_only else ():
-        w_iv = _confirmed(steps, probe, lambda on, c=capability: infer_beta1(on, c), b1_replays(capability))
+        w_iv = _confirmed(steps, probe, lambda on, c=capability: infer_beta1(on, c), b1_replays(capability), True)
         if w_iv is not None:
             cap_family = capability
             break
@@ -3461,7 +3464,7 @@ def _search(
             h = Hyper(beta1=beta) if moment == "exp_avg" else Hyper(beta1=b1, beta2=beta)
             return _moment_replays(on, fused_cuda, "cuda", h, rec.numel, moment)
 
-        return _confirmed(steps, probe, lambda on: infer_beta_fused_cuda(on, moment), replays)
+        return _confirmed(steps, probe, lambda on: infer_beta_fused_cuda(on, moment), replays, moment == "exp_avg")
 
     b1_fused_cuda = fused_cuda_beta("exp_avg") if w_iv is None else None  # (no lerp reproduces m)
     if fused_cuda_only and b1_fused_cuda is None:
@@ -3878,6 +3881,15 @@ def _search(
         lr_value = [simplest_in(lo, hi) for lo, hi in lrs]
         lr_interval = [[lo, hi] for lo, hi in (lr_iv_wide or lrs)]
         lr_for_schedule = [lr_value[0], *lr_value] if len(lr_value) == rec.steps - 1 else lr_value
+        if len(lr_value) == len(steps) and len(lr_for_schedule) != rec.steps:
+            # rows left out of the search (a gradient the optimizer saw scaled, a row with inf or
+            # NaN) have no lr of their own: they replay at the row's before (seen: row 15 of 18
+            # clipped, the schedule dropped for one lr, W 0.148)
+            of_index = {sd.index: lr for sd, lr in zip(steps, lr_value, strict=True)}
+            lr_for_schedule = list(itertools.accumulate(
+                (of_index.get(i) for i in range(rec.steps)), lambda before, lr: before if lr is None else lr,
+                initial=lr_value[0],
+            ))[1:]  # fmt: skip
         findings.append("lr changes between steps (a schedule): reported per replayed step")
 
     lr_ref = lr_value if isinstance(lr_value, float) else lr_value[0]

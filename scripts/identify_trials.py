@@ -163,6 +163,9 @@ def check_anomaly(case: dict, out: dict) -> list[str]:
         return ([] if said == [index] else [f"skipped {said}, truth [{index}]"]) + check(case, out)
     named = [f for f in out.get("findings", []) if "scaled gradient" in f]
     wrong = [] if named and f"index {index} " in named[0] else [f"scaled index {index} not named: {named}"]
+    replayed_rows = case["steps"] - case["drop_first"] - 1
+    if min(out["exact"].values()) < 1 - 1 / replayed_rows:  # every row but the scaled one replays
+        wrong.append(f"exact {out['exact']} below {replayed_rows - 1}/{replayed_rows}")
     return wrong + check(case, out, replay=False)
 
 

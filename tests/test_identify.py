@@ -299,6 +299,33 @@ def test_a_gradient_the_optimizer_saw_scaled_is_named(tmp_path, capsys, monkeypa
     assert "replayed by" not in text
 
 
+def test_a_gradient_scaled_past_the_probe_s_steps_is_named_and_the_schedule_replays_around_it(tmp_path, capsys):
+    """Row 10 of 12 clipped x0.25 after the recording, on a cosine schedule with beta1 0.5 (anomaly
+    trial 3 of seed 71, fused, row 15 of 18).  beta1 was inferred on the first 8 rows and, failing
+    a later one, on every row; where none fitted all, the first 8's was kept, so the clipped row
+    was never named and the W search failed ("not reproducible" after 52 s here).  Now no beta1 for
+    every row sends the search to the per-row anomalies: row 10 named, and the replay keeps each
+    row's lr (it fell back to one lr for a list one short: W 0.148 on the trial's file)."""
+    from emulation import bits
+
+    rec = tmp_path / "run.h5"
+    lrs = [repr(0.005 * 0.5 * (1 + math.cos(math.pi * t / 12))) for t in range(12)]
+    flags = ["--betas", "0.5", "0.98", "--weight-decay", "0.1"]
+    assert main(["record", str(rec), "--steps", "12", "--shape", "300x8", "--lr", ",".join(lrs), *flags]) == 0
+    capsys.readouterr()
+    bare = strip(str(rec), tmp_path / "bare.h5")
+    with h5py.File(bare, "r+") as f:
+        g = f["grad_W"][10]
+        f["grad_W"][10] = bits.narrow(bits.widen(g) * np.float32(4))
+    out = identify_json(capsys, bare)
+    assert out["scaled_gradient_indices"] == [10] and "index 10 (x0.25" in out["findings"][0]
+    assert out["first_index_step_count"] == 1 and out["betas"] == [0.5, 0.98]
+    replayed = [lr for i, lr in enumerate(lrs) if i not in (0, 10)]
+    assert [inside(float(lr), iv) for lr, iv in zip(replayed, out["lr_interval"], strict=True)] == [True] * 10
+    # every row replays but the clipped one
+    assert min(out["exact"].values()) >= 10 / 11
+
+
 def test_a_step_count_the_bits_cannot_see_is_reported_as_a_tie(tmp_path, capsys):
     """betas (0, 0): both bias corrections are 1 at every step, so every step count searched
     replays the file; identify lists the others (walked up to 12 past the count found) instead of
