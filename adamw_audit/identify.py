@@ -3565,9 +3565,9 @@ def _search(
             f"{rec.path}: no CPU or CUDA path reproduces variance_W for any beta2 (states in another dtype?)"
         )
 
-    hidden = _w_not_a_state_function(steps, rec.numel)  # (no W search can succeed: said before it runs)
-    if hidden is not None:
-        raise AuditError(f"{rec.path}: {hidden}")
+    wrong_way = _w_not_a_state_function(steps, rec.numel, at_least=1)
+    if wrong_way is not None and wrong_way[0] >= HIDDEN_STATE_PAIRS:  # (no W search can succeed: said before it runs)
+        raise AuditError(f"{rec.path}: {wrong_way[1]}")
 
     # cheapest explanations first: one lr and no visible decay, then one lr with a decay, then a
     # schedule; each over every path and step-count offset before the next
@@ -3856,7 +3856,10 @@ def _search(
         raise AuditError(
             f"{rec.path}: W[t] is not reproducible from W[t-1] by any path and step count tried "
             "(hidden fp32 master weights, or W changed outside the optimizer)"
-        )
+            + (f"; {wrong_way[0]} sampled pair(s) of elements with the same W[t-1] end the wrong way round, which "
+               f"no program on bf16 parameters does ({HIDDEN_STATE_PAIRS} name a hidden state before any search)"
+               if wrong_way is not None else "")
+        )  # fmt: skip
     impl, offset, b2, b2_bounds, lrs, eps_iv, decay_or_wd, wide = best
     # the values replayed are one point (slices through it give lrs, eps_iv, decay_or_wd); where
     # lr was solved with eps or the decay, the intervals reported are the wider ridges (wide)
@@ -4356,9 +4359,12 @@ def _scalar_tails(numel: int) -> np.ndarray:
     return tails
 
 
-def _w_not_a_state_function(steps: list[StepData], numel: int) -> str | None:
+def _w_not_a_state_function(
+    steps: list[StepData], numel: int, at_least: int = HIDDEN_STATE_PAIRS
+) -> tuple[int, str] | None:
     """Names a W that carries state the file does not hold (float32 master weights whose bf16
-    copy was recorded, amsgrad's max_exp_avg_sq): None where nothing contradicts a bf16 W.
+    copy was recorded, amsgrad's max_exp_avg_sq): the pairs that contradict a bf16 W and a line
+    naming it, or None where fewer than ``at_least`` do.
 
     Theorem (monotone update).  Every AdamW program on bf16 parameters (each path, release,
     device) computes W[t] = R(p*d - c*q), q = m/D(v), from p = W[t-1], the stored m = m[t] and
@@ -4399,16 +4405,17 @@ def _w_not_a_state_function(steps: list[StepData], numel: int) -> str | None:
                 flat = sd.flat[keep]
                 example = (sd.index, int(flat[a[k]]), int(flat[b[k]]), p[a[k]], (m[a[k]], v[a[k]], w[a[k]]),
                            (m[b[k]], v[b[k]], w[b[k]]))  # fmt: skip
-    if found < HIDDEN_STATE_PAIRS:
+    if found < at_least:
         return None
     i, ka, kb, p0, (ma, va, wa), (mb, vb, wb) = example
-    return (f"W[t] is not a function of the recorded W[t-1], m[t] and v[t]: {found} sampled pairs of elements with the "
+    line = (f"W[t] is not a function of the recorded W[t-1], m[t] and v[t]: {found} sampled pairs of elements with the "
             f"same W[t-1] end the wrong way round (index {i}: elements {ka} and {kb}, W[t-1] {p0:.6g}, m {ma:.6g} vs "
             f"{mb:.6g}, v {va:.6g} vs {vb:.6g}: m and v push the first further down, yet W[t] is {wa:.6g} vs "
             f"{wb:.6g}), which no AdamW program on bf16 parameters does at any lr, eps, weight decay or step count: "
             "the optimizer keeps W in higher precision than the recording (float32 master weights, their bf16 copy "
             "recorded), or a state the file lacks (amsgrad's max_exp_avg_sq), or W changed outside the optimizer; "
             "identify and verify emulate bf16 parameters without amsgrad")  # fmt: skip
+    return found, line
 
 
 def _moments_kept_wider(probe: list[StepData]) -> str | None:

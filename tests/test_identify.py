@@ -728,13 +728,14 @@ def test_float32_master_weights_with_bf16_states_are_named(tmp_path, capsys):
     assert "float32 master weights" in err and "end the wrong way round" in err
 
 
-def test_master_weights_with_large_updates_are_named_from_a_few_pairs(tmp_path, capsys):
+def test_master_weights_with_large_updates_are_named_from_a_few_pairs(tmp_path, capsys, monkeypatch):
     """Float32 W, bf16 m and v, lr 0.01 (each update ~40 of W's ulps), 1-D 1832, from step 11
     (anomaly trial 10 of seed 70: no answer in 300 s).  Large updates leave few same-W[t-1]
     pairs close enough to end the wrong way round: 5 here, below the 8 once asked for; 3 are
     asked for now (none of the 282 recordings from real torch has even one: tested below)."""
     import torch
 
+    from adamw_audit import identify as ident
     from adamw_audit.identify import _finite_rows, _sample_steps, _w_not_a_state_function
     from refimpl.recording import open_recording
 
@@ -759,10 +760,17 @@ def test_master_weights_with_large_updates_are_named_from_a_few_pairs(tmp_path, 
     path = write_rows(tmp_path / "master.h5", rows)
     with open_recording(path) as rec:
         named = _w_not_a_state_function(_finite_rows(_sample_steps(rec, 4096, np.random.default_rng(0))), rec.numel)
-    assert named is not None and "5 sampled pairs" in named
+    assert named is not None and named[0] == 5
     assert main(["identify", path]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "float32 master weights" in err, err
+    # with fewer pairs than asked for, a failed search says how many it saw (the search stood in
+    # for by none: it ran 14 minutes to fail on this file with 8 asked for)
+    monkeypatch.setattr(ident, "HIDDEN_STATE_PAIRS", 6)
+    monkeypatch.setattr(ident, "PHASES", ())
+    assert main(["identify", path]) == 2
+    err = capsys.readouterr().err
+    assert "not reproducible" in err and "5 sampled pair(s) of elements with the same W[t-1]" in err, err
 
 
 def test_no_recorded_program_has_a_pair_that_ends_the_wrong_way_round():
@@ -777,7 +785,7 @@ def test_no_recorded_program_has_a_pair_that_ends_the_wrong_way_round():
     for path in files:
         with open_recording(str(path)) as rec:
             steps = _finite_rows(_sample_steps(rec, rec.numel, np.random.default_rng(0)))
-            assert _w_not_a_state_function(steps, rec.numel) is None, path
+            assert _w_not_a_state_function(steps, rec.numel, at_least=1) is None, path
 
 
 def test_a_decay_the_bits_do_not_see_is_walked_along_its_ridge(tmp_path, capsys):
