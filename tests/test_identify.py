@@ -261,13 +261,26 @@ def test_a_schedule_recorded_from_step_6_is_found_by_the_per_step_scan(tmp_path,
     assert [inside(float(lr), iv) for lr, iv in zip(lrs[6:], out["lr_interval"], strict=True)] == [True] * 5
 
 
+def recorded_with_a_row_scaled(tmp_path, capsys, record_args: list[str], row: int, factor: float) -> str:
+    """``adamw-audit record`` a run, stripped, with row ``row``'s recorded gradient ``factor`` times
+    the one the optimizer saw (it saw the recorded one over ``factor``: clipped after recording)."""
+    from emulation import bits
+
+    rec = tmp_path / "run.h5"
+    assert main(["record", str(rec), *record_args]) == 0
+    capsys.readouterr()
+    bare = strip(str(rec), tmp_path / "bare.h5")
+    with h5py.File(bare, "r+") as f:
+        f["grad_W"][row] = bits.narrow(bits.widen(f["grad_W"][row]) * np.float32(factor))
+    return bare
+
+
 def test_a_gradient_the_optimizer_saw_scaled_is_named(tmp_path, capsys, monkeypatch):
     """A step whose recorded gradient is twice what the optimizer used (clipping after recording):
     identify still finds the settings from the other steps and names the step and the factor (in
     a finding and in ``scaled_gradient_indices``: ``lr`` per step leaves the row out), and the
     paths whose replay is as close; its text says the answer is the closest program, not a replay."""
     import adamw_audit.identify as identify_module
-    from emulation import bits
 
     answers: list = []
     search = identify_module.identify
@@ -279,13 +292,7 @@ def test_a_gradient_the_optimizer_saw_scaled_is_named(tmp_path, capsys, monkeypa
 
     monkeypatch.setattr(identify_module, "identify", identify_once)
 
-    rec = tmp_path / "run.h5"
-    assert main(["record", str(rec), "--steps", "8", "--shape", "2000x8", "--lr", "0.01"]) == 0
-    capsys.readouterr()
-    bare = strip(str(rec), tmp_path / "bare.h5")
-    with h5py.File(bare, "r+") as f:
-        g = f["grad_W"][3]
-        f["grad_W"][3] = bits.narrow(bits.widen(g) * np.float32(2))
+    bare = recorded_with_a_row_scaled(tmp_path, capsys, ["--steps", "8", "--shape", "2000x8", "--lr", "0.01"], 3, 2.0)
     out = identify_json(capsys, bare)
     assert out["lr"] == 0.01 and out["betas"] == [0.9, 0.999]
     note = next(x for x in out["findings"] if "scaled gradient" in x)
@@ -306,18 +313,11 @@ def test_a_gradient_scaled_past_the_probe_s_steps_is_named_and_the_schedule_repl
     was never named and the W search failed ("not reproducible" after 52 s here).  Now no beta1 for
     every row sends the search to the per-row anomalies: row 10 named, and the replay keeps each
     row's lr (it fell back to one lr for a list one short: W 0.148 on the trial's file)."""
-    from emulation import bits
 
-    rec = tmp_path / "run.h5"
     lrs = [repr(0.005 * 0.5 * (1 + math.cos(math.pi * t / 12))) for t in range(12)]
-    flags = ["--betas", "0.5", "0.98", "--weight-decay", "0.1"]
-    assert main(["record", str(rec), "--steps", "12", "--shape", "300x8", "--lr", ",".join(lrs), *flags]) == 0
-    capsys.readouterr()
-    bare = strip(str(rec), tmp_path / "bare.h5")
-    with h5py.File(bare, "r+") as f:
-        g = f["grad_W"][10]
-        f["grad_W"][10] = bits.narrow(bits.widen(g) * np.float32(4))
-    out = identify_json(capsys, bare)
+    flags = ["--steps", "12", "--shape", "300x8", "--lr", ",".join(lrs), "--betas", "0.5", "0.98"]
+    flags += ["--weight-decay", "0.1"]
+    out = identify_json(capsys, recorded_with_a_row_scaled(tmp_path, capsys, flags, 10, 4.0))
     assert out["scaled_gradient_indices"] == [10] and "index 10 (x0.25" in out["findings"][0]
     assert out["first_index_step_count"] == 1 and out["betas"] == [0.5, 0.98]
     replayed = [lr for i, lr in enumerate(lrs) if i not in (0, 10)]
