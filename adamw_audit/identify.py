@@ -2606,6 +2606,22 @@ def _probe_steps(
     return Probe(scheduled, decayed, impl, counts, hints)
 
 
+def _all_three_probe(
+    steps, candidates, b1: float, capability: str, numel: int, offsets: tuple[int, ...],
+    schedule_counts: Callable[[str, float], list[int]],
+) -> Probe:  # fmt: skip
+    """:func:`_probe_steps` with each step's step size, eps and decay unknown, first on PROBE_ROWS
+    elements a step (a failing fit costs seconds a step on 4096: seen, for-loop, eps 2e-4, from
+    step 2, 809x22: 37 of 97 s, the for-loop's and foreach's fits failing at count index + 1),
+    then on all where those fits found a schedule but left its count open (fewer elements blur
+    the decays' slices: seen, CUDA fused step schedule, wd 0.05, from step 6: count 6 lost)."""
+    probed = _probe_steps([_fewer_rows(sd, PROBE_ROWS) for sd in steps], candidates, b1, capability, numel, offsets,
+                          schedule_counts, all_three=True)  # fmt: skip
+    if probed.impl is not None and probed.scheduled and not probed.counts:
+        probed = _probe_steps(steps, candidates, b1, capability, numel, offsets, schedule_counts, all_three=True)
+    return probed
+
+
 def _bf16_denominators_at(
     chosen: list[StepData], candidates, b1: float, capability: str, numel: int, counts: list[int]
 ) -> Probe | None:
@@ -3721,9 +3737,7 @@ def _search(
                     break
                 yield stage("late scan, eps guesses")
                 if not scanned:
-                    probed = _probe_steps(
-                        steps, candidates, b1, cap_family, rec.numel, offsets, per_step_counts, all_three=True
-                    )
+                    probed = _all_three_probe(steps, candidates, b1, cap_family, rec.numel, offsets, per_step_counts)
                     yield stage("all-three probe")
                 if not scanned and probed.impl is None:
                     # nothing fits at any guessed eps: the late scan with eps searched per count

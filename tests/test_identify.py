@@ -2160,6 +2160,32 @@ def test_the_probe_refits_at_the_next_count_where_a_step_misses_its_equivalent_p
     assert 1e-7 in probe.eps_hints
 
 
+def test_the_all_three_probe_fits_fewer_elements_first_and_all_where_a_schedule_s_count_stays_open(monkeypatch):
+    """The steps fitted with all three unknown cost seconds a step to fail on 4096 elements (for-loop,
+    eps 2e-4, from step 2, 809x22: 37 of 97 s in that probe, none fitting): first on PROBE_ROWS
+    (the trial: 51 s); where those fits find a schedule and no count, on all of them (CUDA fused
+    step schedule, wd 0.05, from step 6: count 6 lost on 512 elements, kept on all)."""
+    from adamw_audit import identify as ident
+
+    steps = [ident.StepData(i, {}, {}, np.arange(4096)) for i in range(1, 5)]
+    answers = {512: ident.Probe(True, True, "fused", []), 4096: ident.Probe(True, True, "fused", [6])}
+    seen = []
+
+    def probe(on, *args, all_three=False):
+        seen.append((max(sd.flat.size for sd in on), all_three))
+        return answers[seen[-1][0]]
+
+    monkeypatch.setattr(ident, "_probe_steps", probe)
+    monkeypatch.setattr(ident, "_fewer_rows", lambda sd, size: ident.StepData(sd.index, {}, {}, sd.flat[:size]))
+    assert ident._all_three_probe(steps, [], 0.9, "cuda", 4096, (1,), lambda *a: []).counts == [6]
+    assert seen == [(ident.PROBE_ROWS, True), (4096, True)]
+    for first in (ident.Probe(False, False, None, []), ident.Probe(True, True, "fused", [3])):  # a lead, or none
+        seen.clear()
+        answers[512] = first
+        assert ident._all_three_probe(steps, [], 0.9, "cuda", 4096, (1,), lambda *a: []) == first
+        assert seen == [(ident.PROBE_ROWS, True)]
+
+
 def test_a_per_step_lr_is_no_schedule_before_the_steps_fit_with_all_three_free(tmp_path):
     """CUDA fused, constant lr 3e-4, betas (0.5, 0.999), eps 1e-7, wd 0.3, index 0 = step 3,
     40x10: the probe's steps missed at count index + 1 with eps a guess, one lr per step fitted
