@@ -1069,6 +1069,9 @@ EPS_RANGE = (1e-38, 1.0)
 """Where eps is searched when no guess fits (EPS_GUESSES): any normal float32 up to 1."""
 DECAY_RANGE = (0.5, 1.0)
 """Where a decay factor ``1 - lr*wd`` is searched (lr*wd up to 0.5)."""
+WD_FLOOR = 1e-30
+"""The smallest weight decay searched: an interval that reaches it has no lower bound the bits
+show (the decay may be absent)."""
 
 
 def _ls_columns(sd: StepData, h: Hyper, step: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -2969,7 +2972,7 @@ def _coupled_schedule(
             def bind_wd(x: np.ndarray, e=e, c=c, conv_decay=conv_decay, lr=lr_all) -> dict[str, np.ndarray]:
                 return {"__e": e, "__c": c, **_decay_binding(conv_decay, lr, x)}
 
-            iv = scalar_interval(opened, inputs, where, "param", sd.want["param"], bind_wd, 1e-30, 0.5 / lr)
+            iv = scalar_interval(opened, inputs, where, "param", sd.want["param"], bind_wd, WD_FLOOR, 0.5 / lr)
             if iv is None:
                 return None
             lo_all, hi_all = max(lo_all, iv.lo), min(hi_all, iv.hi)
@@ -3011,7 +3014,7 @@ def _coupled_schedule(
             if start <= 0 or at(start) is None:
                 continue  # (no point of this step's ridge to walk from: no bound from it)
             # (to 2^-10 relative: wd values to try, each checked on every element below)
-            lo_all = max(lo_all, _farthest(start, 1e-30, at, within=1 << 13)[0])
+            lo_all = max(lo_all, _farthest(start, WD_FLOOR, at, within=1 << 13)[0])
             hi_all = min(hi_all, _farthest(start, 0.5 / lr, at, within=1 << 13)[0])
         return (lo_all, hi_all) if 0 < lo_all <= hi_all < math.inf else None
 
@@ -4085,7 +4088,7 @@ def _search(
         # found, 6 and 7 tie)
         refitted = _schedule_other_offsets(
             rec, recipe(chosen[0]), schedule, chosen[1], steps, checked, walk_to=offset + SCAN_TRIES,
-            wd_unseen=wd_hi if wd_lo == 0.0 else 0.0, eps_iv=(eps_lo, eps_hi),
+            wd_unseen=wd_hi if wd_lo <= WD_FLOOR else 0.0, eps_iv=(eps_lo, eps_hi),
         )  # fmt: skip
         walked_out = set(range(offset + 1, offset + SCAN_TRIES + 1)) <= set(refitted)
         far: dict = {}
@@ -4096,7 +4099,7 @@ def _search(
             # among the unchecked, its lrs outside the intervals of those listed)
             far = _schedule_other_offsets(
                 rec, recipe(chosen[0]), schedule, chosen[1], steps, sampled,
-                wd_unseen=wd_hi if wd_lo == 0.0 else 0.0, eps_iv=(eps_lo, eps_hi),
+                wd_unseen=wd_hi if wd_lo <= WD_FLOOR else 0.0, eps_iv=(eps_lo, eps_hi),
             )  # fmt: skip
             refitted = {**refitted, **far}
         if walked_out and len(kept) <= 20:  # (more: the per-step scan's finding below)
@@ -4180,7 +4183,8 @@ def _wd_interval_of(rcp: Recipe, schedule: Schedule, capability: str, steps, num
             # float32 grid: wd itself, lr held (seen: lr 0.0017564, wd 0.05: the d grid gave
             # back 0.05, whose k is one ulp off the truth's, W 0.99997; 0.04995 replays)
             held["__l"] = np.full(sd.flat.size, np.float32(h.lr))
-            w = _interval_on(opened, _widen(sd.state), where, "param", sd.want["param"], "__w", held, 1e-30, 0.5 / h.lr)
+            want = sd.want["param"]
+            w = _interval_on(opened, _widen(sd.state), where, "param", want, "__w", held, WD_FLOOR, 0.5 / h.lr)
             if w is None:
                 return None
             w_lo, w_hi = _rounding_edges(w.lo, w.hi)

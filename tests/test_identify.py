@@ -842,6 +842,37 @@ def emulated_fused_cuda(
     return strip(str(full), tmp_path / "bare.h5", drop_first)
 
 
+def test_a_weight_decay_bounded_only_by_the_search_s_floor_is_walked_without_one(tmp_path, monkeypatch):
+    """CUDA fused, step schedule 2e-5 -> 2e-6, betas (0.942, 0.95), eps 1e-3, wd 0.1, 199x21,
+    from step 11 (cuda-fused trial 3 of seed 74): count 6 found with one lr per step and wd 1.0
+    in [1e-30, 5.03], the decay invisible.  Other counts were tried with that decay and eps held
+    (a visible decay's rule): none replayed, and count 11 with the truth's values was not
+    listed.  A weight decay interval that reaches WD_FLOOR is one the bits do not see: the other
+    counts are tried without a decay, eps moved with the count (the trial: counts 7-18 and the
+    far ones listed, every interval holding the truth, 25 s).  Here the search is stopped there."""
+    from adamw_audit import identify as ident
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    hyper = Hyper(beta1=0.942, beta2=0.95, eps=1e-3, weight_decay=0.1)
+    path = emulated_fused_cuda(tmp_path, [2e-5] * 8 + [2e-6] * 8, hyper, (199, 21), 16, drop_first=10, seed=935634767)
+
+    class Reached(Exception):
+        pass
+
+    seen = []
+
+    def others(rec, r, schedule, capability, steps, offsets, walk_to=0, wd_unseen=0.0, eps_iv=None):
+        seen.append((schedule.hyper.weight_decay, wd_unseen))
+        raise Reached
+
+    monkeypatch.setattr(ident, "_schedule_other_offsets", others)
+    with open_recording(path) as rec, pytest.raises(Reached):
+        ident.identify(rec)
+    [(wd, unseen_up_to)] = seen
+    assert wd > 0.0 and unseen_up_to > wd  # (0.0 before: the decay held at every other count)
+
+
 def test_a_cuda_fused_schedule_with_a_visible_decay_is_identified(tmp_path, capsys):
     """CUDA fused, warmup 2e-4 -> 1e-3, wd 0.05, odd shape: one lr per step and the weight
     decay through k = f32(f32(lr)*f32(wd)), the step size f32(f32(lr) / bc1) with the device's
