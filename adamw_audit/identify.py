@@ -4060,8 +4060,9 @@ def _search(
         # counts that tie with an lr of their own (the probe's counts, those searched, the neighbours)
         late = probed.counts if probed is not None else []
         own = _pooled_other_offsets(
-            rec, recipe(chosen[0]), schedule, chosen[1], steps, sorted({*tried, *late}), SCAN_TRIES, (eps_lo, eps_hi)
-        )
+            rec, recipe(chosen[0]), schedule, chosen[1], steps, sorted({*tried, *late}), SCAN_TRIES, (eps_lo, eps_hi),
+            ridge=lr_iv_wide is not None,
+        )  # fmt: skip
         own = {o: ivs for o, ivs in own.items() if o not in other_offsets}
         if own:
             other_offsets = sorted({*other_offsets, *own})
@@ -4769,6 +4770,7 @@ def _pooled_other_offsets(
     offsets,
     walk: int,
     eps_iv: tuple[float, float],
+    ridge: bool = False,
 ) -> dict[int, tuple[tuple[float, float], tuple[float, float], Interval]]:
     """Other step counts of index 0 that replay the file exactly with one lr of their own (the
     kernel's decay factor held, eps one of :func:`_eps_tries_at`), with that count's lr,
@@ -4777,7 +4779,11 @@ def _pooled_other_offsets(
     or late window neighbouring counts can tie, each with its own lr (seen: fused, b1 0.8, eps
     2e-4, two steps at counts 11 and 12: count 12 found with lr 1.056e-5, the truth 11 replays
     with 1.0777e-5).  Checks ``offsets``, then walks from the count found both ways while counts
-    replay, up to ``walk`` counts each way.  ``eps_iv``: as :func:`_schedule_other_offsets`'."""
+    replay, up to ``walk`` counts each way.  ``eps_iv``: as :func:`_schedule_other_offsets`'.
+    ``ridge``: lr and eps trade off in the answer's bits; with no visible decay, the smallest and
+    largest tied counts' own ridges are walked too (the extent moves with the count: seen, CUDA
+    fused, beta2 0.95, eps 1e-3, from step 11, 400 elements: count 5's ridge ends at eps 5.6e-4,
+    lr 1.18e-6; count 11 replays at the truth's 1e-3 and 2e-6)."""
     h = schedule.hyper
     d = _kernel_decay(r, schedule, steps[0].index, capability) if h.weight_decay > 0.0 else 1.0
 
@@ -4803,6 +4809,16 @@ def _pooled_other_offsets(
             return None
         return (lr_iv.lo, lr_iv.hi), wd_iv, eps_iv
 
+    def along_ridge(off: int) -> None:
+        """``out[off]`` widened along that count's ridge of lr against eps, walked from the
+        point fitted at the eps its replay used."""
+        (lr_lo, lr_hi), wd_iv, eps_iv = out[off]
+        walked = fit_pooled(steps, r, capability, h, off, rec.numel, "eps", (_prefer_eps(eps_iv),))
+        if walked is not None and walked[3] is not None:
+            lr_wide, eps_wide = walked[3][0], walked[3][1]
+            eps_hull = Interval(min(eps_iv.lo, eps_wide.lo), max(eps_iv.hi, eps_wide.hi))
+            out[off] = (min(lr_lo, lr_wide.lo), max(lr_hi, lr_wide.hi)), wd_iv, eps_hull
+
     out = {}
     for off in offsets:
         if off != schedule.step_offset and (got := replays_at(off)) is not None:
@@ -4815,6 +4831,11 @@ def _pooled_other_offsets(
                     break
                 out[at] = got
             at += way
+    if ridge and d >= 1.0 and out:
+        # the ridges at the smallest and largest count tied (the counts between lie inside their
+        # hull, as a schedule's ties: its extent moves with the count; each walk costs seconds)
+        for off in sorted({min(out), max(out)}):
+            along_ridge(off)
     return out
 
 

@@ -873,6 +873,21 @@ def test_a_weight_decay_bounded_only_by_the_search_s_floor_is_walked_without_one
     assert wd > 0.0 and unseen_up_to > wd  # (0.0 before: the decay held at every other count)
 
 
+def test_each_tied_count_s_own_ridge_of_lr_against_eps_is_spanned(tmp_path, capsys):
+    """The same run on 40x10: one lr at count 5 (eps 1e-8 in [0, 5.6e-4], lr [7.7e-7, 1.18e-6]),
+    counts 6-17 tied, each with its own lr, the intervals spanning their lrs at eps held: the
+    truth (count 11, lr 2e-6, eps 1e-3) outside both.  Each tied count's ridge is walked too:
+    count 11's reaches the truth."""
+    from emulation.recipes.common import Hyper
+
+    hyper = Hyper(beta1=0.942, beta2=0.95, eps=1e-3, weight_decay=0.1)
+    path = emulated_fused_cuda(tmp_path, [2e-5] * 8 + [2e-6] * 8, hyper, (40, 10), 16, drop_first=10, seed=935634767)
+    out = identify_json(capsys, path)
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert 11 in [out["first_index_step_count"], *out["other_step_counts"]]
+    assert inside(2e-6, out["lr_interval"]) and inside(1e-3, out["eps_interval"])
+
+
 def test_a_cuda_fused_schedule_with_a_visible_decay_is_identified(tmp_path, capsys):
     """CUDA fused, warmup 2e-4 -> 1e-3, wd 0.05, odd shape: one lr per step and the weight
     decay through k = f32(f32(lr)*f32(wd)), the step size f32(f32(lr) / bc1) with the device's
