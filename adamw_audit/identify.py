@@ -4494,11 +4494,10 @@ def _moments_kept_wider(probe: list[StepData]) -> str | None:
         last += 1
     stretch_lo, stretch_hi = float(bounds[first]), float(bounds[last])
     b1 = simplest_in(stretch_lo, stretch_hi)
-    return (f"momentum_W moves like a float32 (or wider) exp_avg rounded to bf16 for the file: with "
-            f"beta1 = {b1:g} (any in [{stretch_lo:.6g}, {stretch_hi:.6g}]) every sampled element fits within that "
-            "rounding, and no bf16 program "
-            "reproduces it: the optimizer keeps its states (and most likely master weights) in higher "
-            "precision than the recording; identify and verify emulate bf16 states only")  # fmt: skip
+    return (f"momentum_W moves like a float32 (or wider) exp_avg rounded to bf16 for the file: with beta1 = {b1:g} "
+            f"(any in [{stretch_lo:.6g}, {stretch_hi:.6g}]) every sampled element fits within that rounding, and "
+            "no bf16 program reproduces it: the optimizer keeps its states (and most likely master weights) in "
+            "higher precision than the recording; identify and verify emulate bf16 states only")  # fmt: skip
 
 
 def _pre_lerp_capability(probe, numel: int) -> str | None:
