@@ -4087,10 +4087,12 @@ def _search(
         # ties walked up to SCAN_TRIES past the count found (the per-step scan keeps none where a
         # decay is visible: seen, fused warmup, wd 0.3, beta2 0.9999, 8000 elements: count 5
         # found, 6 and 7 tie)
-        refitted = _schedule_other_offsets(
-            rec, recipe(chosen[0]), schedule, chosen[1], steps, checked, walk_to=offset + SCAN_TRIES,
+        # (a wd interval down to the search's floor: a decay the bits do not see)
+        other_counts = functools.partial(
+            _schedule_other_offsets, rec, recipe(chosen[0]), schedule, chosen[1], steps,
             wd_unseen=wd_hi if wd_lo <= WD_FLOOR else 0.0, eps_iv=(eps_lo, eps_hi),
         )  # fmt: skip
+        refitted = other_counts(checked, walk_to=offset + SCAN_TRIES)
         walked_out = set(range(offset + 1, offset + SCAN_TRIES + 1)) <= set(refitted)
         far: dict = {}
         sampled = [c for c in FAR_COUNTS if c > offset + SCAN_TRIES]
@@ -4098,10 +4100,7 @@ def _search(
             # the count is open: larger counts sampled too, each lr interval spanning theirs (a
             # late window at the end of a cosine, lr ~1e-5: counts 1..25 replayed, the truth 121
             # among the unchecked, its lrs outside the intervals of those listed)
-            far = _schedule_other_offsets(
-                rec, recipe(chosen[0]), schedule, chosen[1], steps, sampled,
-                wd_unseen=wd_hi if wd_lo <= WD_FLOOR else 0.0, eps_iv=(eps_lo, eps_hi),
-            )  # fmt: skip
+            far = other_counts(sampled)
             refitted = {**refitted, **far}
         if walked_out and len(kept) <= 20:  # (more: the per-step scan's finding below)
             findings.append(_count_not_pinned(offset, sorted(far), len(sampled)))
