@@ -680,11 +680,19 @@ def _confirmed(
     10 steps: the first 8 gave f32(1 - beta2) two float32 values low, v replayed 0.99962).
     ``every_step``: None where no value fits every step, not the probe's (beta1: a later step
     whose gradient the optimizer saw scaled is then found by the caller; seen: index 15 of 18
-    clipped x0.25, fused cosine, beta1 0.5, the W search failing for 3 minutes)."""
+    clipped x0.25, fused cosine, beta1 0.5, the W search failing for 3 minutes).  A value that
+    replays not even the probe's steps is no fit: the pair search can end on a value of c whose
+    reading k misses (seen: foreach, beta2 0.99, a 4-row file: the for-loop program, which reads
+    beta2 as float32 in v*beta2, was given f32(1 - beta2) 0.01 and v replayed 0.53; its W
+    searches ran 60 s to a wrong count before foreach was tried)."""
     found = infer(probe)
-    if found is None or len(steps) <= len(probe) or replays(steps, found):
+    if found is None or replays(steps, found):
         return found
-    return infer(steps) or (None if every_step else found)
+    if len(steps) > len(probe):
+        again = infer(steps)
+        if again is not None or every_step:
+            return again
+    return found if len(steps) > len(probe) and replays(probe, found) else None
 
 
 def infer_beta1_pre_lerp(steps: list[StepData], capability: str, numel: int) -> Interval | None:

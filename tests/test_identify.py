@@ -820,6 +820,32 @@ def test_a_beta2_pair_no_one_beta_conveys_gives_way_to_a_usual_beta_that_replays
     assert iv is not None and inside(0.999, _one_minus(iv))
 
 
+def test_a_beta2_whose_value_replays_not_even_the_probe_s_v_rules_its_path_out(tmp_path):
+    """foreach, betas (0.95, 0.99), 4 rows (a late-decay trial, 29x7 from step 9): the pair search
+    gave the for-loop program f32(1 - 0.99), which it reads as float32 in v*beta2 where foreach
+    reads bf16(0.99); v replayed 0.53, yet with no steps beyond the probe's the value went
+    unchecked, and the for-loop W searches ran 60 s to a wrong count before foreach was tried."""
+    from adamw_audit.identify import _confirmed, _moment_replays, _one_minus, infer_beta2, simplest_in
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+
+    lrs = ["0.0015649636270742434", "0.0009167344681195011", "0.00041933074005862385", "0.00010664968496043527"]
+    args = ["--impl", "foreach", "--steps", "4", "--shape", "29x7", "--lr", ",".join(lrs), "--betas", "0.95", "0.99"]
+    steps, numel = sampled_steps(tmp_path, [*args, "--eps", "1e-5", "--weight-decay", "0.3", "--seed", "686773296"])
+    confirmed = {}
+    for impl in ("forloop", "foreach"):
+        rcp = recipe(impl)
+
+        def replays(on, c, rcp=rcp):
+            h = Hyper(beta1=0.95, beta2=simplest_in(*_one_minus(c)))
+            return _moment_replays(on, rcp, "avx512", h, numel, "exp_avg_sq")
+
+        infer = lambda on, rcp=rcp: infer_beta2(on, rcp, "avx512", Hyper(beta1=0.95), numel)  # noqa: E731
+        assert infer(steps) is not None  # (the pair search gives both paths a value)
+        confirmed[impl] = _confirmed(steps, steps, infer, replays)
+    assert confirmed["forloop"] is None and inside(0.99, _one_minus(confirmed["foreach"]))
+
+
 def test_a_cuda_fused_recording_is_identified(tmp_path, capsys):
     """Recorded on an H100 (torch 2.11.0+cu130, fused=True, lr 0.003, betas (0.85, 0.99), eps
     1e-6, wd 0.1): CUDA's fused kernel keeps m as fma(b1, m, fma(-b1, g, g)) and decays by
