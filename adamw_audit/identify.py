@@ -631,8 +631,16 @@ def infer_beta1(steps: list[StepData], capability: str) -> Interval | None:
 def _beta1_with_gradient_anomalies(steps: list[StepData], capability: str):
     """beta1 from the steps whose m[t] the recorded gradient explains, and for the others the
     factor k such that the optimizer saw bf16(g * k) (``clip_grad_norm_`` scales the gradient in
-    place with a float scalar after the seed layout recorded it)."""
-    per_step = [(sd, infer_beta1([sd], capability)) for sd in steps]
+    place with a float scalar after the seed layout recorded it).  ``capability`` "cuda": m read
+    through CUDA's fused kernel, the interval f32(beta1)'s; else through the CPU lerp, the
+    interval f32(1 - beta1)'s."""
+    if capability == "cuda":
+        infer = lambda on: infer_beta_fused_cuda(on, "exp_avg")  # noqa: E731
+        build = lambda b: recipe("fused", "cuda").build(Hyper(beta1=b), 1.0, "cuda")  # noqa: E731
+    else:
+        infer = lambda on: infer_beta1(on, capability)  # noqa: E731
+        build = lambda w: recipe("forloop").build(Hyper(beta1=1 - w), 1.0, capability)  # noqa: E731
+    per_step = [(sd, infer([sd])) for sd in steps]
     good = [iv for _, iv in per_step if iv is not None]
     if not good:
         return None, []
@@ -640,8 +648,7 @@ def _beta1_with_gradient_anomalies(steps: list[StepData], capability: str):
     w_mid = mids[len(mids) // 2]
     agreeing = [iv for iv in good if iv.lo <= w_mid <= iv.hi]
     w_iv = Interval(max(iv.lo for iv in agreeing), min(iv.hi for iv in agreeing))
-    prog = recipe("forloop").build(Hyper(beta1=1 - w_mid), 1.0, capability)
-    opened = substitute(prog, {}, {"grad": Bf16(mul(T("grad"), T("__k")), "scalar")})
+    opened = substitute(build(w_mid), {}, {"grad": Bf16(mul(T("grad"), T("__k")), "scalar")})
     scaled = []
     for sd, iv in per_step:
         if iv is not None and iv.lo <= w_mid <= iv.hi:
@@ -3494,13 +3501,21 @@ def _search(
         return _confirmed(steps, probe, lambda on: infer_beta_fused_cuda(on, moment), replays, moment == "exp_avg")
 
     b1_fused_cuda = fused_cuda_beta("exp_avg") if w_iv is None else None  # (no lerp reproduces m)
-    if fused_cuda_only and b1_fused_cuda is None:
-        raise AuditError(f"{rec.path}: momentum_W does not follow CUDA's fused kernel")
     scaled: list[tuple[int, float | None]] = []  # (index, factor): rows whose gradient the optimizer saw scaled
-    if w_iv is None and b1_fused_cuda is None:  # some steps may have seen another gradient than the recorded one
-        w_iv, scaled = _beta1_with_gradient_anomalies(steps, "avx512")
-        if w_iv is not None:
-            cap_family = "avx512"
+    if w_iv is None and b1_fused_cuda is None:
+        # some steps may have seen another gradient than the recorded one: m read through the CPU
+        # lerp and through CUDA's fused kernel, the reading that leaves fewer rows unexplained
+        # (the CPU's on a tie; seen: CUDA fused 300x8, row 6 clipped x0.25: the lerp's reading left
+        # rows 1-6 unexplained and the answer was CPU fused; the fused kernel's, row 6 alone)
+        readings = [(c, *_beta1_with_gradient_anomalies(steps, c)) for c in ("avx512", "cuda")[fused_cuda_only:]]
+        found = [(c, iv, rows) for c, iv, rows in readings if iv is not None]
+        if found:
+            reading, b_iv, scaled = min(found, key=lambda f: len(f[2]))
+            if reading == "cuda":
+                b1_fused_cuda = b_iv
+            else:
+                w_iv, cap_family = b_iv, reading
+        if scaled:
             findings.append(
                 "the optimizer saw a scaled gradient (clipping or loss scaling after the recording) at "
                 + ", ".join(f"index {i} (x{k:.6g})" if k else f"index {i} (no single factor)" for i, k in scaled)
@@ -3508,6 +3523,8 @@ def _search(
             )
             steps = [sd for sd in steps if sd.index not in {i for i, _ in scaled}]
             probe = steps[: min(len(steps), 8)]
+    if fused_cuda_only and b1_fused_cuda is None:
+        raise AuditError(f"{rec.path}: momentum_W does not follow CUDA's fused kernel")
     family = "2.13"  # the release whose CPU programs are searched
     pre_lerp_cap = _pre_lerp_capability(probe, rec.numel) if w_iv is None else None
     if pre_lerp_cap is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -153,6 +153,7 @@ def record_emulated(
     hyper: Hyper | None = None,
     seed: int = 0,
     capability: str = "cuda",
+    seen_scaled: Mapping[int, float] | None = None,
 ) -> Path:
     """A recording written by the emulator instead of torch: every step of W, m and v comes from
     ``recipe_name``'s op program (emulation/recipes), for the paths this machine cannot run (CUDA
@@ -160,7 +161,9 @@ def record_emulated(
     goes (the catalog's ``verified_by``); its ``created_by`` says "emulator", never torch.
 
     No torch: the gradient is that of a bf16 quadratic, ``g = bf16(2 (W - teacher) + noise)``
-    drawn with NumPy from ``seed`` (its magnitude varies over the elements like a real one's)."""
+    drawn with NumPy from ``seed`` (its magnitude varies over the elements like a real one's).
+    ``seen_scaled``: {row: k}, rows whose gradient the optimizer saw as ``bf16(g * f32(k))`` while
+    the file keeps g (``clip_grad_norm_``'s in-place ``mul_`` after the recording hook)."""
     from emulation import bits
     from emulation.recipes import recipe
     from emulation.replay import run_bits
@@ -190,24 +193,30 @@ def record_emulated(
             noise = rng.standard_normal(numel) * 0.02
             g = bf16((2 * (bits.widen(w).astype(np.float64) - teacher) + noise) * scale * 1e-2)
             prog = rcp.build(replace(hyper, lr=lrs[i]), float(i + 1), capability)
-            new = run_bits(prog, {"param": w, "grad": g, "exp_avg": m, "exp_avg_sq": v}, positions)
+            seen = g
+            if seen_scaled and i in seen_scaled:
+                seen = bf16(bits.widen(g) * np.float32(seen_scaled[i]))
+            new = run_bits(prog, {"param": w, "grad": seen, "exp_avg": m, "exp_avg_sq": v}, positions)
             w, m, v = new["param"], new["exp_avg"], new["exp_avg_sq"]
             writer.write_step(i, grad_W=g.reshape(shape), W=w.reshape(shape), momentum_W=m.reshape(shape),
                               variance_W=v.reshape(shape))  # fmt: skip
-        writer.set_attrs(
-            {
-                "created_by": f"adamw-audit record_emulated (the emulator's {rcp.name}, not torch)",
-                "impl": rcp.impl,
-                "device": rcp.device,
-                "lr_per_step": np.asarray(lrs, dtype=np.float64),
-                "beta1": hyper.beta1,
-                "beta2": hyper.beta2,
-                "eps": hyper.eps,
-                "weight_decay": hyper.weight_decay,
-                "first_index_step_count": DEFAULT_STEP_OFFSET,
-                "seed": seed,
-            }
-        )
+        attrs = {
+            "created_by": f"adamw-audit record_emulated (the emulator's {rcp.name}, not torch)",
+            "impl": rcp.impl,
+            "device": rcp.device,
+            "lr_per_step": np.asarray(lrs, dtype=np.float64),
+            "beta1": hyper.beta1,
+            "beta2": hyper.beta2,
+            "eps": hyper.eps,
+            "weight_decay": hyper.weight_decay,
+            "first_index_step_count": DEFAULT_STEP_OFFSET,
+            "seed": seed,
+        }
+        if seen_scaled:  # (provenance only: no reader of the seed layout knows these)
+            rows = sorted(seen_scaled)
+            attrs["seen_scaled_rows"] = np.asarray(rows, dtype=np.int64)
+            attrs["seen_scaled_factors"] = np.asarray([seen_scaled[r] for r in rows], dtype=np.float64)
+        writer.set_attrs(attrs)
         return writer.commit()
     except BaseException:
         writer.abort()
