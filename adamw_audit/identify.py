@@ -43,7 +43,7 @@ import functools
 import itertools
 import math
 import re
-from collections.abc import Callable, Collection, Generator, Iterator
+from collections.abc import Callable, Collection, Generator, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
@@ -4119,6 +4119,20 @@ def _search(
         )  # fmt: skip
         refitted = other_counts(checked, walk_to=offset + SCAN_TRIES)
         walked_out = set(range(offset + 1, offset + SCAN_TRIES + 1)) <= set(refitted)
+        stopped_at = max([offset, *refitted]) + 1  # where the walk of neighbouring ties failed
+        if refitted and stopped_at <= offset + SCAN_TRIES and chosen[0] in paths:
+            # ties need not be neighbours (W reads eps*bc2_sqrt, up to each count's own bf16
+            # roundings of sqrt(v)/bc2_sqrt): where the per-step scan with eps searched per count
+            # drops the count the walk failed at, the counts it keeps are checked, each at the eps
+            # it kept it at (seen: foreach cosine, eps 1e-5, from step 9, 33 elements: count 4
+            # found, 5 ties, 6 not; 7, 10, 11 ... replay too, and no interval held the truth 9's.
+            # Where the scan keeps the failed count too it tells nothing: seen, fused, eps 1e-7
+            # unseen by the scan, every count kept, 12 failing checks +32 s)
+            searched = per_step_counts(chosen[0], simplest_in(*paths[chosen[0]]), None)
+            if searched and stopped_at not in searched:
+                kept = searched
+                more = [c for c in kept if c not in (offset, stopped_at) and c not in checked][:SCAN_TRIES]
+                refitted = {**refitted, **other_counts(more, eps_first=scanned_eps.get(chosen[0], {}))}
         far: dict = {}
         sampled = [c for c in FAR_COUNTS if c > offset + SCAN_TRIES]
         if walked_out:
@@ -4552,6 +4566,7 @@ def _schedule_other_offsets(
     walk_to: int = 0,
     wd_unseen: float = 0.0,
     eps_iv: tuple[float, float] = (0.0, math.inf),
+    eps_first: Mapping[int, float] | None = None,
 ) -> dict[int, tuple[dict[int, tuple[float, float]], tuple[float, float], Interval]]:
     """Other step counts of index 0 (among ``offsets``) that replay a *scheduled* file exactly
     with lrs of their own: each with its lr interval per array index, its wd interval and its eps
@@ -4565,7 +4580,8 @@ def _schedule_other_offsets(
     found are walked, while they replay, up to ``walk_to``.  ``wd_unseen``: the upper end of a
     weight decay's interval where the bits do not see it (each lr interval spans it too).
     ``eps_iv``: the eps interval found (other counts try the eps values :func:`_eps_tries_at` draws
-    from it; with a visible decay, not eps moved)."""
+    from it; with a visible decay, not eps moved).  ``eps_first``: per count, an eps tried before
+    those (the one the eps-searched count scan kept it at)."""
     h = schedule.hyper
     by_index = {sd.index: sd for sd in steps}
     # a count whose step sizes SAMPLE elements per step reject is out at a fraction of the cost
@@ -4594,7 +4610,10 @@ def _schedule_other_offsets(
     def replays_at(off: int) -> tuple[dict[int, tuple[float, float]], tuple[float, float], Interval] | None:
         # (with a visible decay each eps tried that fails costs a joint search of step size and
         # decay per count: 17 s -> 34 s on a test's 300x7 file; eps is held there)
-        got = _tie_at(off, _eps_tries_at(r, schedule, capability, steps, off, eps_iv, not decayed), replays_with)
+        tries = _eps_tries_at(r, schedule, capability, steps, off, eps_iv, not decayed)
+        if eps_first and off in eps_first:
+            tries = tuple(dict.fromkeys((eps_first[off], *tries)))
+        got = _tie_at(off, tries, replays_with)
         if got is None and decayed and wd_unseen > 0.0:
             # a decay the ridges allow down to none: this count without one, eps moved with the
             # count (cheap: the step sizes alone; seen, fused warmup to 2e-5, eps 2e-4, wd 0,

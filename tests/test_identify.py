@@ -275,6 +275,24 @@ def recorded_with_a_row_scaled(tmp_path, capsys, record_args: list[str], row: in
     return bare
 
 
+def test_counts_that_tie_past_one_that_does_not_are_checked_at_the_eps_the_scan_kept_them_at(tmp_path, capsys):
+    """foreach cosine, betas (0.8, 0.99), eps 1e-5, wd 0.3, 1-D 33, from step 9 (a late-decay
+    trial): count 4 found at eps 1.4e-5, 5 ties, 6 does not, and the walk of ties stopped there;
+    the truth 9 was not listed and no lr or eps interval held its values.  W reads eps*bc2_sqrt,
+    up to each count's own bf16 roundings of sqrt(v)/bc2_sqrt, so ties need not be neighbours:
+    the per-step scan with eps searched per count keeps the candidates (1280 here), and the first
+    of them are checked at the eps it kept each at.  7, 10, 11, 21 and 36 replay too; the count is
+    said not pinned, and every interval spans the truth."""
+    lrs = [repr(0.005021795436483383 * 0.5 * (1 + math.cos(math.pi * t / 16))) for t in range(16)]
+    args = ["--impl", "foreach", "--steps", "16", "--shape", "33", "--lr", ",".join(lrs), "--betas", "0.8", "0.99"]
+    args += ["--eps", "1e-5", "--weight-decay", "0.3", "--seed", "643894195"]
+    out = identify_recorded(tmp_path, capsys, args, drop_first=8)
+    listed = [out["first_index_step_count"], *out["other_step_counts"]]
+    assert {4, 5, 7, 10, 11} <= set(listed) and min(listed) < 9 < max(listed)
+    assert any("the step count is not pinned by these bits" in f for f in out["findings"])
+    assert_schedule_found(out, min(listed), "foreach", lrs[9:], 1e-5, 0.3)
+
+
 def test_a_gradient_the_optimizer_saw_scaled_is_named(tmp_path, capsys, monkeypatch):
     """A step whose recorded gradient is twice what the optimizer used (clipping after recording):
     identify still finds the settings from the other steps and names the step and the factor (in
