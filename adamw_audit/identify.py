@@ -4747,7 +4747,8 @@ def _eps_tries_at(
     ``sqrt(v)/b + eps = (sqrt(v) + eps*b) / b`` (b = bc2_sqrt), and the step size nearly absorbs
     the 1/b, so along the count eps moves like 1/b (seen: fused, eps 3e-5, from step 11, two
     steps: count 10 replays with 3.1e-5, 11 not at 3.1e-5).  Where the bits barely see eps, the
-    usual guesses inside ``eps_iv`` too (EPS_UNSEEN_TRIES, the default 1e-8 first): at another
+    usual guesses inside ``eps_iv`` or inside it moved like 1/b (EPS_UNSEEN_TRIES, the default
+    1e-8 first): at another
     count eps*b moves against sqrt(v), and the eps found may show there (seen: fused, betas (0.95,
     0.95), eps 1e-7, wd 0.01, from count 6: count 1 found with eps 1e-5, barely pinned there;
     count 6 replays at 1e-4, not at 1e-5)."""
@@ -4759,12 +4760,16 @@ def _eps_tries_at(
         value = float(scalars[label].kernel_value)
         return 1 / value if label == "1/bc2_sqrt" else value
 
+    ratios = [b_at(sd.index, schedule.step_count(sd.index)) / b_at(sd.index, float(sd.index + off)) for sd in steps]
     if not (0.0 < lo and hi < 4 * lo):
-        inside = [g for g in EPS_GUESSES if lo <= g <= hi and g != schedule.hyper.eps]
+        # the interval moved to this count too (seen: CUDA fused step schedule, eps 1e-3, from step
+        # 11, 120x21: count 1 found with eps in [1.1e-3, 5.6e-3], which holds no guess; moved to
+        # count 11 it holds 1e-3, where every count 3..19 replays, the truth's among them)
+        r = float(np.median(ratios))
+        inside = [g for g in EPS_GUESSES if (lo <= g <= hi or lo * r <= g <= hi * r) and g != schedule.hyper.eps]
         return (schedule.hyper.eps, *inside[:EPS_UNSEEN_TRIES])
     if not move:
         return (schedule.hyper.eps,)
-    ratios = [b_at(sd.index, schedule.step_count(sd.index)) / b_at(sd.index, float(sd.index + off)) for sd in steps]
     moved = float(np.float32(schedule.hyper.eps * float(np.median(ratios))))
     # the estimate is rough (one lr absorbs the 1/b of no step exactly: seen 3.027e-5 where count
     # 11 allowed [2.994e-5, 3.008e-5]); a person's eps has few digits: those within 8%, nearest first

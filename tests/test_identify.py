@@ -542,6 +542,28 @@ def test_other_counts_are_tried_at_the_middle_of_eps_s_interval_moved(tmp_path, 
     assert inside(1e-3, out["eps_interval"]) and inside(0.05, out["weight_decay_interval"])
 
 
+def test_other_counts_try_the_usual_eps_inside_the_interval_moved_to_them():
+    """CUDA fused step schedule 2e-5 -> 2e-6, betas (0.942, 0.95), eps 1e-3, wd 0.1, from step 11,
+    120x21 (the emulator's program; a window of 6 rows): count 1 is found with eps in [1.1e-3,
+    5.6e-3], an interval the bits barely pin and that holds no usual value, so other counts were
+    tried at the eps found alone; none of 3..19 replayed there and the truth 11 was unlisted.  At
+    count 11, bc2_sqrt 0.657 for count 1's 0.224, the interval moved holds 1e-3, at which every
+    count 3..19 replays (measured: the count is then said not pinned, every interval holding the
+    truth, 60 s on that file, too slow for this suite)."""
+    from types import SimpleNamespace
+
+    from adamw_audit.identify import _eps_tries_at
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.conventions import Schedule
+
+    schedule = Schedule(Hyper(lr=2e-6, beta1=0.942, beta2=0.95, eps=0.0043, weight_decay=60.0), None, 1)
+    rows = [SimpleNamespace(index=i) for i in range(1, 6)]
+    tries = _eps_tries_at(recipe("fused", "cuda"), schedule, "cuda", rows, 11, (1.1e-3, 5.6e-3), move=False)
+    assert tries[0] == 0.0043 and 1e-3 in tries
+    assert _eps_tries_at(recipe("fused", "cuda"), schedule, "cuda", rows, 1, (1.1e-3, 5.6e-3)) == (0.0043,)
+
+
 def test_a_gpu_recording_whose_m_and_v_a_cpu_program_gives_is_searched_on_cuda_beside(tmp_path):
     """Recorded on an H100 (torch 2.11.0+cu130; ``identify_trials.py --draw cuda --seed 2
     --record-only``, case 35): CUDA foreach, warmup to 0.01, betas (0.9, 0.95), eps 3e-5, wd 0.1,
