@@ -15,6 +15,10 @@ of index 0, every true hyper-parameter inside its reported interval, and a repla
 gradient, a skipped step, float32 master weights, float32 states), and checks that identify
 names it (``check_anomaly``).
 
+``--draw cuda-fused-scaled``: a ``--draw cuda-fused`` case (the emulator's program) whose
+optimizer saw one row's gradient clipped after the recording (``record_emulated``'s
+``seen_scaled``), checked like an anomaly's ``scaled``.
+
 ``--draw cuda`` records with real torch on the GPU (any of the three paths).  Where the GPU is on
 another machine, record there and identify here:
 
@@ -130,9 +134,17 @@ def draw_anomaly(rng: np.random.Generator) -> dict:
     return {**case, "anomaly": kind, "anomaly_index": int(rng.integers(1, rows - 1)), "clip_factor": factor}
 
 
+def draw_cuda_fused_scaled(rng: np.random.Generator) -> dict:
+    """A ``cuda-fused`` case with one stripped row past the first clipped after the recording."""
+    case = draw_cuda_fused(rng)
+    rows = case["steps"] - case["drop_first"]
+    factor = float(rng.choice([0.5, 0.25, 0.1, round(float(rng.uniform(0.05, 0.95)), 3)]))
+    return {**case, "anomaly": "scaled", "anomaly_index": int(rng.integers(1, rows - 1)), "clip_factor": factor}
+
+
 DRAWS = {
     "random": draw, "late-decay": draw_late_decay, "cuda-fused": draw_cuda_fused, "cuda": draw_cuda,
-    "anomaly": draw_anomaly,
+    "anomaly": draw_anomaly, "cuda-fused-scaled": draw_cuda_fused_scaled,
 }  # fmt: skip
 
 
@@ -230,6 +242,11 @@ def record_anomaly(case: dict, full: Path) -> None:
 
     torch.set_num_threads(1)
     kind, at = case["anomaly"], case["drop_first"] + case["anomaly_index"]
+    if case["impl"] == "cuda-fused":  # (the emulator's program: only a clip is drawn for it)
+        h = Hyper(beta1=case["beta1"], beta2=case["beta2"], eps=case["eps"], weight_decay=case["weight_decay"])
+        record_emulated(full, "torch-2.11-2.13-cuda-fused", case["steps"], case["shape"], case["lr"], h, case["seed"],
+                        seen_scaled={at: case["clip_factor"]})  # fmt: skip
+        return
     shape, steps = tuple(case["shape"]), case["steps"]
     lrs = case["lr"] if len(case["lr"]) > 1 else case["lr"] * steps
     b1, b2, eps, wd = case["beta1"], case["beta2"], case["eps"], case["weight_decay"]
