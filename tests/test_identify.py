@@ -344,20 +344,27 @@ def test_a_gradient_scaled_past_the_probe_s_steps_is_named_and_the_schedule_repl
     assert min(out["exact"].values()) >= 10 / 11
 
 
-def test_a_gradient_scaled_on_cuda_fused_is_named_through_its_own_moment_program(tmp_path, capsys):
+def test_a_gradient_scaled_on_cuda_fused_is_named_through_its_own_moment_program(tmp_path, capsys, monkeypatch):
     """CUDA fused (the emulator's program), row 6 of 10 seen x0.25 after the recording: the
     per-row search read m through the CPU lerp only, which left rows 1-6 unexplained; the answer
     was CPU fused with six rows left out.  m is read through the fused kernel too, and the reading
-    that leaves fewer rows out is kept: row 6 named, the path CUDA fused, the values the truth's."""
+    that leaves fewer rows out is kept: row 6 named, the path CUDA fused, the values the truth's.
+    An answer whose only misses can be the scaled row is not searched again on a larger sample:
+    none can do better (seen: 1098x22, beta1 0.5, every search grown, no answer in 300 s)."""
+    import adamw_audit.identify as identify_module
     from adamw_audit.record import record_emulated
     from emulation.recipes.common import Hyper
 
+    larger: list[int] = []
+    search = identify_module._identify_once
+    monkeypatch.setattr(identify_module, "_identify_once", lambda *a, **k: larger.append(a[1]) or search(*a, **k))
     hyper = Hyper(beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=0.1)
     full = record_emulated(
-        tmp_path / "emulated.h5", "torch-2.11-2.13-cuda-fused", 10, (300, 8), [0.005], hyper, seed=3,
+        tmp_path / "emulated.h5", "torch-2.11-2.13-cuda-fused", 10, (700, 8), [0.005], hyper, seed=3,
         seen_scaled={6: 0.25},
     )  # fmt: skip
     out = identify_json(capsys, strip(str(full), tmp_path / "bare.h5"))
+    assert larger == []  # (5600 elements: one search on 4096 a step, none grown)
     assert out["scaled_gradient_indices"] == [6] and "index 6 (x0.25" in out["findings"][0]
     assert out["impl"] == "torch-2.11-2.13-cuda-fused" and out["first_index_step_count"] == 1
     assert inside(0.005, out["lr_interval"]) and out["betas"] == [0.9, 0.99]
