@@ -3170,7 +3170,7 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
         return exact(found) or (scaled > 0 and min(found.exact.values()) >= 1 - scaled / max(replayed_rows, 1))
 
     def grown(found: Identification, hint: Hint, fused_cuda_only: bool, cuda_only: bool = False) -> Identification:
-        """``found`` (on SAMPLE elements per step), searched again on larger samples until exact."""
+        """``found`` (on SAMPLE elements per step), searched again on larger samples until settled."""
         size = min(sample, rec.numel)
         # the elements an answer replays wrong are those its sample did not bind: each later search
         # samples them too (seen: fused warmup + cosine, wd 0.1, 10000x64 x 60 steps: 4096, 16384
@@ -3525,9 +3525,9 @@ def _search(
         # (the CPU's on a tie; seen: CUDA fused 300x8, row 6 clipped x0.25: the lerp's reading left
         # rows 1-6 unexplained and the answer was CPU fused; the fused kernel's, row 6 alone)
         readings = [(c, *_beta1_with_gradient_anomalies(steps, c)) for c in ("avx512", "cuda")[fused_cuda_only:]]
-        found = [(c, iv, rows) for c, iv, rows in readings if iv is not None]
-        if found:
-            reading, b_iv, scaled = min(found, key=lambda f: len(f[2]))
+        fitting = [(c, iv, rows) for c, iv, rows in readings if iv is not None]
+        if fitting:
+            reading, b_iv, scaled = min(fitting, key=lambda f: len(f[2]))
             if reading == "cuda":
                 b1_fused_cuda = b_iv
             else:
@@ -4765,10 +4765,9 @@ def _eps_tries_at(
     the 1/b, so along the count eps moves like 1/b (seen: fused, eps 3e-5, from step 11, two
     steps: count 10 replays with 3.1e-5, 11 not at 3.1e-5).  Where the bits barely see eps, the
     usual guesses inside ``eps_iv`` or inside it moved like 1/b (EPS_UNSEEN_TRIES, the default
-    1e-8 first): at another
-    count eps*b moves against sqrt(v), and the eps found may show there (seen: fused, betas (0.95,
-    0.95), eps 1e-7, wd 0.01, from count 6: count 1 found with eps 1e-5, barely pinned there;
-    count 6 replays at 1e-4, not at 1e-5)."""
+    1e-8 first): at another count eps*b moves against sqrt(v), and the eps found may show there
+    (seen: fused, betas (0.95, 0.95), eps 1e-7, wd 0.01, from count 6: count 1 found with eps
+    1e-5, barely pinned there; count 6 replays at 1e-4, not at 1e-5)."""
     lo, hi = eps_iv
 
     def b_at(i: int, count: float) -> float:
@@ -4777,17 +4776,21 @@ def _eps_tries_at(
         value = float(scalars[label].kernel_value)
         return 1 / value if label == "1/bc2_sqrt" else value
 
-    ratios = [b_at(sd.index, schedule.step_count(sd.index)) / b_at(sd.index, float(sd.index + off)) for sd in steps]
+    def ratio() -> float:  # b at the count found over b at ``off``, the median over the sampled steps
+        at = [b_at(sd.index, schedule.step_count(sd.index)) / b_at(sd.index, float(sd.index + off)) for sd in steps]
+        return float(np.median(at))
+
     if not (0.0 < lo and hi < 4 * lo):
         # the interval moved to this count too (seen: CUDA fused step schedule, eps 1e-3, from step
         # 11, 120x21: count 1 found with eps in [1.1e-3, 5.6e-3], which holds no guess; moved to
         # count 11 it holds 1e-3, where every count 3..19 replays, the truth's among them)
-        r = float(np.median(ratios))
+        r = ratio()
         inside = [g for g in EPS_GUESSES if (lo <= g <= hi or lo * r <= g <= hi * r) and g != schedule.hyper.eps]
         return (schedule.hyper.eps, *inside[:EPS_UNSEEN_TRIES])
     if not move:
         return (schedule.hyper.eps,)
-    moved = float(np.float32(schedule.hyper.eps * float(np.median(ratios))))
+    r = ratio()
+    moved = float(np.float32(schedule.hyper.eps * r))
     # the estimate is rough (one lr absorbs the 1/b of no step exactly: seen 3.027e-5 where count
     # 11 allowed [2.994e-5, 3.008e-5]); a person's eps has few digits: those within 8%, nearest first
     k = math.floor(math.log10(moved))
@@ -4797,7 +4800,7 @@ def _eps_tries_at(
     # the interval's middle (geometric) moved too.  Seen: CUDA fused cosine, eps 1e-3, from
     # step 6, 2775 elements: count 1 found at 0.002 in [7.6e-4, 2.06e-3]; count 4 (which replays at
     # eps in [4.4e-4, 1.5e-3]) was tried at 1.64e-3 and its neighbours, and the ties stopped at 3.
-    middle = float(np.float32(math.sqrt(lo * hi) * float(np.median(ratios))))
+    middle = float(np.float32(math.sqrt(lo * hi) * r))
     return tuple(dict.fromkeys((schedule.hyper.eps, moved, middle, *near[:EPS_NEAR_TRIES])))
 
 
