@@ -695,11 +695,12 @@ def _confirmed(
     found = infer(probe)
     if found is None or replays(steps, found):
         return found
-    if len(steps) > len(probe):
-        again = infer(steps)
-        if again is not None or every_step:
-            return again
-    return found if len(steps) > len(probe) and replays(probe, found) else None
+    if len(steps) <= len(probe):  # (the steps are the probe's: the value fails its own)
+        return None
+    again = infer(steps)
+    if again is not None or every_step:
+        return again
+    return found if replays(probe, found) else None
 
 
 def infer_beta1_pre_lerp(steps: list[StepData], capability: str, numel: int) -> Interval | None:

@@ -129,6 +129,11 @@ def draw_anomaly(rng: np.random.Generator) -> dict:
     kind = str(rng.choice(ANOMALIES))
     if kind == "skipped":  # one lr: the stripped file's rows then need no schedule bookkeeping
         case.update(lr=case["lr"][:1], lr_kind="constant")
+    return _with_anomaly(case, kind, rng)
+
+
+def _with_anomaly(case: dict, kind: str, rng: np.random.Generator) -> dict:
+    """``case`` with anomaly ``kind`` at a stripped row past the first (and a clip factor drawn)."""
     rows = case["steps"] - case["drop_first"]
     factor = float(rng.choice([0.5, 0.25, 0.1, round(float(rng.uniform(0.05, 0.95)), 3)]))
     return {**case, "anomaly": kind, "anomaly_index": int(rng.integers(1, rows - 1)), "clip_factor": factor}
@@ -136,10 +141,7 @@ def draw_anomaly(rng: np.random.Generator) -> dict:
 
 def draw_cuda_fused_scaled(rng: np.random.Generator) -> dict:
     """A ``cuda-fused`` case with one stripped row past the first clipped after the recording."""
-    case = draw_cuda_fused(rng)
-    rows = case["steps"] - case["drop_first"]
-    factor = float(rng.choice([0.5, 0.25, 0.1, round(float(rng.uniform(0.05, 0.95)), 3)]))
-    return {**case, "anomaly": "scaled", "anomaly_index": int(rng.integers(1, rows - 1)), "clip_factor": factor}
+    return _with_anomaly(draw_cuda_fused(rng), "scaled", rng)
 
 
 DRAWS = {
