@@ -1556,6 +1556,30 @@ def test_the_decay_estimate_fits_eps_and_the_decayed_scan_keeps_an_invisible_dec
     assert found == [6]
 
 
+def test_the_decayed_scan_s_windows_read_a_decay_through_its_bf16_rounding(tmp_path):
+    """for-loop cosine from 0.0287 over 11 steps, eps 1e-5, wd 0.3, 1-D 192, from count 5 (a
+    late-decay trial: right, but in 290 s, found by the last phase).  A decay below an ulp moves
+    a bf16 W by a whole ulp or not at all: the least-squares estimate read that staircase, 0.99475
+    for a true 0.99631 at index 2, and the decayed per-step scan's window (half-width 2^-10) left
+    the truth out: it kept no count at any eps guess.  The estimate now fits the rounding: the
+    window holds every step's true factor and the scan at eps 1e-5 keeps count 5 (the search: 15 s)."""
+    from adamw_audit.identify import _decay_windows, _scan_picks, scan_step_counts
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+
+    lrs = [0.0287 * (1 + math.cos(math.pi * i / 11)) / 2 for i in range(11)]
+    args = ["--impl", "forloop", "--steps", "11", "--shape", "192", "--lr", ",".join(map(repr, lrs))]
+    flags = ["--betas", "0.9", "0.999", "--eps", "1e-5", "--weight-decay", "0.3", "--seed", "800125117"]
+    steps, numel = sampled_steps(tmp_path, [*args, *flags], drop_first=4)
+    h = Hyper(beta1=0.9, beta2=0.999)
+    picked, _ = _scan_picks(steps)
+    windows = _decay_windows(picked, h, True)
+    truth = [1 - 0.3 * lrs[sd.index + 4] for sd in picked]
+    assert all(a <= d <= b for d, (a, b) in zip(truth, windows, strict=True)), (truth, windows)
+    found, _ = scan_step_counts(steps, recipe("forloop"), "avx512", h, numel, 1e-5, range(1, 4097), True, True)
+    assert found[:1] == [5]
+
+
 def test_a_tied_count_is_tried_at_the_usual_eps_values_an_unseen_eps_allows(tmp_path, capsys):
     """Fused step schedule 0.005 -> 0.0005, betas (0.95, 0.95), eps 1e-7, wd 0.01, from count 6 (a
     random trial: counts 1-5 listed, not the truth 6).  Count 1 was found with eps 1e-5, which the
