@@ -19,6 +19,10 @@ names it (``check_anomaly``).
 optimizer saw one row's gradient clipped after the recording (``record_emulated``'s
 ``seen_scaled``), checked like an anomaly's ``scaled``.
 
+``--draw release`` writes each run with the emulator's program of an older CPU release range
+(OLDER_RANGES; 1.13-2.0 twice as often) on a drawn capability, and checks the range and the
+capability among those identify names too.
+
 ``--draw cuda`` records with real torch on the GPU (any of the three paths).  Where the GPU is on
 another machine, record there and identify here:
 
@@ -144,9 +148,26 @@ def draw_cuda_fused_scaled(rng: np.random.Generator) -> dict:
     return _with_anomaly(draw_cuda_fused(rng), "scaled", rng)
 
 
+OLDER_RANGES = ("1.13-2.0", "1.13-2.0", "2.1-2.3", "2.4", "2.5-2.6")
+"""The CPU release ranges ``--draw release`` writes (1.13-2.0, whose m moves by mul_ + add_ and
+which identify searches with programs of its own, twice as often)."""
+
+
+def draw_release(rng: np.random.Generator) -> dict:
+    """A random case written by the emulator with an older CPU release's program (each range's
+    evidence: the committed release fixtures), on a capability drawn too (before 2.1 AVX512 has
+    its own 64-element blocks)."""
+    case = draw(rng)
+    release = str(rng.choice(OLDER_RANGES))
+    if release in ("1.13-2.0", "2.1-2.3"):  # (no fused before 2.4)
+        case["impl"] = str(rng.choice(["forloop", "foreach"]))
+    capability = str(rng.choice(["avx512", "avx2", "default"]))
+    return {**case, "recipe": f"torch-{release}-cpu-{case['impl']}", "capability": capability}
+
+
 DRAWS = {
     "random": draw, "late-decay": draw_late_decay, "cuda-fused": draw_cuda_fused, "cuda": draw_cuda,
-    "anomaly": draw_anomaly, "cuda-fused-scaled": draw_cuda_fused_scaled,
+    "anomaly": draw_anomaly, "cuda-fused-scaled": draw_cuda_fused_scaled, "release": draw_release,
 }  # fmt: skip
 
 
@@ -191,6 +212,11 @@ def check(case: dict, out: dict, replay: bool = True) -> list[str]:
         truth_impl = f"-{case.get('device', 'cpu')}-{case['impl']}"
     if not any(name.endswith(truth_impl) for name in out["equivalent_impls"]):
         wrong.append(f"path {case['impl']} not in {out['equivalent_impls']}")
+    release = case.get("recipe", "").split("-cpu-")[0].removeprefix("torch-")
+    if release and release not in out.get("equivalent_releases", []):
+        wrong.append(f"release {release} not in {out.get('equivalent_releases')}")
+    if "capability" in case and case["capability"] not in out.get("equivalent_capabilities", [case["capability"]]):
+        wrong.append(f"capability {case['capability']} not in {out['equivalent_capabilities']}")
     count = 1 + case["drop_first"]
     listed = [out["first_index_step_count"], *out.get("other_step_counts", [])]
     # a count the bits do not pin, said so, with counts sampled on either side of the truth: an honest tie
@@ -317,6 +343,9 @@ def record_case(case: dict, full: Path) -> None:
     h = Hyper(beta1=case["beta1"], beta2=case["beta2"], eps=case["eps"], weight_decay=case["weight_decay"])
     if case["impl"] == "cuda-fused":  # the emulator's CUDA fused program (its evidence: the H100 fixtures)
         record_emulated(full, "torch-2.11-2.13-cuda-fused", case["steps"], case["shape"], case["lr"], h, case["seed"])
+    elif "recipe" in case:  # an older CPU release's program (its evidence: the release fixtures)
+        record_emulated(full, case["recipe"], case["steps"], case["shape"], case["lr"], h, case["seed"],
+                        case["capability"])  # fmt: skip
     else:
         record(full, steps=case["steps"], shape=case["shape"], impl=case["impl"], lr=case["lr"], hyper=h,
                seed=case["seed"], threads=1, device=case.get("device", "cpu"))  # fmt: skip
