@@ -3587,17 +3587,19 @@ def _search(
         raise AuditError(f"{rec.path}: momentum_W does not follow CUDA's fused kernel")
     family = "2.13"  # the release whose CPU programs are searched
     pre_lerp_cap = _pre_lerp_capability(probe, rec.numel) if w_iv is None else None
-    if pre_lerp_cap is not None:
+    if pre_lerp_cap is not None or (w_iv is None and b1_fused_cuda is None):
         # torch <= 2.0: m = bf16(m*bf16(b1)) + bf16(1-b1)*g; search that family's programs instead,
-        # on the capability whose layout reproduced m (before 2.1 AVX512 has its own tail)
+        # on the capability whose layout reproduces m (before 2.1 AVX512 has its own tail): the
+        # one that did at the default beta1 first, else each (beta1 searched: ~0.5-2 s each; seen,
+        # beta1 0.95 or 0.531 written by the 1.13-2.0 programs: "no beta1 reproduces momentum_W")
         others = [c for c in ("avx512", "avx2", "default") if c != pre_lerp_cap]
-        for capability in (pre_lerp_cap, *others):
+        for capability in (pre_lerp_cap, *others) if pre_lerp_cap is not None else others:
             w_iv = infer_beta1_pre_lerp(probe, capability, rec.numel)
             if w_iv is not None:
                 family, cap_family = "2.0", capability
                 findings.append("m moves by mul_ + add_ (torch <= 2.0): the 1.13-2.0 programs are searched")
                 break
-        if w_iv is None:
+        if w_iv is None and pre_lerp_cap is not None:
             raise AuditError(
                 f"{rec.path}: momentum_W follows torch <= 2.0's exp_avg.mul_(0.9).add_(grad, alpha=0.1), not lerp_, "
                 "but no beta1 fits it; replay it with 'adamw-audit verify FILE --torch 2.0'"
