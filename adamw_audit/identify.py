@@ -3442,6 +3442,7 @@ class Stage(NamedTuple):
     name: str  # the stage that found nothing: a phase (PHASES) or a probe
     lead: bool  # a path's steps fit alone, or the late scan kept counts: the search has a lead
     lerp_on_cpu: bool  # CPU programs give m and v (CUDA's for-loop and foreach store the same)
+    pre_lerp_too: bool = False  # m follows torch <= 2.0's mul_ + add_ at this beta1 too (beta1 0.5)
 
 
 def _identify_once(*arguments: Any, **options: Any) -> tuple[Identification, Hint]:
@@ -3475,17 +3476,21 @@ def _first_search(
     running = {"cpu": _search(rec, sample, offsets, seed)}
     ran = {"cpu": 0}  # stages each search started has run
     alone: str | None = None
-    lerp_on_cpu = False
+    lerp_on_cpu = pre_lerp_too = False
     cpu_error = AuditError(f"{rec.path}: no answer")
+    order = ("cpu", "cuda", "pre-lerp")  # (on equal stages run: the CPU's stage first)
 
-    def start_cuda() -> None:
-        running["cuda"], ran["cuda"] = _search(rec, sample, offsets, seed, cuda_only=True), 0
+    def start_others() -> None:
+        """CUDA's for-loop and foreach where CPU programs give m and v; the 1.13-2.0 programs where
+        their m fits too (beta1 0.5: every product exact, mul_ + add_ and lerp_ store the same m;
+        seen: a 1.13-2.0 foreach cosine file, 646 elements: every 2.13 search failed in 296 s)."""
+        if lerp_on_cpu and "cuda" not in ran:
+            running["cuda"], ran["cuda"] = _search(rec, sample, offsets, seed, cuda_only=True), 0
+        if pre_lerp_too and "pre-lerp" not in ran:
+            running["pre-lerp"], ran["pre-lerp"] = _search(rec, sample, offsets, seed, pre_lerp_only=True), 0
 
     while running:
-        if alone in running:
-            name = alone
-        else:
-            name = "cuda" if "cuda" in running and ("cpu" not in running or ran["cuda"] < ran["cpu"]) else "cpu"
+        name = alone if alone in running else min(running, key=lambda k: (ran[k], order.index(k)))
         try:
             at = next(running[name])
         except StopIteration as done:
@@ -3494,14 +3499,13 @@ def _first_search(
             del running[name]
             if name == "cpu":
                 cpu_error = error
-                if lerp_on_cpu and "cuda" not in ran:
-                    start_cuda()
+                start_others()
             continue
         ran[name] += 1
         if name == "cpu":
-            lerp_on_cpu = at.lerp_on_cpu
-            if lerp_on_cpu and at.name == "decayed probe" and not at.lead and "cuda" not in ran:
-                start_cuda()
+            lerp_on_cpu, pre_lerp_too = at.lerp_on_cpu, at.pre_lerp_too
+            if at.name == "decayed probe" and not at.lead:
+                start_others()
         alone = name if at.lead else alone
     raise cpu_error
 
@@ -3515,6 +3519,7 @@ def _search(
     fused_cuda_only: bool = False,
     extra: Collection[int] = (),
     cuda_only: bool = False,
+    pre_lerp_only: bool = False,
 ) -> Generator[Stage, None, tuple[Identification, Hint]]:
     """One search on ``sample`` elements per step, a generator: it yields a :class:`Stage` after
     each stage that found nothing (a phase, a probe) and returns the answer and its own hint.
@@ -3522,6 +3527,8 @@ def _search(
     (a schedule with a decay: its values held first).  ``fused_cuda_only``: CUDA fused's program
     alone, where m fits it (else AuditError).  ``cuda_only``: the CUDA for-loop and foreach
     programs, not the CPU ones (a tie's own search, or where a CPU program gave m and v).
+    ``pre_lerp_only`` (or a hint naming a 1.13-2.0 program): the 1.13-2.0 programs alone, m read
+    as their mul_ + add_ whether or not a lerp reads it too.
     ``extra``: flat indices sampled besides (the elements an earlier answer replayed wrong)."""
     from .verify import replay
 
@@ -3542,8 +3549,9 @@ def _search(
 
         return replays
 
+    pre_lerp_only = pre_lerp_only or (hint is not None and recipe(hint.impl).torch == PRE_LERP_RANGE)
     w_iv = cap_family = None
-    for capability in ("avx512", "default") if not fused_cuda_only else ():
+    for capability in ("avx512", "default") if not (fused_cuda_only or pre_lerp_only) else ():
         w_iv = _confirmed(steps, probe, lambda on, c=capability: infer_beta1(on, c), b1_replays(capability), True)
         if w_iv is not None:
             cap_family = capability
@@ -3560,9 +3568,9 @@ def _search(
 
         return _confirmed(steps, probe, lambda on: infer_beta_fused_cuda(on, moment), replays, moment == "exp_avg")
 
-    b1_fused_cuda = fused_cuda_beta("exp_avg") if w_iv is None else None  # (no lerp reproduces m)
+    b1_fused_cuda = fused_cuda_beta("exp_avg") if w_iv is None and not pre_lerp_only else None  # (no lerp reproduces m)
     scaled: list[tuple[int, float | None]] = []  # (index, factor): rows whose gradient the optimizer saw scaled
-    if w_iv is None and b1_fused_cuda is None:
+    if w_iv is None and b1_fused_cuda is None and not pre_lerp_only:
         # some steps may have seen another gradient than the recorded one: m read through the CPU
         # lerp and through CUDA's fused kernel, the reading that leaves fewer rows unexplained
         # (the CPU's on a tie; seen: CUDA fused 300x8, row 6 clipped x0.25: the lerp's reading left
@@ -3622,6 +3630,13 @@ def _search(
     else:
         b1_lo, b1_hi = _one_minus(w_iv)
     b1 = simplest_in(b1_lo, b1_hi)
+    # where a lerp reads m, torch <= 2.0's mul_ + add_ may store the same m at this beta1 (0.5:
+    # every product exact): the 1.13-2.0 programs are then a search of their own (_first_search)
+    pre_lerp_too = (
+        family != "2.0" and b1_fused_cuda is None and not cuda_only and hint is None
+        and any(_moment_replays(probe, recipe("forloop", "cpu", "2.0"), c, Hyper(beta1=b1), rec.numel, "exp_avg")
+                for c in ("avx512", "avx2", "default"))
+    )  # fmt: skip
 
     # candidate paths by recipe name, each with its beta2 bounds: the CPU ones, else (no CPU
     # program reproduces v) the CUDA ones; CUDA fused alone where m is its own
@@ -3796,7 +3811,7 @@ def _search(
 
     def stage(name: str) -> Stage:
         lead = bool(scanned) or (probed is not None and probed.impl is not None)
-        return Stage(name, lead, device == "cpu" and family != "2.0")
+        return Stage(name, lead, device == "cpu" and family != "2.0", pre_lerp_too)
 
     for k, phase in enumerate(phases):
         if k:
@@ -4598,6 +4613,10 @@ def _moments_kept_wider(probe: list[StepData]) -> str | None:
             f"(any in [{stretch_lo:.6g}, {stretch_hi:.6g}]) every sampled element fits within that rounding, and "
             "no bf16 program reproduces it: the optimizer keeps its states (and most likely master weights) in "
             "higher precision than the recording; identify and verify emulate bf16 states only")  # fmt: skip
+
+
+PRE_LERP_RANGE = "1.13-2.0"
+"""The release range whose m moves by ``mul_`` + ``add_`` (every later one: ``lerp_``)."""
 
 
 def _pre_lerp_capability(probe, numel: int) -> str | None:

@@ -155,6 +155,25 @@ def test_a_pre_lerp_recording_with_another_beta1_is_identified(tmp_path, capsys)
     assert "avx512" in out["equivalent_capabilities"] and out["first_index_step_count"] == 1
 
 
+def test_a_pre_lerp_recording_at_beta1_0_5_is_searched_with_the_1_13_2_0_programs(tmp_path, capsys):
+    """At beta1 0.5 every product in m is exact: torch <= 2.0's mul_ + add_ and the lerp store the
+    same m, so the lerp's reading chose the 2.13 programs, whose W does not follow (bf16 eps and
+    bias corrections there): a 1.13-2.0 foreach cosine file (a ``--draw release`` trial, 646
+    elements) had no answer after 296 s.  The 1.13-2.0 programs now run as a search of their own
+    beside CUDA's where m fits them too."""
+    from adamw_audit.record import record_emulated
+    from emulation.recipes.common import Hyper
+
+    hyper = Hyper(beta1=0.5, beta2=0.99, eps=1e-8, weight_decay=0.0)
+    full = record_emulated(
+        tmp_path / "emulated.h5", "torch-1.13-2.0-cpu-foreach", 6, (100, 3), [1e-3], hyper, seed=5, capability="avx2"
+    )
+    out = identify_json(capsys, strip(str(full), tmp_path / "bare.h5"))
+    assert out["equivalent_releases"] == ["1.13-2.0"] and "torch-1.13-2.0-cpu-foreach" in out["equivalent_impls"]
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert out["betas"] == [0.5, 0.99] and out["lr"] == 1e-3 and out["first_index_step_count"] == 1
+
+
 def test_schedule_betas_eps_weight_decay(odd_recording, tmp_path, capsys):
     path, truth = odd_recording
     out = identify_json(capsys, strip(path, tmp_path / "bare.h5"))
