@@ -136,42 +136,33 @@ def test_a_pre_lerp_recording_is_identified_with_the_1_13_2_0_programs(tmp_path,
     assert any("torch <= 2.0" in f for f in out["findings"])
 
 
-def test_a_pre_lerp_recording_with_another_beta1_is_identified(tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("betas", "eps", "steps", "shape", "lr", "capability"),
+    [((0.95, 0.98), 1e-5, 6, (300, 3), 3e-4, "avx512"), ((0.5, 0.99), 1e-8, 4, (40, 3), 1e-3, "avx2")],
+)
+def test_a_pre_lerp_recording_at_another_beta1_is_identified(
+    tmp_path, capsys, betas, eps, steps, shape, lr, capability
+):
     """The 1.13-2.0 programs (m by mul_ + add_) were recognised only at the default beta1: files
-    they wrote with beta1 0.95 or 0.531 (a ``--draw release`` trial) got "no beta1 reproduces
-    momentum_W".  Each capability now has beta1 searched under them.  Written by the emulator's
-    1.13-2.0 foreach program (its evidence: the 1.13.1 and 2.0.1 fixtures, real torch)."""
+    they wrote with beta1 0.95 or 0.531 (``--draw release`` trials) got "no beta1 reproduces
+    momentum_W"; each capability now has beta1 searched under them.  At beta1 0.5 every product
+    in m is exact, so mul_ + add_ and the lerp store the same m: the lerp's reading chose the 2.13
+    programs, whose W does not follow (bf16 eps and bias corrections there; a 1.13-2.0 foreach
+    cosine file, 646 elements: no answer after 296 s); the 1.13-2.0 programs now run as a search
+    of their own beside CUDA's where m fits them too.  Written by the emulator's 1.13-2.0 foreach
+    program (its evidence: the 1.13.1 and 2.0.1 fixtures, real torch)."""
     from adamw_audit.record import record_emulated
     from emulation.recipes.common import Hyper
 
-    hyper = Hyper(beta1=0.95, beta2=0.98, eps=1e-5, weight_decay=0.0)
+    hyper = Hyper(beta1=betas[0], beta2=betas[1], eps=eps, weight_decay=0.0)
     full = record_emulated(
-        tmp_path / "emulated.h5", "torch-1.13-2.0-cpu-foreach", 6, (300, 3), [3e-4], hyper, seed=5, capability="avx512"
+        tmp_path / "emulated.h5", "torch-1.13-2.0-cpu-foreach", steps, shape, [lr], hyper, seed=5, capability=capability
     )
     out = identify_json(capsys, strip(str(full), tmp_path / "bare.h5"))
     assert out["equivalent_releases"] == ["1.13-2.0"] and "torch-1.13-2.0-cpu-foreach" in out["equivalent_impls"]
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
-    assert out["betas"] == [0.95, 0.98] and inside(3e-4, out["lr_interval"]) and inside(1e-5, out["eps_interval"])
-    assert "avx512" in out["equivalent_capabilities"] and out["first_index_step_count"] == 1
-
-
-def test_a_pre_lerp_recording_at_beta1_0_5_is_searched_with_the_1_13_2_0_programs(tmp_path, capsys):
-    """At beta1 0.5 every product in m is exact: torch <= 2.0's mul_ + add_ and the lerp store the
-    same m, so the lerp's reading chose the 2.13 programs, whose W does not follow (bf16 eps and
-    bias corrections there): a 1.13-2.0 foreach cosine file (a ``--draw release`` trial, 646
-    elements) had no answer after 296 s.  The 1.13-2.0 programs now run as a search of their own
-    beside CUDA's where m fits them too."""
-    from adamw_audit.record import record_emulated
-    from emulation.recipes.common import Hyper
-
-    hyper = Hyper(beta1=0.5, beta2=0.99, eps=1e-8, weight_decay=0.0)
-    full = record_emulated(
-        tmp_path / "emulated.h5", "torch-1.13-2.0-cpu-foreach", 4, (40, 3), [1e-3], hyper, seed=5, capability="avx2"
-    )
-    out = identify_json(capsys, strip(str(full), tmp_path / "bare.h5"))
-    assert out["equivalent_releases"] == ["1.13-2.0"] and "torch-1.13-2.0-cpu-foreach" in out["equivalent_impls"]
-    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
-    assert out["betas"] == [0.5, 0.99] and out["lr"] == 1e-3 and out["first_index_step_count"] == 1
+    assert out["betas"] == list(betas) and inside(lr, out["lr_interval"]) and inside(eps, out["eps_interval"])
+    assert capability in out["equivalent_capabilities"] and out["first_index_step_count"] == 1
 
 
 def test_schedule_betas_eps_weight_decay(odd_recording, tmp_path, capsys):
