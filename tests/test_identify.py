@@ -1753,6 +1753,42 @@ WARMUP_2E5 = [repr(2e-05 * min(1.0, (i + 1) / 9)) for i in range(18)]
 WARMUP_FLAGS = ["--betas", "0.9", "0.9999", "--eps", "1e-12", "--weight-decay", "0.3", "--seed", "11260649"]
 
 
+def test_a_tied_count_whose_sampled_lrs_miss_elements_outside_is_checked_with_them_sampled(tmp_path):
+    """CUDA fused cosine from 2e-5, wd 0.3, from count 3, 1255x28 (a ``--draw cuda-fused`` trial,
+    emulator-written): count 1 replays the file exactly (lrs 1.2923e-5.., wd 0.34, found on 16384
+    elements a step and the 13 an earlier replay got wrong) and the truth 3 was not listed.  At
+    count 3 the subsample allowed wd in [0.267, 0.730] but wd 0.34 coupled no lrs on every sampled
+    element; and where a wd did, the simplest lrs of their intervals missed elements outside the
+    sample.  The tie check now tries the one-digit wds inside the subsample's interval, and samples
+    the elements its replay got wrong and searches again (each needed here: without either, none)."""
+    from adamw_audit.identify import _finite_rows, _replays_exactly, _sample_steps, _schedule_other_offsets
+    from adamw_audit.record import record_emulated
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.conventions import Schedule
+    from refimpl.recording import open_recording
+
+    lrs = [2e-5 * 0.5 * (1 + math.cos(math.pi * i / 11)) for i in range(11)]
+    hyper = Hyper(beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.3)
+    full = record_emulated(
+        tmp_path / "emulated.h5", "torch-2.11-2.13-cuda-fused", 11, (1255, 28), lrs, hyper, seed=662292772
+    )
+    found = [1.2923e-05, 1.2085e-05, 1.0264e-05, 7.962e-06, 5.55e-06, 3.332e-06, 1.55e-06, 4e-07]  # count 1's answer
+    schedule = Schedule(replace(hyper, lr=found[0], weight_decay=0.34), (found[0], *found), 1)
+    fused = recipe("torch-2.11-2.13-cuda-fused")
+    with open_recording(strip(str(full), tmp_path / "bare.h5", 2)) as rec:
+        wrong_before = [1163, 1479, 4614, 8407, 9349, 13643, 14506, 15971, 16562, 16776, 20156, 21541, 27430]
+        steps = _finite_rows(_sample_steps(rec, 16384, np.random.default_rng(0), wrong_before))
+        assert _replays_exactly(rec, fused, schedule, "cuda", steps)  # (a tie: count 1 replays too)
+        tied = _schedule_other_offsets(
+            rec, fused, schedule, "cuda", steps, (3,), wd_unseen=0.54, eps_iv=(1e-38, 2.4e-8)
+        )
+    assert list(tied) == [3]
+    lr_at_3 = tied[3][0]
+    assert all(lo <= lrs[i + 2] <= hi for i, (lo, hi) in lr_at_3.items())
+    assert tied[3][1][0] <= 0.3 <= tied[3][1][1]
+
+
 def test_counts_a_decayed_schedule_cannot_tell_apart_are_listed(tmp_path, capsys):
     """Fused warmup, wd 0.3, beta2 0.9999, index 0 = step 6 (a random trial, 1247x21: count 1
     reported with W 0.99998; this smaller file: count 1 exact, 6 not among the others, [2..5]).
