@@ -4772,8 +4772,12 @@ def _schedule_other_offsets(
                     coupled = _coupled_schedule(on, fits, r, capability, h, off, rec.numel, eps, ridges=False)
                 if coupled is None:
                     return None
-                lo, hi = coupled[1]
-                typed = sorted(_one_digit_in(lo, hi), key=lambda x: abs(x - (lo + hi) / 2)) if lo > 0 else []
+                lo, hi = coupled[1]  # (the subsample's interval: its typed values tried on every element)
+                typed = (
+                    sorted(_one_digit_in(lo, hi), key=lambda x: abs(x - (lo + hi) / 2))
+                    if on is not rows and lo > 0
+                    else []
+                )
                 wd_first = (h.weight_decay, *typed[:TYPED_WD_TRIES])
             lr_ivs, wd_iv = coupled[:2]
             wd = simplest_in(*wd_iv)
