@@ -718,7 +718,7 @@ def _confirmed(
 def infer_beta1_pre_lerp(steps: list[StepData], capability: str, numel: int) -> Interval | None:
     """c = bf16(1 - beta1) from every m[t] under torch <= 2.0's ``exp_avg.mul_(beta1).add_(grad,
     alpha=1 - beta1)``: like beta2, two readings of one parameter (both as bf16 there)."""
-    rcp = recipe("forloop", "cpu", "2.0")
+    rcp = recipe("forloop", "cpu", PRE_LERP_RELEASE)
     return _infer_pair(steps, rcp, capability, Hyper(), numel, "beta1", "1-beta1", "exp_avg", squared=False)
 
 
@@ -3644,10 +3644,12 @@ def _search(
     # where a lerp reads m, torch <= 2.0's mul_ + add_ may store the same m at this beta1 (0.5:
     # every product exact): the 1.13-2.0 programs are then a search of their own (_first_search)
     pre_lerp_too = (
-        family != "2.0" and b1_fused_cuda is None and not cuda_only and hint is None
-        and any(_moment_replays(probe, recipe("forloop", "cpu", "2.0"), c, Hyper(beta1=b1), rec.numel, "exp_avg")
-                for c in ("avx512", "avx2", "default"))
-    )  # fmt: skip
+        family != "2.0"
+        and b1_fused_cuda is None
+        and not cuda_only
+        and hint is None
+        and _pre_lerp_capability(probe, rec.numel, b1) is not None
+    )
 
     # candidate paths by recipe name, each with its beta2 bounds: the CPU ones, else (no CPU
     # program reproduces v) the CUDA ones; CUDA fused alone where m is its own
@@ -4628,26 +4630,19 @@ def _moments_kept_wider(probe: list[StepData]) -> str | None:
             "higher precision than the recording; identify and verify emulate bf16 states only")  # fmt: skip
 
 
-PRE_LERP_RANGE = "1.13-2.0"
-"""The release range whose m moves by ``mul_`` + ``add_`` (every later one: ``lerp_``)."""
+PRE_LERP_RANGE, PRE_LERP_RELEASE = "1.13-2.0", "2.0"
+"""The release range whose m moves by ``mul_`` + ``add_`` (every later one: ``lerp_``), and a
+release in it (how :func:`recipe` is asked for its programs)."""
 
 
-def _pre_lerp_capability(probe, numel: int) -> str | None:
+def _pre_lerp_capability(probe, numel: int, beta1: float = Hyper().beta1) -> str | None:
     """The CPU capability under which torch <= 2.0's ``exp_avg.mul_(b1).add_(g, alpha=1-b1)``
-    with the default beta1 reproduces the sampled moments, or None."""
-    r = recipe("forloop", "cpu", "2.0")
-    for capability in ("avx512", "avx2", "default"):
-        where_all = r.positions(capability, numel, 1)
-        ok = True
-        for sd in probe:
-            prog = r.build(Hyper(), float(sd.index + 1), capability)
-            env = evaluate(prog, _widen(sd.state), {k: v[sd.flat] for k, v in where_all.items()})
-            if not np.array_equal(to_bits(env[prog.outputs["exp_avg"]]), sd.want["exp_avg"]):
-                ok = False
-                break
-        if ok and probe:
-            return capability
-    return None
+    with ``beta1`` (default: AdamW's) reproduces the sampled moments, or None."""
+    r = recipe("forloop", "cpu", PRE_LERP_RELEASE)
+    found = (
+        c for c in ("avx512", "avx2", "default") if _moment_replays(probe, r, c, Hyper(beta1=beta1), numel, "exp_avg")
+    )
+    return next(found, None) if probe else None
 
 
 def _schedule_other_offsets(
