@@ -2662,8 +2662,11 @@ def _probe_steps(
 
     counts = _counts_from_fits(kept, b1, b2, built=built)
     scheduled = not counts and all(parted(offset) for offset in (*offsets, LATE_COUNT))
-    if scheduled and decayed:  # where one wd couples each step's decay to its lr: the schedule phase's counts
-        counts = _counts_from_fits(kept, b1, b2, coupled_decay=True, built=built)
+    if scheduled and sum(f.decay.hi < 1.0 for f in kept) >= 2:
+        # where one wd couples each step's decay to its lr: the schedule phase's counts (a step
+        # whose decay is 1.0 within float32 only bounds wd from above: seen, CUDA fused cosine
+        # to 5.6e-5, wd 0.01, from step 6: the last step's decay interval reached 1.0)
+        counts = _counts_from_fits(kept, b1, b2, coupled_decay=recipe(impl), built=built)
     # the fits hold e * bc2_sqrt fixed, like c * bc2_sqrt: their eps slices rescaled to the count
     # kept, and the one-digit values near them (seen: fused, eps 2e-4, wd 0.05, count 3: the
     # search with decay and eps unknown lost its way; at these eps the decay alone is solved)
@@ -2722,7 +2725,7 @@ def _bf16_denominators_at(
 
 
 def _counts_from_fits(
-    fits: list[StepFit], b1: float, b2: float, coupled_decay: bool = False, built: int = 1
+    fits: list[StepFit], b1: float, b2: float, coupled_decay: Recipe | None = None, built: int = 1
 ) -> list[int]:
     """Step counts t0 of index 0 (1..SCAN_LIMIT) at which one lr explains every step fit, the
     PROBE_COUNTS likeliest first: those whose implied lr intervals come closest to overlapping.
@@ -2735,32 +2738,52 @@ def _counts_from_fits(
     alike: the smallest goes first.  This finds windows recorded late with a visible decay or an
     eps the count scan (eps 1e-8, no decay) misses.
 
-    ``coupled_decay``: an lr schedule (one lr per step) with a visible decay: the quantity every
-    step shares is the weight decay ``wd = (1 - d) / lr_t``, lr_t implied as above (seen: fused
-    step schedule, wd 0.3, index 0 = step 6: the count scans, which assume no decay, keep none)."""
+
+    ``coupled_decay``: the path of an lr schedule (one lr per step) with a visible decay: the
+    quantity every step shares is the weight decay ``wd = (1 - d) / lr_t``, lr_t implied as above
+    (seen: fused step schedule, wd 0.3, index 0 = step 6: the count scans, which assume no decay,
+    keep none), d through the reals that round into its interval (:func:`_decay_edges`: a
+    decay of 3e-5 is ~500 float32 ulps, so its rounding moves wd by 0.2%; seen: CUDA fused
+    cosine, wd 0.01, from step 6: the fits' float32 decays left count 6 just out, 7..10 in).
+    There eps orders the counts kept: a fit holds e * bc2_sqrt fixed as well, so the steps' eps
+    slices rescaled to count t, ``e * bc2_sqrt(index + built) / bc2_sqrt(t)``, meet at the true
+    t0 alone while bc2 still grows (their ratio between steps i < j moves by about
+    1/(2(i+t)) - 1/(2(j+t)) a count; there 2e-4 apart at 6, 1% at 5 and 7); an eps the bits
+    barely see spans every count and orders none.  Only there: it drops no count (a slice can
+    sit far along its ridge), and one lr's overlap ranks at 1e-6 (seen: fused, one lr, eps
+    2e-4 at count 11, two steps whose slices' eps met at 7 and 8: the lr's 12 and 11 went later)."""
     t0 = np.arange(1, SCAN_LIMIT + 1, dtype=np.float64)
     lo = np.full(t0.size, -np.inf)
     hi = np.full(t0.size, np.inf)
+    eps_lo, eps_hi = np.zeros(t0.size), np.full(t0.size, np.inf)
     for f in fits:
         count = t0 + f.index
         with np.errstate(all="ignore"):
             at = 1 - b2 ** (f.index + built)
-            scale = (1 - b1**count) * np.sqrt(at / (1 - b2**count))
+            rescale = np.sqrt(at / (1 - b2**count))  # bc2_sqrt(index + built) / bc2_sqrt(count)
+            eps_lo, eps_hi = np.maximum(eps_lo, f.eps.lo * rescale), np.minimum(eps_hi, f.eps.hi * rescale)
+            scale = (1 - b1**count) * rescale
             lr_lo, lr_hi = f.coef.lo * scale, f.coef.hi * scale
             # the shared quantity's interval at this step and each count: lr, or wd = (1 - d) / lr
-            step_lo, step_hi = ((1 - f.decay.hi) / lr_hi, (1 - f.decay.lo) / lr_lo) if coupled_decay else (lr_lo, lr_hi)
+            if coupled_decay is not None:
+                d_lo, d_hi = _decay_edges(coupled_decay, f.decay.lo, f.decay.hi)
+                step_lo, step_hi = (1 - d_hi) / lr_hi, (1 - d_lo) / lr_lo
+            else:
+                step_lo, step_hi = lr_lo, lr_hi
         lo = np.maximum(lo, step_lo)
         hi = np.minimum(hi, step_hi)
     with np.errstate(all="ignore"):
         # relative gap between the intervals (<= 0: they overlap); differences below 1e-6 (a few
         # float32 ulps: the fits' rounding) do not rank counts
         gap = np.nan_to_num(np.maximum(lo / hi - 1, 0.0), nan=np.inf)
-    order = np.lexsort((t0, np.round(gap / 1e-6)))
+        eps_gap = np.nan_to_num(np.maximum(eps_lo / eps_hi - 1, 0.0), nan=0.0) if coupled_decay else 0.0
     # a step fit is a slice through a ridge (step size against eps or the decay): on a small file
     # its implied lr can sit 1e-3 off (seen: fused, 600 elements, eps 1e-3, wd 0.3); an lr that
-    # changes by more than COUNT_GAP across the steps is a schedule
-    most = COUPLED_COUNT_GAP if coupled_decay else COUNT_GAP
-    return [int(t0[i]) for i in order[:PROBE_COUNTS] if gap[i] < most]
+    # changes by more than COUNT_GAP across the steps is a schedule.  Kept by the lr (wd) gap,
+    # ordered by the larger of it and the eps gap (coupled only)
+    most = COUPLED_COUNT_GAP if coupled_decay is not None else COUNT_GAP
+    order = np.lexsort((t0, np.round(np.maximum(gap, eps_gap) / 1e-6)))
+    return [int(t0[i]) for i in order if gap[i] < most][:PROBE_COUNTS]
 
 
 def _fit_steps(

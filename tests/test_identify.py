@@ -1123,6 +1123,7 @@ def test_a_decayed_schedule_s_count_is_kept_where_small_decays_blur_their_slices
     any count, which the 1% margin for lrs dropped (no count kept; the schedule phase tried
     1..5 only).  Kept now, first; the search then replays the file exactly at 6 in 25 s."""
     from adamw_audit.identify import Interval, StepFit, _counts_from_fits
+    from emulation.recipes import recipe
 
     measured = [  # index, step size, eps, decay: the probe's fits
         (1, (0.0224139504134655, 0.022414863109588623), (3.736633516382426e-4, 3.7368215271271765e-4),
@@ -1136,7 +1137,46 @@ def test_a_decayed_schedule_s_count_is_kept_where_small_decays_blur_their_slices
     ]  # fmt: skip
     fits = [StepFit(i, Interval(*c), Interval(*e), Interval(*d)) for i, c, e, d in measured]
     assert _counts_from_fits(fits, 0.774, 0.999) == []  # no one lr: a schedule
-    assert _counts_from_fits(fits, 0.774, 0.999, coupled_decay=True)[0] == 6
+    assert _counts_from_fits(fits, 0.774, 0.999, coupled_decay=recipe("torch-2.11-2.13-cuda-fused"))[0] == 6
+
+
+def test_a_schedule_s_count_is_ranked_by_its_steps_eps_where_small_decays_tie_counts(monkeypatch):
+    """CUDA fused cosine 0.01 -> 5.6e-5, beta1 0.8, beta2 0.9999, eps 2e-4, wd 0.01, 1360x18,
+    from step 6 (cuda-fused trial of seed 94: no answer in 300 s).  The all-three probe's fits
+    (measured there, built at count index + 1) imply wd at counts 7..11 within overlapping
+    intervals and at 6 0.4% apart: the decays 1 - 8e-5 .. 1 - 3e-5 are slices ~10 float32 ulps
+    off; the last step's decay interval reaches 1.0, so the probe coupled no count at all, and
+    the schedule phase fitted 1..5 (~40 s each) and never reached 6.  The steps' eps slices
+    rescaled to a count meet at 6 only (2e-4 within 2e-4; ~1% apart at 5 and 7): 6 first, with
+    eps 2e-4 among the hints; identify then replays the file exactly at 6 in 61 s."""
+    from types import SimpleNamespace
+
+    import adamw_audit.identify as identify
+    from adamw_audit.identify import Interval, StepFit
+
+    measured = {  # index: step size, eps, decay
+        1: ((0.019212953746318817, 0.01921297237277031), (3.740997635759413e-4, 3.74100316548720e-4),
+            (0.9999178647994995, 0.9999183416366577)),
+        2: ((0.014715053141117096, 0.014715157449245453), (3.26561217661947e-4, 3.265657287556678e-4),
+            (0.9999242424964905, 0.9999282360076904)),
+        8: ((0.004139021039009094, 0.004139082506299019), (2.4936936097219586e-4, 2.493793435860425e-4),
+            (0.9999682903289795, 0.9999719858169556)),
+        15: ((6.432359077734873e-05, 6.451881199609488e-05), (2.265237271785736e-4, 2.288287942064926e-4),
+             (0.9999960660934448, 1.0)),
+    }  # fmt: skip
+
+    def measured_fit(sd, *args, **kwargs):
+        if sd.index not in measured:
+            return None  # (row 0 failed there)
+        c, e, d = measured[sd.index]
+        return StepFit(sd.index, Interval(*c), Interval(*e), Interval(*d))
+
+    monkeypatch.setattr(identify, "fit_step", measured_fit)
+    steps = [SimpleNamespace(index=i) for i in range(16)]  # the probe fits rows 0, 1, 8 and 15
+    candidates = [("torch-2.11-2.13-cuda-fused", 0.9999, None)]
+    probed = identify._probe_steps(steps, candidates, 0.8, "cuda", 24480, (1, 2, 3, 4, 5), None, all_three=True)
+    assert probed.scheduled and probed.counts[:1] == [6]
+    assert 2e-4 in probed.eps_hints
 
 
 def test_the_simplest_weight_decay_along_the_ridge_is_reported(tmp_path, capsys):
