@@ -1573,6 +1573,47 @@ def _one_digit_in(lo: float, hi: float) -> list[float]:
     return [v for k in decades for m in range(1, 10) if lo <= (v := float(f"{m}e{k}")) <= hi]
 
 
+def _convex_floor(xs: list[float], ys: list[float]) -> float:
+    """A lower bound of min f on [xs[0], xs[-1]] for a convex f sampled at increasing ``xs``.
+
+    The minimum lies in the brackets beside the lowest sample x_j.  On a bracket [x_a, x_b] f lies
+    above the chord (x_{a-1}, x_a) extended right and the chord (x_b, x_{b+1}) extended left (a
+    convex function lies above every chord extended past its ends), so above their upper
+    envelope there, whose lowest point is where they meet or at a bracket end::
+
+          f(x)  .                     .
+                  L .             . R
+                      .   ___   .          min f >= max(L, R) at its lowest point
+                        .  v  .
+                   x_{a-1}  x_a    x_b  x_{b+1}
+
+    A bracket with one chord: that chord's lower end there; with none (three samples or fewer
+    beside it): no bound beyond the samples'."""
+    n = len(xs)
+    j = min(range(n), key=ys.__getitem__)
+
+    def line(a: int, b: int) -> Callable[[float], float]:
+        return lambda x: ys[a] + (ys[b] - ys[a]) * (x - xs[a]) / (xs[b] - xs[a])
+
+    floor = ys[j]
+    for a, b in ((j - 1, j), (j, j + 1)):
+        if a < 0 or b >= n:
+            continue
+        chords = [line(a - 1, a)] if a >= 1 else []
+        chords += [line(b, b + 1)] if b + 1 < n else []
+        if not chords:
+            continue
+        points = [xs[a], xs[b]]
+        if len(chords) == 2:  # where they meet, if inside the bracket
+            (la, lb), (ra, rb) = (a - 1, a), (b, b + 1)
+            sl, sr = (ys[lb] - ys[la]) / (xs[lb] - xs[la]), (ys[rb] - ys[ra]) / (xs[rb] - xs[ra])
+            if sl != sr:
+                meet = (ys[ra] - ys[la] + sl * xs[la] - sr * xs[ra]) / (sl - sr)
+                points += [meet] if xs[a] < meet < xs[b] else []
+        floor = min(floor, min(max(c(x) for c in chords) for x in points))
+    return floor
+
+
 def _farthest(
     start: float, limit: float, at: Callable[[float], tuple[float, float] | None], within: int = 1
 ) -> tuple[float, tuple[float, float] | None]:
@@ -3162,9 +3203,22 @@ def _coupled_schedule(
         (e_lo, _), (e_hi, _) = _farthest(eps, EPS_RANGE[0], at), _farthest(eps, EPS_RANGE[1], at)
         # the ends' lrs, widened (an end the walk did not move from eps adds nothing to ``lrs``)
         more_lrs = [coupled_lrs(end, wd, near, on) for end in (e_lo, e_hi) if _f32_int(end) != _f32_int(eps)]
-        if wd > 0:  # lr trades off with wd too (1 - lr*wd): the lrs at the ends of wd's interval, eps held
-            for end in wd_wide:
-                more_lrs.append(coupled_lrs(eps, end, near, on))
+        if wd > 0:
+            # lr trades off with wd too (1 - lr*wd), eps held: each element bounds c by a line in
+            # k, so a step's lowest lr is convex in wd (its highest concave), lowest inside the
+            # interval where the elements' bounds cross (seen: CUDA fused warmup, wd 0.01 in
+            # [0.00983, 0.01009]: the lrs at its ends and at 0.00994 all above the truth's
+            # 0.0066666667, the lowest near 0.01001).  Sampled across it (WD_RIDGE_SAMPLES), each
+            # step's lowest and highest lr bounded beyond the samples (:func:`_convex_floor`)
+            sampled = [(w, coupled_lrs(eps, w, near, on)) for w in np.linspace(*wd_wide, WD_RIDGE_SAMPLES).tolist()]
+            sampled = [(w, at_w) for w, at_w in sorted([*sampled, (wd, lrs)]) if at_w is not None]
+            if len(sampled) >= 2:
+                ws = [w for w, _ in sampled]
+                more_lrs.append([
+                    (_convex_floor(ws, [at_w[i][0] for _, at_w in sampled]),
+                     -_convex_floor(ws, [-at_w[i][1] for _, at_w in sampled]))
+                    for i in range(len(lrs))
+                ])  # fmt: skip
         ridge = [list(iv) for iv in lrs]
         for more in more_lrs:
             for r, (lo, hi) in zip(ridge, more or [], strict=False):
@@ -3173,6 +3227,10 @@ def _coupled_schedule(
         return lrs, wd_iv, [(lo, hi) for lo, hi in ridge], eps, eps_ridge, wd_wide
     return None
 
+
+WD_RIDGE_SAMPLES = 9
+"""Weight decays across a schedule's wd interval (ends included) at which each step's lrs are
+found, to bound the lowest and highest lr some wd allows (:func:`_coupled_schedule`)."""
 
 SAMPLE_FACTORS = (4, 4, 16, 16)
 """The random sample of each search after the first, in SAMPLEs; each also samples the elements

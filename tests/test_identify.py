@@ -1405,6 +1405,65 @@ def test_the_lrs_of_a_step_size_are_exactly_those_that_round_to_it(lr, bc1, devi
     assert step_size(np.nextafter(lo, 0), b)[0] < c[0] and step_size(np.nextafter(hi, 2), b)[0] > c[0]
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(st.tuples(st.floats(-8.0, 8.0), st.floats(-4.0, 4.0)), min_size=1, max_size=6),
+    samples=st.integers(3, 12),
+)
+def test_the_convex_floor_is_at_most_the_minimum_between_the_samples(lines, samples):
+    """_convex_floor: for f the upper envelope of lines (convex, piecewise linear, like a step's
+    lowest lr against wd), sampled at a few points, the bound lies at or below f's minimum over
+    the sampled range (a dense grid and every crossing checked) and at or below every sample."""
+    from adamw_audit.identify import _convex_floor
+
+    def f(x: float) -> float:
+        return max(a * x + b for a, b in lines)
+
+    xs = np.linspace(0.0, 1.0, samples).tolist()
+    ys = [f(x) for x in xs]
+    crossings = [(b2 - b1) / (a1 - a2) for a1, b1 in lines for a2, b2 in lines if a1 != a2]
+    lowest = min(f(x) for x in [*np.linspace(0.0, 1.0, 1001).tolist(), *(c for c in crossings if 0 <= c <= 1)])
+    floor = _convex_floor(xs, ys)
+    assert floor <= lowest + 1e-9 * (1 + abs(lowest)) and floor <= min(ys)
+
+
+def test_a_schedule_s_lr_interval_spans_the_lowest_lr_some_weight_decay_inside_allows(tmp_path):
+    """CUDA fused warmup 0.0033 -> 0.01, betas (0.95, 0.99), eps 1e-12, wd 0.01, 775 elements
+    (cuda-fused trial 2 of seed 98): the first replayed step's lr 0.0066666667 outside its
+    interval [0.006666672, 0.006666714].  Each element bounds the step size by a line in k =
+    lr*wd, so the step's lowest lr is convex in wd: at wd's slice 0.00994 and at the interval's
+    ends 0.00983 and 0.01009 it is above the truth, lowest near 0.01001.  Sampled across the
+    interval and bounded between samples: the truth inside.  The coupling is started from the
+    per-step fits measured there (2.3 s)."""
+    from adamw_audit import identify as ident
+    from adamw_audit.identify import Interval, StepFit
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    lrs = [0.003333333333333333, 0.006666666666666666] + [0.01] * 5  # (the trial's doubles)
+    hyper = Hyper(beta1=0.95, beta2=0.99, eps=1e-12, weight_decay=0.01)
+    path = emulated_fused_cuda(tmp_path, lrs, hyper, (775,), 7, seed=923877874)
+    measured = [  # index, step size, eps's upper end, decay: the fits at count 1 there
+        (1, (0.06837625056505203, 0.06837654113769531), 1.34969e-09, (0.9999332427978516, 0.999936044216156)),
+        (2, (0.07011386007070541, 0.07011468708515167), 1.06956e-09, (0.9998970031738281, 0.9999043941497803)),
+        (3, (0.053910184651613235, 0.05391019955277443), 5.82076e-11, (0.9999004006385803, 0.9999008178710938)),
+        (4, (0.04420462250709534, 0.04420498013496399), 1.35332e-09, (0.9998959302902222, 0.9999033808708191)),
+        (5, (0.03774849697947502, 0.037749309092760086), 2.08274e-10, (0.9998956918716431, 0.999900758266449)),
+        (6, (0.033149536699056625, 0.03314971178770065), 6.36646e-11, (0.99989914894104, 0.9999045729637146)),
+    ]  # fmt: skip
+    fits = [StepFit(i, Interval(*c), Interval(1e-38, e), Interval(*d)) for i, c, e, d in measured]
+    with open_recording(path) as rec:
+        steps = ident._finite_rows(ident._sample_steps(rec, ident.SAMPLE, np.random.default_rng(0)))
+        found = ident._coupled_schedule(
+            steps, fits, recipe("torch-2.11-2.13-cuda-fused"), "cuda", Hyper(beta1=0.95, beta2=0.99), 1, rec.numel
+        )
+    assert found is not None
+    _, _, lr_ridges, _, _, wd_wide = found
+    assert inside(0.01, wd_wide)
+    assert [inside(lr, iv) for lr, iv in zip(lrs[1:], lr_ridges, strict=True)] == [True] * 6
+
+
 def test_eps_off_every_guess_with_bf16_denominators_is_steered_by_measurement(tmp_path, capsys):
     """foreach, warmup schedule, eps 2e-4 (no guess), wd 0.01 (invisible): each step's step size
     and eps are solved together, and the first-order model steered eps the wrong way at 2.9e-4
