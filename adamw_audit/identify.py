@@ -1614,6 +1614,29 @@ def _convex_floor(xs: list[float], ys: list[float]) -> float:
     return floor
 
 
+def _spanned_lrs(
+    ends: tuple[float, float], point: float, point_lrs: list[tuple[float, float]],
+    lrs_at: Callable[[float], list[tuple[float, float]] | None],
+) -> list[tuple[float, float]]:  # fmt: skip
+    """Per step of a schedule, the lowest and highest lr some value of a partner (eps, or wd with
+    eps held) inside ``ends`` allows, from the lrs at ``point`` (``point_lrs``) and ``lrs_at``
+    RIDGE_SAMPLES values across them (None: none there).  Each element bounds the step size c by
+    a line in eps (c*m/(s + e) in W's rounding interval) and in k = lr*wd (p*(1 - k) - c*u), so a
+    step's lowest lr is convex in either (its highest concave) and can be lowest inside: bounded
+    between the samples by :func:`_convex_floor` (seen: CUDA fused warmup, wd 0.01 in [0.00983,
+    0.01009]: the lrs at its ends and at the slice 0.00994 all above the truth's 0.0066666667,
+    the lowest near 0.01001)."""
+    xs = np.linspace(*ends, RIDGE_SAMPLES).tolist() if ends[0] < ends[1] else []
+    sampled = sorted([(point, point_lrs), *((x, lrs_at(x)) for x in xs if x != point)])
+    sampled = [(x, at_x) for x, at_x in sampled if at_x is not None]
+    xs = [x for x, _ in sampled]
+    return [
+        (_convex_floor(xs, [at_x[i][0] for _, at_x in sampled]),
+         -_convex_floor(xs, [-at_x[i][1] for _, at_x in sampled]))
+        for i in range(len(point_lrs))
+    ]  # fmt: skip
+
+
 def _farthest(
     start: float, limit: float, at: Callable[[float], tuple[float, float] | None], within: int = 1
 ) -> tuple[float, tuple[float, float] | None]:
@@ -3193,7 +3216,7 @@ def _coupled_schedule(
         # 1e-7; and the steps' eps intervals, slices at their own lrs, can miss the truth: seen,
         # 1e-12 outside [5.6e-9, 1.3e-8]).  Walk eps from the point to the farthest values at
         # which some lr per step still replays, on the elements eps moves most and those that
-        # bind each lr (an outer bound), and widen each lr interval to the lrs at the two ends.
+        # bind each lr (an outer bound), and widen each lr interval to the lrs across them.
         near = [Interval(lo / step[5], hi / step[5]) for step, (lo, hi) in zip(opened_steps, lrs, strict=True)]
         on = [rows_of(step, sd) for step, sd in zip(opened_steps, steps, strict=True)]
 
@@ -3201,36 +3224,23 @@ def _coupled_schedule(
             return coupled_lrs(x, wd, near, on, widen=False)
 
         (e_lo, _), (e_hi, _) = _farthest(eps, EPS_RANGE[0], at), _farthest(eps, EPS_RANGE[1], at)
-        # the ends' lrs, widened (an end the walk did not move from eps adds nothing to ``lrs``)
-        more_lrs = [coupled_lrs(end, wd, near, on) for end in (e_lo, e_hi) if _f32_int(end) != _f32_int(eps)]
-        if wd > 0:
-            # lr trades off with wd too (1 - lr*wd), eps held: each element bounds c by a line in
-            # k, so a step's lowest lr is convex in wd (its highest concave), lowest inside the
-            # interval where the elements' bounds cross (seen: CUDA fused warmup, wd 0.01 in
-            # [0.00983, 0.01009]: the lrs at its ends and at 0.00994 all above the truth's
-            # 0.0066666667, the lowest near 0.01001).  Sampled across it (WD_RIDGE_SAMPLES), each
-            # step's lowest and highest lr bounded beyond the samples (:func:`_convex_floor`)
-            sampled = [(w, coupled_lrs(eps, w, near, on)) for w in np.linspace(*wd_wide, WD_RIDGE_SAMPLES).tolist()]
-            sampled = [(w, at_w) for w, at_w in sorted([*sampled, (wd, lrs)]) if at_w is not None]
-            if len(sampled) >= 2:
-                ws = [w for w, _ in sampled]
-                more_lrs.append([
-                    (_convex_floor(ws, [at_w[i][0] for _, at_w in sampled]),
-                     -_convex_floor(ws, [-at_w[i][1] for _, at_w in sampled]))
-                    for i in range(len(lrs))
-                ])  # fmt: skip
+
+        at_eps = functools.partial(coupled_lrs, wd=wd, near=near, on=on)
+        more_lrs = [_spanned_lrs((min(e_lo, eps), max(e_hi, eps)), eps, lrs, at_eps)]
+        if wd > 0:  # lr trades off with wd too (1 - lr*wd): along wd's interval, eps held
+            more_lrs.append(_spanned_lrs(wd_wide, wd, lrs, functools.partial(coupled_lrs, eps, near=near, on=on)))
         ridge = [list(iv) for iv in lrs]
         for more in more_lrs:
-            for r, (lo, hi) in zip(ridge, more or [], strict=False):
+            for r, (lo, hi) in zip(ridge, more, strict=True):
                 r[0], r[1] = min(r[0], lo), max(r[1], hi)
         eps_ridge = Interval(min(e_lo, eps), max(e_hi, eps))
         return lrs, wd_iv, [(lo, hi) for lo, hi in ridge], eps, eps_ridge, wd_wide
     return None
 
 
-WD_RIDGE_SAMPLES = 9
-"""Weight decays across a schedule's wd interval (ends included) at which each step's lrs are
-found, to bound the lowest and highest lr some wd allows (:func:`_coupled_schedule`)."""
+RIDGE_SAMPLES = 9
+"""Values across a schedule's eps or wd interval (ends included) at which each step's lrs are
+found, to bound the lowest and highest lr some value inside allows (:func:`_coupled_schedule`)."""
 
 SAMPLE_FACTORS = (4, 4, 16, 16)
 """The random sample of each search after the first, in SAMPLEs; each also samples the elements
