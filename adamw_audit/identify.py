@@ -2951,6 +2951,15 @@ def _wd_floor(wd_lo: float, lr_top: float, rcp: Recipe) -> float:
     return 0.0
 
 
+def _no_decay_replays(rcp: Recipe, steps: list[StepData], schedule: Schedule, capability: str, numel: int) -> bool:
+    """Whether the sampled steps replay with weight decay 0 (every path then skips the decay),
+    asked where a wd interval reaches the search's floor: the bits see no decay, yet on CUDA
+    fused any k = lr*wd > 0 turns a W of -0 into +0 (``fma(p, -k, p)``: -0*-k = +0, +0 + -0 = +0)
+    and Inf into NaN, which none leaves; elsewhere 0 gives the floor's bits (:func:`_wd_floor`)."""
+    no_decay = replace(schedule, hyper=replace(schedule.hyper, weight_decay=0.0))
+    return _sample_replays(rcp, steps, no_decay, capability, numel)
+
+
 def _wd_interval(fits: list[StepFit], lrs: list[tuple[float, float]], rcp: Recipe) -> tuple[float, float]:
     """Weight decay from each step's decay factor d = f32(1 - lr_t*wd), intersected over steps:
     1 - lr_t*wd lies anywhere that rounds into d's interval (a decay interval [1, 1] still
@@ -4136,6 +4145,14 @@ def _search(
         # (the ridges are walked down to wd 1e-30: seen, fused warmup to 2e-5, eps 2e-4, wd 0,
         # from step 6: count 3 found at wd 0.02, its interval [1e-30, 0.16])
         wd_lo = _wd_floor(wd_lo, float(np.max(lr_interval)), recipe(impl))
+        if 0.0 < wd_lo <= WD_FLOOR and lr_for_schedule is not None and len(lr_for_schedule) == rec.steps:
+            # the ridges reach the search's floor (a decay the bits do not see) on CUDA fused
+            # (_wd_floor): 0 is in the interval, and reported, where the sample replays without
+            # a decay (seen: CUDA fused cosine from 2e-5, wd 0, eps 3e-5, from step 3: wd 0.1
+            # reported in [1e-30, 0.50], no finding)
+            unseen = Schedule(Hyper(lr=lr_ref, beta1=b1, beta2=b2, eps=eps), tuple(lr_for_schedule), offset)
+            if _no_decay_replays(recipe(impl), steps, unseen, cap_family, rec.numel):
+                wd = wd_lo = 0.0
     if wd_lo == 0.0 and wd == 0.0:
         findings.append(
             f"weight decay not visible in these bits: 0 replays them, and so may values up to {wd_hi:.3g} (lr "

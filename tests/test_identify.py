@@ -993,7 +993,9 @@ def test_a_weight_decay_bounded_only_by_the_search_s_floor_is_walked_without_one
     with open_recording(path) as rec, pytest.raises(Reached):
         ident.identify(rec)
     [(wd, unseen_up_to)] = seen
-    assert wd > 0.0 and unseen_up_to > wd  # (0.0 before: the decay held at every other count)
+    # 0.0 before: the decay held at every other count; the sample replays with none, so none is
+    # reported (wd 1.0 before _no_decay_replays), the interval reaching past the truth's 0.1
+    assert wd == 0.0 and unseen_up_to > 0.1
 
 
 def test_each_tied_count_s_own_ridge_of_lr_against_eps_is_spanned(tmp_path, capsys):
@@ -1462,6 +1464,37 @@ def test_a_schedule_s_lr_interval_spans_the_lowest_lr_some_weight_decay_inside_a
     _, _, lr_ridges, _, _, wd_wide = found
     assert inside(0.01, wd_wide)
     assert [inside(lr, iv) for lr, iv in zip(lrs[1:], lr_ridges, strict=True)] == [True] * 6
+
+
+@pytest.mark.parametrize("negative_zeros", [False, True])
+def test_no_decay_is_in_a_floor_reaching_interval_unless_w_holds_a_negative_zero(negative_zeros):
+    """_no_decay_replays (CUDA fused cosine from 2e-5, wd 0, eps 3e-5, 1472x13, from step 3, a
+    cuda-fused trial of seed 100: a schedule's wd interval reached the search's floor 1e-30 and
+    wd 0.1 was reported in [1e-30, 0.50], the truth 0 outside, no finding; now 0 with [0, 0.84]).
+    A decay of k = 1e-35 leaves every finite nonzero W as it is, so the sampled steps replay
+    with none; but CUDA fused's fma(p, -k, p) turns -0 into +0 (with a zero update), which no
+    decay keeps, so where W holds -0 a tiny wd and none differ."""
+    from adamw_audit.identify import StepData, _no_decay_replays
+    from emulation import bits
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from emulation.replay import run_bits
+    from refimpl.conventions import Schedule
+
+    rcp, rng = recipe("torch-2.11-2.13-cuda-fused"), np.random.default_rng(3)
+    n = 257
+    w = bits.narrow(rng.standard_normal(n).astype(np.float32) * 0.05)
+    g = bits.narrow(rng.standard_normal(n).astype(np.float32) * 0.01)
+    m, v = np.zeros(n, np.uint16), np.zeros(n, np.uint16)
+    if negative_zeros:
+        w[:5], g[:5] = 0x8000, 0x0000  # -0 with no gradient: a zero update
+    tiny = Schedule(Hyper(lr=2e-5, beta1=0.8, beta2=0.999, eps=3e-5, weight_decay=1e-30), (2e-5, 2e-5), 1)
+    state = {"param": w, "grad": g, "exp_avg": m, "exp_avg_sq": v}
+    want = run_bits(rcp.build(tiny.at(1), tiny.step_count(1), "cuda"), state, rcp.positions("cuda", n, 1))
+    if negative_zeros:
+        assert (want["param"][:5] == 0x0000).all()  # +0: the decay acted
+    steps = [StepData(1, state, want, np.arange(n))]
+    assert _no_decay_replays(rcp, steps, tiny, "cuda", n) is not negative_zeros
 
 
 def test_eps_off_every_guess_with_bf16_denominators_is_steered_by_measurement(tmp_path, capsys):
