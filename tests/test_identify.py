@@ -600,6 +600,26 @@ def test_other_counts_try_the_usual_eps_inside_the_interval_moved_to_them():
     assert _eps_tries_at(recipe("fused", "cuda"), schedule, "cuda", rows, 1, (1.1e-3, 5.6e-3)) == (0.0043,)
 
 
+def test_other_counts_try_the_usual_eps_the_bits_nearly_see_first():
+    """CPU for-loop cosine from 2e-5, betas (0.9, 0.95), eps 1e-5, wd 0.3, 22x16, from step 1 (a
+    random trial of seed 99, live torch): count 9 found at eps 1e-8, in [0, 1.8e-5]; the truth
+    1 replays at 1e-5 (0.49x bc2_sqrt: inside the interval moved), but the usual values were
+    taken in their usual order, 1e-6 and 1e-12: count 1 unlisted, its lrs outside every
+    interval.  A smaller eps than the bits see gives the found one's bits, which goes first: the
+    largest inside next (measured there: count 1 listed, every interval holding the truth)."""
+    from types import SimpleNamespace
+
+    from adamw_audit.identify import _eps_tries_at
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.conventions import Schedule
+
+    schedule = Schedule(Hyper(lr=3.3e-5, beta1=0.9, beta2=0.95, eps=1e-8), None, 9)
+    rows = [SimpleNamespace(index=i) for i in range(1, 19)]
+    tries = _eps_tries_at(recipe("forloop"), schedule, "avx512", rows, 1, (1e-38, 1.8e-5))
+    assert tries == (1e-8, 1e-5, 1e-6)
+
+
 def test_a_gpu_recording_whose_m_and_v_a_cpu_program_gives_is_searched_on_cuda_beside(tmp_path):
     """Recorded on an H100 (torch 2.11.0+cu130; ``identify_trials.py --draw cuda --seed 2
     --record-only``, case 35): CUDA foreach, warmup to 0.01, betas (0.9, 0.95), eps 3e-5, wd 0.1,
