@@ -1614,19 +1614,24 @@ def _convex_floor(xs: list[float], ys: list[float]) -> float:
     return floor
 
 
+RIDGE_SAMPLES = 9
+"""Values across a schedule's eps or wd interval (ends included) at which each step's lrs are
+found, to bound the lowest and highest lr some value inside allows (:func:`_coupled_schedule`)."""
+
+
 def _spanned_lrs(
     ends: tuple[float, float], point: float, point_lrs: list[tuple[float, float]],
-    lrs_at: Callable[[float], list[tuple[float, float]] | None],
+    lrs_at: Callable[[float], list[tuple[float, float]] | None], samples: int = RIDGE_SAMPLES,
 ) -> list[tuple[float, float]]:  # fmt: skip
     """Per step of a schedule, the lowest and highest lr some value of a partner (eps, or wd with
     eps held) inside ``ends`` allows, from the lrs at ``point`` (``point_lrs``) and ``lrs_at``
-    RIDGE_SAMPLES values across them (None: none there).  Each element bounds the step size c by
+    ``samples`` values across them (None: none there).  Each element bounds the step size c by
     a line in eps (c*m/(s + e) in W's rounding interval) and in k = lr*wd (p*(1 - k) - c*u), so a
     step's lowest lr is convex in either (its highest concave) and can be lowest inside: bounded
     between the samples by :func:`_convex_floor` (seen: CUDA fused warmup, wd 0.01 in [0.00983,
     0.01009]: the lrs at its ends and at the slice 0.00994 all above the truth's 0.0066666667,
     the lowest near 0.01001)."""
-    xs = np.linspace(*ends, RIDGE_SAMPLES).tolist() if ends[0] < ends[1] else []
+    xs = np.linspace(*ends, samples).tolist() if ends[0] < ends[1] else []
     sampled = sorted([(point, point_lrs), *((x, lrs_at(x)) for x in xs if x != point)])
     sampled = [(x, at_x) for x, at_x in sampled if at_x is not None]
     xs = [x for x, _ in sampled]
@@ -3234,10 +3239,14 @@ def _coupled_schedule(
 
         (e_lo, _), (e_hi, _) = _farthest(eps, EPS_RANGE[0], at), _farthest(eps, EPS_RANGE[1], at)
 
+        # (a tie check, ``ridges`` False, reads the ends alone: it runs at many counts, and its
+        # lrs join intervals that span every count's; 9 values there took a test from 35 to 49 s)
+        samples = RIDGE_SAMPLES if ridges else 2
         at_eps = functools.partial(coupled_lrs, wd=wd, near=near, on=on)
-        more_lrs = [_spanned_lrs((min(e_lo, eps), max(e_hi, eps)), eps, lrs, at_eps)]
+        more_lrs = [_spanned_lrs((min(e_lo, eps), max(e_hi, eps)), eps, lrs, at_eps, samples)]
         if wd > 0:  # lr trades off with wd too (1 - lr*wd): along wd's interval, eps held
-            more_lrs.append(_spanned_lrs(wd_wide, wd, lrs, functools.partial(coupled_lrs, eps, near=near, on=on)))
+            at_wd = functools.partial(coupled_lrs, eps, near=near, on=on)
+            more_lrs.append(_spanned_lrs(wd_wide, wd, lrs, at_wd, samples))
         ridge = [list(iv) for iv in lrs]
         for more in more_lrs:
             for r, (lo, hi) in zip(ridge, more, strict=True):
@@ -3246,10 +3255,6 @@ def _coupled_schedule(
         return lrs, wd_iv, [(lo, hi) for lo, hi in ridge], eps, eps_ridge, wd_wide
     return None
 
-
-RIDGE_SAMPLES = 9
-"""Values across a schedule's eps or wd interval (ends included) at which each step's lrs are
-found, to bound the lowest and highest lr some value inside allows (:func:`_coupled_schedule`)."""
 
 SAMPLE_FACTORS = (4, 4, 16, 16)
 """The random sample of each search after the first, in SAMPLEs; each also samples the elements
@@ -5000,13 +5005,14 @@ def _eps_tries_at(
         # the interval moved to this count too (seen: CUDA fused step schedule, eps 1e-3, from step
         # 11, 120x21: count 1 found with eps in [1.1e-3, 5.6e-3], which holds no guess; moved to
         # count 11 it holds 1e-3, where every count 3..19 replays, the truth's among them)
-        # (the largest first: those the bits nearly see; a smaller one gives the bits of the one
-        # found, which goes first.  Seen: for-loop cosine from 2e-5, eps 1e-5, wd 0.3, 352
-        # elements: count 9 found at 1e-8 with eps in [0, 1.8e-5]; the truth 1 replays at 1e-5,
-        # and 1e-6 and 1e-12 were tried there: not listed, its lrs outside every interval)
+        # (the largest first, one the bits nearly see, then the usual order: every value far
+        # below the top gives the same bits.  Seen: for-loop cosine from 2e-5, eps 1e-5, wd 0.3,
+        # 352 elements: count 9 found at 1e-8 with eps in [0, 1.8e-5]; the truth 1 replays at
+        # 1e-5, and 1e-6 and 1e-12 were tried there: not listed, its lrs outside every interval)
         r = ratio()
         inside = [g for g in EPS_GUESSES if (lo <= g <= hi or lo * r <= g <= hi * r) and g != schedule.hyper.eps]
-        return (schedule.hyper.eps, *sorted(inside, reverse=True)[:EPS_UNSEEN_TRIES])
+        ordered = dict.fromkeys([max(inside), *inside]) if inside else {}
+        return (schedule.hyper.eps, *list(ordered)[:EPS_UNSEEN_TRIES])
     if not move:
         return (schedule.hyper.eps,)
     r = ratio()
