@@ -1614,7 +1614,7 @@ def _convex_floor(xs: list[float], ys: list[float]) -> float:
     return floor
 
 
-RIDGE_SAMPLES = 9
+RIDGE_SAMPLES = 5
 """Values across a schedule's eps or wd interval (ends included) at which each step's lrs are
 found, to bound the lowest and highest lr some value inside allows (:func:`_coupled_schedule`)."""
 
@@ -2806,7 +2806,6 @@ def _counts_from_fits(
     apart by their ratio.  Late in a run (both corrections 1.0 to float32) every count looks
     alike: the smallest goes first.  This finds windows recorded late with a visible decay or an
     eps the count scan (eps 1e-8, no decay) misses.
-
 
     ``coupled_decay``: the path of an lr schedule (one lr per step) with a visible decay: the
     quantity every step shares is the weight decay ``wd = (1 - d) / lr_t``, lr_t implied as above
