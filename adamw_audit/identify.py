@@ -2844,7 +2844,7 @@ def _counts_from_fits(
         # relative gap between the intervals (<= 0: they overlap); differences below 1e-6 (a few
         # float32 ulps: the fits' rounding) do not rank counts
         gap = np.nan_to_num(np.maximum(lo / hi - 1, 0.0), nan=np.inf)
-        eps_gap = np.nan_to_num(np.maximum(eps_lo / eps_hi - 1, 0.0), nan=0.0) if coupled_decay else 0.0
+        eps_gap = np.nan_to_num(np.maximum(eps_lo / eps_hi - 1, 0.0), nan=0.0) if coupled_decay is not None else 0.0
     # a step fit is a slice through a ridge (step size against eps or the decay): on a small file
     # its implied lr can sit 1e-3 off (seen: fused, 600 elements, eps 1e-3, wd 0.3); an lr that
     # changes by more than COUNT_GAP across the steps is a schedule.  Kept by the lr (wd) gap,
