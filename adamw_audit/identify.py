@@ -1573,6 +1573,14 @@ def _one_digit_in(lo: float, hi: float) -> list[float]:
     return [v for k in decades for m in range(1, 10) if lo <= (v := float(f"{m}e{k}")) <= hi]
 
 
+def _one_digit_near_middle(lo: float, hi: float) -> list[float]:
+    """:func:`_one_digit_in` [lo, hi], nearest its middle first (what a person types, for an
+    interval the bits barely bound), from hi/1000 up: no lower value ranks among the first
+    dozens (the decades above hold 27 nearer the middle)."""
+    middle = (lo + hi) / 2
+    return sorted(_one_digit_in(max(lo, hi * 1e-3), hi), key=lambda x: abs(x - middle))
+
+
 def _convex_floor(xs: list[float], ys: list[float]) -> float:
     """A lower bound of min f on [xs[0], xs[-1]] for a convex f sampled at increasing ``xs``.
 
@@ -3202,13 +3210,7 @@ def _coupled_schedule(
             if bounds is not None and read_apart:
                 # a decay the ridges barely bound (seen: [1e-30, 0.86] for wd 0.3): the one-digit
                 # values inside, nearest the middle first (what people type)
-                middle = (bounds[0] + bounds[1]) / 2
-                decades = range(
-                    math.floor(math.log10(max(bounds[0], bounds[1] * 1e-3))), math.ceil(math.log10(bounds[1]))
-                )
-                typed = [float(f"{m}e{k}") for k in decades for m in range(1, 10)]
-                typed = sorted((x for x in typed if bounds[0] <= x <= bounds[1]), key=lambda x: abs(x - middle))
-                yield from ((eps, wd) for wd in typed[:9])
+                yield from ((eps, wd) for wd in _one_digit_near_middle(*bounds)[:9])
 
     for eps, wd in tries():
         lrs = coupled_lrs(eps, wd, [f.coef for f in fits])
@@ -4880,11 +4882,7 @@ def _schedule_other_offsets(
                 if coupled is None:
                     return None
                 lo, hi = coupled[1]  # (the subsample's interval: its typed values tried on every element)
-                typed = (
-                    sorted(_one_digit_in(lo, hi), key=lambda x: abs(x - (lo + hi) / 2))
-                    if on is not rows and lo > 0
-                    else []
-                )
+                typed = _one_digit_near_middle(lo, hi) if on is not rows and lo > 0 else []
                 wd_first = (h.weight_decay, *typed[:TYPED_WD_TRIES])
             lr_ivs, wd_iv = coupled[:2]
             wd = simplest_in(*wd_iv)
