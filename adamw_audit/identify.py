@@ -4874,7 +4874,10 @@ def _schedule_other_offsets(
             # 0.730], and no wd tried coupled every element: count 3 unlisted)
             unseen = all(f.decay.hi >= 1.0 for f in fits)
             wd_first: tuple[float, ...] = (h.weight_decay,)
-            for on in (list(few.values()), rows):
+            fewer = list(few.values())
+            # (a sample of at most SAMPLE elements a step is its own subsample: coupled once)
+            same = len(fewer) == len(rows) and all(a is b for a, b in zip(fewer, rows, strict=True))
+            for on in (rows,) if same else (fewer, rows):
                 coupled = _coupled_schedule(on, fits, r, capability, h, off, rec.numel, ridges=False,
                                             wd_first=wd_first)  # fmt: skip
                 if coupled is None and unseen:

@@ -1905,6 +1905,38 @@ WARMUP_2E5 = [repr(2e-05 * min(1.0, (i + 1) / 9)) for i in range(18)]
 WARMUP_FLAGS = ["--betas", "0.9", "0.9999", "--eps", "1e-12", "--weight-decay", "0.3", "--seed", "11260649"]
 
 
+def test_a_tie_check_on_a_sample_that_is_its_own_subsample_couples_it_once(tmp_path, monkeypatch):
+    """A decayed schedule's tie check couples each count on SAMPLE elements a step, then on every
+    sampled one.  Where the sample has no more than SAMPLE a step, the two are the same rows:
+    coupled once (a test's 529-element file: 35 s -> 23 s, the same answer).  Here the count
+    asked about is the truth's, 2 (the schedule claims 3): it couples on the first pass."""
+    from adamw_audit import identify as ident
+    from adamw_audit.record import record_emulated
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.conventions import Schedule
+    from refimpl.recording import open_recording
+
+    lrs = [0.005] * 4 + [0.0005] * 4
+    hyper = Hyper(beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=0.1)
+    fused = recipe("torch-2.13-cpu-fused")
+    full = record_emulated(tmp_path / "e.h5", fused.name, 8, (300,), lrs, hyper, seed=3, capability="avx512")
+    calls = []
+    real = ident._coupled_schedule
+
+    def spy(on, *args, **kwargs):
+        calls.append(tuple(id(sd) for sd in on))
+        return real(on, *args, **kwargs)
+
+    monkeypatch.setattr(ident, "_coupled_schedule", spy)
+    claimed = Schedule(replace(hyper, lr=lrs[1]), tuple(lrs[1:]), 3)  # (index 0 holds step 2's state)
+    with open_recording(strip(str(full), tmp_path / "bare.h5", 1)) as rec:
+        steps = ident._finite_rows(ident._sample_steps(rec, 4096, np.random.default_rng(0)))
+        tied = ident._schedule_other_offsets(rec, fused, claimed, "avx512", steps, (2,), eps_iv=(1e-8, 1e-8))
+    assert list(tied) == [2] and inside(0.1, tied[2][1])
+    assert len(calls) == len(set(calls)) >= 1
+
+
 def test_a_tied_count_whose_sampled_lrs_miss_elements_outside_is_checked_with_them_sampled(tmp_path):
     """CUDA fused cosine from 2e-5, wd 0.3, from count 3, 1255x28 (a ``--draw cuda-fused`` trial,
     emulator-written): count 1 replays the file exactly (lrs 1.2923e-5.., wd 0.34, found on 16384
