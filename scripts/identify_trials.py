@@ -227,17 +227,18 @@ def check(case: dict, out: dict, replay: bool = True) -> list[str]:
         wrong.append(f"exact {out['exact']}")
     lrs = case["lr"] if len(case["lr"]) > 1 else case["lr"] * case["steps"]
     lrs = lrs[case["drop_first"] :]
+    # rows left out of the inference (skipped steps, gradients the optimizer saw scaled): their
+    # lrs are not seen (seen: a step schedule whose one change fell on the scaled row: one lr)
+    left_out = {*(out.get("skipped_indices") or ()), *(out.get("scaled_gradient_indices") or ())}
     if isinstance(out["lr"], list):
-        # one lr per replayed row: rows 1.. (or 0.. where row 0's lr is listed too), less those
-        # left out (skipped steps, gradients the optimizer saw scaled)
-        left_out = {*(out.get("skipped_indices") or ()), *(out.get("scaled_gradient_indices") or ())}
+        # one lr per replayed row: rows 1.. (or 0.. where row 0's lr is listed too), less those left out
         rows = [i for i in range(len(lrs)) if i not in left_out]
         replayed = [lrs[i] for i in rows[len(rows) - len(out["lr_interval"]) :]]
         for lr, iv in zip(replayed, out["lr_interval"], strict=True):
             if not inside(lr, iv):
                 wrong.append(f"lr {lr} outside {iv}")
                 break
-    elif len(set(lrs[1:])) > 1:
+    elif len({lr for i, lr in enumerate(lrs) if i >= 1 and i not in left_out}) > 1:
         wrong.append(f"one lr {out['lr']} for a schedule")
     elif not inside(lrs[-1], out["lr_interval"]):
         wrong.append(f"lr {lrs[-1]} outside {out['lr_interval']}")
