@@ -2615,6 +2615,9 @@ class Identification:
     scaled_gradient_indices: list[int] = None  # type: ignore[assignment]
     """array indices whose recorded gradient is not the one the optimizer saw (scaled or clipped
     after the recording): left out of the inference; ``lr`` per step is over the other rows"""
+    exact_apart_from_scaled: dict[str, float] | None = None
+    """``exact`` on the rows not in ``scaled_gradient_indices`` (None where there is none): 1.0
+    where the answer replays every other row"""
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -3315,19 +3318,20 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
         )
     view = _WithoutRows(rec, skipped) if skipped else rec
 
-    replayed_rows = rec.steps - (0 if rec.has_initial else 1) - len(skipped)
-
     def exact(found: Identification) -> bool:
         return all(v == 1.0 for v in found.exact.values())
 
     def settled(found: Identification) -> bool:
         """Exact; or, where rows are named as seeing a scaled gradient (no program replays those),
-        each fraction at least the other rows' share: larger samples and other devices' searches
-        cannot do better (seen: CUDA fused, beta1 0.5, row 4 of 12 clipped x0.5, 1098x22: each
-        answer grown and searched again on the other programs, no answer in 300 s; 462 s in all).
-        Not exact for ties: another path's answer with rows of its own left out is no tie."""
-        scaled = len(found.scaled_gradient_indices)
-        return exact(found) or (scaled > 0 and min(found.exact.values()) >= 1 - scaled / max(replayed_rows, 1))
+        exact on every other row: larger samples and other devices' searches cannot do better
+        (seen: CUDA fused, beta1 0.5, row 4 of 12 clipped x0.5, 1098x22: each answer grown and
+        searched again on the other programs, no answer in 300 s; 462 s in all).  Not each
+        fraction at least the other rows' share, a bound a wrong answer meets too (seen: CUDA
+        fused cosine from step 11, row 3 of 6 clipped: count 8 at W 0.964 >= 4/5, a few elements
+        wrong on every row; the truth 11 replays the others exactly).  Not exact for ties:
+        another path's answer with rows of its own left out is no tie."""
+        apart = found.exact_apart_from_scaled
+        return exact(found) or (apart is not None and all(v == 1.0 for v in apart.values()))
 
     def grown(found: Identification, hint: Hint, fused_cuda_only: bool, cuda_only: bool = False) -> Identification:
         """``found`` (on SAMPLE elements per step), searched again on larger samples until settled."""
@@ -4208,8 +4212,14 @@ def _search(
 
     mismatched: dict[tuple, set[int]] = {}  # per program replayed, the elements that differ
 
+    apart_from_scaled: dict[tuple, dict[str, float]] = {}  # per program replayed, on the rows not left out
+    left_out = {i for i, _ in scaled}
+
     def whole_file(rcp: Recipe, capability: str, key: tuple) -> dict[str, float]:
         rep = replay(rec, rcp, schedule, capability, 1, progress=False, mismatched=mismatched.setdefault(key, set()))
+        if left_out:
+            kept = replace(rep, steps=[s for s in rep.steps if s.index not in left_out])
+            apart_from_scaled[key] = {k: v.fraction for k, v in kept.overall().items()}
         return {k: v.fraction for k, v in rep.overall().items()}
 
     for cand_impl in paths:
@@ -4397,6 +4407,7 @@ def _search(
         findings=findings,
         equivalent_releases=eq_releases,
         scaled_gradient_indices=[i for i, _ in scaled],
+        exact_apart_from_scaled=next((apart_from_scaled.get(k) for k, o in owners_of.items() if chosen in o), None),
     )
     one_per_step = isinstance(lr_value, list) and len(lr_value) == len(steps)
     per_step = dict(zip((sd.index for sd in steps), lr_value, strict=True)) if one_per_step else None

@@ -184,8 +184,9 @@ def inside(x: float, iv) -> bool:
 def check_anomaly(case: dict, out: dict) -> list[str]:
     """What an anomaly trial must show: the anomaly named (``master-weights``, ``float32-states``:
     in identify's one-line refusal); ``skipped``: the row left out, the rest a plain answer;
-    ``scaled``: the row and its factor named, the rest's intervals holding the truth (its replay is
-    the closest program's, so not 1.0)."""
+    ``scaled``: the row and its factor named, every other row replayed exactly
+    (``exact_apart_from_scaled``; ``exact`` is the closest program's, so not 1.0), the intervals
+    holding the truth."""
     kind, index = case["anomaly"], case["anomaly_index"]
     if kind in ("master-weights", "float32-states"):
         said = out.get("error", "")
@@ -198,9 +199,9 @@ def check_anomaly(case: dict, out: dict) -> list[str]:
         return ([] if said == [index] else [f"skipped {said}, truth [{index}]"]) + check(case, out)
     named = [f for f in out.get("findings", []) if "scaled gradient" in f]
     wrong = [] if named and f"index {index} " in named[0] else [f"scaled index {index} not named: {named}"]
-    replayed_rows = case["steps"] - case["drop_first"] - 1
-    if min(out["exact"].values()) < 1 - 1 / replayed_rows:  # every row but the scaled one replays
-        wrong.append(f"exact {out['exact']} below {replayed_rows - 1}/{replayed_rows}")
+    others = out.get("exact_apart_from_scaled")  # every row but the scaled one replays
+    if others is None or any(v != 1.0 for v in others.values()):
+        wrong.append(f"exact {out['exact']}, on the rows not scaled {others}")
     return wrong + check(case, out, replay=False)
 
 

@@ -15,7 +15,7 @@ spec.loader.exec_module(trials)
 CASE = {"impl": "foreach", "shape": [4912], "steps": 5, "lr": [3e-4, 3e-4, 3e-5, 3e-5, 3e-5], "lr_kind": "step",
         "beta1": 0.9, "beta2": 0.95, "eps": 3e-5, "weight_decay": 0.01, "drop_first": 0, "seed": 790429636,
         "anomaly": "scaled", "anomaly_index": 1, "clip_factor": 0.5}  # fmt: skip
-ANSWER = {  # (identify's answer on that trial, its intervals as printed)
+ANSWER = {  # (identify's answer on that trial, rerun on this code for exact_apart_from_scaled)
           "impl": "torch-2.7-2.14-cpu-foreach", "equivalent_impls": ["torch-2.7-2.14-cpu-foreach"],
           "first_index_step_count": 1, "other_step_counts": [], "lr": 3e-05,
           "lr_interval": [2.9992728561519464e-05, 3.0018686639850775e-05], "betas": [0.9, 0.95],
@@ -23,6 +23,7 @@ ANSWER = {  # (identify's answer on that trial, its intervals as printed)
           "eps": 3e-05,
           "eps_interval": [2.9981136322021484e-05, 3.0100345611572266e-05], "weight_decay": 0.0,
           "weight_decay_interval": [0.0, 65.12094417539178], "scaled_gradient_indices": [1],
+          "exact_apart_from_scaled": {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0},
           "exact": {"W": 0.8844157166123778, "momentum_W": 0.7503053745928339, "variance_W": 0.7503053745928339},
           "findings": ["the optimizer saw a scaled gradient (clipping or loss scaling after the recording) "
                        "at index 1 (x0.500002): those steps are left out of the inference and cannot "
@@ -36,3 +37,10 @@ def test_one_lr_is_right_where_the_schedule_changes_only_on_a_row_left_out():
 def test_one_lr_is_wrong_where_the_rows_replayed_have_a_schedule():
     case = {**CASE, "lr": [3e-4, 3e-4, 3e-4, 3e-5, 3e-5]}  # (rows 2 and 3 replayed with different lrs)
     assert trials.check_anomaly(case, ANSWER) == ["one lr 3e-05 for a schedule"]
+
+
+def test_an_answer_that_misses_rows_not_scaled_is_wrong():
+    others = {"W": 0.9997, "momentum_W": 1.0, "variance_W": 1.0}
+    assert trials.check_anomaly(CASE, {**ANSWER, "exact_apart_from_scaled": others}) == [
+        f"exact {ANSWER['exact']}, on the rows not scaled {others}"
+    ]
