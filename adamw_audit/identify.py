@@ -3551,6 +3551,24 @@ class _WithoutRows:
         return getattr(self._rec, name)
 
 
+class _ScaledRowsOut:
+    """A recording whose rows ``scaled_rows`` saw a gradient other than the recorded one (scaled
+    or clipped after the recording): the whole-file replays that check a candidate, a tie or a
+    release leave them out (:func:`_left_out`; no program replays them).  Otherwise the file."""
+
+    def __init__(self, rec: Recording, scaled_rows: Collection[int]) -> None:
+        self._rec = rec
+        self.scaled_rows = frozenset(scaled_rows)
+
+    def __getattr__(self, name: str):
+        return getattr(self._rec, name)
+
+
+def _left_out(rec: Recording) -> frozenset[int]:
+    """The rows a check's replay of ``rec`` leaves out (:class:`_ScaledRowsOut`; none elsewhere)."""
+    return getattr(rec, "scaled_rows", frozenset())
+
+
 PHASES = ("plain", "scan", "eps", "joint", "joint+eps", "schedule", "deep scan")
 """identify's searches, cheapest explanation first: one lr with eps one of the guesses and no
 visible decay; a window late in a run; eps anywhere; a visible decay; both; an lr schedule (at
@@ -3712,6 +3730,10 @@ def _search(
             )
             steps = [sd for sd in steps if sd.index not in {i for i, _ in scaled}]
             probe = steps[: min(len(steps), 8)]
+            # (ties, releases and other devices are then checked on the other rows: seen, CUDA
+            # fused warmup from step 6, row 13 of 19 clipped: count 1 exact on every other row,
+            # the truth 6 too, and no count checked, none replaying every row)
+            rec = _ScaledRowsOut(rec, [i for i, _ in scaled])
     if fused_cuda_only and b1_fused_cuda is None:
         raise AuditError(f"{rec.path}: momentum_W does not follow CUDA's fused kernel")
     family = "2.13"  # the release whose CPU programs are searched
@@ -4240,25 +4262,32 @@ def _search(
                 replayed[key] = whole_file(rcp, capability, key) if sampled_ok else None
             owners_of.setdefault(key, []).append((cand_impl, capability))
             results[(cand_impl, capability)] = replayed[key]
-    if not any(v is not None and all(x == 1.0 for x in v.values()) for v in replayed.values()):
+
+    def replays_all(key: tuple) -> bool:
+        """Whether program ``key`` replays every row exactly (but the rows left out)."""
+        fractions = apart_from_scaled.get(key) if left_out else replayed[key]
+        return fractions is not None and all(x == 1.0 for x in fractions.values())
+
+    if not any(replays_all(key) for key in replayed):
         for key, owners in owners_of.items():
             if replayed[key] is None:
                 replayed[key] = whole_file(recipe(owners[0][0]), owners[0][1], key)
                 results.update(dict.fromkeys(owners, replayed[key]))
     results = {k: v for k, v in results.items() if v is not None}
-    exact_keys = [k for k, v in results.items() if all(x == 1.0 for x in v.values())]
+    program_of = {owner: key for key, owners in owners_of.items() for owner in owners}
+    exact_keys = [k for k in results if replays_all(program_of[k])]
     chosen = (impl, cap_family if cap_family != "avx512" else "avx512")
     if exact_keys and chosen not in exact_keys:
         chosen = exact_keys[0]
     if not exact_keys:
         chosen = max(results, key=lambda k: sum(results[k].values()))
+    if not exact_keys or left_out:
         findings.append("no candidate replays every element exactly: see 'exact'")
     eq_releases = _equivalent_releases(rec, recipe(chosen[0]), schedule, chosen[1], steps) if exact_keys else []
     eq_impls = sorted({recipe(k[0]).name for k in exact_keys if results[k] == results[chosen]})
     if not exact_keys:
         # the closest program's ties: the paths whose replay differs on the same elements (seen:
         # foreach, one row's gradient clipped after the recording: the for-loop named alone)
-        program_of = {owner: key for key, owners in owners_of.items() for owner in owners}
         same = [k for k in results if mismatched.get(program_of[k]) == mismatched.get(program_of[chosen])]
         eq_impls = sorted({recipe(k[0]).name for k in same if results[k] == results[chosen]})
     other_device = _other_device_ties(rec, paths, schedule, steps) if exact_keys else []
@@ -4407,7 +4436,7 @@ def _search(
         findings=findings,
         equivalent_releases=eq_releases,
         scaled_gradient_indices=[i for i, _ in scaled],
-        exact_apart_from_scaled=next((apart_from_scaled.get(k) for k, o in owners_of.items() if chosen in o), None),
+        exact_apart_from_scaled=apart_from_scaled.get(program_of[chosen]),
     )
     one_per_step = isinstance(lr_value, list) and len(lr_value) == len(steps)
     per_step = dict(zip((sd.index for sd in steps), lr_value, strict=True)) if one_per_step else None
@@ -4469,7 +4498,7 @@ def _other_device_ties(rec: Recording, searched: Collection[str], schedule: Sche
                     continue
             except ValueError:  # an option this path does not take
                 break
-            rep = replay(rec, r, schedule, capability, 1, progress=False)
+            rep = replay(rec, r, schedule, capability, 1, progress=False, leave_out=_left_out(rec))
             if all(st.fraction == 1.0 for st in rep.overall().values()):
                 out.append(r.name)
                 break
@@ -4530,7 +4559,8 @@ def _replays_exactly(
     rec: Recording, r: Recipe, schedule: Schedule, capability: str, steps, exact: Schedule | None = None,
     mismatched: set[int] | None = None,
 ) -> bool:  # fmt: skip
-    """Every element of the file, W, m and v, replayed bit-exactly (the sampled ones first: cheap).
+    """Every element of the file, W, m and v, replayed bit-exactly (the sampled ones first: cheap;
+    rows whose gradient the optimizer saw scaled left out: :func:`_left_out`).
     ``exact``: a schedule known to replay the file exactly; where ``schedule`` gives the same
     program (every kernel scalar alike) at every row, it does too, without a replay (late in a
     run the bias corrections of neighbouring counts round alike: a whole-file replay each, ~4 s
@@ -4542,7 +4572,7 @@ def _replays_exactly(
         return False
     if exact is not None and _same_programs(r, schedule, exact, capability, rec.steps):
         return True
-    rep = replay(rec, r, schedule, capability, 1, progress=False, mismatched=mismatched)
+    rep = replay(rec, r, schedule, capability, 1, progress=False, mismatched=mismatched, leave_out=_left_out(rec))
     return all(st.fraction == 1.0 for st in rep.overall().values())
 
 

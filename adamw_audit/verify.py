@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -146,10 +147,12 @@ def replay(
     progress: bool | None = None,
     mismatched: set[int] | None = None,
     mismatched_limit: int = 1 << 16,
+    leave_out: Collection[int] = (),
 ) -> VerifyReport:
     """Replay every step the file allows; see the module docstring for the modes.  ``mismatched``:
     the flat indices of elements that differ in any tensor at any step are added to it (until it
-    holds ``mismatched_limit``)."""
+    holds ``mismatched_limit``).  ``leave_out``: array indices not replayed (no report: rows whose
+    gradient the optimizer saw scaled, which no program replays)."""
     if mode not in ("full", "state"):
         raise AuditError(f"unknown replay mode {mode!r} (known: full, state)")
     if mode == "state" and not recipe.replays_from_state:
@@ -161,7 +164,7 @@ def replay(
         raise AuditError(
             f"{rec.path}: {rec.steps} recorded step(s) and no {INITIAL_W!r}: need at least 2 steps to replay one"
         )
-    indices = range(first, rec.steps)
+    indices = [t for t in range(first, rec.steps) if t not in leave_out]
     tensors = dict(TENSORS)
     if schedule.hyper.amsgrad:
         if MAX_SQ[1] not in rec.file:  # type: ignore[operator]

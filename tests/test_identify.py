@@ -1268,6 +1268,25 @@ def test_an_answer_wrong_on_rows_not_scaled_is_searched_again_on_a_larger_sample
     assert found.scaled_gradient_indices == []
 
 
+def test_other_counts_of_a_file_with_a_scaled_row_are_checked_on_the_other_rows(tmp_path, capsys):
+    """``--draw cuda-fused-scaled`` seed 109 (CUDA fused warmup, beta2 0.9642, eps 1e-12, from step
+    6, 998x17, row 13 of 19 clipped x0.25; and a cosine from step 6, row 1 clipped): count 1
+    replays every row but the clipped one exactly, and so does the truth 6, but no other count
+    was checked: each check replayed the whole file, the clipped row included, which no program
+    replays.  Ties, releases and other devices are now checked on the other rows.  Here 100x4."""
+    from adamw_audit.record import record_emulated
+    from emulation.recipes.common import Hyper
+
+    lrs = [0.005 * min(1.0, (i + 1) / 12) for i in range(10)]
+    hyper = Hyper(beta1=0.9, beta2=0.9642, eps=1e-12)
+    full = record_emulated(tmp_path / "e.h5", "torch-2.11-2.13-cuda-fused", 10, (100, 4), lrs, hyper,
+                           seed=117383937, seen_scaled={7: 0.25})  # fmt: skip
+    out = identify_json(capsys, strip(str(full), tmp_path / "bare.h5", 5))
+    assert out["scaled_gradient_indices"] == [2] and out["first_index_step_count"] == 1
+    assert out["exact_apart_from_scaled"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert 6 in out["other_step_counts"] and inside(0.0, out["weight_decay_interval"])
+
+
 def test_an_inexact_cpu_answer_is_searched_again_as_cuda_fused(tmp_path, monkeypatch):
     """beta1 0.5: m fits a lerp and CUDA fused's program alike, and v may fit a CPU program on the
     sampled elements only (seen: 1125x20, beta2 0.9999: CPU fused, v 0.99999, 88 s).  An answer
