@@ -1610,6 +1610,23 @@ def test_a_larger_sample_retries_at_the_eps_the_smaller_one_found(tmp_path, caps
     assert_constant_lr_found(out, count=3, lr=0.013774380273786822, eps=1e-7, wd=0.1)
 
 
+def test_beta2_is_tried_at_the_usual_values_where_the_joint_search_loses_its_way(tmp_path):
+    """``--draw late-decay`` seed 114, trial 3: for-loop, betas (0.95, 0.95), eps 2e-4, wd 0.1,
+    13x4, from step 6: 'no CPU or CUDA path reproduces variance_W for any beta2'.  v reads beta2
+    as k in bf16(v*k) and as c = 1 - beta2; on 52 elements the joint bisection over k jumped past
+    the truth (k 0.9501 sent down) on the pooled steps and on two steps alone.  The usual betas
+    are now tried, each one evaluation on every element: 0.95 replays (the file: exact, 62 s)."""
+    from adamw_audit.identify import infer_beta2
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+
+    args = ["--impl", "forloop", "--steps", "9", "--shape", "13x4", "--lr", "0.02161670447487051",
+            "--betas", "0.95", "0.95", "--eps", "2e-4", "--weight-decay", "0.1", "--seed", "24365164"]  # fmt: skip
+    steps, numel = sampled_steps(tmp_path, args, drop_first=5)
+    iv = infer_beta2(steps, recipe("forloop"), "avx512", Hyper(beta1=0.95), numel)
+    assert iv is not None and iv.lo <= 1 - 0.95 <= iv.hi
+
+
 def test_the_count_scan_searches_eps_where_no_guess_is_eps(tmp_path):
     """for-loop, eps 2e-4, index 0 = step 6 (a random trial: no answer in 262 s).  Its bf16
     denominators pin the count only at the right eps: the scan at 1e-8 keeps no count, and the
