@@ -4199,6 +4199,19 @@ def _search(
         )
 
     hyper = Hyper(lr=lr_ref, beta1=b1, beta2=b2, eps=eps, weight_decay=wd)
+    if lr_for_schedule is None and wd == wd_lo == 0.0 and 0.0 < wd_hi < math.inf:
+        # a decay the bits do not see still trades off with the lr (W ~ p*(1 - lr*wd) - c*q): lr
+        # and eps were found at none, so also at the interval's far end, halving where no lr fits
+        # there (seen: fused, lr 2e-5, eps 1e-6, wd 0.05, from step 11, 195x18: lr [1.99979e-5,
+        # 1.99985e-5] and eps [0, 2.5e-7] at no decay, the truth outside both; at wd 0.05 it replays)
+        for k in range(UNSEEN_HALVINGS):
+            at_wd = Schedule(replace(hyper, weight_decay=wd_hi / 2**k), None, offset)
+            d = _kernel_decay(recipe(impl), at_wd, steps[0].index, cap_family)
+            fit = fit_pooled(steps, recipe(impl), cap_family, hyper, offset, rec.numel, "lr", (eps,), d)
+            if fit is not None:
+                lr_interval = [min(lr_interval[0], fit[0].lo), max(lr_interval[1], fit[0].hi)]
+                eps_lo, eps_hi = min(eps_lo, fit[1].lo), max(eps_hi, fit[1].hi)
+                break
     simplest_wd = simplest_in(wd_lo, wd_hi)
     if lr_for_schedule is None and wd > 0.0 and simplest_wd != wd:
         # wd comes from the decay's slice at lr; the ridge's interval may hold a simpler value

@@ -1627,6 +1627,19 @@ def test_beta2_is_tried_at_the_usual_values_where_the_joint_search_loses_its_way
     assert iv is not None and iv.lo <= 1 - 0.95 <= iv.hi
 
 
+def test_a_one_lr_answer_s_intervals_span_the_unseen_decay_s_far_end(tmp_path, capsys):
+    """Random seed 119, trial 8: fused warmup to 2e-5 over 11 steps, betas (0.9, 0.98), eps 1e-6,
+    wd 0.05, 195x18, from step 11 (one lr on every row replayed).  Count 11 and wd 0 in [0,
+    0.061] were right, but lr [1.99979e-5, 1.99985e-5] and eps [0, 2.5e-7] were slices at no
+    decay: at the truth's 1 - 1e-6 the lr 2e-5 replays (at no decay it leaves W 0.99997).  The
+    lr and eps intervals now take in those at the unseen decay's far end."""
+    lrs = [repr(2e-5 * min(1.0, (i + 1) / 11)) for i in range(22)]
+    args = ["--impl", "fused", "--steps", "22", "--shape", "195x18", "--lr", ",".join(lrs), "--betas", "0.9", "0.98"]
+    args += ["--eps", "1e-6", "--weight-decay", "0.05", "--seed", "506863379"]
+    out = identify_recorded(tmp_path, capsys, args, drop_first=10)
+    assert_constant_lr_found(out, count=11, lr=2e-5, eps=1e-6, wd=0.05)
+
+
 def test_the_count_scan_searches_eps_where_no_guess_is_eps(tmp_path):
     """for-loop, eps 2e-4, index 0 = step 6 (a random trial: no answer in 262 s).  Its bf16
     denominators pin the count only at the right eps: the scan at 1e-8 keeps no count, and the
