@@ -4250,7 +4250,7 @@ def _search(
     mismatched: dict[tuple, set[int]] = {}  # per program replayed, the elements that differ
 
     apart_from_scaled: dict[tuple, dict[str, float]] = {}  # per program replayed, on the rows not left out
-    left_out = {i for i, _ in scaled}
+    left_out = _left_out(rec)  # (the rows named as seeing a scaled gradient)
 
     def whole_file(rcp: Recipe, capability: str, key: tuple) -> dict[str, float]:
         rep = replay(rec, rcp, schedule, capability, 1, progress=False, mismatched=mismatched.setdefault(key, set()))
