@@ -776,11 +776,16 @@ def _infer_pair(
         # each step alone (a path that fails one step is out: no pooled answer either), then try
         # the betas inside every step's c interval with both readings tied, on every element.
         ends = np.cumsum([0, *(sd.flat.size for sd in steps)])
-        per_step = [joint(slice(lo, hi)) for lo, hi in itertools.pairwise(ends)]
-        if all(one is not None for one in per_step):
-            c_lo, c_hi = max(one[0].lo for one in per_step), min(one[0].hi for one in per_step)
+        per_step = []
+        for lo, hi in itertools.pairwise(ends):
+            one = joint(slice(lo, hi))
+            if one is None:  # (no step after it is tried: a joint search each, on a path that fails)
+                break
+            per_step.append(one[0])
+        if len(per_step) == len(steps):
+            c_lo, c_hi = max(iv.lo for iv in per_step), min(iv.hi for iv in per_step)
             if c_lo > c_hi:  # each interval is a slice at its own k: their hull
-                c_lo, c_hi = min(one[0].lo for one in per_step), max(one[0].hi for one in per_step)
+                c_lo, c_hi = min(iv.lo for iv in per_step), max(iv.hi for iv in per_step)
             b_lo, b_hi = 1 - c_hi, 1 - c_lo
             hit = first_replaying([*(x for x in COMMON_BETAS if b_lo <= x <= b_hi), simplest_in(b_lo, b_hi)])
             found = (hit[0], hit[1]) if hit is not None and hit[0] is not None else None
