@@ -770,6 +770,7 @@ def _infer_pair(
                               np.sign(state[sel]), measure=False)  # fmt: skip  # (the model steers the betas)
 
     found = joint(slice(None))
+    betas: list[float] = []  # (tried on every element where the pooled search found nothing)
     if found is None and len(steps) > 1:
         # The bisection steers by conflicting elements and can lose its way on the pooled steps
         # while each step alone fits (seen: fused, beta2 0.999, a window recorded late).  Fit
@@ -787,13 +788,12 @@ def _infer_pair(
             if c_lo > c_hi:  # each interval is a slice at its own k: their hull
                 c_lo, c_hi = min(iv.lo for iv in per_step), max(iv.hi for iv in per_step)
             b_lo, b_hi = 1 - c_hi, 1 - c_lo
-            hit = first_replaying([*(x for x in COMMON_BETAS if b_lo <= x <= b_hi), simplest_in(b_lo, b_hi)])
-            found = (hit[0], hit[1]) if hit is not None and hit[0] is not None else None
+            betas = [*(x for x in COMMON_BETAS if b_lo <= x <= b_hi), simplest_in(b_lo, b_hi)]
     if found is None:
-        # the bisection can lose its way on a step alone too, where bf16(state*k) jumps between
-        # k's float32 values (seen: for-loop, beta2 0.95, 52 elements, 3 steps: steps 1 and 2 sent
-        # k from 0.9501 down past the truth): the usual betas, each one evaluation
-        hit = first_replaying(COMMON_BETAS)
+        # then the usual betas, each one evaluation: the bisection can lose its way on a step alone
+        # too, where bf16(state*k) jumps between k's float32 values (seen: for-loop, beta2 0.95,
+        # 52 elements, 3 steps: steps 1 and 2 sent k from 0.9501 down past the truth)
+        hit = first_replaying([*betas, *COMMON_BETAS])
         found = (hit[0], hit[1]) if hit is not None and hit[0] is not None else None
     if found is None:
         return None
@@ -4209,10 +4209,11 @@ def _search(
         # and eps were found at none, so also at the interval's far end, halving where no lr fits
         # there (seen: fused, lr 2e-5, eps 1e-6, wd 0.05, from step 11, 195x18: lr [1.99979e-5,
         # 1.99985e-5] and eps [0, 2.5e-7] at no decay, the truth outside both; at wd 0.05 it replays)
+        rcp = recipe(impl)
         for k in range(UNSEEN_HALVINGS):
             at_wd = Schedule(replace(hyper, weight_decay=wd_hi / 2**k), None, offset)
-            d = _kernel_decay(recipe(impl), at_wd, steps[0].index, cap_family)
-            fit = fit_pooled(steps, recipe(impl), cap_family, hyper, offset, rec.numel, "lr", (eps,), d)
+            d = _kernel_decay(rcp, at_wd, steps[0].index, cap_family)
+            fit = fit_pooled(steps, rcp, cap_family, hyper, offset, rec.numel, "lr", (eps,), d)
             if fit is not None:
                 lr_interval = [min(lr_interval[0], fit[0].lo), max(lr_interval[1], fit[0].hi)]
                 eps_lo, eps_hi = min(eps_lo, fit[1].lo), max(eps_hi, fit[1].hi)
