@@ -1028,6 +1028,45 @@ def joint_interval(
     return None
 
 
+DECAY_RANGE = (0.5, 1.0)
+"""Where a decay factor ``1 - lr*wd`` is searched (lr*wd up to 0.5)."""
+
+
+@dataclass(frozen=True)
+class DecayAxis:
+    """What a pooled search varies as ``__d``: the decay factor d = ``1 - lr*wd`` the kernel
+    receives (DECAY_AXIS), or, on CUDA fused, k = ``lr*wd`` itself (K_AXIS), which its
+    ``fma(p, -k, p)`` reads.  Float32's values near 1 are 2^-24 apart, k's near 5e-5 ~4e-12: the
+    bits can pin k between two of d's grid values, where no d replays them (seen: CUDA fused, lr
+    1e-3, wd 0.05, from step 6, 805x5: no pooled search found count 6).  Searches run in the
+    axis's own float32 values; what they return is read back as d (:meth:`as_d`, exact: 1 - k
+    is a double for every float32 k above 2^-29)."""
+
+    lo: float
+    hi: float
+    none: float  # the value that is no decay
+    sign: float  # +1: the variable is d; -1: it is 1 - d
+    opening: tuple[tuple[str, Expr], ...] = ()  # scalars opened for it besides _decay_opening's
+
+    def of_d(self, d: float) -> float:
+        return d if self.sign > 0 else 1.0 - d
+
+    def as_d(self, iv: Interval) -> Interval:
+        return iv if self.sign > 0 else Interval(1.0 - iv.hi, 1.0 - iv.lo)
+
+    def visible(self, iv: Interval) -> bool:
+        """Whether ``iv`` (of this axis) leaves out no decay."""
+        return iv.hi < 1.0 if self.sign > 0 else iv.lo > 0.0
+
+
+DECAY_AXIS = DecayAxis(*DECAY_RANGE, 1.0, 1.0)
+K_AXIS = DecayAxis(0.0, 0.5, 0.0, -1.0, (("lr", T("__d")), ("wd", S("1", 1.0))))
+
+
+def _decay_axis(rcp: Recipe) -> DecayAxis:
+    return K_AXIS if _fused_cuda(rcp) else DECAY_AXIS
+
+
 def _joint_step_and_decay(
     sd, opened, inputs, where, target, e, conv_decay, h: Hyper, step: float, stepped: bool = False
 ):  # fmt: skip
@@ -1047,6 +1086,7 @@ def _decay_and_eps(
     opened: Program, inputs: dict[str, np.ndarray], where: dict, target: np.ndarray,
     conv_eps: Callable, conv_decay: Callable, d_order: tuple[np.ndarray, np.ndarray],
     e_order: tuple[np.ndarray, np.ndarray], c_range: tuple[float, float], bc1: np.ndarray | None = None,
+    d_range: tuple[float, float] = DECAY_RANGE,
 ) -> tuple[Interval, np.ndarray, np.ndarray] | None:  # fmt: skip
     """Step size (or lr, given ``bc1``), decay factor and eps all unknown: a bisection on eps
     over EPS_RANGE, each probe a joint (step size, decay) search whose failure votes which way
@@ -1059,7 +1099,7 @@ def _decay_and_eps(
         e = conv_eps(np.full(n, _int_f32(np.array([mid]))[0], np.float32))
         vote: list[int] = []
         found = joint_interval(
-            opened, inputs, where, "param", target, {"__e": e}, "__c", c_range, "__d", DECAY_RANGE,
+            opened, inputs, where, "param", target, {"__e": e}, "__c", c_range, "__d", d_range,
             conv_decay, *d_order, bc1=bc1, third=(*e_order, vote),
         )  # fmt: skip
         if found is not None:
@@ -1102,8 +1142,6 @@ def _bf16_decays_near(estimate: float) -> list[float]:
 
 EPS_RANGE = (1e-38, 1.0)
 """Where eps is searched when no guess fits (EPS_GUESSES): any normal float32 up to 1."""
-DECAY_RANGE = (0.5, 1.0)
-"""Where a decay factor ``1 - lr*wd`` is searched (lr*wd up to 0.5)."""
 WD_FLOOR = 1e-30
 """The smallest weight decay searched: an interval that reaches it has no lower bound the bits
 show (the decay may be absent)."""
@@ -1400,7 +1438,9 @@ def fit_pooled(
     with eps or the decay, the same three widened along the ridges of values that replay the
     elements (:func:`_along_ridges`), else None."""
     bc2 = _bc2_label(scalar_labels(rcp.build(h, 1.0 + offset, capability)))
-    _, opened, conv_eps, conv_decay = _open_step(rcp, h, 1.0 + offset, capability, {bc2: T("__b")})
+    axis = _decay_axis(rcp)  # (``__d`` below is this axis's variable: d, or CUDA fused's k)
+    extra = {bc2: T("__b"), **dict(axis.opening)}
+    _, opened, conv_eps, conv_decay = _open_step(rcp, h, 1.0 + offset, capability, extra)
     inputs = _widen(_stack(steps, "state"))
     target = _stack(steps, "want")["param"]
     flat = np.concatenate([sd.flat for sd in steps])
@@ -1425,13 +1465,13 @@ def fit_pooled(
             opened, inputs, where, "param", target, var, fixed, lo, hi, value, rows, bc1 if var == "__c" else None
         )
 
-    one = full(1.0)
+    one = full(axis.none)  # (no decay)
     lr = d = e = None
     # a subset with no lr rules the whole set out (fewer constraints): a cheap "no" first
     probe = np.sort(np.random.default_rng(0).choice(n, size=min(n, PROBE), replace=False))
     guesses = tuple(dict.fromkeys((*eps_first, *EPS_GUESSES)))
     if unknowns == "lr":
-        e, d = conv_eps(full(eps_first[0])), conv_decay(full(held_decay))
+        e, d = conv_eps(full(eps_first[0])), conv_decay(full(axis.of_d(held_decay)))
         if search("__c", {"__e": e, "__d": d}, 1e-30, 1e2, rows=probe) is not None:
             lr = search("__c", {"__e": e, "__d": d}, 1e-30, 1e2)
     for guess in guesses if unknowns == "plain" else ():  # no visible decay: a search per eps guess
@@ -1446,7 +1486,8 @@ def fit_pooled(
     if unknowns in ("decay", "decay+eps"):  # W ~ p*d - c*q: the c an element allows moves with d at p/q
         p, q, _ = _ls_terms(StepData(-1, _stack(steps, "state"), _stack(steps, "want"), flat), h, 1.0 + offset)
         with np.errstate(all="ignore"):
-            slope = np.where(q != 0, p / q * bc1, 0.0)  # in lr: c = lr/bc1
+            slope = np.where(q != 0, p / q * bc1, 0.0) * axis.sign  # in lr: c = lr/bc1
+        effect = np.sign(p) * axis.sign
     # a scan's eps: lr alone at it first, then at the one-digit values near it (what a person
     # typed; the scan's few elements leave it loose: seen, foreach, eps 2e-4, from step 3, the
     # for-loop scan's 2.86e-4, and the joint search, within 16x of it or over the whole range,
@@ -1493,8 +1534,8 @@ def fit_pooled(
         for guess in guesses:
             e = conv_eps(full(guess))
             found = joint_interval(
-                opened, inputs, where, "param", target, {"__e": e}, "__c", (1e-30, 1e2), "__d", DECAY_RANGE,
-                conv_decay, slope, np.sign(p), bc1=bc1,
+                opened, inputs, where, "param", target, {"__e": e}, "__c", (1e-30, 1e2), "__d", (axis.lo, axis.hi),
+                conv_decay, slope, effect, bc1=bc1,
             )  # fmt: skip
             if found is not None:
                 lr, d = found
@@ -1510,8 +1551,8 @@ def fit_pooled(
             (lr, e), d = found, full(d_try)
             break
     if unknowns == "decay+eps" and lr is None:  # decay visible and no guess is eps
-        found3 = _decay_and_eps(opened, inputs, where, target, conv_eps, conv_decay, (slope, np.sign(p)),
-                                (e_slope, e_effect), (1e-30, 1e2), bc1)  # fmt: skip
+        found3 = _decay_and_eps(opened, inputs, where, target, conv_eps, conv_decay, (slope, effect),
+                                (e_slope, e_effect), (1e-30, 1e2), bc1, (axis.lo, axis.hi))  # fmt: skip
         if found3 is not None:
             lr, d, e = found3
     if lr is None:
@@ -1531,8 +1572,8 @@ def fit_pooled(
                 alt_found = (alt, one) if alt is not None else None
             else:
                 alt_found = joint_interval(
-                    opened, inputs, where, "param", target, {"__e": e_try}, "__c", (1e-30, 1e2), "__d", DECAY_RANGE,
-                    conv_decay, slope, np.sign(p), bc1=bc1,
+                    opened, inputs, where, "param", target, {"__e": e_try}, "__c", (1e-30, 1e2), "__d",
+                    (axis.lo, axis.hi), conv_decay, slope, effect, bc1=bc1,
                 )  # fmt: skip
             if alt_found is not None:
                 (lr, d), e = alt_found, e_try
@@ -1540,8 +1581,8 @@ def fit_pooled(
     eps = search("__e", {"__c": c_at(lr), "__d": d}, 1e-38, 1.0, conv_eps)
     eps = eps or Interval(float(e[0]), float(e[0]))
     e = conv_eps(full(_prefer_eps(eps)))
-    decay = search("__d", {"__c": c_at(lr), "__e": e}, *DECAY_RANGE, conv_decay) or Interval(1.0, 1.0)
-    d = conv_decay(full(decay.mid() if decay.hi < 1.0 else 1.0))
+    decay = search("__d", {"__c": c_at(lr), "__e": e}, axis.lo, axis.hi, conv_decay) or Interval(axis.none, axis.none)
+    d = conv_decay(full(decay.mid() if axis.visible(decay) else axis.none))
     lr = search("__c", {"__e": e, "__d": d}, 1e-30, 1e2) or lr
     wide = None
     if unknowns == "plain" and eps.lo < eps.hi:
@@ -1557,9 +1598,10 @@ def fit_pooled(
             opened, inputs, where, "param", target, lambda x: {"__e": e, "__d": d, "__c": x}, 1e-30, 1e2, bc1
         )
         rows = np.union1d(np.argsort(highs - lows, kind="stable")[:PROBE], np.argsort(-e_slope, kind="stable")[:PROBE])
-        wide = _along_ridges(opened, inputs, where, target, rows, bc1, conv_eps, conv_decay,
-                             lr, eps, decay, e, d)  # fmt: skip
-    return lr, eps, decay, wide
+        lr_wide, eps_wide, decay_wide = _along_ridges(opened, inputs, where, target, rows, bc1, conv_eps,
+                                                      conv_decay, lr, eps, decay, e, d, (axis.lo, axis.hi))  # fmt: skip
+        wide = lr_wide, eps_wide, axis.as_d(decay_wide)
+    return lr, eps, axis.as_d(decay), wide
 
 
 def _typed_near(values: tuple[float, ...], factor: float = 2.0, most: int = 6) -> tuple[float, ...]:
@@ -1703,6 +1745,7 @@ def _along_ridges(
     decay: Interval,
     e: np.ndarray,
     d: np.ndarray,
+    d_range: tuple[float, float] = DECAY_RANGE,
 ) -> tuple[Interval, Interval, Interval]:
     """Widen slices toward projections where lr trades off with the decay factor or eps.
 
@@ -1750,7 +1793,7 @@ def _along_ridges(
     # the decay walked even from 1.0 (not visible at the point): lr absorbs a small decay, and a
     # slice at 1.0 leaves out a truth beside it (seen: fused, lr 2e-5, eps 3e-5, wd 0.05, from
     # step 3: eps 1e-8 replayed, wd [0, 0.0253] from the slice; [0, 0.18] along the ridge)
-    d_ends = walk(at_decay(e_sub), d0, DECAY_RANGE)
+    d_ends = walk(at_decay(e_sub), d0, d_range)
     e_ends = walk(at_eps(d_sub), e0, EPS_RANGE)
     # With lr, eps and the decay all free, the values that replay form a slanted slab, and a walk
     # along each axis from one point crosses only its middle: the decay is walked again from
@@ -1758,7 +1801,7 @@ def _along_ridges(
     # fused, lr 1e-3, eps 3e-5, wd 0.01, 1319 elements: from (eps 1e-8, decay 1 - 1.2e-5) eps
     # walked to 4.3e-5 and the decay to 1 - 1.05e-5, but 1 - 1e-5 fits only beside eps 3e-5.
     e_news = sorted({*e_ends} - {e0}) if d_ends else []  # (no visible decay: no decay walked)
-    d_more = [x for end in e_news for x in walk(at_decay(conv_eps(full(end))), d0, DECAY_RANGE)]
+    d_more = [x for end in e_news for x in walk(at_decay(conv_eps(full(end))), d0, d_range)]
     e_more = [x for end in sorted({*d_ends} - {d0}) for x in walk(at_eps(conv_decay(full(end))), e0, EPS_RANGE)]
     decay = Interval(min([decay.lo, *d_ends, *d_more]), max([decay.hi, *d_ends, *d_more]))
     eps = Interval(min([eps.lo, *e_ends, *e_more]), max([eps.hi, *e_ends, *e_more]))
@@ -5025,10 +5068,11 @@ UNSEEN_HALVINGS = 4
 
 def _kernel_decay(r: Recipe, schedule: Schedule, index: int, capability: str) -> float:
     """The decay factor ``1 - lr*wd`` as the kernel of ``r`` receives it at array index ``index``
-    (CUDA fused: ``1 - k``, k = f32(f32(lr)*f32(wd)), on float32's grid: :func:`_decay_opening`)."""
+    (CUDA fused: ``1 - k``, k = f32(f32(lr)*f32(wd)), a double: exact, k's own value for a search
+    in k (:class:`DecayAxis`), float32's grid near 1 once conveyed as d: :func:`_decay_opening`)."""
     scalars = scalar_labels(r.build(schedule.at(index), schedule.step_count(index), capability))
     if _fused_cuda(r):
-        return float(np.float32(1) - scalars["lr"].kernel_value * scalars["wd"].kernel_value)
+        return 1.0 - float(np.float32(scalars["lr"].kernel_value) * np.float32(scalars["wd"].kernel_value))
     return float(scalars["1-lr*wd"].kernel_value)
 
 

@@ -2421,6 +2421,32 @@ def test_a_pooled_bf16_decay_is_tried_value_by_value_when_eps_is_unknown(tmp_pat
     assert inside(1 - 2**-7, (decay.lo, decay.hi))
 
 
+def test_cuda_fused_s_pooled_decay_is_searched_in_k_where_the_bits_pin_k_between_d_s_float32_values(tmp_path):
+    """``--draw cuda-fused-scaled`` seed 118 case 6: CUDA fused, lr 1e-3, betas (0.95, 0.999), eps
+    3e-5, wd 0.05, index 0 = step 6, 805x5, row 10 of 15 clipped x0.5 (answered count 2, W 0.869,
+    in 142 s).  The kernel's ``fma(p, -k, p)`` reads k = f32(f32(lr)*f32(wd)) = 5e-5; the pooled
+    search bisected d = 1 - k on float32's grid near 1 (2^-24), and here every element allows d
+    only in [0.99994999588, 0.99995002746], between two grid values: no d, no answer at count 6.
+    Searched in k itself: the truth's values (the file: count 6, exact on the other rows, 32 s)."""
+    from adamw_audit.identify import _finite_rows, _sample_steps, fit_pooled
+    from adamw_audit.record import record_emulated
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    hyper = Hyper(beta1=0.95, beta2=0.999, eps=3e-5, weight_decay=0.05)
+    full = record_emulated(tmp_path / "e.h5", "torch-2.11-2.13-cuda-fused", 21, (805, 5), [1e-3], hyper,
+                           seed=763003652, seen_scaled={15: 0.5})  # fmt: skip
+    with open_recording(strip(str(full), tmp_path / "bare.h5", 5)) as bare:
+        steps = [sd for sd in _finite_rows(_sample_steps(bare, 4096, np.random.default_rng(0))) if sd.index != 10]
+        numel = bare.numel
+    h = Hyper(beta1=0.95, beta2=0.999)
+    lr, eps, decay, _ = fit_pooled(steps, recipe("fused", "cuda"), "cuda", h, 6, numel, "decay", (3e-5,))
+    k = float(np.float32(np.float32(1e-3) * np.float32(0.05)))
+    assert inside(1e-3, (lr.lo, lr.hi)) and inside(3e-5, (eps.lo, eps.hi)) and decay.lo <= 1 - k <= decay.hi
+    assert decay.hi - decay.lo < 2.0**-24  # (the grid that held no d)
+
+
 @pytest.mark.parametrize(("impl", "seed"), [("foreach", "2"), ("forloop", "3")])
 def test_a_late_window_with_a_decay_below_1_minus_2_8_is_scanned_in_a_window_near_its_estimate(tmp_path, impl, seed):
     """lr 0.02, wd 0.3 (decay factor 0.994; foreach's bf16 one 1 - 2^-7), index 0 = step 6 (left
