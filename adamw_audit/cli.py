@@ -132,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("file", type=Path)
     i.add_argument("--grad-name", default=None)
     i.add_argument("--sample", type=int, default=4096, help="elements per step used to infer intervals")
+    i.add_argument(
+        "--max-seconds", type=float, default=600.0,
+        help="after the first answer, stop the larger searches past this and report the closest answer found "
+        "(a finding says so; default 600)",
+    )  # fmt: skip
     i.add_argument("--json", action="store_true")
 
     cp = sub.add_parser("compare", help="one recording under two programs (--recipe/--torch twice), or two recordings")
@@ -295,8 +300,10 @@ def cmd_identify(args: argparse.Namespace) -> int:
 
     if args.sample < 16:
         raise AuditError(f"--sample must be >= 16, got {args.sample}")
+    if not args.max_seconds >= 0:  # (NaN too)
+        raise AuditError(f"--max-seconds must be >= 0, got {args.max_seconds:g}")
     with _open(args, min_steps=1) as rec:
-        found = identify(rec, sample=args.sample)
+        found = identify(rec, sample=args.sample, max_seconds=args.max_seconds)
     out = found.to_json()
     if args.json:
         print(json.dumps(out))

@@ -43,6 +43,7 @@ import functools
 import itertools
 import math
 import re
+import time
 from collections.abc import Callable, Collection, Generator, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
@@ -3352,14 +3353,27 @@ def _held_schedule(
     return _coupled_schedule(steps, fits, rcp, capability, h, hint.offset, numel, wd_first=(hint.weight_decay,))
 
 
-def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1, 2, 3, 4, 5), seed: int = 0):
+def identify(
+    rec: Recording,
+    sample: int = SAMPLE,
+    offsets: tuple[int, ...] = (1, 2, 3, 4, 5),
+    seed: int = 0,
+    max_seconds: float | None = None,
+) -> Identification:
     """Find the programs and hyper-parameters that replay ``rec`` bit-exactly (module docstring).
 
     The intervals come from a sample of elements per step; when the replay of *every* element is
     not exact, the sample did not pin the values down, and the search runs again on larger samples
     (SAMPLE_FACTORS), each with the elements the answers before it replayed wrong - first only
     the search that found the answer (same path, step count and kind of search, its values held
-    first), then, should that fail on the larger sample, all of them."""
+    first), then, should that fail on the larger sample, all of them.
+
+    ``max_seconds``: the searches after the first answer (larger samples, another path's tie)
+    stop at their next phase or count once that many seconds have passed since the start, and
+    the answer found so far is reported, with a finding that says so (None: no limit).  The
+    first answer's search and the checks of an answer found run whole."""
+    deadline = None if max_seconds is None else time.monotonic() + max_seconds
+    stopped: list[str] = []  # the searches the deadline cut short
     skipped = _skipped_rows(rec)
     if skipped and len(skipped) == rec.steps - (0 if rec.has_initial else 1):
         raise AuditError(
@@ -3399,9 +3413,17 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
             wrong.update(new)
             size = min(sample * factor, rec.numel)
             try:
-                found, hint = _identify_once(view, size, offsets, seed, hint, fused_cuda_only, wrong, cuda_only)
-            except AuditError:
-                found, hint = _identify_once(view, size, offsets, seed, None, fused_cuda_only, wrong, cuda_only)
+                try:
+                    found, hint = _identify_once(
+                        view, size, offsets, seed, hint, fused_cuda_only, wrong, cuda_only, deadline=deadline
+                    )
+                except AuditError:
+                    found, hint = _identify_once(
+                        view, size, offsets, seed, None, fused_cuda_only, wrong, cuda_only, deadline=deadline
+                    )
+            except OutOfTime:
+                stopped.append(f"the search on {size} elements per step")
+                break
         return found
 
     # m may fit a lerp and CUDA fused's program alike (beta1 near 0.5), and v a CPU program on the
@@ -3467,7 +3489,14 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
         with contextlib.suppress(AuditError):
             if start is None and lerp is not None:
                 tie_hint = lerp[1]._replace(impl=path, mismatched=(), count_only=True)
-                start = _identify_once(view, min(sample, rec.numel), offsets, seed, tie_hint, fused_only, (), cuda_only)
+                try:
+                    start = _identify_once(
+                        view, min(sample, rec.numel), offsets, seed, tie_hint, fused_only, (), cuda_only,
+                        deadline=deadline,
+                    )  # fmt: skip
+                except OutOfTime:
+                    stopped.append(f"{path}'s own search for a tie")
+                    return None
             if start is not None:
                 on_device = grown(*start, fused_only, cuda_only)
                 return on_device if exact(on_device) else None
@@ -3502,6 +3531,17 @@ def identify(rec: Recording, sample: int = SAMPLE, offsets: tuple[int, ...] = (1
             kept = [f for f in found.findings if not _names_only(f, UNSEARCHED, set(other.equivalent_impls))]
             found = _with_tie(replace(found, findings=kept), other)
     found.skipped_indices = skipped
+    if stopped:
+        found.findings.append(
+            f"the search stopped at its time limit ({max_seconds:g} s, --max-seconds) before "
+            + ", ".join(dict.fromkeys(stopped))
+            + " ended: "
+            + (
+                "the answer replays the file exactly, but a tie it would have checked is not ruled out"
+                if exact(found)
+                else "the answer is the closest found ('exact' says how close); its step count and values may be wrong"
+            )
+        )
     if skipped:
         found.findings.insert(
             0,
@@ -3625,6 +3665,16 @@ visible decay; a window late in a run; eps anywhere; a visible decay; both; an l
 the counts a per-step scan keeps first, late ones included); every late count."""
 
 
+class OutOfTime(Exception):
+    """A search passed its deadline (identify's ``max_seconds``), between two phases or counts.
+    Not an AuditError: the callers that pass a deadline catch it, and nothing suppresses it."""
+
+
+def _check_time(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise OutOfTime
+
+
 class Stage(NamedTuple):
     """Where a search stands after a stage of it found nothing (:func:`_search` yields one)."""
 
@@ -3709,6 +3759,7 @@ def _search(
     extra: Collection[int] = (),
     cuda_only: bool = False,
     pre_lerp_only: bool = False,
+    deadline: float | None = None,
 ) -> Generator[Stage, None, tuple[Identification, Hint]]:
     """One search on ``sample`` elements per step, a generator: it yields a :class:`Stage` after
     each stage that found nothing (a phase, a probe) and returns the answer and its own hint.
@@ -3718,7 +3769,8 @@ def _search(
     programs, not the CPU ones (a tie's own search, or where a CPU program gave m and v).
     ``pre_lerp_only`` (or a hint naming a 1.13-2.0 program): the 1.13-2.0 programs alone, m read
     as their mul_ + add_ whether or not a lerp reads it too.
-    ``extra``: flat indices sampled besides (the elements an earlier answer replayed wrong)."""
+    ``extra``: flat indices sampled besides (the elements an earlier answer replayed wrong).
+    ``deadline`` (``time.monotonic()``): past it, :class:`OutOfTime` at the next phase or count."""
     from .verify import replay
 
     findings: list[str] = []
@@ -4011,6 +4063,7 @@ def _search(
     for k, phase in enumerate(phases):
         if k:
             yield stage(phases[k - 1])  # (the phase before found nothing)
+        _check_time(deadline)
         found_phase = phase
         if phase in ("scan", "deep scan"):  # a window recorded late in a run
             best, scanned = _late_window(steps, candidates, b1, cap_family, rec.numel, offsets, phase == "deep scan")
@@ -4093,6 +4146,7 @@ def _search(
                         break
                     queue = [c for c in dict.fromkeys(batch) if c not in tried]
                     continue
+                _check_time(deadline)
                 offset = queue.pop(0)
                 tried.append(offset)
                 if phase == "schedule" and hint is not None and (impl, offset) == (hint_impl, hint_offset):

@@ -24,8 +24,8 @@ def strip(src: str, dst, drop_first: int = 0) -> str:
     return str(dst)
 
 
-def identify_json(capsys, path: str) -> dict:
-    assert main(["identify", path, "--json"]) == 0
+def identify_json(capsys, path: str, *options: str) -> dict:
+    assert main(["identify", path, "--json", *options]) == 0
     return json.loads(capsys.readouterr().out)
 
 
@@ -2656,6 +2656,26 @@ def test_the_elements_an_answer_replays_wrong_are_sampled_next(tmp_path):
         found = identify(bare, sample=64)
     assert found.exact == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
     assert found.first_index_step_count == 1
+
+
+def test_the_larger_searches_stop_at_the_time_limit_and_say_so(tmp_path, capsys):
+    """``--max-seconds``: after the first answer, the searches on larger samples stop at their
+    next phase or count once the limit has passed, and the answer so far is reported with a
+    finding (seen: fused cosine from 1e-3, eps 1e-6, wd 0.1, from step 31, 6000x50: count 13
+    at W 0.99985 in 22 s, then the larger searches past 17 minutes).  Limit 0 on the file above
+    (64 elements per step: W 0.9997 first): that answer, not exact, said so; a negative limit is
+    a bad argument."""
+    lrs = ",".join(repr(1e-3 * 0.5 * (1 + math.cos(math.pi * t / 12))) for t in range(12))
+    rec = tmp_path / "run.h5"
+    args = ["--impl", "forloop", "--steps", "12", "--shape", "300x20", "--lr", lrs, "--weight-decay", "0.1"]
+    assert main(["record", str(rec), *args, "--seed", "1", "--threads", "1"]) == 0
+    bare = strip(str(rec), tmp_path / "bare.h5")
+    capsys.readouterr()  # (record's line)
+    out = identify_json(capsys, bare, "--sample", "64", "--max-seconds", "0")
+    assert out["exact"]["W"] < 1.0
+    assert any(f.startswith("the search stopped at its time limit (0 s") for f in out["findings"])
+    assert main(["identify", str(bare), "--max-seconds", "-1"]) == 2
+    assert capsys.readouterr().err.strip() == "adamw-audit: error: --max-seconds must be >= 0, got -1"
 
 
 def test_the_probe_refits_at_the_next_count_where_a_step_misses_its_equivalent_point(tmp_path):
