@@ -4221,9 +4221,11 @@ def _search(
             "and step count tried reproduces W; try 'adamw-audit verify FILE --torch 2.0' with known settings"
         )
     if best is None:
+        amsgrad = _amsgrad_signature(steps)
         raise AuditError(
             f"{rec.path}: W[t] is not reproducible from W[t-1] by any path and step count tried "
-            "(hidden fp32 master weights, or W changed outside the optimizer)"
+            + (f"({amsgrad})" if amsgrad else
+               "(hidden fp32 master weights, amsgrad's maximum of v, or W changed outside the optimizer)")
             + (f"; {wrong_way[0]} sampled pair(s) of elements with the same W[t-1] end the wrong way round, which "
                f"no program on bf16 parameters does ({HIDDEN_STATE_PAIRS} name a hidden state before any search)"
                if wrong_way is not None else "")
@@ -4838,6 +4840,58 @@ def _w_not_a_state_function(
             "recorded), or a state the file lacks (amsgrad's max_exp_avg_sq), or W changed outside the optimizer; "
             "identify and verify emulate bf16 parameters without amsgrad")  # fmt: skip
     return found, line
+
+
+AMSGRAD_BELOW = 0.9
+"""v[t] under this share of its running maximum: amsgrad's denominator is then at least 5% larger."""
+AMSGRAD_ULPS = 16
+"""W moves by at least this many of its bf16 ulps on the elements read (the update's rounding
+then moves a ratio by at most ~3%)."""
+
+
+def _amsgrad_signature(steps: list[StepData]) -> str | None:
+    """Names amsgrad where W's updates follow the running maximum of the recorded v rather than v
+    itself; None where they do not, or too few elements tell.
+
+    amsgrad divides by ``D(max(vmax, v[t]))``, vmax the largest v[t'] so far, a state the seed
+    layout lacks: W[t] - W[t-1] ~ -c*m/sqrt(vmax) where plain AdamW gives -c*m/sqrt(v) (eps
+    and the decay left out).  Within a step, c is read off the elements whose v is at its
+    maximum over the rows read (both models agree there), and both models predict the elements
+    whose v fell below AMSGRAD_BELOW of it; the updates W moved by AMSGRAD_ULPS ulps or more
+    only.  Seen: for-loop, fused, amsgrad, betas (0.9, 0.95): plain off by ~6.5% (the median),
+    amsgrad by ~0.3%.  The maximum is over the rows read, from the first step's inputs: a
+    window recorded late holds a lower one (fewer elements tell, none falsely)."""
+    plain_misses: list[np.ndarray] = []
+    amsgrad_misses: list[np.ndarray] = []
+
+    def f64(x: np.ndarray) -> np.ndarray:
+        return bits.widen(x).astype(np.float64)
+
+    vmax = f64(steps[0].state["exp_avg_sq"])
+    for before, sd in zip([None, *steps], steps, strict=False):
+        if before is not None and sd.index != before.index + 1:
+            break  # (the running maximum needs every row)
+        p, w, m, v = (f64(sd.state["param"]), f64(sd.want["param"]), f64(sd.want["exp_avg"]),
+                      f64(sd.want["exp_avg_sq"]))  # fmt: skip
+        vmax = np.maximum(vmax, v)
+        with np.errstate(all="ignore"):
+            dw, moved = w - p, np.abs(w - p) / (np.abs(p) * 2.0**-7)
+            ok = np.isfinite(dw) & np.isfinite(vmax) & (v > 0) & (m != 0) & (moved >= 2)
+            at_max, below = ok & (v == vmax), ok & (v < AMSGRAD_BELOW * vmax) & (moved >= AMSGRAD_ULPS)
+            if np.count_nonzero(at_max) < 8 or not below.any():
+                continue
+            c = np.median(-dw[at_max] * np.sqrt(v[at_max]) / m[at_max])
+            plain_misses.append(np.abs(dw[below] + c * m[below] / np.sqrt(v[below])) / np.abs(dw[below]))
+            amsgrad_misses.append(np.abs(dw[below] + c * m[below] / np.sqrt(vmax[below])) / np.abs(dw[below]))
+    if sum(x.size for x in plain_misses) < 8:
+        return None
+    plain, amsgrad = float(np.median(np.concatenate(plain_misses))), float(np.median(np.concatenate(amsgrad_misses)))
+    if not (plain > 0.02 and amsgrad < plain / 4):
+        return None
+    return (f"W's updates follow the running maximum of v, not v (amsgrad=True: on the sampled elements whose v fell "
+            f"below {AMSGRAD_BELOW:g} of its maximum so far, m/sqrt(v) misses the update by {plain:.2%} (median), "
+            f"m/sqrt(max v) by {amsgrad:.2%}); amsgrad's max_exp_avg_sq is not in the file and identify does not "
+            "search amsgrad programs (verify replays them with that dataset)")  # fmt: skip
 
 
 def _moments_kept_wider(probe: list[StepData]) -> str | None:

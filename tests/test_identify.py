@@ -2658,6 +2658,22 @@ def test_the_elements_an_answer_replays_wrong_are_sampled_next(tmp_path):
     assert found.first_index_step_count == 1
 
 
+@pytest.mark.parametrize("amsgrad", [True, False])
+def test_updates_that_follow_the_running_maximum_of_v_are_named_amsgrad(tmp_path, amsgrad):
+    """amsgrad divides by the largest v so far, a state the seed layout lacks: identify searched
+    to "not reproducible (hidden fp32 master weights, or W changed outside the optimizer)" (fused
+    300x8, betas (0.9, 0.95), amsgrad: 75 s).  The message now names it where the updates of the
+    elements whose v fell below its maximum follow m/sqrt(max v) (here ~0.4% off) and not
+    m/sqrt(v) (~7%); the same run without amsgrad is not named."""
+    from adamw_audit.identify import _amsgrad_signature
+
+    args = ["--impl", "fused", "--steps", "10", "--shape", "300x8", "--lr", "0.003", "--betas", "0.9", "0.95"]
+    flag = ["--amsgrad"] if amsgrad else []
+    steps, _ = sampled_steps(tmp_path, [*args, "--weight-decay", "0.05", *flag])
+    named = _amsgrad_signature(steps)
+    assert (named is not None and named.startswith("W's updates follow the running maximum of v")) == amsgrad
+
+
 def test_the_larger_searches_stop_at_the_time_limit_and_say_so(tmp_path, capsys):
     """``--max-seconds``: after the first answer, the searches on larger samples stop at their
     next phase or count once the limit has passed, and the answer so far is reported with a
