@@ -4860,7 +4860,7 @@ def _amsgrad_signature(steps: list[StepData]) -> str | None:
     whose v fell below AMSGRAD_BELOW of it; the updates W moved by AMSGRAD_ULPS ulps or more
     only.  Seen: for-loop, fused, amsgrad, betas (0.9, 0.95): plain off by ~6.5% (the median),
     amsgrad by ~0.3%.  The maximum is over the rows read, from the first step's inputs: a
-    window recorded late holds a lower one (fewer elements tell, none falsely)."""
+    window recorded late holds a lower one, and fewer elements tell."""
     plain_misses: list[np.ndarray] = []
     amsgrad_misses: list[np.ndarray] = []
 
