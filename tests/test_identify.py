@@ -1256,9 +1256,9 @@ def test_an_answer_wrong_on_rows_not_scaled_is_searched_again_on_a_larger_sample
         overall = {"W": 0.9, "momentum_W": 0.8, "variance_W": 0.8}  # (each at least 4/5: rows 1..5 but 2)
         return replace(found, exact=overall, scaled_gradient_indices=[2], exact_apart_from_scaled=others), hint
 
-    def later(rec, sample, *args):
+    def later(rec, sample, *args, **options):
         searched.append(sample)
-        return real(rec, sample, *args)
+        return real(rec, sample, *args, **options)
 
     monkeypatch.setattr(ident, "_first_search", as_first_search(first))
     monkeypatch.setattr(ident, "_identify_once", later)
@@ -2846,9 +2846,9 @@ def test_of_two_inexact_answers_the_nearer_is_grown_first(tmp_path):
     path = emulated_fused_cuda(tmp_path, [1e-3], Hyper(weight_decay=0.0), (70, 60), 4, seed=3)
     real, calls = ident._identify_once, []
 
-    def staged(rec, sample, offsets, seed, hint=None, fused_cuda_only=False, extra=(), cuda_only=False):
+    def staged(rec, sample, offsets, seed, hint=None, fused_cuda_only=False, extra=(), cuda_only=False, **options):
         calls.append((sample, fused_cuda_only))
-        found, own = real(rec, sample, offsets, seed, hint, True, extra)
+        found, own = real(rec, sample, offsets, seed, hint, True, extra, **options)
         if len(calls) == 1:  # the CPU answer: farther
             return replace(found, impl="torch-2.7-2.14-cpu-fused", device="cpu", exact={"W": 0.9999}), own
         if len(calls) == 2:  # CUDA fused's: nearer
