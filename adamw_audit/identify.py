@@ -5153,6 +5153,14 @@ def _schedule_other_offsets(
     while walk <= walk_to and walk not in offsets and (got := replays_at(walk)) is not None:
         out[walk] = got
         walk += 1
+    # and below the count found, down to those checked (seen: CUDA fused step schedule, eps 1e-7,
+    # wd 0.05, from step 6, 358x22, a row clipped: count 7 found, counts 1..5 and 8 checked; the
+    # truth 6 replays every other row too and was never tried; tried now, its step fits at the
+    # eps moved, 9.6e-8, still fail there: not listed, open)
+    walk = schedule.step_offset - 1
+    while walk >= 1 and walk not in offsets and (got := replays_at(walk)) is not None:
+        out[walk] = got
+        walk -= 1
     # The steps' eps intervals are slices at their own lrs: eps is walked along its ridge and each
     # lr interval widened to the lrs at its ends, as at the count found (seen: CUDA fused cosine,
     # eps 1e-3, index 0 = step 11, 2 replayed steps: counts 1..13 tie, and the union of their
