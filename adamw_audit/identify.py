@@ -3412,15 +3412,12 @@ def identify(
                 new = np.random.default_rng(seed).choice(new, WRONG_PER_ROUND, replace=False).tolist()
             wrong.update(new)
             size = min(sample * factor, rec.numel)
+            searched = (view, size, offsets, seed)
             try:
                 try:
-                    found, hint = _identify_once(
-                        view, size, offsets, seed, hint, fused_cuda_only, wrong, cuda_only, deadline=deadline
-                    )
-                except AuditError:
-                    found, hint = _identify_once(
-                        view, size, offsets, seed, None, fused_cuda_only, wrong, cuda_only, deadline=deadline
-                    )
+                    found, hint = _identify_once(*searched, hint, fused_cuda_only, wrong, cuda_only, deadline=deadline)
+                except AuditError:  # (the hinted search alone found nothing: all of them)
+                    found, hint = _identify_once(*searched, None, fused_cuda_only, wrong, cuda_only, deadline=deadline)
             except OutOfTime:
                 stopped.append(f"the search on {size} elements per step")
                 break
@@ -4868,8 +4865,8 @@ def _amsgrad_signature(steps: list[StepData]) -> str | None:
         return bits.widen(x).astype(np.float64)
 
     vmax = f64(steps[0].state["exp_avg_sq"])
-    for before, sd in zip([None, *steps], steps, strict=False):
-        if before is not None and sd.index != before.index + 1:
+    for k, sd in enumerate(steps):
+        if sd.index != steps[0].index + k:
             break  # (the running maximum needs every row)
         p, w, m, v = (f64(sd.state["param"]), f64(sd.want["param"]), f64(sd.want["exp_avg"]),
                       f64(sd.want["exp_avg_sq"]))  # fmt: skip
@@ -5149,18 +5146,15 @@ def _schedule_other_offsets(
     for off in offsets:
         if off != schedule.step_offset and (got := replays_at(off)) is not None:
             out[off] = got
-    walk = max([schedule.step_offset, *out]) + 1
-    while walk <= walk_to and walk not in offsets and (got := replays_at(walk)) is not None:
-        out[walk] = got
-        walk += 1
-    # and below the count found, down to those checked (seen: CUDA fused step schedule, eps 1e-7,
-    # wd 0.05, from step 6, 358x22, a row clipped: count 7 found, counts 1..5 and 8 checked; the
-    # truth 6 replays every other row too and was never tried; tried now, its step fits at the
-    # eps moved, 9.6e-8, still fail there: not listed, open)
-    walk = schedule.step_offset - 1
-    while walk >= 1 and walk not in offsets and (got := replays_at(walk)) is not None:
-        out[walk] = got
-        walk -= 1
+    # up from the last tie (to walk_to), and down from the count found (to 1), while they replay
+    # (seen, down: CUDA fused step schedule, eps 1e-7, wd 0.05, from step 6, 358x22, a row
+    # clipped: count 7 found, counts 1..5 and 8 checked; the truth 6 replays every other row too
+    # and was never tried; tried now, its step fits at the eps moved, 9.6e-8, still fail there)
+    for way, start, end in ((1, max([schedule.step_offset, *out]) + 1, walk_to), (-1, schedule.step_offset - 1, 1)):
+        walk = start
+        while way * (end - walk) >= 0 and walk not in offsets and (got := replays_at(walk)) is not None:
+            out[walk] = got
+            walk += way
     # The steps' eps intervals are slices at their own lrs: eps is walked along its ridge and each
     # lr interval widened to the lrs at its ends, as at the count found (seen: CUDA fused cosine,
     # eps 1e-3, index 0 = step 11, 2 replayed steps: counts 1..13 tie, and the union of their

@@ -2639,6 +2639,16 @@ def test_counts_that_tie_with_another_eps_are_listed_and_spanned(tmp_path, capsy
     assert all(inside(2e-5, iv) for iv in lr_ivs)
 
 
+def forloop_cosine_300x20(tmp_path) -> str:
+    """A for-loop cosine schedule from 1e-3 with wd 0.1, 300x20 x 12 steps (torch), stripped: on 64
+    elements per step its first answer replays W 0.9997."""
+    lrs = ",".join(repr(1e-3 * 0.5 * (1 + math.cos(math.pi * t / 12))) for t in range(12))
+    rec = tmp_path / "run.h5"
+    args = ["--impl", "forloop", "--steps", "12", "--shape", "300x20", "--lr", lrs, "--weight-decay", "0.1"]
+    assert main(["record", str(rec), *args, "--seed", "1", "--threads", "1"]) == 0
+    return strip(str(rec), tmp_path / "bare.h5")
+
+
 def test_the_elements_an_answer_replays_wrong_are_sampled_next(tmp_path):
     """A schedule on 10000x64 x 60 steps (fused warmup + cosine, wd 0.1): 4096, 16384 and 65536
     random elements per step left W 0.9999935, a few hundred elements wrong.  Each later search
@@ -2648,11 +2658,7 @@ def test_the_elements_an_answer_replays_wrong_are_sampled_next(tmp_path):
     from adamw_audit.identify import identify
     from refimpl.recording import open_recording
 
-    lrs = ",".join(repr(1e-3 * 0.5 * (1 + math.cos(math.pi * t / 12))) for t in range(12))
-    rec = tmp_path / "run.h5"
-    args = ["--impl", "forloop", "--steps", "12", "--shape", "300x20", "--lr", lrs, "--weight-decay", "0.1"]
-    assert main(["record", str(rec), *args, "--seed", "1", "--threads", "1"]) == 0
-    with open_recording(strip(str(rec), tmp_path / "bare.h5")) as bare:
+    with open_recording(forloop_cosine_300x20(tmp_path)) as bare:
         found = identify(bare, sample=64)
     assert found.exact == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
     assert found.first_index_step_count == 1
@@ -2709,11 +2715,7 @@ def test_the_larger_searches_stop_at_the_time_limit_and_say_so(tmp_path, capsys)
     at W 0.99985 in 22 s, then the larger searches past 17 minutes).  Limit 0 on the file above
     (64 elements per step: W 0.9997 first): that answer, not exact, said so; a negative limit is
     a bad argument."""
-    lrs = ",".join(repr(1e-3 * 0.5 * (1 + math.cos(math.pi * t / 12))) for t in range(12))
-    rec = tmp_path / "run.h5"
-    args = ["--impl", "forloop", "--steps", "12", "--shape", "300x20", "--lr", lrs, "--weight-decay", "0.1"]
-    assert main(["record", str(rec), *args, "--seed", "1", "--threads", "1"]) == 0
-    bare = strip(str(rec), tmp_path / "bare.h5")
+    bare = forloop_cosine_300x20(tmp_path)
     capsys.readouterr()  # (record's line)
     out = identify_json(capsys, bare, "--sample", "64", "--max-seconds", "0")
     assert out["exact"]["W"] < 1.0
