@@ -4211,7 +4211,11 @@ def _search(
                 break
         if best is not None:
             break
-    best = best or unsettled
+    if best is None and unsettled is not None:
+        # (found by the schedule phase: a later phase's name would send the search on a larger
+        # sample down that phase alone, which fits no schedule, and then the whole search over;
+        # seen, fused cosine from step 31, eps 1e-6, wd 0.1, 3000x20: "deep scan", 400 s)
+        best, found_phase = unsettled, "schedule"
     if best is None and family == "2.0":
         raise AuditError(
             f"{rec.path}: momentum_W follows torch <= 2.0's mul_ + add_ (beta1 {b1:g}), but no 1.13-2.0 program "

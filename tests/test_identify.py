@@ -1081,6 +1081,27 @@ def test_a_held_schedule_s_lr_intervals_are_not_cut_at_the_search_bracket(tmp_pa
     assert not inside(6.7528e-7 * (1 - 1e-3), (6.8e-7 * (1 - 1e-3), 6.8e-7 * (1 + 1e-3)))  # (outside the old bracket)
 
 
+def test_a_schedule_no_wd_couples_is_handed_on_as_the_schedule_phase_s(tmp_path, monkeypatch):
+    """An answer that is the schedule phase's last resort (step fits no single wd couples) was
+    handed to the search on a larger sample under the name of the phase run last ("deep scan"):
+    that search ran the phases of one lr alone, which fit no schedule, then the whole search
+    again (seen: fused cosine from step 31, eps 1e-6, wd 0.1, 3000x20: 400 s on it).  Here no wd
+    couples any count (the coupling patched out): the hint names the schedule phase."""
+    import adamw_audit.identify as identify_module
+    from adamw_audit.identify import _identify_once
+    from refimpl.recording import open_recording
+
+    lrs = ",".join(map(repr, [3e-3] * 4 + [3e-4] * 4))
+    rec = tmp_path / "run.h5"
+    args = ["--impl", "fused", "--steps", "8", "--shape", "300x10", "--lr", lrs, "--weight-decay", "0.1", "--seed", "3"]
+    assert main(["record", str(rec), *args, "--threads", "1"]) == 0
+    monkeypatch.setattr(identify_module, "_coupled_schedule", lambda *a, **k: None)
+    with open_recording(strip(str(rec), tmp_path / "bare.h5")) as bare:
+        found, hint = _identify_once(bare, 256, (1, 2, 3, 4, 5), 0)
+    assert isinstance(found.lr, list) and hint.lrs is not None
+    assert hint.phase == "schedule"
+
+
 def test_unclipped_widens_a_bracket_the_interval_reached():
     """:func:`_unclipped` on a monotone search whose true interval is [1, 3] (the fit's point
     2.9): the brackets widen until neither end is cut; a wider bracket that finds nothing, or
