@@ -570,13 +570,20 @@ def _with_elements(rec: Recording, steps: list[StepData], extra: Collection[int]
     return [sd for sd in _finite_rows(_sample_steps(rec, 0, np.random.default_rng(0), flat)) if sd.index in indices]
 
 
+def _rows(sd: StepData, keep: np.ndarray) -> StepData:
+    """``sd`` on the elements ``keep`` selects (a mask or positions)."""
+    return StepData(sd.index, {k: v[keep] for k, v in sd.state.items()}, {k: v[keep] for k, v in sd.want.items()},
+                    sd.flat[keep])  # fmt: skip
+
+
+def _evenly(size: int, most: int) -> np.ndarray:
+    """At most ``most`` positions of ``size``, evenly spaced."""
+    return np.linspace(0, size - 1, min(size, most)).astype(np.int64)
+
+
 def _fewer_rows(sd: StepData, size: int) -> StepData:
     """``sd`` on at most ``size`` of its elements, evenly spaced."""
-    if sd.flat.size <= size:
-        return sd
-    keep = np.linspace(0, sd.flat.size - 1, size).astype(np.int64)
-    pick = {k: v[keep] for k, v in sd.state.items()}
-    return StepData(sd.index, pick, {k: v[keep] for k, v in sd.want.items()}, sd.flat[keep])
+    return sd if sd.flat.size <= size else _rows(sd, _evenly(sd.flat.size, size))
 
 
 def _widen(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -591,8 +598,7 @@ def _finite_rows(steps: list[StepData]) -> list[StepData]:
         ok = np.ones(sd.flat.size, bool)
         for arr in (*sd.state.values(), *sd.want.values()):
             ok &= np.isfinite(bits.widen(arr))
-        out.append(StepData(sd.index, {k: v[ok] for k, v in sd.state.items()},
-                            {k: v[ok] for k, v in sd.want.items()}, sd.flat[ok]))  # fmt: skip
+        out.append(_rows(sd, ok))
     return out
 
 
@@ -3090,10 +3096,12 @@ C_BRACKETS = ((1 - 1e-3, 1 + 1e-3), (1 - 1e-2, 1 + 1e-2), (0.9, 1.1), (0.5, 2.0)
 """The brackets :func:`_unclipped` searches in turn, as factors of a fit's step-size interval."""
 PROBE_BRACKETS = (C_BRACKETS[0], C_BRACKETS[3])
 """Those a walk's probe tries, the first that holds a step size standing (``widen`` False)."""
+SCREEN_BRACKETS = C_BRACKETS[:2]
+"""Those a screen tries (``narrow``), around guesses within 1% (:func:`_held_elsewhere`)."""
 
 
 def _unclipped(
-    search: Callable[[float, float], Interval | None], near: Interval, widen: bool = True
+    search: Callable[[float, float], Interval | None], near: Interval, widen: bool = True, narrow: bool = False
 ) -> Interval | None:
     """The step-size interval ``search(lo, hi)`` finds in the narrowest bracket around ``near``
     that holds it.  An element's W is monotone in c only while bf16(p * d(c)) holds still: near
@@ -3103,9 +3111,10 @@ def _unclipped(
     replays, the truth 6.7528e-7 among them): the next bracket is searched, and its answer kept
     where it holds the one before (else that one, the widest the monotone search can vouch
     for).  None: no bracket holds a c every element allows.  ``widen`` False: whether some c fits
-    is all the caller reads (a ridge walk's probes): PROBE_BRACKETS, the first answer standing."""
+    is all the caller reads (a ridge walk's probes): PROBE_BRACKETS, the first answer standing.
+    ``narrow``: SCREEN_BRACKETS instead (a screen whose ``near`` is a guess within them)."""
     found: Interval | None = None
-    for below, above in C_BRACKETS if widen else PROBE_BRACKETS:
+    for below, above in SCREEN_BRACKETS if narrow else C_BRACKETS if widen else PROBE_BRACKETS:
         lo, hi = near.lo * below, near.hi * above
         iv = search(lo, hi)
         if iv is None or (found is not None and not (iv.lo <= found.lo and found.hi <= iv.hi)):
@@ -3129,6 +3138,7 @@ def _coupled_schedule(
     no_decay_at: float | None = None,
     ridges: bool = True,
     wd_first: tuple[float, ...] = (),
+    screen: bool = False,
 ) -> tuple[list, tuple[float, float], list[tuple[float, float]], float, Interval, tuple[float, float]] | None:
     """A schedule with a visible decay: lr_t and one weight decay, coupled as torch couples them.
 
@@ -3145,7 +3155,10 @@ def _coupled_schedule(
     held at 0 and only the lrs are walked along eps's ridge (seen: eps 1e-7 outside the steps'
     [0, 8.9e-8], an lr outside its interval).  ``ridges``: when no wd tried couples the steps,
     walk each step's ridge for wd (seconds; :func:`_schedule_other_offsets` goes without, and
-    tries ``wd_first``, the wd found at another count, before the fits' own)."""
+    tries ``wd_first``, the wd found at another count, before the fits' own).  ``screen``: the
+    fits are guesses within 1% of each step's step size (:func:`_held_elsewhere`): each step's
+    lr searched in SCREEN_BRACKETS alone, no ridge walked, the first lrs and wd interval that
+    couple returned as they are (lrs for the ridges, eps for its interval)."""
     eps_tries = _eps_tries(fits) if no_decay_at is None else [no_decay_at]
     wd_lo, wd_hi = _wd_interval(fits, _lr_intervals(fits, rcp, h.beta1, offset), rcp)
     if no_decay_at is None and not 0 < wd_lo <= wd_hi:
@@ -3163,7 +3176,7 @@ def _coupled_schedule(
         opened_steps.append((opened, _widen(sd.state), where, conv_eps, conv_decay, bc1, sd.want["param"]))
 
     def coupled_lrs(
-        eps: float, wd: float, near: list[Interval], on: list | None = None, widen: bool = True
+        eps: float, wd: float, near: list[Interval], on: list | None = None, widen: bool = True, narrow: bool = False
     ) -> list[tuple[float, float]] | None:
         """Each step's lr interval with eps and wd held (None: some step has none); ``on``: per
         step (opened, inputs, where, conv_eps, conv_decay, bc1, target), default every element;
@@ -3183,7 +3196,7 @@ def _coupled_schedule(
                 return {"__e": e, "__c": x, **_decay_binding(conv_decay, x.astype(np.float64) * float(bc1), wd)}
 
             iv = _unclipped(
-                functools.partial(scalar_interval, opened, inputs, where, "param", target, bind), c_near, widen
+                functools.partial(scalar_interval, opened, inputs, where, "param", target, bind), c_near, widen, narrow
             )
             if iv is None:
                 return None
@@ -3257,7 +3270,7 @@ def _coupled_schedule(
 
     def tries() -> Iterator[tuple[float, float]]:
         yield from itertools.product(dict.fromkeys(eps_tries), dict.fromkeys(wd_tries))
-        for eps in ridge_eps if no_decay_at is None and ridges else ():
+        for eps in ridge_eps if no_decay_at is None and ridges and not screen else ():
             bounds = along_ridges(eps)
             if bounds is not None:
                 yield from ((eps, wd) for wd in dict.fromkeys((simplest_in(*bounds), (bounds[0] + bounds[1]) / 2)))
@@ -3267,12 +3280,14 @@ def _coupled_schedule(
                 yield from ((eps, wd) for wd in _one_digit_near_middle(*bounds)[:9])
 
     for eps, wd in tries():
-        lrs = coupled_lrs(eps, wd, [f.coef for f in fits])
+        lrs = coupled_lrs(eps, wd, [f.coef for f in fits], widen=not screen, narrow=screen)
         if lrs is None:
             continue
         wd_iv = wd_allowed([simplest_in(lo, hi) for lo, hi in lrs], eps) if wd > 0 else (wd_lo, wd_hi)
         if wd_iv is None:
             continue
+        if screen:
+            return lrs, wd_iv, lrs, eps, Interval(eps, eps), wd_iv
         # wd_allowed is a slice at one lr per step (the value reported replays with those lrs);
         # lr and wd trade off through 1 - lr*wd, and the truth can lie off the slice (seen: fused
         # cosine from 3e-4, wd 0.3 outside [0.30046, 0.30070]): the interval spans the ridges too
@@ -3341,6 +3356,15 @@ def _held_schedule(
     from the points the hint's values make (each step's step size ``f32(lr_t/bc1)``, eps, and
     decay ``1 - lr_t*wd``), its weight decay tried first.  None: no hint to hold, or some step
     has no lr with them."""
+    fits = _hint_fits(steps, hint, rcp, h)
+    if fits is None:
+        return None
+    return _coupled_schedule(steps, fits, rcp, capability, h, hint.offset, numel, wd_first=(hint.weight_decay,))
+
+
+def _hint_fits(steps: list[StepData], hint: Hint, rcp: Recipe, h: Hyper) -> list[StepFit] | None:
+    """The points a scheduled hint's values make at each step (step size ``f32(lr_t/bc1)``, eps,
+    decay ``1 - lr_t*wd``); None: no schedule with a visible decay, or a step it has no lr for."""
     if hint.lrs is None or hint.weight_decay <= 0.0 or any(sd.index not in hint.lrs for sd in steps):
         return None
     fits = []
@@ -3350,7 +3374,87 @@ def _held_schedule(
         c = float(step_size(np.array([lr]), bc1)[0])
         d = 1.0 - lr * hint.weight_decay
         fits.append(StepFit(sd.index, Interval(c, c), Interval(hint.eps, hint.eps), Interval(d, d)))
-    return _coupled_schedule(steps, fits, rcp, capability, h, hint.offset, numel, wd_first=(hint.weight_decay,))
+    return fits
+
+
+SCREEN_ROWS = (256, SAMPLE)
+"""Elements per step, besides those the hint replayed wrong, that :func:`_held_elsewhere` holds
+each moved hint on, in turn: the first rejects most counts cheaply, the second most of the rest
+(seen: fused cosine, eps 1e-6, wd 0.1, 3000x20 recorded from step 31, a hint at count 13: on
+256 elements counts 18 and 21..33 held, each failing the held search after, ~4 s a count; on
+2048 the same; on 4096, 31 alone)."""
+SCREEN_COUNTS = 64
+"""How far from the hint's count :func:`_held_elsewhere` carries it, either way."""
+SCREEN_STEPS = 8
+"""The steps :func:`_held_elsewhere` holds each moved hint on: those with the largest lrs."""
+
+
+def _moved_hint(hint: Hint, h: Hyper, count: int, eps: float) -> Hint:
+    """``hint``'s schedule carried to step count ``count`` of index 0, at ``eps``.  With eps unseen
+    the update is about ``lr_t * bc2_sqrt(t) / bc1(t) * m / sqrt(v)``: each step's lr is scaled by
+    ``bc1(t') / bc1(t) * bc2_sqrt(t) / bc2_sqrt(t')`` (t = index + hint.offset, t' = index +
+    count; float64, a guess: within 1% of the step size there where the hint pinned it), and wd
+    so that the decay ``1 - lr*wd`` of the step with the largest lr, the decay the bits see
+    best, stays put."""
+    assert hint.lrs is not None
+    b1, b2, lrs = h.beta1, h.beta2, {}
+    for index, lr in hint.lrs.items():
+        t, moved = index + hint.offset, index + count
+        lrs[index] = lr * (1 - b1**moved) / (1 - b1**t) * math.sqrt((1 - b2**t) / (1 - b2**moved))
+    top = max(hint.lrs, key=lambda i: hint.lrs[i])
+    wd = hint.weight_decay * hint.lrs[top] / lrs[top]
+    return hint._replace(offset=count, eps=eps, weight_decay=wd, lrs=lrs)
+
+
+def _held_elsewhere(
+    steps: list[StepData], hint: Hint, rcp: Recipe, capability: str, h: Hyper, numel: int, deadline: float | None
+) -> Iterator[Hint]:
+    """A scheduled hint with a visible decay that its own count no longer couples, carried to
+    other counts and eps (:func:`_moved_hint`): those whose values hold (:func:`_coupled_schedule`,
+    a screen) on the elements the hint replayed wrong and SCREEN_ROWS others per step, the hint's
+    eps first, then EPS_GUESSES; at each eps the counts within SCREEN_COUNTS of the hint's, the
+    nearest first.  On the SCREEN_STEPS steps with the largest lrs: their decays pin the count,
+    and the moved lrs of steps with small ones can sit far off, where an eps the hint's sample
+    did not see set them (seen: the last step's 24% off the truth's; the held search after
+    widens its bracket).  A try costs ~0.1 s: a wrong count fails at its first steps.
+
+    Late in a run the step count and an eps the sample does not see trade off with the lrs: the
+    first sample can couple a wrong count at a wrong eps, and the searches of the counts near it
+    fail on larger samples (seen: fused cosine from 1e-3 over 60 steps, eps 1e-6, wd 0.1, 6000x50
+    recorded from step 31: count 13 at eps 1e-8 coupled 4096 elements per step, W 0.99985;
+    counts 12..15 fitted on 16384 failed at ~30 s each, 31 was never queued, and no answer came
+    in 15 minutes).  There the hint moved to 31 at eps 1e-6 holds, 15 s into the screen, and no
+    other of its 770 tries (counts 1..77, ten eps; 88 s) does: the file is identified in 113 s."""
+    if _hint_fits(steps, hint, rcp, h) is None:
+        return
+    wrong = np.asarray(hint.mismatched, np.int64)
+    largest = set(sorted(hint.lrs, key=lambda i: -hint.lrs[i])[:SCREEN_STEPS])
+    screens = []
+    for rows in SCREEN_ROWS:
+        screens.append([])
+        for sd in (sd for sd in steps if sd.index in largest):
+            keep = np.isin(sd.flat, wrong)
+            keep[_evenly(sd.flat.size, rows)] = True
+            screens[-1].append(_rows(sd, keep))
+    around = range(max(1, hint.offset - SCREEN_COUNTS), hint.offset + SCREEN_COUNTS + 1)
+    counts = sorted(around, key=lambda c: (abs(c - hint.offset), c))
+    for eps in dict.fromkeys((hint.eps, *EPS_GUESSES)):
+        _check_time(deadline)
+        for count in counts:
+            if count == hint.offset and eps == hint.eps:
+                continue  # (the hint itself: held already)
+            moved = _moved_hint(hint, h, count, eps)
+            if all(_screen_holds(on, moved, rcp, capability, h, numel) for on in screens):
+                yield moved
+
+
+def _screen_holds(steps: list[StepData], moved: Hint, rcp: Recipe, capability: str, h: Hyper, numel: int) -> bool:
+    """Whether some lr per step near the moved hint's and one wd couple ``steps`` at its count and
+    eps (:func:`_coupled_schedule`, a screen)."""
+    fits = _hint_fits(steps, moved, rcp, h)
+    wd_first = (moved.weight_decay,)
+    return fits is not None and _coupled_schedule(steps, fits, rcp, capability, h, moved.offset, numel,
+                                                  wd_first=wd_first, screen=True) is not None  # fmt: skip
 
 
 def identify(
@@ -3956,6 +4060,9 @@ def _search(
         search_offsets = (hint_offset,)
         probed = Probe(False, False, None, [])
     scanned_per_step: dict[tuple[str, float | None], list[int]] = {}
+    # the step counts a hint's values are held at first, each once (the hint's own; then the
+    # hint carried to others, :func:`_held_elsewhere`)
+    held_at: dict[int, Hint] = {hint.offset: hint} if hint is not None else {}
     scanned_eps: dict[str, dict[int, float]] = {}  # per path, the eps its eps-searched per-step scan kept each count at
 
     def per_step_counts(impl: str, b2: float, eps: float | None = 1e-8) -> list[int]:
@@ -4036,6 +4143,13 @@ def _search(
         if phase != "schedule":
             return
         if hint is not None:
+            if impl == hint_impl:
+                # first the hint's values carried to other counts and eps, each held where it holds
+                # on the elements the hint replayed wrong (:func:`_held_elsewhere`: ~0.1 s a try)
+                for moved in _held_elsewhere(steps, hint, recipe(impl), cap_family, Hyper(beta1=b1, beta2=b2),
+                                             rec.numel, deadline):  # fmt: skip
+                    held_at[moved.offset] = moved
+                    yield [moved.offset]
             # then those with eps searched (seen: fused, eps 1e-3, wd 0.01, constant lr, index 0 =
             # step 6: count 4 fitted 4096 elements per step at eps 0.0011, not all 7980; the
             # eps-searched scan keeps 5, 6, ...: the last pass reported count 4, W 0.99977)
@@ -4141,25 +4255,28 @@ def _search(
                     batch = next(more, None)
                     if batch is None:
                         break
-                    queue = [c for c in dict.fromkeys(batch) if c not in tried]
+                    queue = [c for c in dict.fromkeys(batch) if c not in tried or c in held_at]
                     continue
                 _check_time(deadline)
                 offset = queue.pop(0)
-                tried.append(offset)
-                if phase == "schedule" and hint is not None and (impl, offset) == (hint_impl, hint_offset):
+                to_hold = held_at.pop(offset, None) if phase == "schedule" and held_at and impl == hint_impl else None
+                if to_hold is not None:
                     # the smaller sample's lrs, eps and wd coupled its steps: held, each step's lr
                     # searched on every element of this sample (seconds; the per-step fits with
                     # eps and the decay free can fail on the larger sample where the held values
                     # replay: seen, fused step schedule, beta1 0.61, eps 2e-4, wd 0.1, 1496x37,
                     # count 1 coupled on 16384 elements per step, W 0.99997; its fits on all
                     # 55352 found none in 35 s, and the search went on to a wrong count)
-                    held = _held_schedule(steps, hint, rcp, cap_family, h, rec.numel)
+                    held = _held_schedule(steps, to_hold, rcp, cap_family, h, rec.numel)
                     if held is not None:
                         lrs, wd_iv, lr_ridge, settled, hull, wd_wide = held
                         eps_hull = Interval(min(hull.lo, settled), max(hull.hi, settled))
                         best = (impl, offset, b2, b2_bounds, lrs, Interval(settled, settled), wd_iv,
                                 (lr_ridge, eps_hull, wd_wide))  # fmt: skip
                         break
+                    if to_hold is not hint:
+                        continue  # (the hint moved to this count: held only; a later batch may fit it)
+                tried.append(offset)
                 if phase == "schedule":
                     e_scan = scanned_eps.get(impl, {}).get(offset)
                     e_first = (e_scan,) if e_scan is not None else ()

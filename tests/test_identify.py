@@ -1081,6 +1081,45 @@ def test_a_held_schedule_s_lr_intervals_are_not_cut_at_the_search_bracket(tmp_pa
     assert not inside(6.7528e-7 * (1 - 1e-3), (6.8e-7 * (1 - 1e-3), 6.8e-7 * (1 + 1e-3)))  # (outside the old bracket)
 
 
+def test_a_hint_its_own_count_no_longer_couples_is_carried_to_other_counts_and_eps(tmp_path, monkeypatch):
+    """Fused cosine from 1e-3 over 60 steps, eps 1e-6, wd 0.1, 3000x20 recorded from step 31.
+    A first sample can couple a wrong count at an eps it does not see (seen: count 13 at eps
+    1e-8 on a 6000x50 file like this one): here the truth's values moved to count 13 and eps 1e-8
+    (each step's step size kept, wd so that the largest lr's decay stays put), with the elements
+    they replay wrong, stand for that answer.  On 16384 elements per step (the search after the
+    first) they no longer couple at 13; there the searches of the counts near it took ~30 s a
+    count and never reached 31 (the step fits are left out here: the hint's values alone).  The
+    hint carried to other counts and eps finds 31, its intervals holding the truth."""
+    import adamw_audit.identify as identify_module
+    from adamw_audit.identify import Hint, _identify_once, _moved_hint
+    from adamw_audit.verify import replay
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.conventions import Schedule
+    from refimpl.recording import open_recording
+
+    lrs = [1e-3 * (1 + math.cos(math.pi * t / 60)) / 2 for t in range(50)]
+    rec = tmp_path / "run.h5"
+    args = ["--impl", "fused", "--steps", "50", "--shape", "3000x20", "--lr", ",".join(map(repr, lrs)), "--seed", "5"]
+    assert main(["record", str(rec), *args, "--eps", "1e-6", "--weight-decay", "0.1", "--threads", "1"]) == 0
+    kept = lrs[30:]  # the stripped file's index i ran at step count 31 + i, at lr lrs[30 + i]
+    truth = Hint(recipe("fused").name, 31, "schedule", 1e-6, 0.1, {i: kept[i] for i in range(1, 20)})
+    h = Hyper(beta1=0.9, beta2=0.999)
+    moved = _moved_hint(truth, h, 13, 1e-8)
+    monkeypatch.setattr(identify_module, "_fit_steps", lambda *a, **k: None)
+    with open_recording(strip(str(rec), tmp_path / "bare.h5", 30)) as bare:
+        moved_lrs = (moved.lrs[1], *moved.lrs.values())  # (index 0 is not replayed)
+        at_13 = Schedule(replace(h, lr=moved_lrs[0], eps=1e-8, weight_decay=moved.weight_decay), moved_lrs, 13)
+        wrong: set[int] = set()
+        replay(bare, recipe("fused"), at_13, "avx512", 1, progress=False, mismatched=wrong)
+        assert 0 < len(wrong) < 1000  # (a near miss, as a first sample's answer is)
+        hint = moved._replace(mismatched=tuple(sorted(wrong)))
+        found, _ = _identify_once(bare, 16384, (1, 2, 3, 4, 5), 0, hint, False, sorted(wrong))
+    assert found.first_index_step_count == 31
+    assert [inside(lr, iv) for lr, iv in zip(kept[1:], found.lr_interval, strict=True)] == [True] * 19
+    assert inside(0.1, found.weight_decay_interval) and inside(1e-6, found.eps_interval)
+
+
 def test_a_schedule_no_wd_couples_is_handed_on_as_the_schedule_phase_s(tmp_path, monkeypatch):
     """An answer that is the schedule phase's last resort (step fits no single wd couples) was
     handed to the search on a larger sample under the name of the phase run last ("deep scan"):
