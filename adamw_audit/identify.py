@@ -4261,12 +4261,13 @@ def _search(
                 offset = queue.pop(0)
                 to_hold = held_at.pop(offset, None) if phase == "schedule" and held_at and impl == hint_impl else None
                 if to_hold is not None:
-                    # the smaller sample's lrs, eps and wd coupled its steps: held, each step's lr
-                    # searched on every element of this sample (seconds; the per-step fits with
-                    # eps and the decay free can fail on the larger sample where the held values
-                    # replay: seen, fused step schedule, beta1 0.61, eps 2e-4, wd 0.1, 1496x37,
-                    # count 1 coupled on 16384 elements per step, W 0.99997; its fits on all
-                    # 55352 found none in 35 s, and the search went on to a wrong count)
+                    # the smaller sample's lrs, eps and wd coupled its steps: held (or those carried
+                    # to this count), each step's lr searched on every element of this sample
+                    # (seconds; the per-step fits with eps and the decay free can fail on the larger
+                    # sample where the held values replay: seen, fused step schedule, beta1 0.61,
+                    # eps 2e-4, wd 0.1, 1496x37, count 1 coupled on 16384 elements per step, W
+                    # 0.99997; its fits on all 55352 found none in 35 s, and the search went on to
+                    # a wrong count)
                     held = _held_schedule(steps, to_hold, rcp, cap_family, h, rec.numel)
                     if held is not None:
                         lrs, wd_iv, lr_ridge, settled, hull, wd_wide = held
