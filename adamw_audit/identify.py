@@ -5144,8 +5144,12 @@ def _schedule_other_offsets(
 
     def replays_at(off: int) -> tuple[dict[int, tuple[float, float]], tuple[float, float], Interval] | None:
         # (with a visible decay each eps tried that fails costs a joint search of step size and
-        # decay per count: 17 s -> 34 s on a test's 300x7 file; eps is held there)
-        tries = _eps_tries_at(r, schedule, capability, steps, off, eps_iv, not decayed)
+        # decay per count: 17 s -> 34 s on a test's 300x7 file; eps is held there, but beside a
+        # count that replays, where ties run: seen, CUDA fused step schedule, eps 1e-7, wd 0.05,
+        # from step 6, 358x22, a row clipped: count 7 found at 9.6e-8, the truth 6 replays at
+        # 1e-7 only: listed now, 117 s -> 138 s)
+        beside = any(abs(off - o) == 1 for o in (schedule.step_offset, *out))
+        tries = _eps_tries_at(r, schedule, capability, steps, off, eps_iv, not decayed or beside)
         if eps_first and off in eps_first:
             tries = tuple(dict.fromkeys((eps_first[off], *tries)))
         got = _tie_at(off, tries, replays_with)
@@ -5271,7 +5275,7 @@ def _schedule_other_offsets(
     # up from the last tie (to walk_to), and down from the count found (to 1), while they replay
     # (seen, down: CUDA fused step schedule, eps 1e-7, wd 0.05, from step 6, 358x22, a row
     # clipped: count 7 found, counts 1..5 and 8 checked; the truth 6 replays every other row too
-    # and was never tried; tried now, its step fits at the eps moved, 9.6e-8, still fail there)
+    # and was never tried; tried now, at the eps moved to it too: listed)
     for way, start, end in ((1, max([schedule.step_offset, *out]) + 1, walk_to), (-1, schedule.step_offset - 1, 1)):
         walk = start
         while way * (end - walk) >= 0 and walk not in offsets and (got := replays_at(walk)) is not None:

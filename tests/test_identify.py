@@ -2744,7 +2744,7 @@ def test_a_schedule_s_count_ties_are_checked_below_the_count_found_too(tmp_path)
     """``--draw cuda-fused-scaled`` seed 130 case 4 (CUDA fused step schedule, eps 1e-7, wd 0.05,
     from step 6, 358x22, a row clipped): count 7 was found, exact on the other rows; the tie
     check tried counts 1..5 and walked up from 8, and the truth 6, which replays those rows too,
-    was never tried (tried now, it fails there at the eps moved: open).  The counts below the one
+    was never tried (tried now; its eps: the test below).  The counts below the one
     found are walked down as well.  Here the truth's own values handed over as found at count 7
     (fused step schedule from step 6): 6 is listed (not on the old code)."""
     from adamw_audit.identify import _finite_rows, _sample_steps, _schedule_other_offsets
@@ -2766,6 +2766,32 @@ def test_a_schedule_s_count_ties_are_checked_below_the_count_found_too(tmp_path)
         ties = _schedule_other_offsets(bare, recipe("fused"), found, "avx512", steps, (1, 2, 3, 4, 5), 7,
                                        eps_iv=(1e-5, 1e-5))  # fmt: skip
     assert 6 in ties and inside(2e-3, ties[6][0][1])
+
+
+def test_a_decayed_schedule_s_neighbouring_count_is_tried_at_the_eps_moved_to_it(tmp_path):
+    """``--draw cuda-fused-scaled`` seed 130 case 4 (above): count 7 found at eps 9.6e-8, and the
+    truth 6 replays the other rows at 1e-7 only; with a visible decay the tie check held eps at
+    the value found (each eps that fails costs a joint search a count).  Beside a count that
+    replays, where ties run, eps is tried moved along the count too (``eps * bc2_sqrt`` kept, and
+    the few-digit values near it).  Here the truth's values handed over as found at count 7
+    with eps 1.85e-4, about the truth's 2e-4 moved there: 6 is listed at 2e-4 (not on the old
+    code: no count)."""
+    from adamw_audit.identify import _finite_rows, _sample_steps, _schedule_other_offsets
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.conventions import Schedule
+    from refimpl.recording import open_recording
+
+    lrs = [2e-3] * 10 + [2e-4] * 6
+    rec = tmp_path / "run.h5"
+    args = ["--impl", "fused", "--steps", "16", "--shape", "300x10", "--lr", ",".join(map(repr, lrs)), "--seed", "5"]
+    assert main(["record", str(rec), *args, "--eps", "2e-4", "--weight-decay", "0.1", "--threads", "1"]) == 0
+    with open_recording(strip(str(rec), tmp_path / "bare.h5", 5)) as bare:
+        steps = _finite_rows(_sample_steps(bare, 4096, np.random.default_rng(0)))
+        found = Schedule(Hyper(lr=2e-3, eps=1.85e-4, weight_decay=0.1), tuple(lrs[5:]), 7)
+        ties = _schedule_other_offsets(bare, recipe("fused"), found, "avx512", steps, (1, 2, 3, 4, 5), 7,
+                                       eps_iv=(1.83e-4, 1.87e-4))  # fmt: skip
+    assert 6 in ties and inside(2e-4, (ties[6][2].lo, ties[6][2].hi))
 
 
 def test_the_larger_searches_stop_at_the_time_limit_and_say_so(tmp_path, capsys):
