@@ -3429,13 +3429,13 @@ def _held_elsewhere(
         return
     wrong = np.asarray(hint.mismatched, np.int64)
     largest = set(sorted(hint.lrs, key=lambda i: -hint.lrs[i])[:SCREEN_STEPS])
-    screens = []
-    for rows in SCREEN_ROWS:
-        screens.append([])
-        for sd in (sd for sd in steps if sd.index in largest):
-            keep = np.isin(sd.flat, wrong)
-            keep[_evenly(sd.flat.size, rows)] = True
-            screens[-1].append(_rows(sd, keep))
+
+    def screened(sd: StepData, rows: int) -> StepData:  # the hint's wrong elements and ``rows`` others
+        keep = np.isin(sd.flat, wrong)
+        keep[_evenly(sd.flat.size, rows)] = True
+        return _rows(sd, keep)
+
+    screens = [[screened(sd, rows) for sd in steps if sd.index in largest] for rows in SCREEN_ROWS]
     around = range(max(1, hint.offset - SCREEN_COUNTS), hint.offset + SCREEN_COUNTS + 1)
     counts = sorted(around, key=lambda c: (abs(c - hint.offset), c))
     for eps in dict.fromkeys((hint.eps, *EPS_GUESSES)):
