@@ -3156,10 +3156,12 @@ def _coupled_schedule(
     [0, 8.9e-8], an lr outside its interval).  ``ridges``: when no wd tried couples the steps,
     walk each step's ridge for wd (seconds; :func:`_schedule_other_offsets` goes without, and
     tries ``wd_first``, the wd found at another count, before the fits' own).  ``screen``: the
-    fits are guesses within 1% of each step's step size (:func:`_held_elsewhere`): each step's
-    lr searched in SCREEN_BRACKETS alone, no ridge walked, the first lrs and wd interval that
-    couple returned as they are (lrs for the ridges, eps for its interval)."""
-    eps_tries = _eps_tries(fits) if no_decay_at is None else [no_decay_at]
+    fits are guesses within 1% of each step's step size (:func:`_held_elsewhere`): at their eps
+    alone (the screen tries each eps itself; the one-digit values near a held eps, 7 more, made
+    every try eight), each step's lr searched in SCREEN_BRACKETS alone, no ridge walked, the
+    first lrs and wd interval that couple returned as they are (lrs for the ridges, eps for its
+    interval)."""
+    eps_tries = [no_decay_at] if no_decay_at is not None else [fits[0].eps.lo] if screen else _eps_tries(fits)
     wd_lo, wd_hi = _wd_interval(fits, _lr_intervals(fits, rcp, h.beta1, offset), rcp)
     if no_decay_at is None and not 0 < wd_lo <= wd_hi:
         return None
