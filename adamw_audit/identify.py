@@ -3418,15 +3418,15 @@ def _held_elsewhere(
     nearest first.  On the SCREEN_STEPS steps with the largest lrs: their decays pin the count,
     and the moved lrs of steps with small ones can sit far off, where an eps the hint's sample
     did not see set them (seen: the last step's 24% off the truth's; the held search after
-    widens its bracket).  A try costs ~0.1 s: a wrong count fails at its first steps.
+    widens its bracket).  A try costs ~5 ms: a wrong count fails at its first steps.
 
     Late in a run the step count and an eps the sample does not see trade off with the lrs: the
     first sample can couple a wrong count at a wrong eps, and the searches of the counts near it
     fail on larger samples (seen: fused cosine from 1e-3 over 60 steps, eps 1e-6, wd 0.1, 6000x50
     recorded from step 31: count 13 at eps 1e-8 coupled 4096 elements per step, W 0.99985;
     counts 12..15 fitted on 16384 failed at ~30 s each, 31 was never queued, and no answer came
-    in 15 minutes).  There the hint moved to 31 at eps 1e-6 holds, 15 s into the screen, and no
-    other of its 770 tries (counts 1..77, ten eps; 88 s) does: the file is identified in 113 s."""
+    in 15 minutes).  There the hint moved to 31 at eps 1e-6 holds, 2.4 s into the screen, and no
+    other of its 770 tries (counts 1..77, ten eps; 3.8 s) does: the file is identified in 122 s."""
     if _hint_fits(steps, hint, rcp, h) is None:
         return
     wrong = np.asarray(hint.mismatched, np.int64)
@@ -4147,7 +4147,7 @@ def _search(
         if hint is not None:
             if impl == hint_impl:
                 # first the hint's values carried to other counts and eps, each held where it holds
-                # on the elements the hint replayed wrong (:func:`_held_elsewhere`: ~0.1 s a try)
+                # on the elements the hint replayed wrong (:func:`_held_elsewhere`: ~5 ms a try)
                 for moved in _held_elsewhere(steps, hint, recipe(impl), cap_family, Hyper(beta1=b1, beta2=b2),
                                              rec.numel, deadline):  # fmt: skip
                     held_at[moved.offset] = moved
