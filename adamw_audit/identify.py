@@ -3071,6 +3071,11 @@ def _rounding_edges(lo: float, hi: float, bf16: bool = False) -> tuple[float, fl
     return lo - (lo - step(lo, False)) / 2, hi + (step(hi, True) - hi) / 2
 
 
+def _hull(iv: tuple[float, float], other: tuple[float, float] | None) -> tuple[float, float]:
+    """The smallest interval holding ``iv`` and ``other`` (``iv`` where ``other`` is None)."""
+    return iv if other is None else (min(iv[0], other[0]), max(iv[1], other[1]))
+
+
 def _lrs_of(c: Interval, bc1: float) -> tuple[float, float]:
     """The doubles lr whose :func:`step_size` lies in [c.lo, c.hi] (positive float32 values)."""
     lo, hi = _lr_edges(np.array([_f32_int(c.lo)]), np.array([_f32_int(c.hi)]), np.array([bc1]))
@@ -3970,13 +3975,27 @@ def _search(
             "optimizer saw differs from the recorded one (scaled, clipped, Adam's L2 term, maximize), "
             "or the moments are kept in another dtype"
         )
-    if family == "2.0":  # c = bf16(1 - beta1): beta1 anywhere whose 1 - beta1 rounds into it
-        c_lo, c_hi = _rounding_edges(w_iv.lo, w_iv.hi, bf16=True)
-        b1_lo, b1_hi = 1 - c_hi, 1 - c_lo
-    elif b1_fused_cuda is not None:  # beta1 anywhere that rounds to its float32 interval
+
+    def beta1_bounds(w: Interval) -> tuple[float, float]:
+        """The beta1 values whose reading on the CPU is ``w``: the lerp's f32(1 - beta1), torch <= 2.0's
+        bf16(1 - beta1) (beta1 anywhere whose 1 - beta1 rounds into it)."""
+        if family == "2.0":
+            c_lo, c_hi = _rounding_edges(w.lo, w.hi, bf16=True)
+            return 1 - c_hi, 1 - c_lo
+        return _one_minus(w)
+
+    def beta1_at(capability: str) -> tuple[float, float] | None:
+        """beta1's interval as ``capability``'s CPU programs read m (None: they do not)."""
+        if family == "2.0":
+            w = infer_beta1_pre_lerp(probe, capability, rec.numel)
+        else:
+            w = _confirmed(steps, probe, lambda on: infer_beta1(on, capability), b1_replays(capability), True)
+        return None if w is None else beta1_bounds(w)
+
+    if b1_fused_cuda is not None:  # beta1 anywhere that rounds to its float32 interval
         b1_lo, b1_hi = _rounding_edges(b1_fused_cuda.lo, b1_fused_cuda.hi)
     else:
-        b1_lo, b1_hi = _one_minus(w_iv)
+        b1_lo, b1_hi = beta1_bounds(w_iv)
     b1 = simplest_in(b1_lo, b1_hi)
     # where a lerp reads m, torch <= 2.0's mul_ + add_ may store the same m at this beta1 (0.5:
     # every product exact): the 1.13-2.0 programs are then a search of their own (_first_search)
@@ -3993,24 +4012,39 @@ def _search(
     device = "cpu"
     paths: dict[str, tuple[float, float]] = {}
 
-    def beta2_of(rcp: Recipe, capability: str) -> Interval | None:
+    def beta2_of(rcp: Recipe, capability: str, beta1: float) -> Interval | None:
         def replays(on: list[StepData], c: Interval) -> bool:
-            h = Hyper(beta1=b1, beta2=simplest_in(*_one_minus(c)))
+            h = Hyper(beta1=beta1, beta2=simplest_in(*_one_minus(c)))
             return _moment_replays(on, rcp, capability, h, rec.numel, "exp_avg_sq")
 
-        infer = lambda on: infer_beta2(on, rcp, capability, Hyper(beta1=b1), rec.numel)  # noqa: E731
+        infer = lambda on: infer_beta2(on, rcp, capability, Hyper(beta1=beta1), rec.numel)  # noqa: E731
         return _confirmed(steps, probe, infer, replays)
 
     cpu_paths = CPU_PATHS if family != "2.0" else ("forloop", "foreach")
-    for impl in cpu_paths if b1_fused_cuda is None and not cuda_only else ():
-        rcp = recipe(impl, "cpu", family)
-        iv = beta2_of(rcp, cap_family)
-        if iv is not None:
-            paths[rcp.name] = _one_minus(iv)
+    # the capability m was read on first, then the others whose m reading holds too: m's lerp can
+    # read alike where v's addcmul does not (an FMA on AVX2/AVX512, the product rounded first on
+    # the default build; seen: live torch 2.13 for-loop, ATEN_CPU_CAPABILITY=default, beta2 0.999,
+    # 300x5: m fitted on AVX512, no v there, and the answer was CUDA's for-loop alone).  AVX2 and
+    # AVX512 build the same programs from 2.1 on (before, AVX512 has its own 64-element blocks).
+    others = ("avx512", "avx2", "default") if family == "2.0" else ("avx512", "default")
+    cpu_caps = (cap_family, *(c for c in others if c != cap_family))
+    for capability in cpu_caps if b1_fused_cuda is None and not cuda_only else ():
+        bounds = (b1_lo, b1_hi) if capability == cap_family else beta1_at(capability)
+        if bounds is None:
+            continue
+        for impl in cpu_paths:
+            rcp = recipe(impl, "cpu", family)
+            iv = beta2_of(rcp, capability, simplest_in(*bounds))
+            if iv is not None:
+                paths[rcp.name] = _one_minus(iv)
+        if paths:
+            cap_family, (b1_lo, b1_hi) = capability, bounds
+            b1 = simplest_in(*bounds)
+            break
     if not paths and family != "2.0" and b1_fused_cuda is None:
         for impl in CUDA_PATHS:
             rcp = recipe(impl, "cuda")
-            iv = beta2_of(rcp, "cuda")
+            iv = beta2_of(rcp, "cuda", b1)
             if iv is not None:
                 paths[rcp.name] = _one_minus(iv)
         if paths:
@@ -4547,6 +4581,25 @@ def _search(
                     b1_lo, b1_hi = min(lo, wide[0]), max(hi, wide[1])
                 else:
                     b2_lo, b2_hi = min(lo, wide[0]), max(hi, wide[1])
+    if device == "cpu":
+        # every CPU program that replays the file exactly may read the betas its own way: the
+        # intervals span each one's (seen: torch 2.1-2.3 for-loop on the default capability,
+        # beta2 0.999: AVX512's addcmul, an FMA, pins f32(1 - beta2) one float32 below
+        # f32(0.001), the default build's separately rounded product allows both; the answer,
+        # AVX512's, gave beta2 [0.99900000001, 0.99900000013], the truth outside).  A program
+        # text met twice reads them alike: each distinct one is read once (~0.2 s).
+        def beta2_of_tie(path: str, capability: str) -> tuple[float, float] | None:
+            if capability == cap_family:
+                return paths[path]
+            iv = beta2_of(recipe(path), capability, b1)
+            return None if iv is None else _one_minus(iv)
+
+        read = {program_of[(impl, cap_family)]}
+        for p, c in exact_keys:
+            if program_of[(p, c)] not in read:
+                read.add(program_of[(p, c)])
+                b1_lo, b1_hi = _hull((b1_lo, b1_hi), beta1_at(c) if c != cap_family else None)
+                b2_lo, b2_hi = _hull((b2_lo, b2_hi), beta2_of_tie(p, c))
     eq_caps = sorted({k[1] for k in exact_keys if k[0] == chosen[0]})
     tied_paths = sorted({k[0] for k in exact_keys if k[1] == chosen[1]})
     if wd_lo > 0.0 and len(tied_paths) > 1:

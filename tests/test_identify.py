@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -163,6 +166,45 @@ def test_a_pre_lerp_recording_at_another_beta1_is_identified(
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
     assert out["betas"] == list(betas) and inside(lr, out["lr_interval"]) and inside(eps, out["eps_interval"])
     assert capability in out["equivalent_capabilities"] and out["first_index_step_count"] == 1
+
+
+def test_a_default_capability_recording_is_identified_on_the_cpu(tmp_path, capsys):
+    """m was read on AVX512 first (the lerp reads it alike on every capability here), and v only
+    there: the default build's addcmul rounds c*g before adding (AVX2/AVX512: an FMA), no beta2
+    fitted v on AVX512, and the answer was CUDA's for-loop alone.  Live torch 2.13 with
+    ATEN_CPU_CAPABILITY=default (a fresh process: torch reads it once, at import)."""
+    full = tmp_path / "default.h5"
+    args = ["record", str(full), "--steps", "6", "--shape", "300x5", "--impl", "forloop", "--lr", "2e-5", "--betas",
+            "0.9", "0.999", "--eps", "1e-12", "--weight-decay", "0.3", "--seed", "5", "--threads", "1"]  # fmt: skip
+    code = "import sys; from adamw_audit.cli import main; sys.exit(main(sys.argv[1:]))"
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default"}
+    subprocess.run([sys.executable, "-c", code, *args], env=env, check=True, capture_output=True)
+    with h5py.File(full, "r") as f:
+        assert f.attrs["cpu_capability"] == "default"
+    out = identify_json(capsys, strip(str(full), tmp_path / "bare.h5"))
+    assert out["device"] == "cpu" and "default" in out["equivalent_capabilities"]
+    assert "torch-2.7-2.14-cpu-forloop" in out["equivalent_impls"] and out["first_index_step_count"] == 1
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert [inside(b, iv) for b, iv in zip((0.9, 0.999), out["betas_interval"], strict=True)] == [True, True]
+    assert inside(2e-5, out["lr_interval"]) and inside(0.3, out["weight_decay_interval"])
+
+
+def test_the_betas_intervals_span_every_capability_that_ties(tmp_path, capsys):
+    """Where AVX512 and the default build both replay a file, each reads beta2 its own way: AVX512's
+    FMA in addcmul pinned f32(1 - beta2) one float32 below f32(0.001) here, the default build's
+    rounded product allows both; the interval was AVX512's alone and missed the truth 0.999
+    (``--draw release`` seed 143: torch 2.1-2.3 for-loop on the default capability).  Written by
+    the emulator's 2.13 for-loop on the default capability (its evidence: tests/test_crosscheck.py,
+    live torch on each capability), index 0 = step 2."""
+    from adamw_audit.record import record_emulated
+    from emulation.recipes.common import Hyper
+
+    hyper = Hyper(beta1=0.69, beta2=0.999, eps=1e-12, weight_decay=0.3)
+    full = record_emulated(tmp_path / "e.h5", "forloop", 6, (620, 5), [2e-5], hyper, 134692926, "default")
+    out = identify_json(capsys, strip(str(full), tmp_path / "bare.h5", 1))
+    assert out["capability"] == "avx512" and "default" in out["equivalent_capabilities"]
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0} and out["first_index_step_count"] == 2
+    assert [inside(b, iv) for b, iv in zip((0.69, 0.999), out["betas_interval"], strict=True)] == [True, True]
 
 
 def test_schedule_betas_eps_weight_decay(odd_recording, tmp_path, capsys):
