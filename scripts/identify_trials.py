@@ -23,6 +23,10 @@ optimizer saw one row's gradient clipped after the recording (``record_emulated`
 (OLDER_RANGES; 1.13-2.0 twice as often) on a drawn capability, and checks the range and the
 capability among those identify names too.
 
+``--draw capability`` records a random case with real torch on another CPU capability
+(``ATEN_CPU_CAPABILITY`` ``default`` or ``avx2``, set for a fresh process: torch reads it once, at
+import), and checks the capability among those identify names too.
+
 ``--draw cuda`` records with real torch on the GPU (any of the three paths).  Where the GPU is on
 another machine, record there and identify here:
 
@@ -39,7 +43,9 @@ import argparse
 import json
 import math
 import multiprocessing
+import os
 import queue
+import subprocess
 import sys
 import tempfile
 import time
@@ -153,6 +159,11 @@ OLDER_RANGES = ("1.13-2.0", "1.13-2.0", "2.1-2.3", "2.4", "2.5-2.6")
 which identify searches with programs of its own, twice as often)."""
 
 
+def draw_capability(rng: np.random.Generator) -> dict:
+    """A random case recorded by live torch on a CPU capability other than this machine's best."""
+    return {**draw(rng), "capability": str(rng.choice(["default", "avx2"]))}
+
+
 def draw_release(rng: np.random.Generator) -> dict:
     """A random case written by the emulator with an older CPU release's program (each range's
     evidence: the committed release fixtures), on a capability drawn too (before 2.1 AVX512 has
@@ -168,6 +179,7 @@ def draw_release(rng: np.random.Generator) -> dict:
 DRAWS = {
     "random": draw, "late-decay": draw_late_decay, "cuda-fused": draw_cuda_fused, "cuda": draw_cuda,
     "anomaly": draw_anomaly, "cuda-fused-scaled": draw_cuda_fused_scaled, "release": draw_release,
+    "capability": draw_capability,
 }  # fmt: skip
 
 
@@ -348,6 +360,19 @@ def record_case(case: dict, full: Path) -> None:
     elif "recipe" in case:  # an older CPU release's program (its evidence: the release fixtures)
         record_emulated(full, case["recipe"], case["steps"], case["shape"], case["lr"], h, case["seed"],
                         case["capability"])  # fmt: skip
+    elif "capability" in case:  # live torch on that capability: a fresh process, the variable set before import
+        lr = ",".join(map(repr, case["lr"]))
+        shape = "x".join(map(str, case["shape"]))
+        subprocess.run(
+            [sys.executable, "-c", "import sys; from adamw_audit.cli import main; sys.exit(main(sys.argv[1:]))",
+             "record", str(full), "--steps", str(case["steps"]), "--shape", shape, "--impl", case["impl"],
+             "--lr", lr, "--betas", repr(case["beta1"]), repr(case["beta2"]), "--eps", repr(case["eps"]),
+             "--weight-decay", repr(case["weight_decay"]), "--seed", str(case["seed"]), "--threads", "1"],
+            env={**os.environ, "ATEN_CPU_CAPABILITY": case["capability"]}, check=True, stdout=subprocess.DEVNULL,
+            cwd=Path(__file__).resolve().parents[1],
+        )  # fmt: skip
+        with h5py.File(full, "r") as f:
+            assert f.attrs["cpu_capability"] == case["capability"], dict(f.attrs)
     else:
         record(full, steps=case["steps"], shape=case["shape"], impl=case["impl"], lr=case["lr"], hyper=h,
                seed=case["seed"], threads=1, device=case.get("device", "cpu"))  # fmt: skip
