@@ -212,6 +212,8 @@ def record_emulated(
             "first_index_step_count": DEFAULT_STEP_OFFSET,
             "seed": seed,
         }
+        if rcp.device == "cpu" and capability in ("avx512", "avx2", "default"):  # (verify replays this one)
+            attrs["cpu_capability"] = capability
         if seen_scaled:  # (provenance only: no reader of the seed layout knows these)
             rows = sorted(seen_scaled)
             attrs["seen_scaled_rows"] = np.asarray(rows, dtype=np.int64)

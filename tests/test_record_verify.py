@@ -196,3 +196,18 @@ def test_replay_collects_the_elements_it_got_wrong(odd_recording):
         five: set[int] = set()
         replay(rec, rcp, off, "avx512", 2, progress=False, mismatched=five, mismatched_limit=5)
         assert len(five) == 5 and five <= one_chunk
+
+
+def test_an_emulated_cpu_recording_names_its_capability(tmp_path, capsys):
+    """``record_emulated`` on a CPU capability writes ``cpu_capability``, so verify replays that
+    build's programs (without it verify took AVX512's, and a default-build file missed v)."""
+    from adamw_audit.record import record_emulated
+    from emulation.recipes.common import Hyper
+
+    hyper = Hyper(beta1=0.69, eps=1e-12, weight_decay=0.3)
+    path = record_emulated(tmp_path / "e.h5", "forloop", 6, (620, 5), [2e-5], hyper, 134692926, "default")
+    with h5py.File(path, "r") as f:
+        assert f.attrs["cpu_capability"] == "default"
+    out = verify_json(capsys, str(path))
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert verify_json(capsys, str(path), "--capability", "avx512")["exact"]["variance_W"] < 1.0
