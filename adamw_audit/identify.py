@@ -698,28 +698,28 @@ def _moment_replays(steps: list[StepData], rcp: Recipe, capability: str, h: Hype
 
 def _confirmed(
     steps: list[StepData], probe: list[StepData], infer: Callable[[list[StepData]], Interval | None],
-    replays: Callable[[list[StepData], Interval], bool], every_step: bool = False,
+    replays: Callable[[list[StepData], Interval], bool],
 ) -> Interval | None:  # fmt: skip
     """A beta's interval inferred on the ``probe`` steps, or on every sampled step where the value
     it gives fails a later step: the probe's steps can leave a ridge of pairs (beta2's two
     readings) whose point found holds on them alone (seen: fused 1-D 526, beta2 0.99, eps 3e-5,
     10 steps: the first 8 gave f32(1 - beta2) two float32 values low, v replayed 0.99962).
-    ``every_step``: None where no value fits every step, not the probe's (beta1: a later step
-    whose gradient the optimizer saw scaled is then found by the caller; seen: index 15 of 18
-    clipped x0.25, fused cosine, beta1 0.5, the W search failing for 3 minutes).  A value that
-    replays not even the probe's steps is no fit: the pair search can end on a value of c whose
-    reading k misses (seen: foreach, beta2 0.99, a 4-row file: the for-loop program, which reads
-    beta2 as float32 in v*beta2, was given f32(1 - beta2) 0.01 and v replayed 0.53; its W
-    searches ran 60 s to a wrong count before foreach was tried)."""
+    None where no value fits every sampled step: its path does not reproduce that moment (a
+    later step whose gradient the optimizer saw scaled is found by the caller: seen, index 15 of
+    18 clipped x0.25, fused cosine, beta1 0.5, the W search failing for 3 minutes).  The pair
+    search can end on a value of c whose reading k misses, on the probe (seen: foreach, beta2
+    0.99, a 4-row file: the for-loop program, which reads beta2 as float32 in v*beta2, was given
+    f32(1 - beta2) 0.01 and v replayed 0.53; its W searches ran 60 s to a wrong count before
+    foreach was tried) or on every step (seen: live torch foreach, default build, beta2 0.9417,
+    3424 elements: the for-loop's v missed 93 elements of a step, its W search answered with an
+    lr the foreach W misses on one element, W 0.99998)."""
     found = infer(probe)
     if found is None or replays(steps, found):
         return found
     if len(steps) <= len(probe):  # (the steps are the probe's: the value fails its own)
         return None
     again = infer(steps)
-    if again is not None or every_step:
-        return again
-    return found if replays(probe, found) else None
+    return again if again is not None and replays(steps, again) else None
 
 
 def infer_beta1_pre_lerp(steps: list[StepData], capability: str, numel: int) -> Interval | None:
@@ -3901,7 +3901,7 @@ def _search(
     pre_lerp_only = pre_lerp_only or (hint is not None and recipe(hint.impl).torch == PRE_LERP_RANGE)
     w_iv = cap_family = None
     for capability in ("avx512", "default") if not (fused_cuda_only or pre_lerp_only) else ():
-        w_iv = _confirmed(steps, probe, lambda on, c=capability: infer_beta1(on, c), b1_replays(capability), True)
+        w_iv = _confirmed(steps, probe, lambda on, c=capability: infer_beta1(on, c), b1_replays(capability))
         if w_iv is not None:
             cap_family = capability
             break
@@ -3915,7 +3915,7 @@ def _search(
             h = Hyper(beta1=beta) if moment == "exp_avg" else Hyper(beta1=b1, beta2=beta)
             return _moment_replays(on, fused_cuda, "cuda", h, rec.numel, moment)
 
-        return _confirmed(steps, probe, lambda on: infer_beta_fused_cuda(on, moment), replays, moment == "exp_avg")
+        return _confirmed(steps, probe, lambda on: infer_beta_fused_cuda(on, moment), replays)
 
     b1_fused_cuda = fused_cuda_beta("exp_avg") if w_iv is None and not pre_lerp_only else None  # (no lerp reproduces m)
     scaled: list[tuple[int, float | None]] = []  # (index, factor): rows whose gradient the optimizer saw scaled
@@ -3989,7 +3989,7 @@ def _search(
         if family == "2.0":
             w = infer_beta1_pre_lerp(probe, capability, rec.numel)
         else:
-            w = _confirmed(steps, probe, lambda on: infer_beta1(on, capability), b1_replays(capability), True)
+            w = _confirmed(steps, probe, lambda on: infer_beta1(on, capability), b1_replays(capability))
         return None if w is None else beta1_bounds(w)
 
     if b1_fused_cuda is not None:  # beta1 anywhere that rounds to its float32 interval

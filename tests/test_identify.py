@@ -518,6 +518,39 @@ def test_the_beta2_pair_is_found_where_the_pooled_bisection_loses_its_way(tmp_pa
     assert iv is not None and inside(float(np.float32(1 - 0.999)), (iv.lo, iv.hi))
 
 
+def test_a_beta_inferred_on_every_step_must_replay_them(tmp_path, capsys):
+    """Foreach reads beta2 as bf16 in v*beta2, the for-loop as float32: at beta2 0.9417 the
+    for-loop's pair search returned an interval on the first 8 steps and again on all, whose
+    value replayed v on neither; the second was kept, the for-loop searched first, and its W
+    search's lrs missed an element of foreach's W (``--draw capability`` seed 145: W 0.99998).
+    Live torch foreach, 12 steps replayed; the for-loop reading now has no beta2."""
+    from adamw_audit import identify as ident
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    rec = tmp_path / "run.h5"
+    lrs = ",".join(["2e-05"] * 7 + ["2e-06"] * 7)
+    args = ["record", str(rec), "--impl", "foreach", "--steps", "14", "--shape", "300x3", "--lr", lrs]
+    flags = ["--betas", "0.919", "0.9417", "--eps", "1e-7", "--weight-decay", "0.3", "--seed", "1"]
+    assert main([*args, *flags, "--threads", "1"]) == 0
+    with open_recording(strip(str(rec), tmp_path / "bare.h5", drop_first=2)) as bare:
+        steps = ident._finite_rows(ident._sample_steps(bare, 4096, np.random.default_rng(0)))
+
+        def beta2_of(path: str):
+            def replays(on, c):
+                h = Hyper(beta1=0.919, beta2=ident.simplest_in(*ident._one_minus(c)))
+                return ident._moment_replays(on, recipe(path), "avx512", h, bare.numel, "exp_avg_sq")
+
+            infer = lambda on: ident.infer_beta2(on, recipe(path), "avx512", Hyper(beta1=0.919), bare.numel)  # noqa: E731
+            return infer(steps), ident._confirmed(steps, steps[:8], infer, replays)
+
+        inferred, confirmed = beta2_of("forloop")
+        assert inferred is not None and confirmed is None  # (an interval, but no value in it replays v)
+        _, confirmed = beta2_of("foreach")
+        assert confirmed is not None and inside(0.9417, ident._one_minus(confirmed))
+
+
 def test_counts_a_schedule_cannot_tell_apart_are_all_reported(tmp_path, capsys):
     """A per-step lr absorbs the first bias correction, so with a schedule the count shows only
     through bc2_sqrt: on a 37-element file (a random trial) counts 1, 2 and 4 each replay exactly
