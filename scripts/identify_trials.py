@@ -369,7 +369,6 @@ def record_case(case: dict, full: Path) -> None:
              "--lr", lr, "--betas", repr(case["beta1"]), repr(case["beta2"]), "--eps", repr(case["eps"]),
              "--weight-decay", repr(case["weight_decay"]), "--seed", str(case["seed"]), "--threads", "1"],
             env={**os.environ, "ATEN_CPU_CAPABILITY": case["capability"]}, check=True, stdout=subprocess.DEVNULL,
-            cwd=Path(__file__).resolve().parents[1],
         )  # fmt: skip
         with h5py.File(full, "r") as f:
             assert f.attrs["cpu_capability"] == case["capability"], dict(f.attrs)
