@@ -3762,6 +3762,77 @@ class _ScaledRowsOut:
         return getattr(self._rec, name)
 
 
+class _OnThreads:
+    """A recording whose CPU kernels ran in the parallel chunks of ``threads`` threads (torch <= 2.0
+    on AVX2/AVX512: each chunk's scalar tail rounds otherwise than the body): the whole-file
+    replays use that layout (:func:`_threads_of`).  Otherwise the file."""
+
+    def __init__(self, rec: Recording, threads: int) -> None:
+        self._rec = rec
+        self.layout_threads = threads
+
+    def __getattr__(self, name: str):
+        return getattr(self._rec, name)
+
+
+def _threads_of(rec: Recording) -> int:
+    """The thread count a whole-file replay of ``rec`` lays the kernels out for (:class:`_OnThreads`; 1 elsewhere)."""
+    return getattr(rec, "layout_threads", 1)
+
+
+LAYOUT_THREADS = 256
+"""The most threads identify lays a CPU kernel out for (``at::parallel_for``'s chunks)."""
+
+
+def _chunkings(numel: int) -> list[int]:
+    """The thread counts 1..LAYOUT_THREADS that split ``numel`` elements into parallel chunks of
+    their own (emulation/layout.py): the first count of each split."""
+    seen: set[tuple] = set()
+    out = []
+    for threads in range(1, LAYOUT_THREADS + 1):
+        split = tuple(layout.chunks(numel, threads))
+        if split not in seen:
+            seen.add(split)
+            out.append(threads)
+        if len(split) < threads:  # (more threads than chunks: the same split from here on)
+            break
+    return out
+
+
+def _thread_dependent(numel: int) -> np.ndarray:
+    """Flat positions that run a kernel's scalar tail under some split of :func:`_chunkings` and
+    its vector body under another, for 32- and 64-element blocks (torch <= 2.0: AVX2, AVX512)::
+
+        1 thread   [ body ......................................... | tail ]
+        2 threads  [ body ................. | tail ][ body .......... | tail ]
+                                             ^^^^ here: a tail or not, by the thread count
+    """
+    splits = _chunkings(numel)
+    tails = [
+        np.arange(e - (e - b) % block, e) for t in splits for block in (32, 64) for b, e in layout.chunks(numel, t)
+    ]
+    if not tails:
+        return np.zeros(0, np.int64)
+    where, times = np.unique(np.concatenate(tails), return_counts=True)
+    return where[times < 2 * len(splits)]  # (a tail under every split and block: not moving)
+
+
+def _layout_threads(
+    rec: Recording, r: Recipe, schedule: Schedule, capabilities: tuple[str, ...], steps
+) -> tuple[str, int]:
+    """The first capability and split of :func:`_chunkings` whose tails replay the elements that
+    move with the thread count (:func:`_thread_dependent`, at most WRONG_PER_ROUND of them, on the
+    first 4 sampled rows) under ``r`` and ``schedule``: the two are found together, since
+    AVX2's and AVX512's programs differ only in their tails before 2.1 (32- and 64-element
+    blocks).  The first capability and 1 where none does."""
+    rows = _with_elements(rec, steps[:4], _thread_dependent(rec.numel))
+    for capability in capabilities:
+        for threads in _chunkings(rec.numel):
+            if _sample_replays(r, rows, schedule, capability, rec.numel, threads=threads):
+                return capability, threads
+    return capabilities[0], 1
+
+
 def _left_out(rec: Recording) -> frozenset[int]:
     """The rows a check's replay of ``rec`` leaves out (:class:`_ScaledRowsOut`; none elsewhere)."""
     return getattr(rec, "scaled_rows", frozenset())
@@ -3947,6 +4018,14 @@ def _search(
     if fused_cuda_only and b1_fused_cuda is None:
         raise AuditError(f"{rec.path}: momentum_W does not follow CUDA's fused kernel")
     family = "2.13"  # the release whose CPU programs are searched
+    if w_iv is None and b1_fused_cuda is None and len(_chunkings(rec.numel)) > 1:
+        # torch <= 2.0's programs may come next, whose vector body and scalar tail round otherwise
+        # (AVX2, AVX512), and each parallel chunk has its own tail: elements that are a tail under
+        # some thread count and not under another are left out of the search (its final replays
+        # find the count: :func:`_layout_threads`)
+        moving = _thread_dependent(rec.numel)
+        steps = [_rows(sd, ~np.isin(sd.flat, moving)) for sd in steps]
+        probe = steps[: min(len(steps), 8)]
     pre_lerp_cap = _pre_lerp_capability(probe, rec.numel) if w_iv is None else None
     if pre_lerp_cap is not None or (w_iv is None and b1_fused_cuda is None):
         # torch <= 2.0: m = bf16(m*bf16(b1)) + bf16(1-b1)*g; search that family's programs instead,
@@ -4503,6 +4582,16 @@ def _search(
             hyper, schedule, lr_value = flat.hyper, flat, one
             lr_interval = [max(lo for lo, _ in lr_interval), min(hi for _, hi in lr_interval)]
             findings.remove("lr changes between steps (a schedule): reported per replayed step")
+    if family == "2.0" and len(_chunkings(rec.numel)) > 1:
+        cpu_caps = (cap_family, *(c for c in ("avx512", "avx2", "default") if c != cap_family))
+        cap_family, threads = _layout_threads(rec, recipe(impl), schedule, cpu_caps, steps)
+        if threads > 1:
+            rec = _OnThreads(rec, threads)
+            findings.append(
+                f"the kernels ran in {len(layout.chunks(rec.numel, threads))} parallel chunks (as with {threads} "
+                "threads), each with its own scalar tail: the replays use that layout (verify: --threads "
+                f"{threads})"
+            )
     results: dict[tuple[str, str], dict[str, float] | None] = {}
     replayed: dict[tuple, dict[str, float] | None] = {}
     owners_of: dict[tuple, list[tuple[str, str]]] = {}  # each program's (path, capability) pairs
@@ -4513,7 +4602,8 @@ def _search(
     left_out = _left_out(rec)  # (the rows named as seeing a scaled gradient)
 
     def whole_file(rcp: Recipe, capability: str, key: tuple) -> dict[str, float]:
-        rep = replay(rec, rcp, schedule, capability, 1, progress=False, mismatched=mismatched.setdefault(key, set()))
+        rep = replay(rec, rcp, schedule, capability, _threads_of(rec), progress=False,
+                     mismatched=mismatched.setdefault(key, set()))  # fmt: skip
         if left_out:
             kept = replace(rep, steps=[s for s in rep.steps if s.index not in left_out])
             apart_from_scaled[key] = {k: v.fraction for k, v in kept.overall().items()}
@@ -4792,7 +4882,7 @@ def _other_device_ties(rec: Recording, searched: Collection[str], schedule: Sche
                     continue
             except ValueError:  # an option this path does not take
                 break
-            rep = replay(rec, r, schedule, capability, 1, progress=False, leave_out=_left_out(rec))
+            rep = replay(rec, r, schedule, capability, _threads_of(rec), progress=False, leave_out=_left_out(rec))
             if all(st.fraction == 1.0 for st in rep.overall().values()):
                 out.append(r.name)
                 break
@@ -4866,7 +4956,8 @@ def _replays_exactly(
         return False
     if exact is not None and _same_programs(r, schedule, exact, capability, rec.steps):
         return True
-    rep = replay(rec, r, schedule, capability, 1, progress=False, mismatched=mismatched, leave_out=_left_out(rec))
+    rep = replay(rec, r, schedule, capability, _threads_of(rec), progress=False, mismatched=mismatched,
+                 leave_out=_left_out(rec))  # fmt: skip
     return all(st.fraction == 1.0 for st in rep.overall().values())
 
 
@@ -4878,10 +4969,12 @@ def _same_programs(r: Recipe, a: Schedule, b: Schedule, capability: str, rows: i
 
 
 def _sample_replays(
-    r: Recipe, steps, schedule: Schedule, capability: str, numel: int, outputs: tuple[str, ...] = TENSORS
-) -> bool:
-    """Whether ``r``'s program under ``schedule`` reproduces ``outputs`` on every sampled element."""
-    where_all = r.positions(capability, numel, 1)
+    r: Recipe, steps, schedule: Schedule, capability: str, numel: int, outputs: tuple[str, ...] = TENSORS,
+    threads: int = 1,
+) -> bool:  # fmt: skip
+    """Whether ``r``'s program under ``schedule`` reproduces ``outputs`` on every sampled element
+    (the kernels' parallel chunks those of ``threads``)."""
+    where_all = r.positions(capability, numel, threads)
     for sd in steps:
         prog = r.build(schedule.at(sd.index), schedule.step_count(sd.index), capability)
         env = evaluate(prog, _widen(sd.state), {k: v[sd.flat] for k, v in where_all.items()})

@@ -154,6 +154,7 @@ def record_emulated(
     seed: int = 0,
     capability: str = "cuda",
     seen_scaled: Mapping[int, float] | None = None,
+    threads: int = 1,
 ) -> Path:
     """A recording written by the emulator instead of torch: every step of W, m and v comes from
     ``recipe_name``'s op program (emulation/recipes), for the paths this machine cannot run (CUDA
@@ -163,7 +164,8 @@ def record_emulated(
     No torch: the gradient is that of a bf16 quadratic, ``g = bf16(2 (W - teacher) + noise)``
     drawn with NumPy from ``seed`` (its magnitude varies over the elements like a real one's).
     ``seen_scaled``: {row: k}, rows whose gradient the optimizer saw as ``bf16(g * f32(k))`` while
-    the file keeps g (``clip_grad_norm_``'s in-place ``mul_`` after the recording hook)."""
+    the file keeps g (``clip_grad_norm_``'s in-place ``mul_`` after the recording hook).
+    ``threads``: the CPU kernels' parallel chunks (emulation/layout.py), each with its own tail."""
     from emulation import bits
     from emulation.recipes import recipe
     from emulation.replay import run_bits
@@ -185,7 +187,7 @@ def record_emulated(
     scale = np.exp(rng.uniform(-3, 1, numel))  # per-element gradient scale: magnitudes spread like a model's
     m = np.zeros(numel, np.uint16)
     v = np.zeros(numel, np.uint16)
-    positions = rcp.positions(capability, numel, 1)
+    positions = rcp.positions(capability, numel, threads)
     writer = RecordingWriter(out, shape, steps)
     try:
         writer.write_initial(w.reshape(shape))
@@ -212,8 +214,8 @@ def record_emulated(
             "first_index_step_count": DEFAULT_STEP_OFFSET,
             "seed": seed,
         }
-        if rcp.device == "cpu" and capability in ("avx512", "avx2", "default"):  # (verify replays this one)
-            attrs["cpu_capability"] = capability
+        if rcp.device == "cpu" and capability in ("avx512", "avx2", "default"):  # (verify replays this build)
+            attrs["cpu_capability"], attrs["num_threads"] = capability, threads
         if seen_scaled:  # (provenance only: no reader of the seed layout knows these)
             rows = sorted(seen_scaled)
             attrs["seen_scaled_rows"] = np.asarray(rows, dtype=np.int64)

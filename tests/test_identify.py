@@ -207,6 +207,43 @@ def test_the_betas_intervals_span_every_capability_that_ties(tmp_path, capsys):
     assert [inside(b, iv) for b, iv in zip((0.69, 0.999), out["betas_interval"], strict=True)] == [True, True]
 
 
+def test_a_pre_lerp_recording_on_several_threads_is_identified_with_its_layout(tmp_path, capsys):
+    """torch <= 2.0 on AVX2/AVX512: each parallel chunk's scalar tail rounds otherwise than the
+    body, so where the tails fall hangs on the thread count (100001 elements, 4 threads: 4 chunks
+    of 25001).  identify replayed with one thread: "no beta1 reproduces momentum_W".  The elements
+    whose place moves with the count are left out of the search, and the count (with AVX2 against
+    AVX512, which differ only in their tails there) found on them after.  Written by the
+    emulator's 1.13-2.0 foreach on AVX2 (its evidence: the 1.13.1 and 2.0.1 fixtures; the layout's:
+    tests/test_layout.py)."""
+    from adamw_audit.record import record_emulated
+    from emulation.recipes.common import Hyper
+
+    hyper = Hyper(weight_decay=0.1)
+    full = record_emulated(
+        tmp_path / "e.h5", "torch-1.13-2.0-cpu-foreach", 5, (100001,), [1e-3], hyper, 7, "avx2", threads=4
+    )
+    out = identify_json(capsys, strip(str(full), tmp_path / "bare.h5"))
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert "torch-1.13-2.0-cpu-foreach" in out["equivalent_impls"] and out["capability"] == "avx2"
+    assert any(f.startswith("the kernels ran in 4 parallel chunks (as with 4 threads)") for f in out["findings"])
+    assert out["first_index_step_count"] == 1 and inside(1e-3, out["lr_interval"])
+
+
+def test_the_positions_that_move_with_the_thread_count_are_those_some_split_makes_a_tail():
+    """:func:`_thread_dependent` against every split's tail masks, element by element."""
+    from adamw_audit import identify as ident
+    from emulation import layout
+
+    for numel in (70001, 100001, 32768 * 3 + 64):
+        splits = ident._chunkings(numel)
+        masks = [layout.tail_mask(numel, t, block=b) for t in splits for b in (32, 64)]
+        moving = np.zeros(numel, bool)
+        moving[ident._thread_dependent(numel)] = True
+        assert np.array_equal(moving, np.any(masks, axis=0) & ~np.all(masks, axis=0))
+        assert splits == sorted({len(layout.chunks(numel, t)): t for t in range(256, 0, -1)}.values())
+    assert ident._chunkings(32768) == [1] and ident._thread_dependent(32768).size == 0
+
+
 def test_schedule_betas_eps_weight_decay(odd_recording, tmp_path, capsys):
     path, truth = odd_recording
     out = identify_json(capsys, strip(path, tmp_path / "bare.h5"))
