@@ -20,8 +20,9 @@ optimizer saw one row's gradient clipped after the recording (``record_emulated`
 ``seen_scaled``), checked like an anomaly's ``scaled``.
 
 ``--draw release`` writes each run with the emulator's program of an older CPU release range
-(OLDER_RANGES; 1.13-2.0 twice as often) on a drawn capability, and checks the range and the
-capability among those identify names too.
+(OLDER_RANGES; 1.13-2.0 twice as often) on a drawn capability (and, three times in ten, a 1-D
+parameter of 65537-199999 elements on 2-8 threads: several parallel chunks), and checks the range
+and the capability among those identify names too.
 
 ``--draw capability`` records a random case with real torch on another CPU capability
 (``ATEN_CPU_CAPABILITY`` ``default`` or ``avx2``, set for a fresh process: torch reads it once, at
@@ -173,6 +174,8 @@ def draw_release(rng: np.random.Generator) -> dict:
     if release in ("1.13-2.0", "2.1-2.3"):  # (no fused before 2.4)
         case["impl"] = str(rng.choice(["forloop", "foreach"]))
     capability = str(rng.choice(["avx512", "avx2", "default"]))
+    if rng.random() < 0.3:  # several parallel chunks, each with its own scalar tail (> 2 x 32768 elements)
+        case = {**case, "shape": [int(rng.integers(65537, 200000))], "threads": int(rng.integers(2, 9))}
     return {**case, "recipe": f"torch-{release}-cpu-{case['impl']}", "capability": capability}
 
 
@@ -359,7 +362,7 @@ def record_case(case: dict, full: Path) -> None:
         record_emulated(full, "torch-2.11-2.13-cuda-fused", case["steps"], case["shape"], case["lr"], h, case["seed"])
     elif "recipe" in case:  # an older CPU release's program (its evidence: the release fixtures)
         record_emulated(full, case["recipe"], case["steps"], case["shape"], case["lr"], h, case["seed"],
-                        case["capability"])  # fmt: skip
+                        case["capability"], threads=case.get("threads", 1))  # fmt: skip
     elif "capability" in case:  # live torch on that capability: a fresh process, the variable set before import
         lr = ",".join(map(repr, case["lr"]))
         shape = "x".join(map(str, case["shape"]))
