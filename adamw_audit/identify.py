@@ -4800,6 +4800,18 @@ def _search(
                 f"the per-step count scan kept {len(kept)} counts of index 0 between {kept[0]} and {kept[-1]} (all "
                 "but the ones listed unchecked on the whole file): the step count is not pinned by these bits"
             )
+    if isinstance(lr_value, list) and len(lr_interval) == len(steps) and b1_lo < b1_hi:
+        # beta1 reaches W only through bc1, which a step's own lr absorbs: where m leaves beta1 an
+        # interval each lr spans the bc1 of its ends (seen: torch 1.13-2.0, which reads 1 - beta1
+        # as bf16: beta1 0.524 reported as 0.523 in [0.5225, 0.5244], each lr 6e-4..3e-5 relative
+        # above the truth's, the first step's interval [0.00500310, 0.00500311] without 0.005)
+        r = recipe(chosen[0])
+        for k, sd in enumerate(steps):
+            t = schedule.step_count(sd.index)
+            at = float(bias_correction1(r, b1, t))
+            ends = [float(bias_correction1(r, b, t)) / at for b in (b1_lo, b1_hi)]
+            lo, hi = lr_interval[k]
+            lr_interval[k] = [lo * min(1.0, *ends), hi * max(1.0, *ends)]
     answer = Identification(
         impl=recipe(chosen[0]).name,
         equivalent_impls=eq_impls or [recipe(chosen[0]).name],

@@ -244,6 +244,26 @@ def test_the_positions_that_move_with_the_thread_count_are_those_some_split_make
     assert ident._chunkings(32768) == [1] and ident._thread_dependent(32768).size == 0
 
 
+def test_each_lr_spans_the_bias_correction_of_a_beta1_m_does_not_pin(tmp_path, capsys):
+    """torch <= 2.0 reads 1 - beta1 as bf16 in m, so beta1 0.524 is known only to [0.5225, 0.5244]
+    (0.523 reported), while W reads it through bc1 = 1 - beta1^t in double, which a step's own
+    lr absorbs: each lr was a slice at 0.523, 6e-4..3e-5 relative above the truth's (``--draw
+    release`` seed 147).  Each lr interval now spans the bc1 of beta1's ends.  Written by the
+    emulator's 1.13-2.0 for-loop (its evidence: the 1.13.1 and 2.0.1 fixtures), index 0 = step 3."""
+    from adamw_audit.record import record_emulated
+    from emulation.recipes.common import Hyper
+
+    lrs = [5e-3] * 5 + [5e-4] * 5
+    hyper = Hyper(beta1=0.524, beta2=0.9685, eps=1e-12, weight_decay=0.01)
+    full = record_emulated(
+        tmp_path / "e.h5", "torch-1.13-2.0-cpu-forloop", 10, (1000,), lrs, hyper, 638400733, "default"
+    )
+    out = identify_json(capsys, strip(str(full), tmp_path / "bare.h5", 2))
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0} and out["first_index_step_count"] == 3
+    assert inside(0.524, out["betas_interval"][0]) and out["betas"][0] != 0.524  # (m does not pin it)
+    assert [inside(lr, iv) for lr, iv in zip(lrs[3:], out["lr_interval"], strict=True)] == [True] * 7
+
+
 def test_schedule_betas_eps_weight_decay(odd_recording, tmp_path, capsys):
     path, truth = odd_recording
     out = identify_json(capsys, strip(path, tmp_path / "bare.h5"))
