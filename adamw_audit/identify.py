@@ -5499,9 +5499,11 @@ def _eps_tries_at(
         value = float(scalars[label].kernel_value)
         return 1 / value if label == "1/bc2_sqrt" else value
 
-    def ratio() -> float:  # b at the count found over b at ``off``, the median over the sampled steps
-        at = [b_at(sd.index, schedule.step_count(sd.index)) / b_at(sd.index, float(sd.index + off)) for sd in steps]
-        return float(np.median(at))
+    def ratios() -> list[float]:  # b at the count found over b at ``off``, per sampled step
+        return [b_at(sd.index, schedule.step_count(sd.index)) / b_at(sd.index, float(sd.index + off)) for sd in steps]
+
+    def ratio() -> float:  # (their median)
+        return float(np.median(ratios()))
 
     if not (0.0 < lo and hi < 4 * lo):
         # the interval moved to this count too (seen: CUDA fused step schedule, eps 1e-3, from step
@@ -5511,14 +5513,14 @@ def _eps_tries_at(
         # below the top gives the same bits.  Seen: for-loop cosine from 2e-5, eps 1e-5, wd 0.3,
         # 352 elements: count 9 found at 1e-8 with eps in [0, 1.8e-5]; the truth 1 replays at
         # 1e-5, and 1e-6 and 1e-12 were tried there: not listed, its lrs outside every interval)
-        r = ratio()
-        inside = [g for g in EPS_GUESSES if (lo <= g <= hi or lo * r <= g <= hi * r) and g != schedule.hyper.eps]
+        by = ratio()
+        inside = [g for g in EPS_GUESSES if (lo <= g <= hi or lo * by <= g <= hi * by) and g != schedule.hyper.eps]
         ordered = dict.fromkeys([max(inside), *inside]) if inside else {}
         return (schedule.hyper.eps, *list(ordered)[:EPS_UNSEEN_TRIES])
     if not move:
         return (schedule.hyper.eps,)
-    r = ratio()
-    moved = float(np.float32(schedule.hyper.eps * r))
+    by = ratio()
+    moved = float(np.float32(schedule.hyper.eps * by))
     # the estimate is rough (one lr absorbs the 1/b of no step exactly: seen 3.027e-5 where count
     # 11 allowed [2.994e-5, 3.008e-5]); a person's eps has few digits: those within 8%, nearest first
     k = math.floor(math.log10(moved))
@@ -5528,8 +5530,18 @@ def _eps_tries_at(
     # the interval's middle (geometric) moved too.  Seen: CUDA fused cosine, eps 1e-3, from
     # step 6, 2775 elements: count 1 found at 0.002 in [7.6e-4, 2.06e-3]; count 4 (which replays at
     # eps in [4.4e-4, 1.5e-3]) was tried at 1.64e-3 and its neighbours, and the ties stopped at 3.
-    middle = float(np.float32(math.sqrt(lo * hi) * r))
-    return tuple(dict.fromkeys((schedule.hyper.eps, moved, middle, *near[:EPS_NEAR_TRIES])))
+    middle = float(np.float32(math.sqrt(lo * hi) * by))
+    # each step moves eps by its own ratio of b, and one eps serves them all: the one-digit values
+    # between the interval moved by the smallest ratio and by the largest, nearest first (seen:
+    # CUDA fused cosine, beta2 0.98, eps 1e-7, wd 0.3, from step 3, 872 elements: count 1 found at
+    # 1.3e-7 in [1.22e-7, 1.35e-7]; moved to 3 by the median ratio 0.84, 1.09e-7, and the values
+    # within 8% of it missed the truth 1e-7, where the steps' ratios ran 0.71..0.93: counts 1
+    # and 2 listed, the truth 3 not)
+    spread = ratios()
+    one_digit = [x for x in _one_digit_in(lo * min(spread) * 0.92, hi * max(spread) / 0.92) if x not in near]
+    one_digit.sort(key=lambda x: abs(math.log(x / moved)))
+    tries = (schedule.hyper.eps, moved, middle, *near[:EPS_NEAR_TRIES], *one_digit[:EPS_NEAR_TRIES])
+    return tuple(dict.fromkeys(tries))
 
 
 TYPED_WD_TRIES = 4

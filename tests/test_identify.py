@@ -2900,6 +2900,34 @@ def test_a_schedule_s_count_ties_are_checked_below_the_count_found_too(tmp_path)
     assert 6 in ties and inside(2e-3, ties[6][0][1])
 
 
+def test_a_neighbouring_count_is_tried_at_the_one_digit_eps_each_step_s_move_allows(tmp_path):
+    """eps moved to another count by the steps' median ratio of bc2_sqrt is rough: each step moves
+    it by its own (beta2 0.98, counts 1 -> 3: 0.71..0.93), and one eps serves them all.  The truth
+    1e-7 sat 8.3% below the median's 1.09e-7, outside the 8% tried (``--draw cuda-fused-scaled``
+    seed 151, CUDA fused cosine from 1e-3, wd 0.3, index 0 = step 3, row 4 clipped x0.1: counts 1
+    and 2 listed, not 3).  The one-digit values between the interval moved by the smallest ratio
+    and by the largest are tried too.  That trial's file (the emulator's CUDA fused program, its
+    evidence: the H100 fixtures), handed over as found at count 1 with eps 1.3e-7."""
+    from adamw_audit import identify as ident
+    from adamw_audit.record import record_emulated
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.conventions import Schedule
+    from refimpl.recording import open_recording
+
+    lrs = [1e-3 * 0.5 * (1 + math.cos(math.pi * t / 10)) for t in range(10)]
+    hyper, name = Hyper(beta1=0.5, beta2=0.98, eps=1e-7, weight_decay=0.3), "torch-2.11-2.13-cuda-fused"
+    full = record_emulated(tmp_path / "e.h5", name, 10, (436, 2), lrs, hyper, 917256277, seen_scaled={6: 0.1})
+    with open_recording(strip(str(full), tmp_path / "bare.h5", 2)) as bare:
+        steps = [
+            sd for sd in ident._finite_rows(ident._sample_steps(bare, 4096, np.random.default_rng(0))) if sd.index != 4
+        ]
+        found = Schedule(replace(hyper, lr=lrs[2], eps=1.3e-7, weight_decay=0.26), tuple(lrs[2:]), 1)
+        ties = ident._schedule_other_offsets(ident._ScaledRowsOut(bare, [4]), recipe(name), found, "cuda", steps,
+                                             (2, 3), 1, eps_iv=(1.22e-7, 1.35e-7))  # fmt: skip
+    assert 3 in ties and inside(1e-7, (ties[3][2].lo, ties[3][2].hi))
+
+
 def test_a_decayed_schedule_s_neighbouring_count_is_tried_at_the_eps_moved_to_it(tmp_path):
     """``--draw cuda-fused-scaled`` seed 130 case 4 (above): count 7 found at eps 9.6e-8, and the
     truth 6 replays the other rows at 1e-7 only; with a visible decay the tie check held eps at
