@@ -4745,7 +4745,7 @@ def _search(
             wd_unseen=wd_hi if wd_lo <= WD_FLOOR else 0.0, eps_iv=(eps_lo, eps_hi),
         )  # fmt: skip
         refitted = other_counts(checked, walk_to=offset + SCAN_TRIES)
-        walked_out = set(range(offset + 1, offset + SCAN_TRIES + 1)) <= set(refitted)
+        walked_out = offset + SCAN_TRIES in refitted  # (the walk's last count ties: it ran out, gaps and all)
         stopped_at = max([offset, *refitted]) + 1  # where the walk of neighbouring ties failed
         if refitted and stopped_at <= offset + SCAN_TRIES and chosen[0] in paths:
             # ties need not be neighbours (W reads eps*bc2_sqrt, up to each count's own bf16
@@ -4769,7 +4769,8 @@ def _search(
             far = other_counts(sampled)
             refitted = {**refitted, **far}
         if walked_out and len(kept) <= 20:  # (more: the per-step scan's finding below)
-            findings.append(_count_not_pinned(offset, sorted(far), len(sampled)))
+            gaps = set(range(offset + 1, offset + SCAN_TRIES + 1)) - set(refitted)
+            findings.append(_count_not_pinned(offset, sorted(far), len(sampled), gaps))
         if refitted:
             other_offsets = sorted({*other_offsets, *refitted})
             findings.append(
@@ -5436,10 +5437,18 @@ def _schedule_other_offsets(
     # (seen, down: CUDA fused step schedule, eps 1e-7, wd 0.05, from step 6, 358x22, a row
     # clipped: count 7 found, counts 1..5 and 8 checked; the truth 6 replays every other row too
     # and was never tried; tried now, at the eps moved to it too: listed)
+    # Ties need not be contiguous: where they run a way, WALK_GAPS failing counts in a row are
+    # stepped over (seen: torch 2.4 foreach cosine, eps 2e-4, from step 6, 163 elements, two
+    # replayed steps: count 2 found, 1, 3, 4 tie, 5 fails at every eps, the truth 6 and 7 replay)
     for way, start, end in ((1, max([schedule.step_offset, *out]) + 1, walk_to), (-1, schedule.step_offset - 1, 1)):
-        walk = start
-        while way * (end - walk) >= 0 and walk not in offsets and (got := replays_at(walk)) is not None:
-            out[walk] = got
+        gaps = WALK_GAPS if any(way * (o - schedule.step_offset) > 0 for o in out) else 0
+        walk, missed = start, 0
+        while way * (end - walk) >= 0 and missed <= gaps:
+            got = out.get(walk) if walk in offsets else replays_at(walk)  # (those in offsets: tried)
+            if got is None:
+                missed += 1
+            else:
+                out[walk], missed = got, 0
             walk += way
     # The steps' eps intervals are slices at their own lrs: eps is walked along its ridge and each
     # lr interval widened to the lrs at its ends, as at the count found (seen: CUDA fused cosine,
@@ -5460,6 +5469,8 @@ def _schedule_other_offsets(
 
 UNSEEN_HALVINGS = 4
 """Weight decays an unseen decay's lr widening tries per step: its interval's end, then halves."""
+WALK_GAPS = 1
+"""Failing counts in a row the walk of a schedule's ties steps over, where ties run that way."""
 
 
 def _kernel_decay(r: Recipe, schedule: Schedule, index: int, capability: str) -> float:
@@ -5565,14 +5576,16 @@ about proportional to bc2_sqrt, smooth in the count, so the hull of the sampled 
 holds those between but for a sliver at a peak."""
 
 
-def _count_not_pinned(offset: int, far: list[int] | None = None, sampled: int = 0) -> str:
-    """The finding for a count found whose SCAN_TRIES next counts all replay too (``far``: those
-    of the ``sampled`` larger counts that replay, None where none were sampled)."""
+def _count_not_pinned(offset: int, far: list[int] | None = None, sampled: int = 0, gaps: Collection[int] = ()) -> str:
+    """The finding for a count found whose SCAN_TRIES next counts replay too (but ``gaps``, stepped
+    over by the walk; ``far``: those of the ``sampled`` larger counts that replay, None where none
+    were sampled)."""
+    but = f" but {sorted(gaps)}" if gaps else ""
     if far is None:
-        return (f"every count of index 0 checked from {offset} to {offset + SCAN_TRIES} replays: the step count is "
-                "not pinned by these bits (larger counts not checked)")  # fmt: skip
-    return (f"every count of index 0 checked from {offset} to {offset + SCAN_TRIES} replays, and {len(far)} of the "
-            f"{sampled} larger counts sampled up to {FAR_COUNTS[-1]}: the step count is not pinned by "
+        return (f"every count of index 0 checked from {offset} to {offset + SCAN_TRIES}{but} replays: the step count "
+                "is not pinned by these bits (larger counts not checked)")  # fmt: skip
+    return (f"every count of index 0 checked from {offset} to {offset + SCAN_TRIES}{but} replays, and {len(far)} of "
+            f"the {sampled} larger counts sampled up to {FAR_COUNTS[-1]}: the step count is not pinned by "
             "these bits; each interval spans the counts that replay (those between the sampled unchecked)")  # fmt: skip
 
 

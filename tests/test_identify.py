@@ -2928,6 +2928,25 @@ def test_a_neighbouring_count_is_tried_at_the_one_digit_eps_each_step_s_move_all
     assert 3 in ties and inside(1e-7, (ties[3][2].lo, ties[3][2].hi))
 
 
+def test_the_walk_of_a_schedule_s_ties_steps_over_a_count_that_fails(tmp_path, capsys):
+    """Ties need not be contiguous: on 163 elements with two replayed steps (``--draw release``
+    seed 158: torch 2.4 foreach cosine, eps 2e-4, wd 0.3, index 0 = step 6) count 2 was found, 1,
+    3 and 4 tie, 5 fails at every eps, and the walk stopped there: the truth 6 unlisted, eps
+    outside.  Where ties run a way, one failing count is stepped over; the walk then runs out
+    at 14 and the larger counts are sampled, the finding naming the counts that fail.  Written
+    by the emulator's 2.4 foreach on AVX2 (its evidence: the 2.4.1 fixtures)."""
+    from adamw_audit.record import record_emulated
+    from emulation.recipes.common import Hyper
+
+    lrs = [float(x) for x in 1e-3 * 0.5 * (1 + np.cos(math.pi * np.arange(8) / 8))]  # (the trial's cosine)
+    hyper = Hyper(beta1=0.8, beta2=0.99, eps=2e-4, weight_decay=0.3)
+    full = record_emulated(tmp_path / "e.h5", "torch-2.4-cpu-foreach", 8, (163,), lrs, hyper, 1028680137, "avx2")
+    out = identify_json(capsys, strip(str(full), tmp_path / "bare.h5", 5))
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert 6 in [out["first_index_step_count"], *out["other_step_counts"]] and inside(2e-4, out["eps_interval"])
+    assert any("to 14 but [5" in f and "not pinned" in f for f in out["findings"])
+
+
 def test_a_decayed_schedule_s_neighbouring_count_is_tried_at_the_eps_moved_to_it(tmp_path):
     """``--draw cuda-fused-scaled`` seed 130 case 4 (above): count 7 found at eps 9.6e-8, and the
     truth 6 replays the other rows at 1e-7 only; with a visible decay the tie check held eps at
