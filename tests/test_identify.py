@@ -2201,7 +2201,7 @@ def test_a_tie_check_on_a_sample_that_is_its_own_subsample_couples_it_once(tmp_p
     real = ident._coupled_schedule
 
     def spy(on, *args, **kwargs):
-        calls.append(tuple(id(sd) for sd in on))
+        calls.append((args[4], tuple(id(sd) for sd in on)))  # (the count, the rows)
         return real(on, *args, **kwargs)
 
     monkeypatch.setattr(ident, "_coupled_schedule", spy)
@@ -2209,7 +2209,7 @@ def test_a_tie_check_on_a_sample_that_is_its_own_subsample_couples_it_once(tmp_p
     with open_recording(strip(str(full), tmp_path / "bare.h5", 1)) as rec:
         steps = ident._finite_rows(ident._sample_steps(rec, 4096, np.random.default_rng(0)))
         tied = ident._schedule_other_offsets(rec, fused, claimed, "avx512", steps, (2,), eps_iv=(1e-8, 1e-8))
-    assert list(tied) == [2] and inside(0.1, tied[2][1])
+    assert 2 in tied and inside(0.1, tied[2][1])  # (and 1, the walk down through the ties)
     assert len(calls) == len(set(calls)) >= 1
 
 
