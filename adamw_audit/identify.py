@@ -5513,9 +5513,6 @@ def _eps_tries_at(
     def ratios() -> list[float]:  # b at the count found over b at ``off``, per sampled step
         return [b_at(sd.index, schedule.step_count(sd.index)) / b_at(sd.index, float(sd.index + off)) for sd in steps]
 
-    def ratio() -> float:  # (their median)
-        return float(np.median(ratios()))
-
     if not (0.0 < lo and hi < 4 * lo):
         # the interval moved to this count too (seen: CUDA fused step schedule, eps 1e-3, from step
         # 11, 120x21: count 1 found with eps in [1.1e-3, 5.6e-3], which holds no guess; moved to
@@ -5524,13 +5521,14 @@ def _eps_tries_at(
         # below the top gives the same bits.  Seen: for-loop cosine from 2e-5, eps 1e-5, wd 0.3,
         # 352 elements: count 9 found at 1e-8 with eps in [0, 1.8e-5]; the truth 1 replays at
         # 1e-5, and 1e-6 and 1e-12 were tried there: not listed, its lrs outside every interval)
-        by = ratio()
+        by = float(np.median(ratios()))
         inside = [g for g in EPS_GUESSES if (lo <= g <= hi or lo * by <= g <= hi * by) and g != schedule.hyper.eps]
         ordered = dict.fromkeys([max(inside), *inside]) if inside else {}
         return (schedule.hyper.eps, *list(ordered)[:EPS_UNSEEN_TRIES])
     if not move:
         return (schedule.hyper.eps,)
-    by = ratio()
+    spread = ratios()
+    by = float(np.median(spread))  # (the steps' median ratio)
     moved = float(np.float32(schedule.hyper.eps * by))
     # the estimate is rough (one lr absorbs the 1/b of no step exactly: seen 3.027e-5 where count
     # 11 allowed [2.994e-5, 3.008e-5]); a person's eps has few digits: those within 8%, nearest first
@@ -5548,7 +5546,6 @@ def _eps_tries_at(
     # 1.3e-7 in [1.22e-7, 1.35e-7]; moved to 3 by the median ratio 0.84, 1.09e-7, and the values
     # within 8% of it missed the truth 1e-7, where the steps' ratios ran 0.71..0.93: counts 1
     # and 2 listed, the truth 3 not)
-    spread = ratios()
     one_digit = [x for x in _one_digit_in(lo * min(spread) * 0.92, hi * max(spread) / 0.92) if x not in near]
     one_digit.sort(key=lambda x: abs(math.log(x / moved)))
     tries = (schedule.hyper.eps, moved, middle, *near[:EPS_NEAR_TRIES], *one_digit[:EPS_NEAR_TRIES])
