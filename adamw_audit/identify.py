@@ -3784,9 +3784,11 @@ LAYOUT_THREADS = 256
 """The most threads identify lays a CPU kernel out for (``at::parallel_for``'s chunks)."""
 
 
+@functools.lru_cache(maxsize=4)
 def _chunkings(numel: int) -> list[int]:
     """The thread counts 1..LAYOUT_THREADS that split ``numel`` elements into parallel chunks of
-    their own (emulation/layout.py): the first count of each split."""
+    their own (emulation/layout.py): the first count of each split (cached, not to be changed:
+    every search of a file asks, its sample's trimming and its final replays again)."""
     seen: set[tuple] = set()
     out = []
     for threads in range(1, LAYOUT_THREADS + 1):
@@ -3799,6 +3801,7 @@ def _chunkings(numel: int) -> list[int]:
     return out
 
 
+@functools.lru_cache(maxsize=4)
 def _thread_dependent(numel: int) -> np.ndarray:
     """Flat positions that run a kernel's scalar tail under some split of :func:`_chunkings` and
     its vector body under another, for 32- and 64-element blocks (torch <= 2.0: AVX2, AVX512)::
@@ -3814,7 +3817,9 @@ def _thread_dependent(numel: int) -> np.ndarray:
     if not tails:
         return np.zeros(0, np.int64)
     where, times = np.unique(np.concatenate(tails), return_counts=True)
-    return where[times < 2 * len(splits)]  # (a tail under every split and block: not moving)
+    moving = where[times < 2 * len(splits)]  # (a tail under every split and block: not moving)
+    moving.flags.writeable = False  # (cached: shared by every caller)
+    return moving
 
 
 def _layout_threads(
