@@ -729,6 +729,27 @@ def infer_beta1_pre_lerp(steps: list[StepData], capability: str, numel: int) -> 
     return _infer_pair(steps, rcp, capability, Hyper(), numel, "beta1", "1-beta1", "exp_avg", squared=False)
 
 
+def _pre_lerp_beta1_bounds(steps: list[StepData], capability: str, numel: int, c: Interval) -> tuple[float, float]:
+    """beta1's interval under torch <= 2.0's ``m = bf16(m*k) + c*g`` from c's interval (c =
+    bf16(1 - beta1), :func:`infer_beta1_pre_lerp`): the betas whose 1 - beta1 rounds into it, cut
+    to those whose own reading k = bf16(beta1) replays m too.
+
+    Both readings are bf16, so c's betas can span two k or more (each bf16 value of k holds a
+    run of betas, up to half a bf16 gap either side: seen, beta1 0.712, c = 0.287109375 for
+    [0.71191, 0.71387], k = 0.7109375 below 0.712890625 and 0.71484375 above it, where m
+    replays 0.29 of the file; 0.713 was reported and no W search fitted)."""
+    c_lo, c_hi = _rounding_edges(c.lo, c.hi, bf16=True)
+    lo, hi = 1 - c_hi, 1 - c_lo
+    rcp = recipe("forloop", "cpu", PRE_LERP_RELEASE)
+    first, last = (int(bits.narrow(np.array([x], np.float32))[0]) for x in (lo, hi))
+    kept = []
+    for k in bits.widen(np.arange(first - 1, last + 2, dtype=np.uint16)):
+        part = _within((lo, hi), _rounding_edges(float(k), float(k), bf16=True))
+        if part is not None and _moment_replays(steps, rcp, capability, Hyper(beta1=sum(part) / 2), numel, "exp_avg"):
+            kept.append(part)
+    return (min(p[0] for p in kept), max(p[1] for p in kept)) if kept else (lo, hi)
+
+
 def _infer_pair(
     steps: list[StepData], rcp: Recipe, capability: str, h: Hyper, numel: int,
     k_label: str, c_label: str, output: str, squared: bool,
@@ -2706,6 +2727,34 @@ PROBE_COUNTS = 4
 """Step counts of index 0 from the probe's fits that the pooled searches try before 1..5."""
 
 
+def _picked_fits(
+    chosen: list[StepData], rcp: Recipe, capability: str, h: Hyper, numel: int, all_three: bool = False,
+    built: int = 1,
+) -> list[StepFit]:  # fmt: skip
+    """The steps ``chosen`` fitted alone at count index + ``built`` (those that fit): eps a guess and
+    no decay, else each with its own decay factor, eps and the decay found the next one's guesses
+    (``all_three``: eps searched too)."""
+    fits = [] if all_three else [fit_step(sd, rcp, capability, h, float(sd.index + 1), numel, plain_only=True)
+                                 for sd in chosen]  # fmt: skip
+    if all_three or any(f is None for f in fits):
+        # A visible decay: fit each step with its own decay factor (cheap) instead of going
+        # straight to the pooled joint search (expensive: minutes on an lr schedule).  A free
+        # per-step decay can bias the lr interval by a few ulps (seen on fused).
+        fits, e_hint, d_hint = [], (), None
+        for sd in chosen:  # eps and decay are one for every step: the first found are the next one's guesses
+            fits.append(fit_step(sd, rcp, capability, h, float(sd.index + built), numel, d_hint, e_hint=e_hint,
+                                 all_three=all_three))  # fmt: skip
+            if fits.count(None) > all_three:
+                # (steps no fit explains: the pooled searches will say more.)  All three unknown,
+                # one step's search may miss where the others fit (its eps bisection votes the
+                # wrong way; seen: CUDA fused, eps 1e-7, wd 0.3, 400 elements): one miss passes
+                break
+            if fits[-1] is not None:
+                e_hint = _eps_hints(fits[-1].eps)
+                d_hint = fits[-1].decay.mid() if fits[-1].decay.hi < 1.0 else None
+    return [f for f in fits if f is not None]
+
+
 def _probe_steps(
     steps, candidates, b1: float, capability: str, numel: int, offsets: tuple[int, ...],
     schedule_counts: Callable[[str, float], list[int]], all_three: bool = False,
@@ -2727,26 +2776,7 @@ def _probe_steps(
     gap = 1e-3
 
     def fits_of(impl: str, b2: float, all_three: bool, built: int = 1) -> list[StepFit]:
-        h = Hyper(beta1=b1, beta2=b2)
-        fits = [] if all_three else [fit_step(sd, recipe(impl), capability, h, float(sd.index + 1), numel,
-                                              plain_only=True) for sd in chosen]  # fmt: skip
-        if all_three or any(f is None for f in fits):
-            # A visible decay: fit each step with its own decay factor (cheap) instead of going
-            # straight to the pooled joint search (expensive: minutes on an lr schedule).  A free
-            # per-step decay can bias the lr interval by a few ulps (seen on fused).
-            fits, e_hint, d_hint = [], (), None
-            for sd in chosen:  # eps and decay are one for every step: the first found are the next one's guesses
-                fits.append(fit_step(sd, recipe(impl), capability, h, float(sd.index + built), numel, d_hint,
-                                     e_hint=e_hint, all_three=all_three))  # fmt: skip
-                if fits.count(None) > all_three:
-                    # (steps no fit explains: the pooled searches will say more.)  All three unknown,
-                    # one step's search may miss where the others fit (its eps bisection votes the
-                    # wrong way; seen: CUDA fused, eps 1e-7, wd 0.3, 400 elements): one miss passes
-                    break
-                if fits[-1] is not None:
-                    e_hint = _eps_hints(fits[-1].eps)
-                    d_hint = fits[-1].decay.mid() if fits[-1].decay.hi < 1.0 else None
-        return [f for f in fits if f is not None]
+        return _picked_fits(chosen, recipe(impl), capability, Hyper(beta1=b1, beta2=b2), numel, all_three, built)
 
     kept: list[StepFit] = []
     impl = None
@@ -2888,7 +2918,24 @@ def _counts_from_fits(
     barely see spans every count and orders none.  Only there: it drops no count (a slice can
     sit far along its ridge), and one lr's overlap ranks at 1e-6 (seen: fused, one lr, eps
     2e-4 at count 11, two steps whose slices' eps met at 7 and 8: the lr's 12 and 11 went later)."""
-    t0 = np.arange(1, SCAN_LIMIT + 1, dtype=np.float64)
+    t0, gap, eps_gap = _count_gaps(fits, b1, b2, coupled_decay, built)
+    # a step fit is a slice through a ridge (step size against eps or the decay): on a small file
+    # its implied lr can sit 1e-3 off (seen: fused, 600 elements, eps 1e-3, wd 0.3); an lr that
+    # changes by more than COUNT_GAP across the steps is a schedule.  Kept by the lr (wd) gap,
+    # ordered by the larger of it and the eps gap (coupled only)
+    most = COUPLED_COUNT_GAP if coupled_decay is not None else COUNT_GAP
+    order = np.lexsort((t0, np.round(np.maximum(gap, eps_gap) / 1e-6)))
+    return [int(t0[i]) for i in order if gap[i] < most][:PROBE_COUNTS]
+
+
+def _count_gaps(
+    fits: list[StepFit], b1: float, b2: float, coupled_decay: Recipe | None = None, built: int = 1,
+    last: int = SCAN_LIMIT,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | float]:  # fmt: skip
+    """For :func:`_counts_from_fits`: the counts 1..``last``, and at each the relative gap
+    between the steps' implied lr (wd) intervals and (coupled only, else 0.0) their eps slices'
+    (<= 0: they overlap; below 1e-6, a few float32 ulps, the fits' rounding)."""
+    t0 = np.arange(1, last + 1, dtype=np.float64)
     lo = np.full(t0.size, -np.inf)
     hi = np.full(t0.size, np.inf)
     eps_lo, eps_hi = np.zeros(t0.size), np.full(t0.size, np.inf)
@@ -2909,17 +2956,61 @@ def _counts_from_fits(
         lo = np.maximum(lo, step_lo)
         hi = np.minimum(hi, step_hi)
     with np.errstate(all="ignore"):
-        # relative gap between the intervals (<= 0: they overlap); differences below 1e-6 (a few
-        # float32 ulps: the fits' rounding) do not rank counts
         gap = np.nan_to_num(np.maximum(lo / hi - 1, 0.0), nan=np.inf)
         eps_gap = np.nan_to_num(np.maximum(eps_lo / eps_hi - 1, 0.0), nan=0.0) if coupled_decay is not None else 0.0
-    # a step fit is a slice through a ridge (step size against eps or the decay): on a small file
-    # its implied lr can sit 1e-3 off (seen: fused, 600 elements, eps 1e-3, wd 0.3); an lr that
-    # changes by more than COUNT_GAP across the steps is a schedule.  Kept by the lr (wd) gap,
-    # ordered by the larger of it and the eps gap (coupled only)
-    most = COUPLED_COUNT_GAP if coupled_decay is not None else COUNT_GAP
-    order = np.lexsort((t0, np.round(np.maximum(gap, eps_gap) / 1e-6)))
-    return [int(t0[i]) for i in order if gap[i] < most][:PROBE_COUNTS]
+    return t0, gap, eps_gap
+
+
+def _beta1_by_step_fits(
+    steps: list[StepData], candidates: list, b1: float, b1_iv: tuple[float, float], capability: str, numel: int
+) -> float:
+    """beta1 for a search where m leaves it an interval (torch <= 2.0 reads 1 - beta1 as bf16): W
+    reads it through bc1 = 1 - beta1^t in the step size, so where bc1 still grows across the
+    steps one lr fits them at some beta1s of the interval only.  ``b1`` (the simplest) where one
+    lr fits a few steps, fitted alone (:func:`_picked_fits`), at some count; else the simplest
+    of the grid's betas where one does (:func:`_count_gaps`, the count whose steps come closest);
+    ``b1`` where the steps fit no path alike or no beta helps (an eps off the guesses: the
+    schedule phase's lrs are pinned after, :func:`_beta1_for_one_lr`).  ~0.1-1 s."""
+    picked = sorted({0, 1, len(steps) // 2, len(steps) - 1} & set(range(len(steps))))
+    for impl, b2, _ in candidates:
+        fits = _picked_fits([steps[i] for i in picked], recipe(impl), capability, Hyper(beta1=b1, beta2=b2), numel)
+        if len(fits) >= 2:
+            break
+    else:
+        return b1
+    # (beta1 moves the gaps only at counts where beta1^count still shows in a double's 1 - beta1^count)
+    last = min(SCAN_LIMIT, math.ceil(math.log(2.0**-60) / math.log(b1_iv[1])))
+    ranked = lambda b: np.round(_count_gaps(fits, b, b2, last=last)[1] / 1e-6)  # noqa: E731
+    if np.round(_count_gaps(fits, b1, b2)[1] / 1e-6).min() == 0:
+        return b1
+    grid = np.linspace(*b1_iv, BETA1_GRID // 8 + 1)
+    gaps = np.array([ranked(float(b)) for b in grid])  # (beta1, count)
+    closest = int(np.argmin(gaps.min(axis=0)))  # (the smallest count among the closest)
+    if gaps[:, closest].min() != 0:
+        return b1
+    return simplest_in(*_run_ends(lambda b: ranked(b)[closest] == 0, grid, np.flatnonzero(gaps[:, closest] == 0)))
+
+
+def _run_ends(inside: Callable[[float], bool], grid: np.ndarray, run: np.ndarray) -> tuple[float, float]:
+    """The ends of the values ``inside``, one run of them holding the ``grid`` points ``run``
+    (indices): each end bisected towards the grid point beyond it (a grid end stays)."""
+    first, last = int(run[0]), int(run[-1])
+    lo = float(grid[first]) if first == 0 else _bisected_edge(inside, float(grid[first]), float(grid[first - 1]))
+    hi = (
+        float(grid[last]) if last == grid.size - 1 else _bisected_edge(inside, float(grid[last]), float(grid[last + 1]))
+    )
+    return lo, hi
+
+
+def _bisected_edge(inside: Callable[[float], bool], at: float, outside: float) -> float:
+    """The last value from ``at`` (inside) towards ``outside`` (not) that is inside, to a double's
+    precision (the values inside between them one run)."""
+    for _ in range(64):
+        mid = (at + outside) / 2
+        if mid in (at, outside):
+            break
+        at, outside = (mid, outside) if inside(mid) else (at, mid)
+    return at
 
 
 def _fit_steps(
@@ -3071,6 +3162,14 @@ def _rounding_edges(lo: float, hi: float, bf16: bool = False) -> tuple[float, fl
     return lo - (lo - step(lo, False)) / 2, hi + (step(hi, True) - hi) / 2
 
 
+def _within(iv: tuple[float, float] | None, bound: tuple[float, float] | None) -> tuple[float, float] | None:
+    """``iv`` cut to ``bound`` (None: no bound); None where nothing is left."""
+    if iv is None or bound is None:
+        return iv
+    lo, hi = max(iv[0], bound[0]), min(iv[1], bound[1])
+    return (lo, hi) if lo <= hi else None
+
+
 def _hull(iv: tuple[float, float], other: tuple[float, float] | None) -> tuple[float, float]:
     """The smallest interval holding ``iv`` and ``other`` (``iv`` where ``other`` is None)."""
     return iv if other is None else (min(iv[0], other[0]), max(iv[1], other[1]))
@@ -3085,6 +3184,50 @@ def _lrs_of(c: Interval, bc1: float) -> tuple[float, float]:
 def _lr_intervals(fits: list[StepFit], rcp: Recipe, b1: float, offset: int) -> list[tuple[float, float]]:
     """Each step's lr interval from its fitted step size."""
     return [_lrs_of(f.coef, bias_correction1(rcp, b1, f.index + offset)) for f in fits]
+
+
+BETA1_GRID = 2049
+"""Points of beta1's interval :func:`_beta1_for_one_lr` tries before bisecting the ends it finds."""
+
+
+def _one_lr_at(
+    lr_ivs: list[tuple[float, float]], counts: list[float], rcp: Recipe, b1: float, beta1: float
+) -> tuple[float, float]:
+    """The one lr every step allows at ``beta1`` (lo > hi: none), from each step's lr interval at
+    ``b1``.  W reads lr only as lr/bc1 (a double: the CPU programs), so step k's interval at beta1
+    is the one at b1 times r_k = bc1(beta1, t_k) / bc1(b1, t_k)."""
+    r = bias_correction1(rcp, beta1, np.asarray(counts)) / bias_correction1(rcp, b1, np.asarray(counts))
+    return max(lo * k for (lo, _), k in zip(lr_ivs, r, strict=True)), min(
+        hi * k for (_, hi), k in zip(lr_ivs, r, strict=True)
+    )
+
+
+def _beta1_pinned_by_w(at: tuple[float, float]) -> str:
+    return (
+        f"one lr fits every step only for beta1 in [{at[0]:.6g}, {at[1]:.6g}] (W reads lr/(1 - beta1^t)): "
+        "beta1 is pinned by W there, within the interval m allows"
+    )
+
+
+def _beta1_for_one_lr(
+    lr_ivs: list[tuple[float, float]], counts: list[float], rcp: Recipe, b1: float, b1_iv: tuple[float, float]
+) -> tuple[float, float] | None:
+    """The beta1 values in ``b1_iv`` at which one lr fits every step (:func:`_one_lr_at`); None:
+    none on the grid.
+
+    Theorem: they form an interval.  Steps k, j agree where lo_k r_k(b) <= hi_j r_j(b), i.e. where
+    r_k/r_j = (1 - b^t_k)/(1 - b^t_j) (times a constant) is on one side of a bound; for t_k < t_j
+    that ratio, 1/(1 + b^t_k (1 + ... + b^(t_j-t_k-1)) / (1 + ... + b^(t_k-1))), falls as b grows
+    (integer counts).  Each pair's betas are a half-line, their intersection an interval: found on
+    a grid of BETA1_GRID points, each end bisected to a double's precision."""
+
+    def fits(b: float) -> bool:
+        lo, hi = _one_lr_at(lr_ivs, counts, rcp, b1, b)
+        return lo <= hi
+
+    grid = np.linspace(*b1_iv, BETA1_GRID)
+    ok = np.flatnonzero([fits(float(b)) for b in grid])
+    return _run_ends(fits, grid, ok) if ok.size else None
 
 
 def _decay_binding(conv_decay: Callable | None, lr: np.ndarray, wd: float | np.ndarray) -> dict[str, np.ndarray]:
@@ -3354,6 +3497,7 @@ class Hint(NamedTuple):
     lrs: dict[int, float] | None = None
     mismatched: tuple[int, ...] = ()  # flat indices of the elements its replay got wrong (some)
     count_only: bool = False  # a tie's search: the hinted count alone, no other tried
+    beta1: float | None = None  # torch <= 2.0: the beta1 of m's interval W's lrs were found at
 
 
 def _held_schedule(
@@ -4060,12 +4204,11 @@ def _search(
             "or the moments are kept in another dtype"
         )
 
-    def beta1_bounds(w: Interval) -> tuple[float, float]:
+    def beta1_bounds(w: Interval, capability: str) -> tuple[float, float]:
         """The beta1 values whose reading on the CPU is ``w``: the lerp's f32(1 - beta1), torch <= 2.0's
-        bf16(1 - beta1) (beta1 anywhere whose 1 - beta1 rounds into it)."""
+        bf16(1 - beta1) (and bf16(beta1): :func:`_pre_lerp_beta1_bounds`)."""
         if family == "2.0":
-            c_lo, c_hi = _rounding_edges(w.lo, w.hi, bf16=True)
-            return 1 - c_hi, 1 - c_lo
+            return _pre_lerp_beta1_bounds(probe, capability, rec.numel, w)
         return _one_minus(w)
 
     def beta1_at(capability: str) -> tuple[float, float] | None:
@@ -4074,12 +4217,12 @@ def _search(
             w = infer_beta1_pre_lerp(probe, capability, rec.numel)
         else:
             w = _confirmed(steps, probe, lambda on: infer_beta1(on, capability), b1_replays(capability))
-        return None if w is None else beta1_bounds(w)
+        return None if w is None else beta1_bounds(w, capability)
 
     if b1_fused_cuda is not None:  # beta1 anywhere that rounds to its float32 interval
         b1_lo, b1_hi = _rounding_edges(b1_fused_cuda.lo, b1_fused_cuda.hi)
     else:
-        b1_lo, b1_hi = beta1_bounds(w_iv)
+        b1_lo, b1_hi = beta1_bounds(w_iv, cap_family)
     b1 = simplest_in(b1_lo, b1_hi)
     # where a lerp reads m, torch <= 2.0's mul_ + add_ may store the same m at this beta1 (0.5:
     # every product exact): the 1.13-2.0 programs are then a search of their own (_first_search)
@@ -4164,6 +4307,13 @@ def _search(
     candidates = []
     for impl, (b2_lo, b2_hi) in paths.items():
         candidates.append((impl, simplest_in(b2_lo, b2_hi), (b2_lo, b2_hi)))
+    if family == "2.0" and b1_lo < b1_hi:
+        # (seen: 1.13-2.0 for-loop, lr 1e-3, beta1 0.524, from step 1: m allows [0.5225, 0.5244],
+        # at 0.523 no one lr fitted W; every pooled phase failed, 58 s of 60 on 1500 elements)
+        if hint is not None and hint.beta1 is not None and b1_lo <= hint.beta1 <= b1_hi:
+            b1 = hint.beta1  # (a larger sample: its fits can meet at a wrong count and beta1 together)
+        else:
+            b1 = _beta1_by_step_fits(steps, candidates, b1, (b1_lo, b1_hi), cap_family, rec.numel)
     scanned: list[int] = []  # step counts of index 0 found by the late-window scan
     probed: Probe | None = None
     phases, search_offsets = PHASES, offsets
@@ -4577,6 +4727,7 @@ def _search(
     schedule = Schedule(hyper, tuple(lr_for_schedule) if lr_for_schedule else None, offset)
     if lr_for_schedule and len(lr_for_schedule) != rec.steps:
         schedule = Schedule(hyper, None, offset)
+    b1_pinned: tuple[float, float] | None = None  # beta1's interval as W's one lr pins it
     if lr_for_schedule is not None and max(lo for lo, _ in lrs) <= min(hi for _, hi in lrs):
         # every step's lr interval holds one value: one lr, if it replays the sampled steps (seen:
         # fused, constant lr 2e-5, wd 0.1, eps 1e-5, from step 2: the probe's fits at count 1
@@ -4587,6 +4738,47 @@ def _search(
             hyper, schedule, lr_value = flat.hyper, flat, one
             lr_interval = [max(lo for lo, _ in lr_interval), min(hi for _, hi in lr_interval)]
             findings.remove("lr changes between steps (a schedule): reported per replayed step")
+    elif lr_for_schedule is not None and b1_lo < b1_hi and len(lrs) == len(steps) == len(lr_interval):
+        # m leaves beta1 an interval (torch <= 2.0 reads 1 - beta1 as bf16) and W reads it
+        # through bc1 alone, which the lrs absorb: one lr may fit at another beta1 of m's interval,
+        # which W then pins (seen: 1.13-2.0 for-loop, lr 1e-3, beta1 0.524, from step 1, 2000x5:
+        # beta1 0.523 reported and five lrs 0.0010014..0.0010002 "a schedule")
+        counts = [schedule.step_count(sd.index) for sd in steps]
+        rcp = recipe(impl)
+        at = _beta1_for_one_lr(lrs, counts, rcp, b1, (b1_lo, b1_hi))
+        if at is not None:
+            beta1 = simplest_in(*at)
+            one = simplest_in(*_one_lr_at(lrs, counts, rcp, b1, beta1))
+            # (the decay's intervals were read at each step's own lr: wd*lr_k is what the bits see)
+            ratios = [simplest_in(lo, hi) / one for lo, hi in lrs]
+            flat = Schedule(replace(hyper, lr=one, beta1=beta1), None, offset)
+            if _sample_replays(rcp, steps, flat, cap_family, rec.numel):
+                wide = _beta1_for_one_lr(lr_interval, counts, rcp, b1, (b1_lo, b1_hi)) or at
+                ends = [_one_lr_at(lr_interval, counts, rcp, b1, float(b)) for b in np.linspace(*wide, 65)]
+                lr_interval = [min(lo for lo, hi in ends if lo <= hi), max(hi for lo, hi in ends if lo <= hi)]
+                lr_interval = [min(lr_interval[0], one), max(lr_interval[1], one)]
+                wd_lo, wd_hi = wd_lo * min(1.0, *ratios), wd_hi * max(1.0, *ratios)
+                hyper, schedule, lr_value = flat.hyper, flat, one
+                (b1_lo, b1_hi), b1, b1_pinned = wide, beta1, wide
+                findings.remove("lr changes between steps (a schedule): reported per replayed step")
+                findings.append(_beta1_pinned_by_w(wide))
+    elif lr_for_schedule is None and family == "2.0" and b1_lo < b1_hi:
+        # one lr: W pins beta1 the same way, each step's own lr (at the values found) moving with
+        # bc1(beta1, t) (seen: the file above, searched at 0.524: m's [0.5225, 0.5244] reported)
+        # (the steps where beta1^t still shows in bc1, and the last: a subset bounds beta1 from outside)
+        rcp = recipe(impl)
+        seen = [sd for sd in steps[:-1] if b1_hi ** schedule.step_count(sd.index) > 2.0**-40] + steps[-1:]
+        counts = [schedule.step_count(sd.index) for sd in seen]
+        d = _kernel_decay(rcp, schedule, steps[0].index, cap_family)
+        step_fits = [fit_pooled([sd], rcp, cap_family, hyper, offset, rec.numel, "lr", (eps,), d) for sd in seen]
+        step_lrs = [(f[0].lo, f[0].hi) for f in step_fits if f is not None]
+        at = _beta1_for_one_lr(step_lrs, counts, rcp, b1, (b1_lo, b1_hi)) if len(step_lrs) == len(seen) > 1 else None
+        if at is not None and at != (b1_lo, b1_hi):
+            ends = [_one_lr_at(step_lrs, counts, rcp, b1, float(b)) for b in np.linspace(*at, 65)]
+            lr_interval = [min(lr_interval[0], *(lo for lo, hi in ends if lo <= hi)),
+                           max(lr_interval[1], *(hi for lo, hi in ends if lo <= hi))]  # fmt: skip
+            (b1_lo, b1_hi), b1_pinned = at, at
+            findings.append(_beta1_pinned_by_w(at))
     if family == "2.0" and len(_chunkings(rec.numel)) > 1:
         cpu_caps = (cap_family, *(c for c in ("avx512", "avx2", "default") if c != cap_family))
         cap_family, threads = _layout_threads(rec, recipe(impl), schedule, cpu_caps, steps)
@@ -4693,7 +4885,7 @@ def _search(
         for p, c in exact_keys:
             if program_of[(p, c)] not in read:
                 read.add(program_of[(p, c)])
-                b1_lo, b1_hi = _hull((b1_lo, b1_hi), beta1_at(c) if c != cap_family else None)
+                b1_lo, b1_hi = _hull((b1_lo, b1_hi), _within(beta1_at(c), b1_pinned) if c != cap_family else None)
                 b2_lo, b2_hi = _hull((b2_lo, b2_hi), beta2_of_tie(p, c))
     eq_caps = sorted({k[1] for k in exact_keys if k[0] == chosen[0]})
     tied_paths = sorted({k[0] for k in exact_keys if k[1] == chosen[1]})
@@ -4844,7 +5036,7 @@ def _search(
     per_step = dict(zip((sd.index for sd in steps), lr_value, strict=True)) if one_per_step else None
     chosen_key = next(k for k, owners in owners_of.items() if chosen in owners)
     differ = tuple(sorted(mismatched.get(chosen_key, ())))
-    return answer, Hint(impl, offset, found_phase, eps, wd, per_step, differ)
+    return answer, Hint(impl, offset, found_phase, eps, wd, per_step, differ, beta1=b1 if family == "2.0" else None)
 
 
 def _wd_interval_of(rcp: Recipe, schedule: Schedule, capability: str, steps, numel: int) -> tuple[float, float] | None:

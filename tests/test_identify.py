@@ -264,6 +264,60 @@ def test_each_lr_spans_the_bias_correction_of_a_beta1_m_does_not_pin(tmp_path, c
     assert [inside(lr, iv) for lr, iv in zip(lrs[3:], out["lr_interval"], strict=True)] == [True] * 7
 
 
+def test_one_lr_pins_the_beta1_m_leaves_open(tmp_path, capsys):
+    """torch <= 2.0: m knows beta1 0.524 only to [0.5225, 0.5244]; W reads it through bc1 = 1 -
+    beta1^t, and from step 1 one lr fits the steps at a narrow run of it only.  The search ran at
+    0.523 (the simplest): every one-lr phase failed (30 s) and the schedule phase answered four
+    lrs 0.0010015..0.001.  Now the steps fitted alone pick beta1 before the search (2 s), and the
+    one lr pins its interval.  Written by the emulator's 1.13-2.0 for-loop (its evidence: the
+    1.13.1 and 2.0.1 fixtures)."""
+    from adamw_audit.record import record_emulated
+    from emulation.recipes.common import Hyper
+
+    hyper = Hyper(beta1=0.524, beta2=0.99, eps=1e-8)
+    full = record_emulated(tmp_path / "e.h5", "torch-1.13-2.0-cpu-forloop", 5, (300,), [1e-3], hyper, 11, "avx512")
+    out = identify_json(capsys, strip(str(full), tmp_path / "bare.h5"))
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0} and out["first_index_step_count"] == 1
+    assert out["lr"] == 1e-3 and inside(1e-3, out["lr_interval"])
+    (lo, hi), m_width = out["betas_interval"][0], 2.0**-9  # (bf16's gap at 1 - beta1 = 0.476)
+    assert out["betas"][0] == 0.524 and lo <= 0.524 <= hi and hi - lo < m_width / 2
+
+
+def test_a_pre_lerp_beta1_is_cut_to_its_own_bf16_reading(tmp_path, capsys):
+    """torch <= 2.0's m = bf16(m*bf16(beta1)) + bf16(1 - beta1)*g reads beta1 twice as bf16:
+    1 - 0.712 rounds to c = 0.287109375, held by beta1 in [0.71191, 0.71387], but beta1 itself
+    rounds to 0.7109375 below 0.712890625 and to 0.71484375 above, where m replays 0.29 of this
+    file.  The interval was c's alone, 0.713 was searched and no W fitted (exit 2, 81 s).
+    Written by the emulator's 1.13-2.0 for-loop, wd 0.1, index 0 = step 4."""
+    from adamw_audit.record import record_emulated
+    from emulation.recipes.common import Hyper
+
+    hyper = Hyper(beta1=0.712, beta2=0.95, eps=1e-6, weight_decay=0.1)
+    full = record_emulated(tmp_path / "e.h5", "torch-1.13-2.0-cpu-forloop", 7, (900, 2), [3e-3], hyper, 33, "avx512")
+    out = identify_json(capsys, strip(str(full), tmp_path / "bare.h5", 3))
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0} and out["first_index_step_count"] == 4
+    assert inside(0.712, out["betas_interval"][0]) and out["betas_interval"][0][1] < 0.712890625
+    assert out["lr"] == 3e-3 and inside(0.1, out["weight_decay_interval"])
+
+
+def test_the_betas_where_one_lr_fits_are_one_interval():
+    """_beta1_for_one_lr on step intervals made from a truth (lr 1e-3, beta1 0.524, counts 1..5,
+    each step size known to 1e-6 relative) and read at 0.523: the betas it returns hold the
+    truth and not 0.523, and the one lr at the truth holds 1e-3."""
+    from adamw_audit.identify import _beta1_for_one_lr, _one_lr_at, bias_correction1
+    from emulation.recipes import recipe
+
+    rcp, counts = recipe("forloop", "cpu", "2.0"), [1.0, 2.0, 3.0, 4.0, 5.0]
+    sizes = [1e-3 / float(bias_correction1(rcp, 0.524, t)) for t in counts]
+    at = [float(bias_correction1(rcp, 0.523, t)) for t in counts]
+    lrs = [(s * (1 - 1e-6) * c, s * (1 + 1e-6) * c) for s, c in zip(sizes, at, strict=True)]
+    lo, hi = _beta1_for_one_lr(lrs, counts, rcp, 0.523, (0.5225, 0.5244))
+    assert lo <= 0.524 <= hi and not lo <= 0.523 <= hi and hi - lo < 1e-5
+    one = _one_lr_at(lrs, counts, rcp, 0.523, 0.524)
+    assert one[0] <= 1e-3 <= one[1]
+    assert _beta1_for_one_lr([(1e-3, 1.0001e-3), (2e-3, 2.0001e-3)], [1.0, 2.0], rcp, 0.523, (0.5225, 0.5244)) is None
+
+
 def test_schedule_betas_eps_weight_decay(odd_recording, tmp_path, capsys):
     path, truth = odd_recording
     out = identify_json(capsys, strip(path, tmp_path / "bare.h5"))
