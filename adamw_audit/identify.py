@@ -729,6 +729,10 @@ def infer_beta1_pre_lerp(steps: list[StepData], capability: str, numel: int) -> 
     return _infer_pair(steps, rcp, capability, Hyper(), numel, "beta1", "1-beta1", "exp_avg", squared=False)
 
 
+PRE_LERP_K_TRIES = 16
+"""At most this many bf16 readings of beta1 :func:`_pre_lerp_beta1_bounds` tries (beta1 0.1: ~8)."""
+
+
 def _pre_lerp_beta1_bounds(steps: list[StepData], capability: str, numel: int, c: Interval) -> tuple[float, float]:
     """beta1's interval under torch <= 2.0's ``m = bf16(m*k) + c*g`` from c's interval (c =
     bf16(1 - beta1), :func:`infer_beta1_pre_lerp`): the betas whose 1 - beta1 rounds into it, cut
@@ -739,11 +743,13 @@ def _pre_lerp_beta1_bounds(steps: list[StepData], capability: str, numel: int, c
     [0.71191, 0.71387], k = 0.7109375 below 0.712890625 and 0.71484375 above it, where m
     replays 0.29 of the file; 0.713 was reported and no W search fitted)."""
     c_lo, c_hi = _rounding_edges(c.lo, c.hi, bf16=True)
-    lo, hi = 1 - c_hi, 1 - c_lo
+    lo, hi = max(0.0, 1 - c_hi), 1 - c_lo
     rcp = recipe("forloop", "cpu", PRE_LERP_RELEASE)
     first, last = (int(bits.narrow(np.array([x], np.float32))[0]) for x in (lo, hi))
+    if last - first > PRE_LERP_K_TRIES:  # (beta1 near 0: bf16 packs its readings densely there)
+        return lo, hi
     kept = []
-    for k in bits.widen(np.arange(first - 1, last + 2, dtype=np.uint16)):
+    for k in bits.widen(np.arange(max(first - 1, 0), last + 2, dtype=np.uint16)):  # (bf16 of beta1 >= 0)
         part = _within((lo, hi), _rounding_edges(float(k), float(k), bf16=True))
         if part is not None and _moment_replays(steps, rcp, capability, Hyper(beta1=sum(part) / 2), numel, "exp_avg"):
             kept.append(part)

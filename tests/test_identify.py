@@ -300,6 +300,19 @@ def test_a_pre_lerp_beta1_is_cut_to_its_own_bf16_reading(tmp_path, capsys):
     assert out["lr"] == 3e-3 and inside(0.1, out["weight_decay_interval"])
 
 
+def test_a_pre_lerp_beta1_of_zero_has_no_negative_bound(tmp_path, capsys):
+    """beta1 0 under torch <= 2.0: 1 - beta1 = 1 is bf16 1.0, held by 1 - beta1 up to half a
+    bf16 gap above 1, and the interval's low end was 1 - (1 + 2^-8) = -0.0039.  beta1 >= 0."""
+    from adamw_audit.record import record_emulated
+    from emulation.recipes.common import Hyper
+
+    hyper = Hyper(beta1=0.0, beta2=0.99, eps=1e-8)
+    full = record_emulated(tmp_path / "e.h5", "torch-1.13-2.0-cpu-forloop", 4, (300,), [1e-3], hyper, 42, "avx512")
+    out = identify_json(capsys, strip(str(full), tmp_path / "bare.h5"))
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0} and out["betas"][0] == 0.0
+    assert out["betas_interval"][0][0] == 0.0 < out["betas_interval"][0][1] < 2.0**-8
+
+
 def test_the_betas_where_one_lr_fits_are_one_interval():
     """_beta1_for_one_lr on step intervals made from a truth (lr 1e-3, beta1 0.524, counts 1..5,
     each step size known to 1e-6 relative) and read at 0.523: the betas it returns hold the
