@@ -625,6 +625,26 @@ def test_a_late_window_with_a_decay_or_an_eps_no_scan_assumes(tmp_path, capsys, 
     assert inside(float(truth["--weight-decay"]), out["weight_decay_interval"])
 
 
+def test_lr_and_a_decay_are_found_where_the_joint_bisection_loses_its_way(tmp_path, monkeypatch):
+    """The lr-decay bisection can lose its way on a large sample (``--draw release`` seed 172: CPU
+    fused, lr 0.01, wd 0.3, eps 3e-5, 93368 elements: none on every element, the truth replays
+    them; no answer in 139 s).  Then lr alone at the decays 1 - k of typed products k = lr*wd
+    near the least-squares estimate: 0.997 here.  The bisection stood in for by one that finds
+    nothing (live torch 2.13 fused, 2000 elements)."""
+    from adamw_audit import identify as ident
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+
+    args = ["--impl", "fused", "--steps", "6", "--shape", "2000", "--lr", "0.01", "--eps", "3e-5"]
+    steps, numel = sampled_steps(tmp_path, [*args, "--weight-decay", "0.3", "--betas", "0.5", "0.999"])
+    monkeypatch.setattr(ident, "joint_interval", lambda *a, **k: None)
+    found = ident.fit_pooled(steps, recipe("fused"), "avx512", Hyper(beta1=0.5, beta2=0.999), 1, numel, "decay",
+                             (3e-5,))  # fmt: skip
+    assert found is not None
+    lr, _, decay, _ = found
+    assert inside(0.01, (lr.lo, lr.hi)) and inside(float(np.float32(1 - 0.003)), (decay.lo, decay.hi))
+
+
 def test_the_beta2_pair_is_found_where_the_pooled_bisection_loses_its_way(tmp_path, capsys):
     """Fused, beta2 0.999, a window from step 6: every step alone fits (1 - beta2, beta2), the
     pooled bisection did not; identify fits each step and tries the betas they all allow."""
