@@ -3221,6 +3221,8 @@ def _lr_intervals(fits: list[StepFit], rcp: Recipe, b1: float, offset: int) -> l
     return [_lrs_of(f.coef, bias_correction1(rcp, b1, f.index + offset)) for f in fits]
 
 
+PINNING_STEPS = 8
+"""At most this many steps' own lrs pin beta1 under one lr (:func:`_beta1_for_one_lr`)."""
 BETA1_GRID = 2049
 """Points of beta1's interval :func:`_beta1_for_one_lr` tries before bisecting the ends it finds."""
 
@@ -4800,9 +4802,11 @@ def _search(
     elif lr_for_schedule is None and family == "2.0" and b1_lo < b1_hi:
         # one lr: W pins beta1 the same way, each step's own lr (at the values found) moving with
         # bc1(beta1, t) (seen: the file above, searched at 0.524: m's [0.5225, 0.5244] reported)
-        # (the steps where beta1^t still shows in bc1, and the last: a subset bounds beta1 from outside)
+        # (the first PINNING_STEPS where beta1^t still shows in bc1, and the last: a subset of the
+        # steps bounds beta1 from outside; each step's fit costs ~0.1-0.5 s)
         rcp = recipe(impl)
-        seen = [sd for sd in steps[:-1] if b1_hi ** schedule.step_count(sd.index) > 2.0**-40] + steps[-1:]
+        seen = [sd for sd in steps[:-1] if b1_hi ** schedule.step_count(sd.index) > 2.0**-40]
+        seen = seen[: PINNING_STEPS - 1] + steps[-1:]
         counts = [schedule.step_count(sd.index) for sd in seen]
         d = _kernel_decay(rcp, schedule, steps[0].index, cap_family)
         step_fits = [fit_pooled([sd], rcp, cap_family, hyper, offset, rec.numel, "lr", (eps,), d) for sd in seen]
