@@ -3239,6 +3239,15 @@ def _one_lr_at(
     )
 
 
+def _one_lr_span(
+    lr_ivs: list[tuple[float, float]], counts: list[float], rcp: Recipe, b1: float, betas: tuple[float, float]
+) -> tuple[float, float]:
+    """The lrs :func:`_one_lr_at` allows at some beta1 of ``betas`` (where one lr fits; 65 of
+    them, ends included: the lr moves with bc1, smoothly, across the run)."""
+    ends = [_one_lr_at(lr_ivs, counts, rcp, b1, float(b)) for b in np.linspace(*betas, 65)]
+    return min(lo for lo, hi in ends if lo <= hi), max(hi for lo, hi in ends if lo <= hi)
+
+
 def _beta1_pinned_by_w(at: tuple[float, float]) -> str:
     return (
         f"one lr fits every step only for beta1 in [{at[0]:.6g}, {at[1]:.6g}] (W reads lr/(1 - beta1^t)): "
@@ -4791,9 +4800,7 @@ def _search(
             flat = Schedule(replace(hyper, lr=one, beta1=beta1), None, offset)
             if _sample_replays(rcp, steps, flat, cap_family, rec.numel):
                 wide = _beta1_for_one_lr(lr_interval, counts, rcp, b1, (b1_lo, b1_hi)) or at
-                ends = [_one_lr_at(lr_interval, counts, rcp, b1, float(b)) for b in np.linspace(*wide, 65)]
-                lr_interval = [min(lo for lo, hi in ends if lo <= hi), max(hi for lo, hi in ends if lo <= hi)]
-                lr_interval = [min(lr_interval[0], one), max(lr_interval[1], one)]
+                lr_interval = list(_hull(_one_lr_span(lr_interval, counts, rcp, b1, wide), (one, one)))
                 wd_lo, wd_hi = wd_lo * min(1.0, *ratios), wd_hi * max(1.0, *ratios)
                 hyper, schedule, lr_value = flat.hyper, flat, one
                 (b1_lo, b1_hi), b1, b1_pinned = wide, beta1, wide
@@ -4813,9 +4820,7 @@ def _search(
         step_lrs = [(f[0].lo, f[0].hi) for f in step_fits if f is not None]
         at = _beta1_for_one_lr(step_lrs, counts, rcp, b1, (b1_lo, b1_hi)) if len(step_lrs) == len(seen) > 1 else None
         if at is not None and at != (b1_lo, b1_hi):
-            ends = [_one_lr_at(step_lrs, counts, rcp, b1, float(b)) for b in np.linspace(*at, 65)]
-            lr_interval = [min(lr_interval[0], *(lo for lo, hi in ends if lo <= hi)),
-                           max(lr_interval[1], *(hi for lo, hi in ends if lo <= hi))]  # fmt: skip
+            lr_interval = list(_hull(_one_lr_span(step_lrs, counts, rcp, b1, at), tuple(lr_interval)))
             (b1_lo, b1_hi), b1_pinned = at, at
             findings.append(_beta1_pinned_by_w(at))
     if family == "2.0" and len(_chunkings(rec.numel)) > 1:
