@@ -300,17 +300,23 @@ def test_a_pre_lerp_beta1_is_cut_to_its_own_bf16_reading(tmp_path, capsys):
     assert out["lr"] == 3e-3 and inside(0.1, out["weight_decay_interval"])
 
 
-def test_a_pre_lerp_beta1_of_zero_has_no_negative_bound(tmp_path, capsys):
+def test_a_pre_lerp_beta1_of_zero_has_no_negative_bound(tmp_path):
     """beta1 0 under torch <= 2.0: 1 - beta1 = 1 is bf16 1.0, held by 1 - beta1 up to half a
-    bf16 gap above 1, and the interval's low end was 1 - (1 + 2^-8) = -0.0039.  beta1 >= 0."""
+    bf16 gap above 1, and the interval's low end was 1 - (1 + 2^-8) = -0.0039 (identify reported
+    it so).  beta1 >= 0."""
+    from adamw_audit.identify import _finite_rows, _pre_lerp_beta1_bounds, _sample_steps, infer_beta1_pre_lerp
     from adamw_audit.record import record_emulated
     from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
 
     hyper = Hyper(beta1=0.0, beta2=0.99, eps=1e-8)
     full = record_emulated(tmp_path / "e.h5", "torch-1.13-2.0-cpu-forloop", 4, (300,), [1e-3], hyper, 42, "avx512")
-    out = identify_json(capsys, strip(str(full), tmp_path / "bare.h5"))
-    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0} and out["betas"][0] == 0.0
-    assert out["betas_interval"][0][0] == 0.0 < out["betas_interval"][0][1] < 2.0**-8
+    with open_recording(strip(str(full), tmp_path / "bare.h5")) as bare:
+        steps, numel = _finite_rows(_sample_steps(bare, 4096, np.random.default_rng(0))), bare.numel
+    c = infer_beta1_pre_lerp(steps, "avx512", numel)
+    assert c is not None and c.lo <= 1.0 <= c.hi
+    lo, hi = _pre_lerp_beta1_bounds(steps, "avx512", numel, c)
+    assert lo == 0.0 < hi < 2.0**-8
 
 
 def test_the_betas_where_one_lr_fits_are_one_interval():
