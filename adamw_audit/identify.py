@@ -1546,11 +1546,15 @@ def fit_pooled(
         if found is not None:
             (lr, e), d = found, one
             break
+
     # a decay factor that reaches the kernel as bf16 (foreach) takes few values near 1 (1 - k*2^-8):
     # each is tried, nearest the steps' least-squares estimate first, as fit_step does
+    def decay_estimated() -> float:  # the steps' median least-squares decay (a few lstsq each)
+        return float(np.median([_decay_estimate(sd, h, float(sd.index + offset)) for sd in steps]))
+
     estimate, bf16_tries = 1.0, []
     if unknowns in ("decay", "decay+eps") and _rounds_to_bf16(conv_decay):
-        estimate = float(np.median([_decay_estimate(sd, h, float(sd.index + offset)) for sd in steps]))
+        estimate = decay_estimated()
         bf16_tries = _bf16_decays_near(estimate)
     for guess, d_try in itertools.product(guesses, bf16_tries) if unknowns == "decay" else ():
         # lr alone at each eps guess and decay value (the subset's "no" first: ~0.01 s each;
@@ -1579,8 +1583,7 @@ def fit_pooled(
         # CPU fused, lr 0.01, wd 0.3, eps 3e-5, 93368 elements: none on every element, the truth
         # replays them): lr alone at the decays 1 - k of typed products k = lr*wd near the
         # least-squares estimate, at the eps tried first (~0.1 s each on the subsample)
-        estimate = float(np.median([_decay_estimate(sd, h, float(sd.index + offset)) for sd in steps]))
-        for guess, k in itertools.product(guesses[:1], _typed_products_near(1 - estimate)):
+        for guess, k in itertools.product(guesses[:1], _typed_products_near(1 - decay_estimated())):
             fixed = {"__e": conv_eps(full(guess)), "__d": conv_decay(full(axis.of_d(1 - k)))}
             if search("__c", fixed, 1e-30, 1e2, rows=probe) is not None:
                 lr = search("__c", fixed, 1e-30, 1e2)
@@ -2762,6 +2765,12 @@ PROBE_COUNTS = 4
 """Step counts of index 0 from the probe's fits that the pooled searches try before 1..5."""
 
 
+def _picked_steps(steps: list[StepData]) -> list[StepData]:
+    """The steps a probe fits alone: the first two, one in the middle and the last (a step
+    schedule that drops mid-window keeps its first steps alike)."""
+    return [steps[i] for i in sorted({0, 1, len(steps) // 2, len(steps) - 1} & set(range(len(steps))))]
+
+
 def _picked_fits(
     chosen: list[StepData], rcp: Recipe, capability: str, h: Hyper, numel: int, all_three: bool = False,
     built: int = 1,
@@ -2804,8 +2813,7 @@ def _probe_steps(
     counts where one lr per step fits (:func:`scan_step_counts`), asked when no path's steps fit.
     ``all_three``: each step's step size, eps and decay solved together (slow to fail: seconds
     per step; the caller asks for it only when cheaper searches found nothing)."""
-    picked = sorted({0, 1, len(steps) // 2, len(steps) - 1} & set(range(len(steps))))
-    chosen = [steps[i] for i in picked]
+    chosen = _picked_steps(steps)
     # how far apart two lr intervals must be to call it a schedule: the count correction below
     # ignores eps, so a margin; a schedule that changes lr by less takes the slower joint search
     gap = 1e-3
@@ -3006,9 +3014,8 @@ def _beta1_by_step_fits(
     of the grid's betas where one does (:func:`_count_gaps`, the count whose steps come closest);
     ``b1`` where the steps fit no path alike or no beta helps (an eps off the guesses: the
     schedule phase's lrs are pinned after, :func:`_beta1_for_one_lr`).  ~0.1-1 s."""
-    picked = sorted({0, 1, len(steps) // 2, len(steps) - 1} & set(range(len(steps))))
     for impl, b2, _ in candidates:
-        fits = _picked_fits([steps[i] for i in picked], recipe(impl), capability, Hyper(beta1=b1, beta2=b2), numel)
+        fits = _picked_fits(_picked_steps(steps), recipe(impl), capability, Hyper(beta1=b1, beta2=b2), numel)
         if len(fits) >= 2:
             break
     else:
