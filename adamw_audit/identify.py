@@ -39,6 +39,7 @@ out as the whole interval that stays consistent, not as a guess.
 from __future__ import annotations
 
 import contextlib
+import decimal
 import functools
 import itertools
 import math
@@ -623,6 +624,31 @@ def simplest_in(lo: float, hi: float) -> float:
         if found:
             return min(found, key=lambda c: (float(f"1e{round(math.log10(abs(c)))}") != abs(c), abs(c - middle)))
     return middle
+
+
+BETA2_TRIES = 4
+"""beta2 values a file's searches run at, at most, where v leaves several typed ones (:func:`_typed_betas`)."""
+
+
+def _typed_betas(lo: float, hi: float, most: int = BETA2_TRIES) -> list[float]:
+    """The decimals in [lo, hi] with as few significant digits as :func:`simplest_in`'s (what a
+    person typed), the simplest first, the others nearest the middle next; at most ``most``.  One
+    value where the simplest is the only one of its length.  (On a small file v can leave beta2
+    an interval holding several: 196 elements, beta2 0.9602, v's interval [0.960051, 0.960201],
+    simplest 0.9601; W reads beta2 through ``bc2_sqrt = sqrt(1 - beta2^t)``, at the unknown count t,
+    and no count replayed it at 0.9601.)"""
+    first = simplest_in(lo, hi)
+    if first == 0.0 or lo <= 0.0:
+        return [first]
+    typed = decimal.Decimal(repr(first)).normalize()  # (repr: the shortest decimal that reads back)
+    unit = 10.0 ** typed.as_tuple().exponent  # the last digit's place value: 1e-4 for 0.9601
+    ends = math.ceil(lo / unit), math.floor(hi / unit)
+    if ends[1] - ends[0] > 4 * most:  # (an interval so wide the simplest has one digit: no other typed)
+        return [first]
+    middle = (lo + hi) / 2
+    found = {float(f"{k * unit:.{len(typed.as_tuple().digits)}g}") for k in range(ends[0], ends[1] + 1)}
+    others = sorted((x for x in found if lo <= x <= hi and x != first), key=lambda x: abs(x - middle))
+    return [first, *others][:most]
 
 
 def _one_minus(iv: Interval) -> tuple[float, float]:
@@ -3551,6 +3577,7 @@ class Hint(NamedTuple):
     mismatched: tuple[int, ...] = ()  # flat indices of the elements its replay got wrong (some)
     count_only: bool = False  # a tie's search: the hinted count alone, no other tried
     beta1: float | None = None  # torch <= 2.0: the beta1 of m's interval W's lrs were found at
+    beta2: float | None = None  # the beta2 of v's interval W replayed at (one of several typed there)
 
 
 def _held_schedule(
@@ -4063,6 +4090,8 @@ class Stage(NamedTuple):
     lead: bool  # a path's steps fit alone, or the late scan kept counts: the search has a lead
     lerp_on_cpu: bool  # CPU programs give m and v (CUDA's for-loop and foreach store the same)
     pre_lerp_too: bool = False  # m follows torch <= 2.0's mul_ + add_ at this beta1 too (beta1 0.5)
+    other_beta2: tuple[float, ...] = ()  # typed beta2 values in v's interval besides those searched
+    beta2: float = 0.0  # the beta2 searched (the first path's)
 
 
 def _identify_once(*arguments: Any, **options: Any) -> tuple[Identification, Hint]:
@@ -4092,13 +4121,18 @@ def _first_search(
     was exact in 65 s, found by its steps fitted with all three unknown).  A CPU file whose
     probes find a lead pays nothing for it; at the same stage the CPU's answer comes first.  The
     first answer is kept (replayed exactly or not: :func:`identify` grows it on larger samples).
-    Returns the answer, its hint, and whether it is CUDA's."""
+
+    Where v leaves several typed beta2 values (:func:`_typed_betas`), the search at each of the
+    others runs beside the CPU's from its first stage on, alike; there an inexact answer waits
+    for the others' (the first exact one is kept).  Returns the answer, its hint, and whether it
+    is CUDA's."""
     running = {"cpu": _search(rec, sample, offsets, seed)}
     ran = {"cpu": 0}  # stages each search started has run
     alone: str | None = None
     lerp_on_cpu = pre_lerp_too = False
     cpu_error = AuditError(f"{rec.path}: no answer")
-    order = ("cpu", "cuda", "pre-lerp")  # (on equal stages run: the CPU's stage first)
+    order = ("cpu", "cuda", "pre-lerp")  # (on equal stages run: the CPU's stage first, a beta2's last)
+    inexact: tuple[Identification, Hint, bool] | None = None  # the first answer, where beta2 searches run
 
     def start_others() -> None:
         """CUDA's for-loop and foreach where CPU programs give m and v; the 1.13-2.0 programs where
@@ -4109,12 +4143,28 @@ def _first_search(
         if pre_lerp_too and "pre-lerp" not in ran:
             running["pre-lerp"], ran["pre-lerp"] = _search(rec, sample, offsets, seed, pre_lerp_only=True), 0
 
+    typed_b2: list[float] = []  # the typed beta2 values searched: the CPU search's, then the others
+
+    def start_beta2(at: Stage) -> None:
+        if at.other_beta2:
+            typed_b2.extend(b for b in (at.beta2, *at.other_beta2) if b not in typed_b2)
+        for b2 in at.other_beta2:
+            if f"beta2 {b2!r}" not in ran:
+                running[f"beta2 {b2!r}"], ran[f"beta2 {b2!r}"] = _search(rec, sample, offsets, seed, beta2=b2), 0
+
     while running:
-        name = alone if alone in running else min(running, key=lambda k: (ran[k], order.index(k)))
+        name = alone if alone in running else min(running, key=lambda k: (ran[k], order.index(k) if k in order else 3))
         try:
             at = next(running[name])
         except StopIteration as done:
-            return (*done.value, name == "cuda")
+            found = (*done.value, name == "cuda")
+            if typed_b2 and set(found[0].exact.values()) != {1.0}:
+                inexact = inexact or found
+                del running[name]
+                continue
+            if typed_b2:
+                found[0].findings.append(_typed_beta2_finding(found[0], typed_b2))
+            return found
         except AuditError as error:
             del running[name]
             if name == "cpu":
@@ -4126,8 +4176,21 @@ def _first_search(
             lerp_on_cpu, pre_lerp_too = at.lerp_on_cpu, at.pre_lerp_too
             if at.name == "decayed probe" and not at.lead:
                 start_others()
+            start_beta2(at)
         alone = name if at.lead else alone
+    if inexact is not None:
+        inexact[0].findings.append(_typed_beta2_finding(inexact[0], typed_b2))
+        return inexact
     raise cpu_error
+
+
+def _typed_beta2_finding(found: Identification, typed: list[float]) -> str:
+    lo, hi = found.betas_interval[1]
+    return (
+        f"variance_W leaves beta2 [{lo:.9g}, {hi:.9g}], which holds several typed values: W was searched at "
+        f"{', '.join(f'{b:g}' for b in typed)} side by side, and replayed first at {found.betas[1]:g} "
+        "(the others are not ruled out)"
+    )
 
 
 def _search(
@@ -4141,6 +4204,7 @@ def _search(
     cuda_only: bool = False,
     pre_lerp_only: bool = False,
     deadline: float | None = None,
+    beta2: float | None = None,
 ) -> Generator[Stage, None, tuple[Identification, Hint]]:
     """One search on ``sample`` elements per step, a generator: it yields a :class:`Stage` after
     each stage that found nothing (a phase, a probe) and returns the answer and its own hint.
@@ -4151,7 +4215,9 @@ def _search(
     ``pre_lerp_only`` (or a hint naming a 1.13-2.0 program): the 1.13-2.0 programs alone, m read
     as their mul_ + add_ whether or not a lerp reads it too.
     ``extra``: flat indices sampled besides (the elements an earlier answer replayed wrong).
-    ``deadline`` (``time.monotonic()``): past it, :class:`OutOfTime` at the next phase or count."""
+    ``deadline`` (``time.monotonic()``): past it, :class:`OutOfTime` at the next phase or count.
+    ``beta2``: the paths whose v interval holds it, searched at it (another typed value of the
+    interval than the simplest: :func:`_first_search`); else a hint's beta2 where inside."""
     from .verify import replay
 
     findings: list[str] = []
@@ -4358,8 +4424,19 @@ def _search(
     # schedule; each over every path and step-count offset before the next
     best = None
     candidates = []
+    held_b2 = beta2 if beta2 is not None else (hint.beta2 if hint is not None else None)
     for impl, (b2_lo, b2_hi) in paths.items():
-        candidates.append((impl, simplest_in(b2_lo, b2_hi), (b2_lo, b2_hi)))
+        if held_b2 is not None and b2_lo <= held_b2 <= b2_hi:
+            candidates.append((impl, held_b2, (b2_lo, b2_hi)))
+        elif beta2 is None:
+            candidates.append((impl, simplest_in(b2_lo, b2_hi), (b2_lo, b2_hi)))
+    if not candidates:
+        raise AuditError(f"{rec.path}: beta2 {beta2:g} is outside every path's interval from variance_W")
+    # where v leaves several typed beta2 values, the others are searches of their own, side by side
+    # (:func:`_first_search`; W reads beta2 through bc2_sqrt at the unknown count)
+    other_beta2 = () if held_b2 is not None else tuple(
+        dict.fromkeys(b for _, b2, bounds in candidates for b in _typed_betas(*bounds) if b != b2)
+    )[: BETA2_TRIES - 1]  # fmt: skip
     if family == "2.0" and b1_lo < b1_hi:
         # (seen: 1.13-2.0 for-loop, lr 1e-3, beta1 0.524, from step 1: m allows [0.5225, 0.5244],
         # at 0.523 no one lr fitted W; every pooled phase failed, 58 s of 60 on 1500 elements)
@@ -4492,7 +4569,7 @@ def _search(
 
     def stage(name: str) -> Stage:
         lead = bool(scanned) or (probed is not None and probed.impl is not None)
-        return Stage(name, lead, device == "cpu" and family != "2.0", pre_lerp_too)
+        return Stage(name, lead, device == "cpu" and family != "2.0", pre_lerp_too, other_beta2, candidates[0][1])
 
     for k, phase in enumerate(phases):
         if k:
@@ -5087,7 +5164,8 @@ def _search(
     per_step = dict(zip((sd.index for sd in steps), lr_value, strict=True)) if one_per_step else None
     chosen_key = next(k for k, owners in owners_of.items() if chosen in owners)
     differ = tuple(sorted(mismatched.get(chosen_key, ())))
-    return answer, Hint(impl, offset, found_phase, eps, wd, per_step, differ, beta1=b1 if family == "2.0" else None)
+    pre_lerp_b1 = b1 if family == "2.0" else None
+    return answer, Hint(impl, offset, found_phase, eps, wd, per_step, differ, beta1=pre_lerp_b1, beta2=b2)
 
 
 def _wd_interval_of(rcp: Recipe, schedule: Schedule, capability: str, steps, numel: int) -> tuple[float, float] | None:

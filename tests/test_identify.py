@@ -337,6 +337,30 @@ def test_the_betas_where_one_lr_fits_are_one_interval():
     assert _beta1_for_one_lr([(1e-3, 1.0001e-3), (2e-3, 2.0001e-3)], [1.0, 2.0], rcp, 0.523, (0.5225, 0.5244)) is None
 
 
+def test_a_beta2_among_several_typed_values_v_allows_is_searched_beside_the_simplest(tmp_path, capsys):
+    """A 196-element foreach file from step 10, beta2 0.9602: v leaves [0.960137, 0.960428],
+    simplest 0.9603; W reads beta2 through bc2_sqrt (as bf16) at the unknown count, and at
+    0.9603 no count replayed it ("W[t] is not reproducible" after 82 s).  The searches at the
+    interval's other typed values run beside: count 10 at 0.9602, exact."""
+    args = ["--impl", "foreach", "--steps", "13", "--shape", "196", "--lr", "0.01", "--betas", "0.5", "0.9602"]
+    out = identify_recorded(tmp_path, capsys, [*args, "--weight-decay", "0.3", "--seed", "1059848010"], 9)
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert out["first_index_step_count"] == 10 and out["lr"] == 0.01 and inside(0.3, out["weight_decay_interval"])
+    assert inside(0.9602, out["betas_interval"][1]) and not inside(0.9601, out["betas_interval"][1])
+    assert any("0.9603, 0.9602, 0.9604 side by side" in f for f in out["findings"])
+
+
+def test_the_typed_betas_of_an_interval_are_those_as_short_as_the_simplest():
+    from adamw_audit.identify import _typed_betas
+
+    assert _typed_betas(0.9600513, 0.9602012) == [0.9601, 0.9602]
+    assert _typed_betas(0.96013706, 0.960428016) == [0.9603, 0.9602, 0.9604]
+    assert _typed_betas(0.9799999995, 0.9800000014) == [0.98]  # (the usual case: one value)
+    assert _typed_betas(0.9001, 0.90039) == [0.9002, 0.9003, 0.9001]
+    assert _typed_betas(0.91, 0.99) == [0.95, 0.94, 0.96, 0.93]  # (BETA2_TRIES at most)
+    assert _typed_betas(0.0, 0.1) == [0.0]
+
+
 def test_schedule_betas_eps_weight_decay(odd_recording, tmp_path, capsys):
     path, truth = odd_recording
     out = identify_json(capsys, strip(path, tmp_path / "bare.h5"))
