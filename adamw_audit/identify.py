@@ -643,7 +643,7 @@ def _typed_betas(lo: float, hi: float, most: int = BETA2_TRIES) -> list[float]:
     typed = decimal.Decimal(repr(first)).normalize()  # (repr: the shortest decimal that reads back)
     unit = 10.0 ** typed.as_tuple().exponent  # the last digit's place value: 1e-4 for 0.9601
     ends = math.ceil(lo / unit), math.floor(hi / unit)
-    if ends[1] - ends[0] > 4 * most:  # (an interval so wide the simplest has one digit: no other typed)
+    if ends[1] - ends[0] > 4 * most:  # (a guard: with no shorter decimal inside, fewer than 20 are)
         return [first]
     middle = (lo + hi) / 2
     found = {float(f"{k * unit:.{len(typed.as_tuple().digits)}g}") for k in range(ends[0], ends[1] + 1)}
@@ -4434,8 +4434,9 @@ def _search(
         raise AuditError(f"{rec.path}: beta2 {beta2:g} is outside every path's interval from variance_W")
     # where v leaves several typed beta2 values, the others are searches of their own, side by side
     # (:func:`_first_search`; W reads beta2 through bc2_sqrt at the unknown count)
+    searched_b2 = {b2 for _, b2, _ in candidates}
     other_beta2 = () if held_b2 is not None else tuple(
-        dict.fromkeys(b for _, b2, bounds in candidates for b in _typed_betas(*bounds) if b != b2)
+        dict.fromkeys(b for *_, bounds in candidates for b in _typed_betas(*bounds) if b not in searched_b2)
     )[: BETA2_TRIES - 1]  # fmt: skip
     if family == "2.0" and b1_lo < b1_hi:
         # (seen: 1.13-2.0 for-loop, lr 1e-3, beta1 0.524, from step 1: m allows [0.5225, 0.5244],

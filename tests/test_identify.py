@@ -1910,13 +1910,23 @@ def test_a_decayed_schedule_couples_at_an_eps_the_steps_see(tmp_path, capsys):
 
 def test_a_larger_sample_retries_at_the_eps_the_smaller_one_found(tmp_path, capsys):
     """Fused, constant lr, eps 1e-7 (no guess), wd 0.1, from count 3 (a random trial): eps and the
-    decay are solved on 4096 elements per step, not exact on the whole file; on 16384 the eps
-    bisection lost its way (no answer in 180 s).  The retry now solves the decay at the eps the
-    smaller sample found first."""
+    decay are solved on 4096 elements per step (37 s), not exact on the whole file (W 0.999996);
+    on 16384 the eps bisection lost its way (no answer in 180 s).  The retry, hinted with the
+    smaller sample's answer, now solves the decay at the eps it found first: the hinted search on
+    every element (14550) alone here, ~8 s."""
+    from adamw_audit.identify import Hint, _identify_once
+    from refimpl.recording import open_recording
+
     args = ["--impl", "fused", "--steps", "20", "--shape", "485x30", "--lr", "0.013774380273786822"]
     flags = ["--betas", "0.9", "0.98", "--eps", "1e-7", "--weight-decay", "0.1", "--seed", "720987129"]
-    out = identify_recorded(tmp_path, capsys, [*args, *flags], drop_first=2)
-    assert_constant_lr_found(out, count=3, lr=0.013774380273786822, eps=1e-7, wd=0.1)
+    rec = tmp_path / "run.h5"
+    assert main(["record", str(rec), *args, *flags, "--threads", "1"]) == 0
+    hint = Hint("torch-2.7-2.14-cpu-fused", 3, "joint+eps", 1e-7, 0.1, beta2=0.98)  # (the 4096-element answer)
+    with open_recording(strip(str(rec), tmp_path / "bare.h5", 2)) as bare:
+        found, _ = _identify_once(bare, bare.numel, (1, 2, 3, 4, 5), 0, hint)
+    assert found.exact == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert found.first_index_step_count == 3 and inside(0.013774380273786822, found.lr_interval)
+    assert inside(1e-7, found.eps_interval) and inside(0.1, found.weight_decay_interval)
 
 
 def test_beta2_is_tried_at_the_usual_values_where_the_joint_search_loses_its_way(tmp_path):
