@@ -4122,9 +4122,9 @@ def _first_search(
     probes find a lead pays nothing for it; at the same stage the CPU's answer comes first.  The
     first answer is kept (replayed exactly or not: :func:`identify` grows it on larger samples).
 
-    Where v leaves several typed beta2 values (:func:`_typed_betas`), the search at each of the
-    others runs beside the CPU's from its first stage on, alike; there an inexact answer waits
-    for the others' (the first exact one is kept).  Returns the answer, its hint, and whether it
+    Where v leaves several typed beta2 values (:func:`_typed_betas`), a search of the same kind at
+    each of the others runs beside each search from its first stage on, alike; there an inexact
+    answer waits for the others' (the first exact one is kept).  Returns the answer, its hint, and whether it
     is CUDA's."""
     running = {"cpu": _search(rec, sample, offsets, seed)}
     ran = {"cpu": 0}  # stages each search started has run
@@ -4143,21 +4143,26 @@ def _first_search(
         if pre_lerp_too and "pre-lerp" not in ran:
             running["pre-lerp"], ran["pre-lerp"] = _search(rec, sample, offsets, seed, pre_lerp_only=True), 0
 
-    typed_b2: list[float] = []  # the typed beta2 values searched: the CPU search's, then the others
+    typed_b2: list[float] = []  # the typed beta2 values searched: the first search's, then the others
+    # (not the 1.13-2.0 programs' side search at a beta1 both families' m reads alike: its own
+    # file is the CPU search's, which finds that family; seen: 196 elements, beta1 0.5, twice the time)
+    kinds = {"cpu": {}, "cuda": {"cuda_only": True}}
 
-    def start_beta2(at: Stage) -> None:
+    def start_beta2(name: str, at: Stage) -> None:
+        """The searches of kind ``name`` at the other typed beta2 values of v's interval."""
         if at.other_beta2:
             typed_b2.extend(b for b in (at.beta2, *at.other_beta2) if b not in typed_b2)
-        for b2 in at.other_beta2:
-            if f"beta2 {b2!r}" not in ran:
-                running[f"beta2 {b2!r}"], ran[f"beta2 {b2!r}"] = _search(rec, sample, offsets, seed, beta2=b2), 0
+        for b2 in at.other_beta2 if name in kinds else ():
+            if f"{name}, beta2 {b2!r}" not in ran:
+                searched = _search(rec, sample, offsets, seed, beta2=b2, **kinds[name])
+                running[f"{name}, beta2 {b2!r}"], ran[f"{name}, beta2 {b2!r}"] = searched, 0
 
     while running:
         name = alone if alone in running else min(running, key=lambda k: (ran[k], order.index(k) if k in order else 3))
         try:
             at = next(running[name])
         except StopIteration as done:
-            found = (*done.value, name == "cuda")
+            found = (*done.value, name.split(",")[0] == "cuda")  # (a beta2 search: "cuda, beta2 0.9602")
             if typed_b2 and set(found[0].exact.values()) != {1.0}:
                 inexact = inexact or found
                 del running[name]
@@ -4176,7 +4181,7 @@ def _first_search(
             lerp_on_cpu, pre_lerp_too = at.lerp_on_cpu, at.pre_lerp_too
             if at.name == "decayed probe" and not at.lead:
                 start_others()
-            start_beta2(at)
+        start_beta2(name, at)
         alone = name if at.lead else alone
     if inexact is not None:
         inexact[0].findings.append(_typed_beta2_finding(inexact[0], typed_b2))
