@@ -9,7 +9,9 @@ of index 0, every true hyper-parameter inside its reported interval, and a repla
     python scripts/identify_trials.py --trials 40 --seed 1 [--out trials.jsonl] [--draw late-decay]
 
 ``--draw cuda-fused`` writes each run with the emulator's CUDA fused program instead of torch
-(``adamw_audit.record.record_emulated``: no GPU here), gradients drawn with NumPy.
+(``adamw_audit.record.record_emulated``: no GPU here), gradients drawn with NumPy;
+``--draw cuda-lerp`` likewise with its CUDA for-loop or foreach program (whose m and v the CPU's
+programs store too: identify must tell the devices apart by W alone).
 
 ``--draw anomaly`` records a random CPU case with torch by hand, with one of ANOMALIES (a clipped
 gradient, a skipped step, float32 master weights, float32 states), and checks that identify
@@ -120,6 +122,12 @@ def draw_cuda_fused(rng: np.random.Generator) -> dict:
     return {**draw(rng), "impl": "cuda-fused"}
 
 
+def draw_cuda_lerp(rng: np.random.Generator) -> dict:
+    """A random case on CUDA's for-loop or foreach path, written by the emulator (no GPU here)."""
+    case = draw(rng)
+    return {**case, "impl": "cuda-" + ("forloop" if case["impl"] == "fused" else case["impl"])}
+
+
 def draw_cuda(rng: np.random.Generator) -> dict:
     """A random case recorded with real torch on the GPU (``record --device cuda``)."""
     return {**draw(rng), "device": "cuda"}
@@ -182,7 +190,7 @@ def draw_release(rng: np.random.Generator) -> dict:
 DRAWS = {
     "random": draw, "late-decay": draw_late_decay, "cuda-fused": draw_cuda_fused, "cuda": draw_cuda,
     "anomaly": draw_anomaly, "cuda-fused-scaled": draw_cuda_fused_scaled, "release": draw_release,
-    "capability": draw_capability,
+    "capability": draw_capability, "cuda-lerp": draw_cuda_lerp,
 }  # fmt: skip
 
 
@@ -222,8 +230,8 @@ def check_anomaly(case: dict, out: dict) -> list[str]:
 
 def check(case: dict, out: dict, replay: bool = True) -> list[str]:
     wrong = []
-    if case["impl"] == "cuda-fused":
-        truth_impl = "-cuda-fused"
+    if case["impl"].startswith("cuda-"):  # (the emulator's CUDA programs)
+        truth_impl = "-" + case["impl"]
     else:
         truth_impl = f"-{case.get('device', 'cpu')}-{case['impl']}"
     if not any(name.endswith(truth_impl) for name in out["equivalent_impls"]):
@@ -358,8 +366,9 @@ def record_case(case: dict, full: Path) -> None:
     if "anomaly" in case:
         return record_anomaly(case, full)
     h = Hyper(beta1=case["beta1"], beta2=case["beta2"], eps=case["eps"], weight_decay=case["weight_decay"])
-    if case["impl"] == "cuda-fused":  # the emulator's CUDA fused program (its evidence: the H100 fixtures)
-        record_emulated(full, "torch-2.11-2.13-cuda-fused", case["steps"], case["shape"], case["lr"], h, case["seed"])
+    if case["impl"].startswith("cuda-"):  # the emulator's CUDA program (its evidence: the catalog's)
+        record_emulated(full, f"torch-2.11-2.13-{case['impl']}", case["steps"], case["shape"], case["lr"], h,
+                        case["seed"])  # fmt: skip
     elif "recipe" in case:  # an older CPU release's program (its evidence: the release fixtures)
         record_emulated(full, case["recipe"], case["steps"], case["shape"], case["lr"], h, case["seed"],
                         case["capability"], threads=case.get("threads", 1))  # fmt: skip

@@ -44,3 +44,16 @@ def test_an_answer_that_misses_rows_not_scaled_is_wrong():
     assert trials.check_anomaly(CASE, {**ANSWER, "exact_apart_from_scaled": others}) == [
         f"exact {ANSWER['exact']}, on the rows not scaled {others}"
     ]
+
+
+def test_an_emulated_cuda_case_is_right_only_on_its_own_device_s_path():
+    """``--draw cuda-lerp``: CUDA's for-loop written by the emulator; the CPU for-loop alone (the
+    same m and v, W read otherwise) is the wrong device."""
+    case = {**{k: v for k, v in CASE.items() if not k.startswith(("anomaly", "clip"))}, "impl": "cuda-forloop"}
+    answer = {**ANSWER, "exact": ANSWER["exact_apart_from_scaled"], "scaled_gradient_indices": []}
+    answer["lr_interval"], answer["weight_decay_interval"] = [2e-5, 4e-4], [0.0, 1.0]
+    case["lr"] = [3e-5] * 5
+    cuda = ["torch-2.11-2.13-cuda-forloop", "torch-2.7-2.14-cpu-forloop"]
+    assert trials.check(case, {**answer, "equivalent_impls": cuda}) == []
+    cpu = ["torch-2.7-2.14-cpu-forloop"]
+    assert trials.check(case, {**answer, "equivalent_impls": cpu}) == [f"path cuda-forloop not in {cpu}"]
