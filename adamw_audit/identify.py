@@ -628,19 +628,25 @@ def simplest_in(lo: float, hi: float) -> float:
 
 BETA2_TRIES = 4
 """beta2 values a file's searches run at, at most, where v leaves several typed ones (:func:`_typed_betas`)."""
+TYPED_DIGITS = 5
+"""Significant digits a typed beta has at most (0.99995); an interval whose simplest value has more
+is a reading's few float32 ulps (seen: [0.98000005, 0.98000045], CPU fused's reading of CUDA
+fused's 0.98), not a choice between typed values."""
 
 
 def _typed_betas(lo: float, hi: float, most: int = BETA2_TRIES) -> list[float]:
     """The decimals in [lo, hi] with as few significant digits as :func:`simplest_in`'s (what a
     person typed), the simplest first, the others nearest the middle next; at most ``most``.  One
-    value where the simplest is the only one of its length.  (On a small file v can leave beta2
-    an interval holding several: 196 elements, beta2 0.9602, v's interval [0.960051, 0.960201],
-    simplest 0.9601; W reads beta2 through ``bc2_sqrt = sqrt(1 - beta2^t)``, at the unknown count t,
-    and no count replayed it at 0.9601.)"""
+    value where the simplest is the only one of its length or has more than TYPED_DIGITS.  (On a
+    small file v can leave beta2 an interval holding several: 196 elements, beta2 0.9602, v's
+    interval [0.960051, 0.960201], simplest 0.9601; W reads beta2 through ``bc2_sqrt =
+    sqrt(1 - beta2^t)``, at the unknown count t, and no count replayed it at 0.9601.)"""
     first = simplest_in(lo, hi)
     if first == 0.0 or lo <= 0.0:
         return [first]
     typed = decimal.Decimal(repr(first)).normalize()  # (repr: the shortest decimal that reads back)
+    if len(typed.as_tuple().digits) > TYPED_DIGITS:
+        return [first]
     unit = 10.0 ** typed.as_tuple().exponent  # the last digit's place value: 1e-4 for 0.9601
     ends = math.ceil(lo / unit), math.floor(hi / unit)
     if ends[1] - ends[0] > 4 * most:  # (a guard: with no shorter decimal inside, fewer than 20 are)
@@ -4123,8 +4129,9 @@ def _first_search(
     first answer is kept (replayed exactly or not: :func:`identify` grows it on larger samples).
 
     Where v leaves several typed beta2 values (:func:`_typed_betas`), a search of the same kind at
-    each of the others runs beside each search from its first stage on, alike; there an inexact
-    answer waits for the others' (the first exact one is kept).  Returns the answer, its hint, and whether it
+    each of the others joins each search where CUDA's would (its decayed probe found no lead), or
+    where it ends without an exact answer, and runs beside it alike; there an inexact answer
+    waits for the others' (the first exact one is kept).  Returns the answer, its hint, and whether it
     is CUDA's."""
     running = {"cpu": _search(rec, sample, offsets, seed)}
     ran = {"cpu": 0}  # stages each search started has run
@@ -4147,12 +4154,13 @@ def _first_search(
     # (not the 1.13-2.0 programs' side search at a beta1 both families' m reads alike: its own
     # file is the CPU search's, which finds that family; seen: 196 elements, beta1 0.5, twice the time)
     kinds = {"cpu": {}, "cuda": {"cuda_only": True}}
+    last: dict[str, Stage] = {}  # each kind's last stage
 
-    def start_beta2(name: str, at: Stage) -> None:
+    def start_beta2(name: str, at: Stage | None) -> None:
         """The searches of kind ``name`` at the other typed beta2 values of v's interval."""
-        if at.other_beta2:
+        if at is not None and at.other_beta2:
             typed_b2.extend(b for b in (at.beta2, *at.other_beta2) if b not in typed_b2)
-        for b2 in at.other_beta2 if name in kinds else ():
+        for b2 in at.other_beta2 if at is not None and name in kinds else ():
             if f"{name}, beta2 {b2!r}" not in ran:
                 searched = _search(rec, sample, offsets, seed, beta2=b2, **kinds[name])
                 running[f"{name}, beta2 {b2!r}"], ran[f"{name}, beta2 {b2!r}"] = searched, 0
@@ -4163,6 +4171,8 @@ def _first_search(
             at = next(running[name])
         except StopIteration as done:
             found = (*done.value, name.split(",")[0] == "cuda")  # (a beta2 search: "cuda, beta2 0.9602")
+            if set(found[0].exact.values()) != {1.0}:
+                start_beta2(name, last.get(name))
             if typed_b2 and set(found[0].exact.values()) != {1.0}:
                 inexact = inexact or found
                 del running[name]
@@ -4175,13 +4185,16 @@ def _first_search(
             if name == "cpu":
                 cpu_error = error
                 start_others()
+            start_beta2(name, last.get(name))
             continue
         ran[name] += 1
         if name == "cpu":
             lerp_on_cpu, pre_lerp_too = at.lerp_on_cpu, at.pre_lerp_too
             if at.name == "decayed probe" and not at.lead:
                 start_others()
-        start_beta2(name, at)
+        last[name] = at
+        if at.name == "decayed probe" and not at.lead:
+            start_beta2(name, at)
         alone = name if at.lead else alone
     if inexact is not None:
         inexact[0].findings.append(_typed_beta2_finding(inexact[0], typed_b2))

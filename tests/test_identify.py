@@ -359,13 +359,15 @@ def test_the_typed_betas_of_an_interval_are_those_as_short_as_the_simplest():
     assert _typed_betas(0.9001, 0.90039) == [0.9002, 0.9003, 0.9001]
     assert _typed_betas(0.91, 0.99) == [0.95, 0.94, 0.96, 0.93]  # (BETA2_TRIES at most)
     assert _typed_betas(0.0, 0.1) == [0.0]
+    assert _typed_betas(0.98000005, 0.98000045) == [0.9800003]  # (a reading's float32 ulps, no typed value)
 
 
 def test_each_search_kind_runs_beside_itself_at_the_other_typed_beta2_values(monkeypatch):
     """_first_search with stand-in searches: the CPU search's stages name 0.9602 besides its
     0.9603, CUDA's (started where the CPU's decayed probe found no lead) 0.9604; a search of the
-    same kind runs at each, an inexact answer waits for the others, and the first exact one (CUDA's
-    at 0.9604) is kept, with a finding naming the values searched."""
+    same kind runs at each (the CPU's twin from its decayed probe on, CUDA's where it fails), an
+    inexact answer waits for the others, and the first exact one (CUDA's at 0.9604) is kept, with
+    a finding naming the values searched."""
     from types import SimpleNamespace
 
     from adamw_audit import identify
@@ -374,12 +376,15 @@ def test_each_search_kind_runs_beside_itself_at_the_other_typed_beta2_values(mon
     def answer(exact_w: float, b2: float):
         return SimpleNamespace(exact={"W": exact_w}, findings=[], betas=[0.9, b2], betas_interval=[[], [0.96, 0.9605]])
 
-    started = []
+    started, events = [], []
 
     def search(rec, sample, offsets, seed, beta2=None, cuda_only=False, **_):
         started.append((beta2, cuda_only))
+        events.append(("start", beta2, cuda_only))
         if (beta2, cuda_only) == (None, False):
+            events.append(("cpu", "plain"))
             yield Stage("plain", False, True, False, (0.9602,), 0.9603)
+            events.append(("cpu", "decayed probe"))
             yield Stage("decayed probe", False, True, False, (0.9602,), 0.9603)
             return answer(0.99, 0.9603), "cpu hint"
         if (beta2, cuda_only) == (None, True):
@@ -394,6 +399,7 @@ def test_each_search_kind_runs_beside_itself_at_the_other_typed_beta2_values(mon
     found, hint, on_cuda = identify._first_search(SimpleNamespace(path="f.h5"), 4096, (1, 2), 0)
     assert (found.exact, hint, on_cuda) == ({"W": 1.0}, "cuda hint", True)
     assert set(started) == {(None, False), (0.9602, False), (None, True), (0.9604, True)}
+    assert events.index(("start", 0.9602, False)) > events.index(("cpu", "decayed probe"))
     assert found.findings == [
         "variance_W leaves beta2 [0.96, 0.9605], which holds several typed values: W was searched at 0.9603, "
         "0.9602, 0.9604 side by side, and replayed first at 0.9604 (the others are not ruled out)"
