@@ -4131,15 +4131,15 @@ def _first_search(
     Where v leaves several typed beta2 values (:func:`_typed_betas`), a search of the same kind at
     each of the others joins each search where CUDA's would (its decayed probe found no lead), or
     where it ends without an exact answer, and runs beside it alike; there an inexact answer
-    waits for the others' (the first exact one is kept).  Returns the answer, its hint, and whether it
-    is CUDA's."""
+    waits for the others' (the first exact one is kept).  Returns the answer, its hint, and
+    whether it is CUDA's."""
     running = {"cpu": _search(rec, sample, offsets, seed)}
     ran = {"cpu": 0}  # stages each search started has run
     alone: str | None = None
     lerp_on_cpu = pre_lerp_too = False
     cpu_error = AuditError(f"{rec.path}: no answer")
     order = ("cpu", "cuda", "pre-lerp")  # (on equal stages run: the CPU's stage first, a beta2's last)
-    inexact: tuple[Identification, Hint, bool] | None = None  # the first answer, where beta2 searches run
+    inexact: tuple[Identification, Hint, bool] | None = None  # the first inexact answer, held while twins run
 
     def start_others() -> None:
         """CUDA's for-loop and foreach where CPU programs give m and v; the 1.13-2.0 programs where
@@ -4173,10 +4173,10 @@ def _first_search(
             found = (*done.value, name.split(",")[0] == "cuda")  # (a beta2 search: "cuda, beta2 0.9602")
             if set(found[0].exact.values()) != {1.0}:
                 start_beta2(name, last.get(name))
-            if typed_b2 and set(found[0].exact.values()) != {1.0}:
-                inexact = inexact or found
-                del running[name]
-                continue
+                if typed_b2:  # (the twins may replay it exactly)
+                    inexact = inexact or found
+                    del running[name]
+                    continue
             if typed_b2:
                 found[0].findings.append(_typed_beta2_finding(found[0], typed_b2))
             return found
