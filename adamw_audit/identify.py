@@ -3855,6 +3855,20 @@ def identify(
         own_reading = (lerp_ties[0], None, True)
     elif exact(found) and lerp_on_cuda and not cpu_ties:  # (and the other way round)
         own_reading = (recipe(recipe(found.impl).impl).name, None, False)
+    elif (
+        exact(found)
+        and found.device == "cpu"
+        and lerp is not None
+        and not exact(lerp[0])
+        and recipe(found.impl).impl in CUDA_PATHS
+        and lerp[0].impl == found.impl
+    ):
+        # a CPU for-loop/foreach answer the first sample did not settle, and no CUDA program
+        # replays it at its values: CUDA's own search at its count too (seen: `--draw cuda-lerp`
+        # seed 186, CUDA for-loop cosine, eps 1e-12, wd 0.05, from step 11, 821x17: the CPU
+        # for-loop, W 0.99990 on 4096 elements per step, exact once grown; CUDA's for-loop, the
+        # truth, unlisted).  A file whose first answer is exact pays nothing for it.
+        own_reading = (recipe(recipe(found.impl).impl, "cuda").name, None, True)
     if own_reading is not None:
         # CUDA's for-loop and foreach programs and the CPU's replay the same m and v, and may
         # replay W alike at one answer's values (found by a replay there), but read the scalars

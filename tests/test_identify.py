@@ -1641,6 +1641,44 @@ def test_other_counts_of_a_file_with_a_scaled_row_are_checked_on_the_other_rows(
     assert 6 in out["other_step_counts"] and inside(0.0, out["weight_decay_interval"])
 
 
+def test_a_cpu_lerp_answer_the_first_sample_left_inexact_is_searched_on_cuda_too(tmp_path, monkeypatch):
+    """``--draw cuda-lerp`` seed 186, trial 1 (CUDA for-loop cosine, betas (0.626, 0.99), eps 1e-12,
+    wd 0.05, from step 11, 821x17): the CPU for-loop, W 0.99990 on 4096 elements per step, was
+    exact once grown, and no CUDA program replayed it at its values: the truth went unlisted.  Now
+    CUDA's own search runs at the answer's count where the first sample left a CPU for-loop or
+    foreach answer inexact (24 s there, CUDA's for-loop and foreach listed).  Staged here on a small
+    emulated CUDA for-loop file: the first answer inexact, and the CPU answers' CUDA ties removed."""
+    from adamw_audit import identify as ident
+    from adamw_audit.record import record_emulated
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    lrs = [0.005 * 0.5 * (1 + math.cos(math.pi * t / 8)) for t in range(8)]
+    hyper = Hyper(beta1=0.626, beta2=0.99, eps=1e-12, weight_decay=0.05)
+    full = record_emulated(tmp_path / "e.h5", "torch-2.11-2.13-cuda-forloop", 8, (300, 8), lrs, hyper, 945060214)
+    real = ident._identify_once
+    cuda_searched = []
+
+    def cpu_only(found):  # (as if no CUDA program replayed the CPU answer at its values)
+        return replace(found, equivalent_impls=[n for n in found.equivalent_impls if "-cuda-" not in n])
+
+    def first(rec, sample, offsets, seed):
+        found, hint = real(rec, sample, offsets, seed)
+        return replace(cpu_only(found), exact={"W": 0.9999, "momentum_W": 1.0, "variance_W": 1.0}), hint
+
+    def later(rec, sample, offsets, seed, hint=None, fused_cuda_only=False, extra=(), cuda_only=False, **options):
+        found, own_hint = real(rec, sample, offsets, seed, hint, fused_cuda_only, extra, cuda_only, **options)
+        cuda_searched.extend([sample] if cuda_only else [])
+        return (found if cuda_only else cpu_only(found)), own_hint
+
+    monkeypatch.setattr(ident, "_first_search", as_first_search(first))
+    monkeypatch.setattr(ident, "_identify_once", later)
+    with open_recording(strip(str(full), tmp_path / "bare.h5", 3)) as rec:
+        found = ident.identify(rec, sample=256)
+    assert found.device == "cpu" and cuda_searched and "torch-2.11-2.13-cuda-forloop" in found.equivalent_impls
+    assert found.exact == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0} and found.first_index_step_count == 4
+
+
 def test_an_inexact_cpu_answer_is_searched_again_as_cuda_fused(tmp_path, monkeypatch):
     """beta1 0.5: m fits a lerp and CUDA fused's program alike, and v may fit a CPU program on the
     sampled elements only (seen: 1125x20, beta2 0.9999: CPU fused, v 0.99999, 88 s).  An answer
