@@ -644,16 +644,11 @@ def _typed_betas(lo: float, hi: float, most: int = BETA2_TRIES) -> list[float]:
     first = simplest_in(lo, hi)
     if first == 0.0 or lo <= 0.0:
         return [first]
-    typed = decimal.Decimal(repr(first)).normalize()  # (repr: the shortest decimal that reads back)
-    if len(typed.as_tuple().digits) > TYPED_DIGITS:
-        return [first]
-    unit = 10.0 ** typed.as_tuple().exponent  # the last digit's place value: 1e-4 for 0.9601
-    ends = math.ceil(lo / unit), math.floor(hi / unit)
-    if ends[1] - ends[0] > 4 * most:  # (a guard: with no shorter decimal inside, fewer than 20 are)
+    digits = len(decimal.Decimal(repr(first)).normalize().as_tuple().digits)  # (repr: the shortest decimal)
+    if digits > TYPED_DIGITS:
         return [first]
     middle = (lo + hi) / 2
-    found = {float(f"{k * unit:.{len(typed.as_tuple().digits)}g}") for k in range(ends[0], ends[1] + 1)}
-    others = sorted((x for x in found if lo <= x <= hi and x != first), key=lambda x: abs(x - middle))
+    others = sorted((x for x in _decimals_in(lo, hi, digits) if x != first), key=lambda x: abs(x - middle))
     return [first, *others][:most]
 
 
@@ -1696,10 +1691,7 @@ def _typed_products_near(k: float) -> list[float]:
     0.01 * 0.3, 2.5e-4 * 0.1) within TYPED_PRODUCT_SPAN of ``k`` > 0, nearest (in ratio) first."""
     if not 0 < k < 1:
         return []
-    lo, hi = k / TYPED_PRODUCT_SPAN, k * TYPED_PRODUCT_SPAN
-    decades = range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
-    found = {v for e in decades for m in range(10, 100) if lo <= (v := float(f"{m}e{e}")) <= hi}
-    return sorted(found, key=lambda v: abs(math.log(v / k)))
+    return sorted(_decimals_in(k / TYPED_PRODUCT_SPAN, k * TYPED_PRODUCT_SPAN, 2), key=lambda v: abs(math.log(v / k)))
 
 
 def _typed_near(values: tuple[float, ...], factor: float = 2.0, most: int = 6) -> tuple[float, ...]:
@@ -1713,11 +1705,23 @@ def _typed_near(values: tuple[float, ...], factor: float = 2.0, most: int = 6) -
     return tuple(dict.fromkeys(out))
 
 
+def _decimals_in(lo: float, hi: float, digits: int) -> list[float]:
+    """The decimals ``k * 10^e`` of at most ``digits`` significant digits (what a person types:
+    2e-4, 0.9602) in [lo, hi], 0 < lo, ascending."""
+    out: set[float] = set()
+    for decade in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1):  # values in [10^d, 10^(d+1))
+        place = decade - digits + 1  # the last digit's place value 10^place
+        first, last = 10 ** (digits - 1), 10**digits - 1
+        for k in range(max(first, math.floor(lo / 10.0**place)), min(last, math.ceil(hi / 10.0**place)) + 1):
+            if lo <= (v := float(f"{k}e{place}")) <= hi:
+                out.add(v)
+    return sorted(out)
+
+
 def _one_digit_in(lo: float, hi: float) -> list[float]:
     """The one-digit decimals ``m * 10^k`` (what a person types: 2e-4, 3e-5) in [lo, hi], 0 < lo,
     ascending."""
-    decades = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
-    return [v for k in decades for m in range(1, 10) if lo <= (v := float(f"{m}e{k}")) <= hi]
+    return _decimals_in(lo, hi, 1)
 
 
 def _one_digit_near_middle(lo: float, hi: float) -> list[float]:
