@@ -5122,6 +5122,17 @@ def _search(
                 kept = searched
                 more = [c for c in kept if c not in (offset, stopped_at) and c not in checked][:SCAN_TRIES]
                 refitted = {**refitted, **other_counts(more, eps_first=scanned_eps.get(chosen[0], {}))}
+        below: dict = {}
+        if offset > SCAN_TRIES:
+            # a count found past the first ones (a late scan's) may tie with counts far below it
+            # that no walk reaches: W reads the count only through bc2_sqrt and eps*bc2_sqrt, and
+            # eps moves with the count (seen: `--draw late-decay` seed 185, foreach cosine, betas
+            # (0.657, 0.9999), eps 1e-5, wd 0.1, from step 10, 156 elements: count 1235 found at
+            # eps 1e-6, exact; the truth 10 replays at 1e-5, 64 at ~4.1e-6, unlisted).  The first
+            # counts and the powers of two below are sampled, each lr interval spanning theirs
+            low = sorted({*range(1, SCAN_TRIES + 1), *(2**k for k in range(4, offset.bit_length()))})
+            below = other_counts([c for c in low if c < offset and c not in checked and c not in refitted])
+            refitted = {**refitted, **below}
         far: dict = {}
         sampled = [c for c in FAR_COUNTS if c > offset + SCAN_TRIES]
         if walked_out:
@@ -5133,6 +5144,12 @@ def _search(
         if walked_out and len(kept) <= 20:  # (more: the per-step scan's finding below)
             gaps = set(range(offset + 1, offset + SCAN_TRIES + 1)) - set(refitted)
             findings.append(_count_not_pinned(offset, sorted(far), len(sampled), gaps))
+        elif below:
+            findings.append(
+                f"counts {sorted(below)} of index 0, sampled below the one found ({offset}), replay too: the step "
+                "count is not pinned by these bits; each interval spans the counts that replay (those between the "
+                "sampled unchecked)"
+            )
         if refitted:
             other_offsets = sorted({*other_offsets, *refitted})
             findings.append(

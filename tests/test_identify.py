@@ -2279,6 +2279,33 @@ def test_a_hinted_search_tries_the_other_paths_at_the_hinted_count_first(tmp_pat
     assert found.equivalent_impls == [recipe("foreach").name]
 
 
+def test_counts_far_below_a_late_count_found_are_sampled(tmp_path):
+    """``--draw late-decay`` seed 185, trial 2: foreach cosine, betas (0.657, 0.9999), eps 1e-5,
+    wd 0.1, 156 elements, from step 10 (13 steps, 9 dropped).  With one lr per step and beta2
+    0.9999 the count shows only through bc2_sqrt and an eps the elements barely see: the search
+    found count 1235 at eps 1e-6, exact, its neighbour 1236 tied, and no count below was tried;
+    the truth 10 went unlisted, and eps's interval [9.8e-7, 1.03e-6] left out 1e-5.  The first
+    counts and the powers of two below a late count found are sampled now: 10 and 64 replay, the
+    count is said not pinned, and every interval spans the truth.  Here from the search's answer
+    (a hint, every element; the whole identify takes 18 s)."""
+    from adamw_audit.identify import Hint, _identify_once
+    from emulation.recipes import recipe
+    from refimpl.recording import open_recording
+
+    lrs = [repr(0.022931867218859005 * 0.5 * (1 + math.cos(math.pi * t / 13))) for t in range(13)]
+    rec = tmp_path / "run.h5"
+    args = ["--impl", "foreach", "--steps", "13", "--shape", "156", "--lr", ",".join(lrs), "--betas", "0.657"]
+    args += ["0.9999", "--eps", "1e-5", "--weight-decay", "0.1", "--seed", "122008169", "--threads", "1"]
+    assert main(["record", str(rec), *args]) == 0
+    hint = Hint(recipe("forloop").name, 1235, "schedule", 1e-6, 0.0, {1: 2.834e-4, 2: 1.34e-4, 3: 3.52e-5})
+    with open_recording(strip(str(rec), tmp_path / "bare.h5", 9)) as bare:
+        found, _ = _identify_once(bare, bare.numel, (1235,), 0, hint)
+    out = found.to_json()
+    assert {10, 64} <= set(out["other_step_counts"])
+    assert any("sampled below the one found (1235)" in f and "not pinned" in f for f in out["findings"])
+    assert_schedule_found(out, 10, "foreach", lrs[10:], 1e-5, 0.1, tied=True)
+
+
 def test_a_hinted_schedule_search_goes_on_to_the_counts_the_eps_scan_keeps(tmp_path):
     """Fused, constant lr 2e-5, eps 1e-3, wd 0.01, from count 6, 380x21 (a random trial: count 4
     reported, W 0.99977).  Fits at wrong counts looked like a schedule; count 4's per-step fits
