@@ -3863,15 +3863,15 @@ def identify(
         exact(found)
         and found.device == "cpu"
         and lerp is not None
-        and not exact(lerp[0])
         and recipe(found.impl).impl in CUDA_PATHS
+        and recipe(found.impl).torch != PRE_LERP_RANGE
         and lerp[0].impl == found.impl
     ):
-        # a CPU for-loop/foreach answer the first sample did not settle, and no CUDA program
-        # replays it at its values: CUDA's own search at its count too (seen: `--draw cuda-lerp`
-        # seed 186, CUDA for-loop cosine, eps 1e-12, wd 0.05, from step 11, 821x17: the CPU
-        # for-loop, W 0.99990 on 4096 elements per step, exact once grown; CUDA's for-loop, the
-        # truth, unlisted).  A file whose first answer is exact pays nothing for it.
+        # a CPU for-loop/foreach answer no CUDA program replays at its values: CUDA's own search
+        # at its count too (seen: `--draw cuda-lerp` seed 186, CUDA for-loop cosine, eps 1e-12,
+        # wd 0.05, from step 11, 821x17: the CPU for-loop, exact once grown, CUDA's for-loop, the
+        # truth, unlisted; seed 188, CUDA foreach, eps 1e-3, 145x35: the CPU for-loop exact on the
+        # first sample, CUDA's own search ties, 23 s).  Where CUDA's v differs it fails at once.
         own_reading = (recipe(recipe(found.impl).impl, "cuda").name, None, True)
     if own_reading is not None:
         # CUDA's for-loop and foreach programs and the CPU's replay the same m and v, and may

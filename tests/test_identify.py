@@ -1641,13 +1641,15 @@ def test_other_counts_of_a_file_with_a_scaled_row_are_checked_on_the_other_rows(
     assert 6 in out["other_step_counts"] and inside(0.0, out["weight_decay_interval"])
 
 
-def test_a_cpu_lerp_answer_the_first_sample_left_inexact_is_searched_on_cuda_too(tmp_path, monkeypatch):
+@pytest.mark.parametrize("first_w", [0.9999, 1.0])
+def test_a_cpu_lerp_answer_no_cuda_program_replays_is_searched_on_cuda_too(tmp_path, monkeypatch, first_w):
     """``--draw cuda-lerp`` seed 186, trial 1 (CUDA for-loop cosine, betas (0.626, 0.99), eps 1e-12,
     wd 0.05, from step 11, 821x17): the CPU for-loop, W 0.99990 on 4096 elements per step, was
-    exact once grown, and no CUDA program replayed it at its values: the truth went unlisted.  Now
-    CUDA's own search runs at the answer's count where the first sample left a CPU for-loop or
-    foreach answer inexact (24 s there, CUDA's for-loop and foreach listed).  Staged here on a small
-    emulated CUDA for-loop file: the first answer inexact, and the CPU answers' CUDA ties removed."""
+    exact once grown, and no CUDA program replayed it at its values: the truth went unlisted
+    (seed 188, trial 1, CUDA foreach: the CPU for-loop exact on the first sample, likewise).  Now
+    CUDA's own search runs at the answer's count (24 s there, CUDA's for-loop and foreach listed).
+    Staged here on a small emulated CUDA for-loop file: the first answer inexact or exact, and the
+    CPU answers' CUDA ties removed."""
     from adamw_audit import identify as ident
     from adamw_audit.record import record_emulated
     from emulation.recipes.common import Hyper
@@ -1664,7 +1666,7 @@ def test_a_cpu_lerp_answer_the_first_sample_left_inexact_is_searched_on_cuda_too
 
     def first(rec, sample, offsets, seed):
         found, hint = real(rec, sample, offsets, seed)
-        return replace(cpu_only(found), exact={"W": 0.9999, "momentum_W": 1.0, "variance_W": 1.0}), hint
+        return replace(cpu_only(found), exact={"W": first_w, "momentum_W": 1.0, "variance_W": 1.0}), hint
 
     def later(rec, sample, offsets, seed, hint=None, fused_cuda_only=False, extra=(), cuda_only=False, **options):
         found, own_hint = real(rec, sample, offsets, seed, hint, fused_cuda_only, extra, cuda_only, **options)
