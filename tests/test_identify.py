@@ -2308,6 +2308,35 @@ def test_counts_far_below_a_late_count_found_are_sampled(tmp_path):
     assert_schedule_found(out, 10, "foreach", lrs[10:], 1e-5, 0.1, tied=True)
 
 
+def test_a_decay_the_step_fits_do_not_see_is_coupled_at_the_wd_found_at_another_count(tmp_path):
+    """``--draw release`` seed 192, trial 4: torch 2.5-2.6 CPU fused, lr 2e-5, betas (0.95,
+    0.98), eps 1e-8, wd 0.05, from step 11, 113240 elements: count 10 was found with one lr per
+    step, wd in [0.047, 0.102], exact, and listed alone.  At the truth 11 each step's fit (on its
+    subsample) allowed no decay at all (lr*wd = 1e-6: decay factors up to 1), so the coupling
+    with the wd found at 10 refused at once, and without a decay the whole file does not replay:
+    the truth went unlisted.  The wd found elsewhere is now tried alone there (counts 10-18
+    listed, 32 s -> 70 s).  Staged here on a live 8192-element file of that run at its true count:
+    the fits' decays are made to reach 1, and the coupling at wd 0.05 still holds the truth."""
+    from adamw_audit import identify as ident
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+
+    args = ["--impl", "fused", "--steps", "15", "--shape", "8192", "--lr", "2e-5", "--betas", "0.95", "0.98"]
+    steps, numel = sampled_steps(
+        tmp_path, [*args, "--eps", "1e-8", "--weight-decay", "0.05", "--seed", "877830983"], 10
+    )
+    steps = steps[1:]  # (index 0 has no W before it)
+    fused, h = recipe("fused"), Hyper(lr=2e-5, beta1=0.95, beta2=0.98, eps=1e-8, weight_decay=0.05)
+    decay = float(np.float32(1 - 2e-5 * 0.05))
+    fits = [ident.fit_step(sd, fused, "avx512", h, float(sd.index + 11), numel, decay, e_hint=(1e-8,), all_three=False,
+                           eps_held=True) for sd in steps]  # fmt: skip
+    unseen = [replace(f, decay=ident.Interval(min(f.decay.lo, decay), 1.0)) for f in fits]
+    assert ident._coupled_schedule(steps, unseen, fused, "avx512", h, 11, numel, ridges=False) is None
+    coupled = ident._coupled_schedule(steps, unseen, fused, "avx512", h, 11, numel, ridges=False, wd_first=(0.05,))
+    assert coupled is not None and inside(0.05, coupled[1])
+    assert [inside(2e-5, iv) for iv in coupled[0]] == [True] * len(steps)
+
+
 def test_a_hinted_schedule_search_goes_on_to_the_counts_the_eps_scan_keeps(tmp_path):
     """Fused, constant lr 2e-5, eps 1e-3, wd 0.01, from count 6, 380x21 (a random trial: count 4
     reported, W 0.99977).  Fits at wrong counts looked like a schedule; count 4's per-step fits
