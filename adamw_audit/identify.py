@@ -3793,6 +3793,30 @@ def identify(
     if fused_searched:
         with contextlib.suppress(AuditError):
             fused = _identify_once(view, min(sample, rec.numel), offsets, seed, None, True)
+    cpu_first = None  # the CPU's first answer, where CUDA's nearer one replaced it
+    if (
+        lerp is not None
+        and not exact(lerp[0])
+        and lerp[0].device == "cpu"
+        and recipe(lerp[0].impl).impl in CUDA_PATHS
+        and recipe(lerp[0].impl).torch != PRE_LERP_RANGE
+    ):
+        # CUDA's for-loop and foreach store the CPU's m and v; where the CPU's answer on the first
+        # sample is inexact, CUDA's own search at its count and kind on the same sample, and the
+        # nearer replay grown (seen: `--draw cuda-lerp` seed 193, CUDA for-loop cosine, eps 3e-5,
+        # wd 0.01, from step 1, 1331x26: the CPU for-loop at count 1, W 0.99952, found a lead, so
+        # CUDA's search never started; the CPU's larger searches failed: "not reproducible" after
+        # 157 s.  CUDA's here: W 0.99976 in 2.5 s)
+        cuda_hint = lerp[1]._replace(impl=recipe(recipe(lerp[0].impl).impl, "cuda").name, mismatched=(),
+                                     count_only=True)  # fmt: skip
+        try:
+            with contextlib.suppress(AuditError):
+                on_cuda = _identify_once(view, min(sample, rec.numel), offsets, seed, cuda_hint, False, (), True,
+                                         deadline=deadline)  # fmt: skip
+                if sum(on_cuda[0].exact.values()) > sum(lerp[0].exact.values()):
+                    cpu_first, lerp, lerp_on_cuda = lerp, on_cuda, True
+        except OutOfTime:
+            stopped.append("CUDA's own search at the CPU answer's count")
     if fused is not None and exact(fused[0]):
         found = fused[0]
     elif lerp is None:
@@ -3817,6 +3841,10 @@ def identify(
             )
     else:
         found = grown(*lerp, False, lerp_on_cuda)
+        if not settled(found) and cpu_first is not None:  # (CUDA's nearer answer did not settle: the CPU's)
+            with contextlib.suppress(AuditError):
+                on_cpu = grown(*cpu_first, False)
+                found = on_cpu if sum(on_cpu.exact.values()) > sum(found.exact.values()) else found
         if not settled(found) and found.device == "cpu" and fused is not None:
             with contextlib.suppress(AuditError):
                 on_device = grown(*fused, True)
