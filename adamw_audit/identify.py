@@ -3892,7 +3892,7 @@ def identify(
     own_reading = None  # (the other device's path: its own search at the answer's count, for tie())
     if exact(found) and found.device == "cpu" and lerp_ties:
         own_reading = (lerp_ties[0], None, True)
-    elif exact(found) and lerp_on_cuda and not cpu_ties:  # (and the other way round)
+    elif exact(found) and lerp_on_cuda and found.device == "cuda" and not cpu_ties:  # (and the other way round)
         own_reading = (recipe(recipe(found.impl).impl).name, None, False)
     elif (
         exact(found)
