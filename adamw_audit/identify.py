@@ -3793,37 +3793,51 @@ def identify(
     if fused_searched:
         with contextlib.suppress(AuditError):
             fused = _identify_once(view, min(sample, rec.numel), offsets, seed, None, True)
+
+    def nearer(a: Identification, b: Identification) -> bool:
+        """Whether ``a`` replays more of the file than ``b`` (its fractions summed)."""
+        return sum(a.exact.values()) > sum(b.exact.values())
+
+    def cuda_twin(found: Identification) -> bool:
+        """Whether ``found`` is a CPU for-loop/foreach answer (2.1 on): CUDA's for-loop and
+        foreach store the same m and v and may replay W too, at values of their own reading."""
+        r = recipe(found.impl)
+        return found.device == "cpu" and r.impl in CUDA_PATHS and r.torch != PRE_LERP_RANGE
+
+    def count_search(path: str, fused_only: bool, cuda_only: bool) -> tuple[Identification, Hint] | None:
+        """Path ``path``'s own search on the first sample at the first answer's count and kind of
+        search only (a tie's search, not a new answer's: CUDA fused's whole search where none
+        replays took a minute, betas (0, 0), 120x8); None where it finds nothing or runs out of
+        time."""
+        assert lerp is not None
+        count_hint = lerp[1]._replace(impl=path, mismatched=(), count_only=True)
+        try:
+            return _identify_once(view, min(sample, rec.numel), offsets, seed, count_hint, fused_only, (), cuda_only,
+                                  deadline=deadline)  # fmt: skip
+        except AuditError:
+            return None
+        except OutOfTime:
+            stopped.append(f"{path}'s own search at the first answer's count")
+            return None
+
     cpu_first = None  # the CPU's first answer, where CUDA's nearer one replaced it
-    if (
-        lerp is not None
-        and not exact(lerp[0])
-        and lerp[0].device == "cpu"
-        and recipe(lerp[0].impl).impl in CUDA_PATHS
-        and recipe(lerp[0].impl).torch != PRE_LERP_RANGE
-    ):
+    if lerp is not None and not exact(lerp[0]) and cuda_twin(lerp[0]):
         # CUDA's for-loop and foreach store the CPU's m and v; where the CPU's answer on the first
         # sample is inexact, CUDA's own search at its count and kind on the same sample, and the
         # nearer replay grown (seen: `--draw cuda-lerp` seed 193, CUDA for-loop cosine, eps 3e-5,
         # wd 0.01, from step 1, 1331x26: the CPU for-loop at count 1, W 0.99952, found a lead, so
         # CUDA's search never started; the CPU's larger searches failed: "not reproducible" after
         # 157 s.  CUDA's here: W 0.99976 in 2.5 s)
-        cuda_hint = lerp[1]._replace(impl=recipe(recipe(lerp[0].impl).impl, "cuda").name, mismatched=(),
-                                     count_only=True)  # fmt: skip
-        try:
-            with contextlib.suppress(AuditError):
-                on_cuda = _identify_once(view, min(sample, rec.numel), offsets, seed, cuda_hint, False, (), True,
-                                         deadline=deadline)  # fmt: skip
-                if sum(on_cuda[0].exact.values()) > sum(lerp[0].exact.values()):
-                    cpu_first, lerp, lerp_on_cuda = lerp, on_cuda, True
-        except OutOfTime:
-            stopped.append("CUDA's own search at the CPU answer's count")
+        on_cuda = count_search(recipe(recipe(lerp[0].impl).impl, "cuda").name, False, True)
+        if on_cuda is not None and nearer(on_cuda[0], lerp[0]):
+            cpu_first, lerp, lerp_on_cuda = lerp, on_cuda, True
     if fused is not None and exact(fused[0]):
         found = fused[0]
     elif lerp is None:
         if fused is None:
             raise cpu_error
         found = grown(*fused, True)
-    elif fused is not None and sum(fused[0].exact.values()) > sum(lerp[0].exact.values()):
+    elif fused is not None and nearer(fused[0], lerp[0]):
         # both inexact on this sample: the nearer replay grown first (seen: CUDA fused, beta1 0.5,
         # eps 1e-12, wd 0.1, 629x25: CPU a schedule at W 0.9999, CUDA fused one lr at 0.99998;
         # the CPU's larger searches first ran past 10 minutes)
@@ -3844,7 +3858,7 @@ def identify(
         if not settled(found) and cpu_first is not None:  # (CUDA's nearer answer did not settle: the CPU's)
             with contextlib.suppress(AuditError):
                 on_cpu = grown(*cpu_first, False)
-                found = on_cpu if sum(on_cpu.exact.values()) > sum(found.exact.values()) else found
+                found = on_cpu if nearer(on_cpu, found) else found
         if not settled(found) and found.device == "cpu" and fused is not None:
             with contextlib.suppress(AuditError):
                 on_device = grown(*fused, True)
@@ -3859,21 +3873,11 @@ def identify(
     def tie(path: str, start: tuple[Identification, Hint] | None, cuda_only: bool) -> Identification | None:
         """Path ``path``'s own answer where it ties with the exact answer, grown on the larger
         samples; None where it does not replay every element.  ``start``: its first-sample answer
-        where that search ran already, else a tie's search, not a new answer's: the first answer's
-        count and kind of search only (CUDA fused's whole search where none replays took a
-        minute: betas (0, 0), 120x8)."""
+        where that search ran already, else :func:`count_search`'s."""
         fused_only = path == fused_cuda_name
         with contextlib.suppress(AuditError):
             if start is None and lerp is not None:
-                tie_hint = lerp[1]._replace(impl=path, mismatched=(), count_only=True)
-                try:
-                    start = _identify_once(
-                        view, min(sample, rec.numel), offsets, seed, tie_hint, fused_only, (), cuda_only,
-                        deadline=deadline,
-                    )  # fmt: skip
-                except OutOfTime:
-                    stopped.append(f"{path}'s own search for a tie")
-                    return None
+                start = count_search(path, fused_only, cuda_only)
             if start is not None:
                 on_device = grown(*start, fused_only, cuda_only)
                 return on_device if exact(on_device) else None
@@ -3894,14 +3898,7 @@ def identify(
         own_reading = (lerp_ties[0], None, True)
     elif exact(found) and lerp_on_cuda and found.device == "cuda" and not cpu_ties:  # (and the other way round)
         own_reading = (recipe(recipe(found.impl).impl).name, None, False)
-    elif (
-        exact(found)
-        and found.device == "cpu"
-        and lerp is not None
-        and recipe(found.impl).impl in CUDA_PATHS
-        and recipe(found.impl).torch != PRE_LERP_RANGE
-        and lerp[0].impl == found.impl
-    ):
+    elif exact(found) and cuda_twin(found) and lerp is not None and lerp[0].impl == found.impl:
         # a CPU for-loop/foreach answer no CUDA program replays at its values: CUDA's own search
         # at its count too (seen: `--draw cuda-lerp` seed 186, CUDA for-loop cosine, eps 1e-12,
         # wd 0.05, from step 11, 821x17: the CPU for-loop, exact once grown, CUDA's for-loop, the
