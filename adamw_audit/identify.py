@@ -1781,6 +1781,7 @@ found, to bound the lowest and highest lr some value inside allows (:func:`_coup
 def _spanned_lrs(
     ends: tuple[float, float], point: float, point_lrs: list[tuple[float, float]],
     lrs_at: Callable[[float], list[tuple[float, float]] | None], samples: int = RIDGE_SAMPLES,
+    reach: tuple[float, float] | None = None,
 ) -> list[tuple[float, float]]:  # fmt: skip
     """Per step of a schedule, the lowest and highest lr some value of a partner (eps, or wd with
     eps held) inside ``ends`` allows, from the lrs at ``point`` (``point_lrs``) and ``lrs_at``
@@ -1789,16 +1790,39 @@ def _spanned_lrs(
     step's lowest lr is convex in either (its highest concave) and can be lowest inside: bounded
     between the samples by :func:`_convex_floor` (seen: CUDA fused warmup, wd 0.01 in [0.00983,
     0.01009]: the lrs at its ends and at the slice 0.00994 all above the truth's 0.0066666667,
-    the lowest near 0.01001)."""
+    the lowest near 0.01001).  ``reach``: outer ends of the partner's interval past ``ends``
+    (:func:`_reach`), bounded beyond the samples by :func:`_convex_reach`."""
     xs = np.linspace(*ends, samples).tolist() if ends[0] < ends[1] else []
     sampled = sorted([(point, point_lrs), *((x, lrs_at(x)) for x in xs if x != point)])
     sampled = [(x, at_x) for x, at_x in sampled if at_x is not None]
     xs = [x for x, _ in sampled]
+    lo, hi = reach if reach is not None else (xs[0], xs[-1])
+
+    def floor(ys: list[float]) -> float:
+        return min(_convex_floor(xs, ys), _convex_reach(xs, ys, lo, hi))
+
     return [
-        (_convex_floor(xs, [at_x[i][0] for _, at_x in sampled]),
-         -_convex_floor(xs, [-at_x[i][1] for _, at_x in sampled]))
+        (floor([at_x[i][0] for _, at_x in sampled]), -floor([-at_x[i][1] for _, at_x in sampled]))
         for i in range(len(point_lrs))
-    ]  # fmt: skip
+    ]
+
+
+def _convex_reach(xs: list[float], ys: list[float], lo: float, hi: float) -> float:
+    """A lower bound of min f on [lo, xs[0]] and [xs[-1], hi] for a convex f sampled at
+    increasing ``xs`` (lo <= xs[0], xs[-1] <= hi): there f lies above the chord through the two
+    samples nearest, extended (a convex function lies above every chord extended past its ends),
+    a line, lowest at an end::
+
+          f(x)  .  .               <- f, above the chord's extension
+                   o---o
+              lo  x0   x1  ...
+
+    With one sample, that sample (no bound beyond it)."""
+    floor = min(ys)
+    if len(xs) >= 2:
+        for x, (a, b) in ((lo, (0, 1)), (hi, (-2, -1))):
+            floor = min(floor, ys[a] + (ys[b] - ys[a]) * (x - xs[a]) / (xs[b] - xs[a]))
+    return floor
 
 
 def _farthest(
@@ -1819,6 +1843,33 @@ def _farthest(
         else:
             bad = mid
     return float(_int_f32(np.array([good]))[0]), best
+
+
+REACH_SHIFT = 6
+""":func:`_reach` stops once the end is bracketed to 2^-REACH_SHIFT of the length walked."""
+
+
+def _reach(
+    start: float, limit: float, at: Callable[[float], tuple[float, float] | None]
+) -> tuple[float, tuple[float, float] | None, float]:
+    """:func:`_farthest` to a precision relative to the length walked: the farthest value found
+    allowed (with its ``at``) and the nearest found past it that is not (``limit`` where that is
+    allowed): every allowed value between start and limit lies between start and that outer end.
+    Bisection stops once the two are at most 2^-REACH_SHIFT of the walk apart (in float32
+    patterns; 1 for a walk that short), which saves the last probes, the costliest: near the end
+    ``at`` passes every step before it fails (an eps walked 2^22 patterns: 16 of 30 probes)."""
+    good, bad, begin = _f32_int(start), _f32_int(limit), _f32_int(start)
+    best = at(limit)
+    if best is not None:
+        return limit, best, limit
+    while abs(bad - good) > max(1, abs(good - begin) >> REACH_SHIFT):
+        mid = (good + bad) // 2
+        got = at(float(_int_f32(np.array([mid]))[0]))
+        if got is not None:
+            good, best = mid, got
+        else:
+            bad = mid
+    return float(_int_f32(np.array([good]))[0]), best, float(_int_f32(np.array([bad]))[0])
 
 
 def _slice_on(
@@ -3553,13 +3604,14 @@ def _coupled_schedule(
         def at(x: float, wd=wd, near=near, on=on) -> list[tuple[float, float]] | None:
             return coupled_lrs(x, wd, near, on, widen=False)
 
-        (e_lo, _), (e_hi, _) = _farthest(eps, EPS_RANGE[0], at), _farthest(eps, EPS_RANGE[1], at)
+        (e_lo, _, e_out_lo), (e_hi, _, e_out_hi) = _reach(eps, EPS_RANGE[0], at), _reach(eps, EPS_RANGE[1], at)
 
         # (a tie check, ``ridges`` False, reads the ends alone: it runs at many counts, and its
         # lrs join intervals that span every count's; 9 values there took a test from 35 to 49 s)
         samples = RIDGE_SAMPLES if ridges else 2
         at_eps = functools.partial(coupled_lrs, wd=wd, near=near, on=on)
-        more_lrs = [_spanned_lrs((min(e_lo, eps), max(e_hi, eps)), eps, lrs, at_eps, samples)]
+        e_reach = (min(e_out_lo, eps), max(e_out_hi, eps))
+        more_lrs = [_spanned_lrs((min(e_lo, eps), max(e_hi, eps)), eps, lrs, at_eps, samples, e_reach)]
         if wd > 0:  # lr trades off with wd too (1 - lr*wd): along wd's interval, eps held
             at_wd = functools.partial(coupled_lrs, eps, near=near, on=on)
             more_lrs.append(_spanned_lrs(wd_wide, wd, lrs, at_wd, samples))
@@ -3567,7 +3619,7 @@ def _coupled_schedule(
         for more in more_lrs:
             for r, (lo, hi) in zip(ridge, more, strict=True):
                 r[0], r[1] = min(r[0], lo), max(r[1], hi)
-        eps_ridge = Interval(min(e_lo, eps), max(e_hi, eps))
+        eps_ridge = Interval(*e_reach)
         return lrs, wd_iv, [(lo, hi) for lo, hi in ridge], eps, eps_ridge, wd_wide
     return None
 

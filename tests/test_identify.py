@@ -1903,6 +1903,58 @@ def test_the_convex_floor_is_at_most_the_minimum_between_the_samples(lines, samp
     assert floor <= lowest + 1e-9 * (1 + abs(lowest)) and floor <= min(ys)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(st.tuples(st.floats(-8.0, 8.0), st.floats(-4.0, 4.0)), min_size=1, max_size=6),
+    samples=st.integers(2, 12),
+    beyond=st.tuples(st.floats(0.0, 0.5), st.floats(0.0, 0.5)),
+)
+def test_the_convex_reach_is_at_most_the_minimum_past_the_samples(lines, samples, beyond):
+    """_convex_reach: for f convex (an upper envelope of lines), sampled on [0, 1], the bound lies
+    at or below f's minimum over [-beyond_lo, 0] and [1, 1 + beyond_hi] (the outer ends a walk
+    stopped short of) and at or below every sample."""
+    from adamw_audit.identify import _convex_reach
+
+    def f(x: float) -> float:
+        return max(a * x + b for a, b in lines)
+
+    xs = np.linspace(0.0, 1.0, samples).tolist()
+    ys = [f(x) for x in xs]
+    lo, hi = -beyond[0], 1.0 + beyond[1]
+    past = [*np.linspace(lo, 0.0, 501).tolist(), *np.linspace(1.0, hi, 501).tolist()]
+    floor = _convex_reach(xs, ys, lo, hi)
+    assert floor <= min(f(x) for x in past) + 1e-9 * (1 + abs(floor)) and floor <= min(ys)
+
+
+@settings(max_examples=200, deadline=None)
+@given(start=st.floats(1e-12, 1e-2), end=st.floats(1e-12, 1e-2), limit_up=st.booleans())
+def test_the_reach_brackets_the_last_allowed_value_to_a_fraction_of_the_walk(start, end, limit_up):
+    """_reach: walking from an allowed start toward a limit over values allowed up to ``end``
+    (one interval), the inner end found is allowed, the outer end is not (or is the limit), the
+    true end lies between them, and they are at most 2^-REACH_SHIFT of the walk apart (in float32
+    patterns), or adjacent."""
+    from adamw_audit.identify import REACH_SHIFT, _f32_int, _reach
+
+    start, end = float(np.float32(start)), float(np.float32(end))
+    limit = 1.0 if limit_up else 1e-38
+    if (end - start) * (limit - start) < 0:
+        end = start  # (the allowed values reach from start toward the limit)
+    allowed = (lambda x: x <= end) if limit_up else (lambda x: x >= end)
+    probes: list[float] = []
+
+    def at(x: float) -> tuple[float, float] | None:
+        probes.append(x)
+        return (x, x) if allowed(x) else None
+
+    inner, got, outer = _reach(start, limit, at)
+    # (``got``: ``at`` of the inner end; None where that is the start, which is not probed)
+    assert allowed(inner) and got == (None if inner == start else (inner, inner)) and not allowed(outer)
+    assert (inner <= end < outer) if limit_up else (outer < end <= inner)
+    walked = abs(_f32_int(inner) - _f32_int(start))
+    assert abs(_f32_int(outer) - _f32_int(inner)) <= max(1, walked >> REACH_SHIFT)
+    assert len(probes) <= 34
+
+
 def test_a_schedule_s_lr_interval_spans_the_lowest_lr_some_weight_decay_inside_allows(tmp_path):
     """CUDA fused warmup 0.0033 -> 0.01, betas (0.95, 0.99), eps 1e-12, wd 0.01, 775 elements
     (cuda-fused trial 2 of seed 98): the first replayed step's lr 0.0066666667 outside its
