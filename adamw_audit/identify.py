@@ -5215,7 +5215,13 @@ def _search(
             # eps 1e-6, exact; the truth 10 replays at 1e-5, 64 at ~4.1e-6, unlisted).  The first
             # counts and the powers of two below are sampled, each lr interval spanning theirs
             low = sorted({*range(1, SCAN_TRIES + 1), *(2**k for k in range(4, offset.bit_length()))})
-            below = other_counts([c for c in low if c < offset and c not in checked and c not in refitted])
+            # each at the usual eps values too, after those moved from the count found: an eps the
+            # bits barely see there moves by more than bc2_sqrt's ratio to a count far below
+            # (seen: `--draw late-decay` seed 197, foreach cosine, eps 1e-3, wd 0.1, from step 7,
+            # 24x2: count 1400 found at 1e-8 with eps [0, 3.1e-5], moved to count 7 up to 3.2e-4;
+            # 7 replays at eps [8.6e-4, 1.1e-3] alone)
+            low = [c for c in low if c < offset and c not in checked and c not in refitted]
+            below = other_counts(low, usual_eps=True)
             refitted = {**refitted, **below}
         far: dict = {}
         sampled = [c for c in FAR_COUNTS if c > offset + SCAN_TRIES]
@@ -5727,6 +5733,7 @@ def _schedule_other_offsets(
     wd_unseen: float = 0.0,
     eps_iv: tuple[float, float] = (0.0, math.inf),
     eps_first: Mapping[int, float] | None = None,
+    usual_eps: bool = False,
 ) -> dict[int, tuple[dict[int, tuple[float, float]], tuple[float, float], Interval]]:
     """Other step counts of index 0 (among ``offsets``) that replay a *scheduled* file exactly
     with lrs of their own: each with its lr interval per array index, its wd interval and its eps
@@ -5741,7 +5748,8 @@ def _schedule_other_offsets(
     weight decay's interval where the bits do not see it (each lr interval spans it too).
     ``eps_iv``: the eps interval found (other counts try the eps values :func:`_eps_tries_at` draws
     from it; with a visible decay, not eps moved).  ``eps_first``: per count, an eps tried before
-    those (the one the eps-searched count scan kept it at)."""
+    those (the one the eps-searched count scan kept it at).  ``usual_eps``: then every one of
+    EPS_GUESSES too (counts far from the one found)."""
     h = schedule.hyper
     by_index = {sd.index: sd for sd in steps}
     # a count whose step sizes SAMPLE elements per step reject is out at a fraction of the cost
@@ -5777,6 +5785,7 @@ def _schedule_other_offsets(
         tries = _eps_tries_at(r, schedule, capability, steps, off, eps_iv, not decayed or beside)
         if eps_first and off in eps_first:
             tries = tuple(dict.fromkeys((eps_first[off], *tries)))
+        tries = tuple(dict.fromkeys((*tries, *EPS_GUESSES))) if usual_eps else tries
         got = _tie_at(off, tries, replays_with)
         if got is None and decayed and wd_unseen > 0.0:
             # a decay the ridges allow down to none: this count without one, eps moved with the

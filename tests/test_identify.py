@@ -2366,6 +2366,21 @@ def test_counts_far_below_a_late_count_found_are_sampled(tmp_path):
     assert_schedule_found(out, 10, "foreach", lrs[10:], 1e-5, 0.1, tied=True)
 
 
+def test_counts_far_below_are_tried_at_the_usual_eps_where_the_one_moved_to_them_misses(tmp_path, capsys):
+    """``--draw late-decay`` seed 197, trial 3: foreach cosine from 0.0129, eps 1e-3, wd 0.1, 24x2,
+    from step 7 (11 steps, 6 dropped).  Count 1400 was found at eps 1e-8 with eps in [0, 3.1e-5],
+    listed alone; the counts sampled below tried eps moved like 1/bc2_sqrt (up to 3.2e-4 at count
+    7), but 7 replays at eps [8.6e-4, 1.1e-3] alone: the truth went unlisted, its eps and lrs
+    outside every interval.  The sampled counts try the usual eps values too: 7 is listed, the
+    count said not pinned, every interval holds the truth (the whole identify, 6 s)."""
+    lrs = [repr(0.0129153838845791 * 0.5 * (1 + math.cos(math.pi * t / 11))) for t in range(11)]
+    args = ["--impl", "foreach", "--steps", "11", "--shape", "24x2", "--lr", ",".join(lrs), "--betas", "0.9"]
+    args += ["0.999", "--eps", "1e-3", "--weight-decay", "0.1", "--seed", "1015027726"]
+    out = identify_recorded(tmp_path, capsys, args, 6)
+    assert any("sampled below the one found" in f and "not pinned" in f for f in out["findings"])
+    assert_schedule_found(out, 7, "foreach", lrs[7:], 1e-3, 0.1, tied=True)
+
+
 def test_a_decay_the_step_fits_do_not_see_is_coupled_at_the_wd_found_at_another_count(tmp_path):
     """``--draw release`` seed 192, trial 4: torch 2.5-2.6 CPU fused, lr 2e-5, betas (0.95,
     0.98), eps 1e-8, wd 0.05, from step 11, 113240 elements: count 10 was found with one lr per
