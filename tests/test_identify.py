@@ -2381,6 +2381,22 @@ def test_counts_far_below_are_tried_at_the_usual_eps_where_the_one_moved_to_them
     assert_schedule_found(out, 7, "foreach", lrs[7:], 1e-3, 0.1, tied=True)
 
 
+def test_a_tied_count_that_replays_at_two_eps_apart_spans_both(tmp_path, capsys):
+    """``--draw random`` seed 200, trial 3: for-loop cosine from 9.24e-4, betas (0.9, 0.9999),
+    eps 1e-3, wd 0.05, 62x1, from step 6 (22 steps, 5 dropped).  Count 2 was found at eps 1e-8;
+    the truth 6 ties, and was listed from its first eps that replays, 1e-8, whose walk along eps
+    ends at 4.9e-4: at count 6 the eps that replay are [0, 4.9e-4] and [9.8e-4, 1.2e-3] (bf16
+    denominators make steps in each element's band of lr against eps), and step 12's lr
+    0.000462 at the truth's eps fell outside its interval [0.000446, 0.000461].  A tied count
+    now also tries the eps values outside the intervals found and spans what they replay with."""
+    lrs = [repr(0.000924260252304888 * 0.5 * (1 + math.cos(math.pi * t / 22))) for t in range(22)]
+    args = ["--impl", "forloop", "--steps", "22", "--shape", "62x1", "--lr", ",".join(lrs), "--betas", "0.9"]
+    args += ["0.9999", "--eps", "1e-3", "--weight-decay", "0.05", "--seed", "193971224"]
+    out = identify_recorded(tmp_path, capsys, args, 5)
+    assert_schedule_found(out, 6, "forloop", lrs[6:], 1e-3, 0.05, tied=True)
+    assert all(iv[0] >= 0.0 for iv in out["lr_interval"])
+
+
 def test_a_decay_the_step_fits_do_not_see_is_coupled_at_the_wd_found_at_another_count(tmp_path):
     """``--draw release`` seed 192, trial 4: torch 2.5-2.6 CPU fused, lr 2e-5, betas (0.95,
     0.98), eps 1e-8, wd 0.05, from step 11, 113240 elements: count 10 was found with one lr per
@@ -2526,7 +2542,8 @@ def test_a_tie_check_on_a_sample_that_is_its_own_subsample_couples_it_once(tmp_p
     """A decayed schedule's tie check couples each count on SAMPLE elements a step, then on every
     sampled one.  Where the sample has no more than SAMPLE a step, the two are the same rows:
     coupled once (a test's 529-element file: 35 s -> 23 s, the same answer).  Here the count
-    asked about is the truth's, 2 (the schedule claims 3): it couples on the first pass."""
+    asked about is the truth's, 2 (the schedule claims 3): it couples on the first pass (at each
+    eps tried: those outside the interval found are tried too, :func:`_tie_at`)."""
     from adamw_audit import identify as ident
     from adamw_audit.record import record_emulated
     from emulation.recipes import recipe
@@ -2542,7 +2559,7 @@ def test_a_tie_check_on_a_sample_that_is_its_own_subsample_couples_it_once(tmp_p
     real = ident._coupled_schedule
 
     def spy(on, *args, **kwargs):
-        calls.append((args[4], tuple(id(sd) for sd in on)))  # (the count, the rows)
+        calls.append((args[4], args[3].eps, tuple(id(sd) for sd in on)))  # (the count, eps, the rows)
         return real(on, *args, **kwargs)
 
     monkeypatch.setattr(ident, "_coupled_schedule", spy)
