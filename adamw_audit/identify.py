@@ -1832,18 +1832,8 @@ def _farthest(
     """The float32 value between ``start`` (allowed) and ``limit`` farthest from start that is
     allowed (``at(x)`` not None; the allowed values along a line form one interval), with its
     ``at``; to ``within`` float32 values of it (on its inner side)."""
-    good, bad = _f32_int(start), _f32_int(limit)
-    best = at(limit)
-    if best is not None:
-        return limit, best
-    while abs(bad - good) > within:
-        mid = (good + bad) // 2
-        got = at(float(_int_f32(np.array([mid]))[0]))
-        if got is not None:
-            good, best = mid, got
-        else:
-            bad = mid
-    return float(_int_f32(np.array([good]))[0]), best
+    end, got, _ = _reach(start, limit, at, within, shift=None)
+    return end, got
 
 
 REACH_SHIFT = 6
@@ -1851,19 +1841,21 @@ REACH_SHIFT = 6
 
 
 def _reach(
-    start: float, limit: float, at: Callable[[float], tuple[float, float] | None]
-) -> tuple[float, tuple[float, float] | None, float]:
-    """:func:`_farthest` to a precision relative to the length walked: the farthest value found
-    allowed (with its ``at``) and the nearest found past it that is not (``limit`` where that is
-    allowed): every allowed value between start and limit lies between start and that outer end.
-    Bisection stops once the two are at most 2^-REACH_SHIFT of the walk apart (in float32
-    patterns; 1 for a walk that short), which saves the last probes, the costliest: near the end
-    ``at`` passes every step before it fails (an eps walked 2^22 patterns: 16 of 30 probes)."""
+    start: float, limit: float, at: Callable[[float], tuple[float, float] | None], within: int = 1,
+    shift: int | None = REACH_SHIFT,
+) -> tuple[float, tuple[float, float] | None, float]:  # fmt: skip
+    """:func:`_farthest`, to a precision relative to the length walked: the farthest value found
+    allowed (with its ``at``; None where that is ``start``, not probed) and the nearest found past
+    it that is not (``limit`` where that is allowed): every allowed value between start and limit
+    lies between start and that outer end.  Bisection stops once the two are at most ``within``
+    float32 patterns apart, or (``shift``) 2^-shift of the walk, which saves the last probes, the
+    costliest: near the end ``at`` passes every step before it fails (an eps walked 2^22
+    patterns: 16 of 30 probes)."""
     good, bad, begin = _f32_int(start), _f32_int(limit), _f32_int(start)
     best = at(limit)
     if best is not None:
         return limit, best, limit
-    while abs(bad - good) > max(1, abs(good - begin) >> REACH_SHIFT):
+    while abs(bad - good) > max(within, 0 if shift is None else abs(good - begin) >> shift):
         mid = (good + bad) // 2
         got = at(float(_int_f32(np.array([mid]))[0]))
         if got is not None:
@@ -6056,13 +6048,9 @@ def _tie_at(off: int, eps_tries: tuple[float, ...], replays_with: Callable, merg
 
 
 def _merged_tie(a: tuple, b: tuple) -> tuple:
-    """Two answers of one count (lr intervals by index, or one lr interval; the wd interval; eps's
-    interval) as one: each interval the hull of both."""
-    lrs = (
-        {i: (min(a[0][i][0], b[0][i][0]), max(a[0][i][1], b[0][i][1])) for i in a[0]}
-        if isinstance(a[0], dict)
-        else (min(a[0][0], b[0][0]), max(a[0][1], b[0][1]))
-    )
+    """Two answers of one count of a schedule (lr intervals by array index, the wd interval,
+    eps's interval) as one: each interval the hull of both."""
+    lrs = {i: (min(a[0][i][0], b[0][i][0]), max(a[0][i][1], b[0][i][1])) for i in a[0]}
     wd = (min(a[1][0], b[1][0]), max(a[1][1], b[1][1]))
     return lrs, wd, Interval(min(a[2].lo, b[2].lo), max(a[2].hi, b[2].hi))
 
