@@ -1832,30 +1832,23 @@ def _farthest(
     """The float32 value between ``start`` (allowed) and ``limit`` farthest from start that is
     allowed (``at(x)`` not None; the allowed values along a line form one interval), with its
     ``at``; to ``within`` float32 values of it (on its inner side)."""
-    end, got, _ = _reach(start, limit, at, within, shift=None)
+    end, got, _ = _reach(start, limit, at, within)
     return end, got
 
 
-REACH_SHIFT = 6
-""":func:`_reach` stops once the end is bracketed to 2^-REACH_SHIFT of the length walked."""
-
-
 def _reach(
-    start: float, limit: float, at: Callable[[float], tuple[float, float] | None], within: int = 1,
-    shift: int | None = REACH_SHIFT,
-) -> tuple[float, tuple[float, float] | None, float]:  # fmt: skip
-    """:func:`_farthest`, to a precision relative to the length walked: the farthest value found
-    allowed (with its ``at``; None where that is ``start``, not probed) and the nearest found past
-    it that is not (``limit`` where that is allowed): every allowed value between start and limit
-    lies between start and that outer end.  Bisection stops once the two are at most ``within``
-    float32 patterns apart, or (``shift``) 2^-shift of the walk, which saves the last probes, the
-    costliest: near the end ``at`` passes every step before it fails (an eps walked 2^22
-    patterns: 16 of 30 probes)."""
-    good, bad, begin = _f32_int(start), _f32_int(limit), _f32_int(start)
+    start: float, limit: float, at: Callable[[float], tuple[float, float] | None], within: int = 1
+) -> tuple[float, tuple[float, float] | None, float]:
+    """:func:`_farthest`, and past it the nearest value found not allowed (``limit`` where that is
+    allowed), at most ``within`` float32 values out: every allowed value between start and limit
+    lies between start and that outer end.  (``at`` of the inner end: None where that is
+    ``start``, which is not probed.)  Each probe halves the bracket, so ``within`` 2^k saves the
+    last k probes, the costliest: near the end ``at`` passes every step before it fails."""
+    good, bad = _f32_int(start), _f32_int(limit)
     best = at(limit)
     if best is not None:
         return limit, best, limit
-    while abs(bad - good) > max(within, 0 if shift is None else abs(good - begin) >> shift):
+    while abs(bad - good) > within:
         mid = (good + bad) // 2
         got = at(float(_int_f32(np.array([mid]))[0]))
         if got is not None:
@@ -1863,6 +1856,12 @@ def _reach(
         else:
             bad = mid
     return float(_int_f32(np.array([good]))[0]), best, float(_int_f32(np.array([bad]))[0])
+
+
+EPS_REACH = 1 << 13
+"""The float32 values (2^-10 relative) to which a schedule's eps walk brackets each end
+(:func:`_coupled_schedule`): to one value, ~30 probes a side, 52 of 132 s in the three slowest
+identify tests; to these, half as many probes."""
 
 
 def _slice_on(
@@ -3597,7 +3596,7 @@ def _coupled_schedule(
         def at(x: float, wd=wd, near=near, on=on) -> list[tuple[float, float]] | None:
             return coupled_lrs(x, wd, near, on, widen=False)
 
-        (e_lo, _, e_out_lo), (e_hi, _, e_out_hi) = _reach(eps, EPS_RANGE[0], at), _reach(eps, EPS_RANGE[1], at)
+        (e_lo, _, e_out_lo), (e_hi, _, e_out_hi) = (_reach(eps, end, at, EPS_REACH) for end in EPS_RANGE)
 
         # (a tie check, ``ridges`` False, reads the ends alone: it runs at many counts, and its
         # lrs join intervals that span every count's; 9 values there took a test from 35 to 49 s)
@@ -6028,8 +6027,9 @@ coupled and the file replayed once more; seen: 6, then 2 elements wrong, on 1638
 
 def _tie_at(off: int, eps_tries: tuple[float, ...], replays_with: Callable, merge: Callable | None = None):
     """What ``replays_with(off, eps)`` gives for the first of ``eps_tries`` at which count ``off``
-    replays the file (not None), else None.  ``merge(a, b)``: the later tries outside every eps
-    interval found so far are made too, and what they give merged in.  The eps that replay at
+    replays the file (not None), else None.  ``merge(a, b)``: the later tries among EPS_GUESSES
+    (values people type) outside every eps interval found so far are made too, and what they
+    give merged in (every later try: +32 s on a test whose count is open).  The eps that replay at
     one count need not form one interval: each element's band of (lr, eps) is bounded by bf16
     staircases (for-loop and foreach round the denominator), and where one element's lower edge
     steps up before another's upper edge does, the lrs that fit them both leave a gap in eps,
@@ -6038,7 +6038,7 @@ def _tie_at(off: int, eps_tries: tuple[float, ...], replays_with: Callable, merg
     eps [0, 4.9e-4] and at [9.8e-4, 1.2e-3]; listed from 1e-8, its lrs there left the truth's out)."""
     got, found = None, []
     for eps in eps_tries:
-        if got is not None and (merge is None or any(iv.lo <= eps <= iv.hi for iv in found)):
+        if got is not None and (merge is None or eps not in EPS_GUESSES or any(iv.lo <= eps <= iv.hi for iv in found)):
             continue
         more = replays_with(off, eps)
         if more is not None:

@@ -1927,13 +1927,12 @@ def test_the_convex_reach_is_at_most_the_minimum_past_the_samples(lines, samples
 
 
 @settings(max_examples=200, deadline=None)
-@given(start=st.floats(1e-12, 1e-2), end=st.floats(1e-12, 1e-2), limit_up=st.booleans())
-def test_the_reach_brackets_the_last_allowed_value_to_a_fraction_of_the_walk(start, end, limit_up):
+@given(start=st.floats(1e-12, 1e-2), end=st.floats(1e-12, 1e-2), limit_up=st.booleans(), k=st.integers(0, 16))
+def test_the_reach_brackets_the_last_allowed_value(start, end, limit_up, k):
     """_reach: walking from an allowed start toward a limit over values allowed up to ``end``
-    (one interval), the inner end found is allowed, the outer end is not (or is the limit), the
-    true end lies between them, and they are at most 2^-REACH_SHIFT of the walk apart (in float32
-    patterns), or adjacent."""
-    from adamw_audit.identify import REACH_SHIFT, _f32_int, _reach
+    (one interval), the inner end found is allowed, the outer end is not, the true end lies
+    between them, at most 2^k float32 patterns apart, found in at most 31 - k probes."""
+    from adamw_audit.identify import _f32_int, _reach
 
     start, end = float(np.float32(start)), float(np.float32(end))
     limit = 1.0 if limit_up else 1e-38
@@ -1946,13 +1945,12 @@ def test_the_reach_brackets_the_last_allowed_value_to_a_fraction_of_the_walk(sta
         probes.append(x)
         return (x, x) if allowed(x) else None
 
-    inner, got, outer = _reach(start, limit, at)
+    inner, got, outer = _reach(start, limit, at, 1 << k)
     # (``got``: ``at`` of the inner end; None where that is the start, which is not probed)
     assert allowed(inner) and got == (None if inner == start else (inner, inner)) and not allowed(outer)
     assert (inner <= end < outer) if limit_up else (outer < end <= inner)
-    walked = abs(_f32_int(inner) - _f32_int(start))
-    assert abs(_f32_int(outer) - _f32_int(inner)) <= max(1, walked >> REACH_SHIFT)
-    assert len(probes) <= 34
+    assert abs(_f32_int(outer) - _f32_int(inner)) <= 1 << k
+    assert len(probes) <= 32 - k
 
 
 def test_a_schedule_s_lr_interval_spans_the_lowest_lr_some_weight_decay_inside_allows(tmp_path):
