@@ -1573,6 +1573,27 @@ def fit_pooled(
         if found is not None:
             (lr, e), d = found, one
             break
+    if unknowns == "eps" and lr is None:
+        # the pooled joint search can lose its way where one step's alone does not (its own lr:
+        # fewer conflicts to steer by; seen: `--draw cuda-lerp` seed 206, CUDA foreach, lr 3e-4,
+        # eps 3e-5, wd 0.3 unseen, from step 2, 275x27: no pooled joint search found count 2,
+        # the first step alone gave eps in [2.998e-5, 3.004e-5], and the schedule phase found the
+        # one lr after 215 s): the first step's eps, then the typed values near it, lr alone at each
+        # (or where its bisection ended: fit_step's own way back, as there)
+        first, ended = np.arange(steps[0].flat.size), []
+        part = lambda v: v[first] if np.ndim(v) == 1 and len(v) == n else v  # noqa: E731
+        alone = joint_interval(
+            opened, {k: part(v) for k, v in inputs.items()}, {k: part(v) for k, v in where.items()}, "param",
+            target[first], {"__d": one[first]}, "__c", (1e-30, 1e2), "__e", EPS_RANGE, conv_eps, e_slope[first],
+            e_effect[first], bc1=bc1[first], ended=ended,
+        )  # fmt: skip
+        hints = (float(alone[1][0]),) if alone is not None else tuple(ended[-1:])
+        for guess in _typed_near(hints):
+            e, d = conv_eps(full(guess)), one
+            if search("__c", {"__e": e, "__d": d}, 1e-30, 1e2, rows=probe) is not None:
+                lr = search("__c", {"__e": e, "__d": d}, 1e-30, 1e2)
+                if lr is not None:
+                    break
 
     # a decay factor that reaches the kernel as bf16 (foreach) takes few values near 1 (1 - k*2^-8):
     # each is tried, nearest the steps' least-squares estimate first, as fit_step does

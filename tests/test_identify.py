@@ -2395,6 +2395,29 @@ def test_a_tied_count_that_replays_at_two_eps_apart_spans_both(tmp_path, capsys)
     assert all(iv[0] >= 0.0 for iv in out["lr_interval"])
 
 
+def test_one_lr_and_eps_the_pooled_joint_search_misses_are_found_from_one_step_s_eps(tmp_path):
+    """``--draw cuda-lerp`` seed 206, trial 5 (the emulator's CUDA foreach): lr 3e-4, betas (0.8,
+    0.99), eps 3e-5, wd 0.3 unseen, from step 2, 275x27.  At the true count the pooled search of
+    one lr and eps over every step lost its way (None), so the eps phase found nothing and the
+    schedule phase found the one lr after 215 s (229 s in all).  The first step's own search of
+    lr and eps gives eps [2.998e-5, 3.004e-5]: lr alone at the typed values near it now finds
+    the answer in the eps phase (86 s in all).  Here the eps phase's pooled fit at count 2."""
+    from adamw_audit.identify import Hyper, _finite_rows, _sample_steps, fit_pooled
+    from adamw_audit.record import record_emulated
+    from emulation.recipes import recipe
+    from refimpl.recording import open_recording
+
+    hyper = Hyper(beta1=0.8, beta2=0.99, eps=3e-5, weight_decay=0.3)
+    full = record_emulated(tmp_path / "e.h5", "torch-2.11-2.13-cuda-foreach", 11, (275, 27), [3e-4], hyper, 877330665)
+    with open_recording(strip(str(full), tmp_path / "bare.h5", 1)) as rec:
+        steps = _finite_rows(_sample_steps(rec, 4096, np.random.default_rng(0)))
+        found = fit_pooled(steps, recipe("torch-2.11-2.13-cuda-foreach"), "cuda", Hyper(beta1=0.8, beta2=0.99), 2,
+                           rec.numel, "eps")  # fmt: skip
+    assert found is not None
+    lr, eps, _, _ = found
+    assert inside(3e-4, (lr.lo, lr.hi)) and inside(3e-5, (eps.lo, eps.hi))
+
+
 def test_a_decay_the_step_fits_do_not_see_is_coupled_at_the_wd_found_at_another_count(tmp_path):
     """``--draw release`` seed 192, trial 4: torch 2.5-2.6 CPU fused, lr 2e-5, betas (0.95,
     0.98), eps 1e-8, wd 0.05, from step 11, 113240 elements: count 10 was found with one lr per
