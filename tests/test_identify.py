@@ -406,6 +406,37 @@ def test_each_search_kind_runs_beside_itself_at_the_other_typed_beta2_values(mon
     ]
 
 
+@pytest.mark.parametrize("pre_lerp_w", [1.0, 0.98])
+def test_an_inexact_cpu_answer_where_the_1_13_2_0_m_fits_too_waits_for_their_search(monkeypatch, pre_lerp_w):
+    """_first_search with stand-in searches: the CPU search has a lead (no side search started),
+    its stages say the 1.13-2.0 programs' m fits too (beta1 0.5), and it ends inexact.  Their
+    search runs then, and its exact answer is kept (``--draw release`` seed 208: a 1.13-2.0
+    foreach file, 187997 elements, beta1 0.5, answered by the 2.13 for-loop at W 0.99985 and
+    "not reproducible" after 300 s on larger samples); where it ends inexact too, the nearer."""
+    from types import SimpleNamespace
+
+    from adamw_audit import identify
+    from adamw_audit.identify import Stage
+
+    def answer(exact_w: float):
+        return SimpleNamespace(exact={"W": exact_w}, findings=[])
+
+    started = []
+
+    def search(rec, sample, offsets, seed, pre_lerp_only=False, **options):
+        started.append((pre_lerp_only, tuple(options)))
+        if not pre_lerp_only:
+            yield Stage("plain", True, True, True)
+            return answer(0.99985), "cpu hint"
+        yield Stage("plain", True, True)
+        return answer(pre_lerp_w), "pre-lerp hint"
+
+    monkeypatch.setattr(identify, "_search", search)
+    found, hint, on_cuda = identify._first_search(SimpleNamespace(path="f.h5"), 4096, (1, 2), 0)
+    assert started == [(False, ()), (True, ())] and not on_cuda
+    assert (found.exact, hint) == (({"W": 1.0}, "pre-lerp hint") if pre_lerp_w == 1.0 else ({"W": 0.99985}, "cpu hint"))
+
+
 def test_schedule_betas_eps_weight_decay(odd_recording, tmp_path, capsys):
     path, truth = odd_recording
     out = identify_json(capsys, strip(path, tmp_path / "bare.h5"))
