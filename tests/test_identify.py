@@ -2987,8 +2987,9 @@ def test_the_eps_scan_measures_its_pair_within_an_octave_and_hands_its_eps_on(tm
     trial: "not reproducible" after 149 s).  The eps scan's first moves measured the conflicting
     pair an eighth of the whole range either side (1.2e-6 and 2.9e-4 around 1.9e-5), past the
     valley of its gap, and moved down: no count kept.  Within an octave it keeps count 11, with
-    eps 1.45e-4 (64 elements per step); the pooled search over the whole eps range fails there,
-    and succeeds within 16x of the scan's eps (the file: 148 s -> 22.5 s, exact)."""
+    eps 1.45e-4 (64 elements per step); the pooled joint search over the whole eps range fails
+    there, and succeeds within 16x of the scan's eps (the file: 148 s -> 22.5 s, exact).  (Without
+    the scan's eps the first step's own eps now finds it too: :func:`fit_pooled`.)"""
     from adamw_audit.identify import fit_pooled, scan_step_counts
     from emulation.recipes import recipe
     from emulation.recipes.common import Hyper
@@ -3000,9 +3001,9 @@ def test_the_eps_scan_measures_its_pair_within_an_octave_and_hands_its_eps_on(tm
     found, _ = scan_step_counts(steps, recipe("forloop"), "avx512", h, numel, None, range(1, 4097), eps_found=eps_of)
     assert found == [11] and eps_of[11] < 1.8e-4
     pooled = (steps, recipe("forloop"), "avx512", h, 11, numel, "eps")
-    assert fit_pooled(*pooled) is None
-    lr, eps, _, _ = fit_pooled(*pooled, (eps_of[11],))
-    assert inside(0.01, (lr.lo, lr.hi)) and inside(2e-4, (eps.lo, eps.hi))
+    for hints in ((eps_of[11],), ()):
+        lr, eps, _, _ = fit_pooled(*pooled, hints)
+        assert inside(0.01, (lr.lo, lr.hi)) and inside(2e-4, (eps.lo, eps.hi))
 
 
 def test_a_pooled_bf16_decay_is_tried_value_by_value_when_eps_is_unknown(tmp_path):
