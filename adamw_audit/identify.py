@@ -3814,8 +3814,11 @@ def identify(
         apart = found.exact_apart_from_scaled
         return exact(found) or (apart is not None and all(v == 1.0 for v in apart.values()))
 
-    def grown(found: Identification, hint: Hint, fused_cuda_only: bool, cuda_only: bool = False) -> Identification:
-        """``found`` (on SAMPLE elements per step), searched again on larger samples until settled."""
+    def grown(
+        found: Identification, hint: Hint, fused_cuda_only: bool, cuda_only: bool = False, anew: bool = True
+    ) -> Identification:
+        """``found`` (on SAMPLE elements per step), searched again on larger samples until settled;
+        where the hinted search finds nothing there, the whole search (``anew``; else AuditError)."""
         size = min(sample, rec.numel)
         # the elements an answer replays wrong are those its sample did not bind: each later search
         # samples them too (seen: fused warmup + cosine, wd 0.1, 10000x64 x 60 steps: 4096, 16384
@@ -3834,6 +3837,8 @@ def identify(
                 try:
                     found, hint = _identify_once(*searched, hint, fused_cuda_only, wrong, cuda_only, deadline=deadline)
                 except AuditError:  # (the hinted search alone found nothing: all of them)
+                    if not anew:
+                        raise
                     found, hint = _identify_once(*searched, None, fused_cuda_only, wrong, cuda_only, deadline=deadline)
             except OutOfTime:
                 stopped.append(f"the search on {size} elements per step")
@@ -3940,11 +3945,15 @@ def identify(
         samples; None where it does not replay every element.  ``start``: its first-sample answer
         where that search ran already, else :func:`count_search`'s."""
         fused_only = path == fused_cuda_name
+        whole = start is not None  # (a whole search's answer, not a count search's)
         with contextlib.suppress(AuditError):
             if start is None and lerp is not None:
                 start = count_search(path, fused_only, cuda_only)
             if start is not None:
-                on_device = grown(*start, fused_only, cuda_only)
+                # (a tie is at the answer's count: where its hinted search finds nothing on a larger
+                # sample, none; the whole search there (a new answer's) ran past 400 s on a 102432-
+                # element file, `--draw release` seed 208: CUDA's for-loop W 0.999999 at count 11)
+                on_device = grown(*start, fused_only, cuda_only, anew=whole)
                 return on_device if exact(on_device) else None
         return None
 

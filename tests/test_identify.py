@@ -1718,6 +1718,42 @@ def test_a_cpu_lerp_answer_no_cuda_program_replays_is_searched_on_cuda_too(tmp_p
     assert found.exact == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0} and found.first_index_step_count == 4
 
 
+def test_a_tie_s_search_grown_to_a_larger_sample_stays_at_the_answer_s_count(tmp_path, monkeypatch):
+    """``--draw release`` seed 208, trial 5 (torch 2.5-2.6 foreach, AVX2, lr 3e-4, eps 2e-4, from
+    step 11, 102432 elements): the CPU answer exact at count 11 (361 s), CUDA's own search there
+    gave its for-loop at W 0.999999; grown, its hinted search on 16384 elements found nothing, and
+    a whole new search followed (a new answer's way): past the trial's 400 s.  A tie is at the
+    answer's count: where its hinted search finds nothing on a larger sample, it is none.  Staged
+    on a small CPU for-loop file (eps 1e-3): CUDA's count search made inexact, its larger hinted one empty."""
+    from adamw_audit import identify as ident
+    from adamw_audit.identify import AuditError
+    from adamw_audit.record import record_emulated
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    hyper = Hyper(beta1=0.9, beta2=0.999, eps=1e-3, weight_decay=0.0)
+    full = record_emulated(tmp_path / "e.h5", "forloop", 6, (300, 8), [3e-4], hyper, 940279121, "avx512")
+    real, whole = ident._identify_once, []
+
+    def staged(rec, sample, offsets, seed, hint=None, fused_cuda_only=False, extra=(), cuda_only=False, **options):
+        if cuda_only and hint is None:
+            whole.append(sample)
+            raise AuditError("(the whole search)")
+        if cuda_only and sample > 256:
+            raise AuditError("(the hinted search on the larger sample: nothing)")
+        found, own_hint = real(rec, sample, offsets, seed, hint, fused_cuda_only, extra, cuda_only, **options)
+        if cuda_only:  # (CUDA's count search: near, not exact, a few elements wrong)
+            found = replace(found, exact={"W": 0.999999, "momentum_W": 1.0, "variance_W": 1.0})
+            own_hint = own_hint._replace(mismatched=(0, 1, 2))
+        return found, own_hint
+
+    monkeypatch.setattr(ident, "_identify_once", staged)
+    with open_recording(strip(str(full), tmp_path / "bare.h5", 2)) as rec:
+        found = ident.identify(rec, sample=256)
+    assert found.exact == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0} and found.device == "cpu"
+    assert whole == []
+
+
 def test_an_inexact_cpu_answer_is_searched_again_as_cuda_fused(tmp_path, monkeypatch):
     """beta1 0.5: m fits a lerp and CUDA fused's program alike, and v may fit a CPU program on the
     sampled elements only (seen: 1125x20, beta2 0.9999: CPU fused, v 0.99999, 88 s).  An answer
