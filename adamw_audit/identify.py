@@ -3924,7 +3924,23 @@ def identify(
                 "searched further: a tie at its own reading of the scalars is not ruled out"
             )
     else:
-        found = grown(*lerp, False, lerp_on_cuda)
+        found = None
+        if lerp[0].impl == recipe("fused", "cuda").name:
+            # a first answer of CUDA fused (m its own): grown by the search of its kind, which the
+            # CPU kind is not (it holds no CUDA fused program; seen: `--draw cuda-fused-scaled` seed
+            # 209, CUDA fused cosine, beta1 0.5, a row scaled, 428x16: CUDA fused on 4096 elements a
+            # step, grown into CPU fused, settled, CUDA fused unlisted); the CPU kind's answer there
+            # kept as a tie where it replays the same fractions with the same rows left out
+            with contextlib.suppress(AuditError):
+                found = grown(*lerp, True)
+            with contextlib.suppress(AuditError):
+                on_cpu = grown(*lerp, False, lerp_on_cuda, anew=found is None or not settled(found))
+                alike = found is not None and on_cpu.scaled_gradient_indices == found.scaled_gradient_indices
+                if found is None or (not settled(found) and nearer(on_cpu, found)):
+                    found = on_cpu
+                elif alike and on_cpu.exact == found.exact and on_cpu.impl not in found.equivalent_impls:
+                    found = _with_tie(found, on_cpu)
+        found = found or grown(*lerp, False, lerp_on_cuda)
         if not settled(found) and cpu_first is not None:  # (CUDA's nearer answer did not settle: the CPU's)
             with contextlib.suppress(AuditError):
                 on_cpu = grown(*cpu_first, False)

@@ -1754,6 +1754,41 @@ def test_a_tie_s_search_grown_to_a_larger_sample_stays_at_the_answer_s_count(tmp
     assert whole == []
 
 
+def test_a_first_answer_of_cuda_fused_is_grown_by_its_own_kind_of_search(tmp_path, monkeypatch):
+    """``--draw cuda-fused-scaled`` seed 209, trial 1 (CUDA fused cosine, betas (0.5, 0.9999), row
+    16 scaled x0.81, 428x16): the first search answered CUDA fused, the truth, not settled on its
+    sample; grown by the CPU kind of search (which holds no CUDA fused program) it became CPU
+    fused, settled, and CUDA fused went unlisted.  Now grown by its own kind, and the CPU kind's
+    answer kept as a tie where it replays alike (that file: both listed, 37 s).  Staged on a small
+    emulated CUDA fused file: the first answer made inexact, the CPU kind's larger answer a CPU
+    fused one replaying the same fractions."""
+    from adamw_audit import identify as ident
+    from adamw_audit.record import record_emulated
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    full = record_emulated(tmp_path / "e.h5", "torch-2.11-2.13-cuda-fused", 6, (300, 8), [1e-3], Hyper(), 3)
+    real = ident._identify_once
+    cpu_fused = "torch-2.7-2.14-cpu-fused"
+
+    def first(rec, sample, offsets, seed):
+        found, hint = real(rec, sample, offsets, seed)
+        assert found.impl == "torch-2.11-2.13-cuda-fused"
+        near = replace(found, exact={"W": 0.9999, "momentum_W": 1.0, "variance_W": 1.0})
+        return near, hint._replace(mismatched=(0, 1))
+
+    def later(rec, sample, offsets, seed, hint=None, fused_cuda_only=False, extra=(), cuda_only=False, **options):
+        found, own_hint = real(rec, sample, offsets, seed, hint, True, extra, cuda_only, **options)
+        return (found if fused_cuda_only else replace(found, impl=cpu_fused, equivalent_impls=[cpu_fused])), own_hint
+
+    monkeypatch.setattr(ident, "_first_search", as_first_search(first))
+    monkeypatch.setattr(ident, "_identify_once", later)
+    with open_recording(strip(str(full), tmp_path / "bare.h5", 1)) as rec:
+        found = ident.identify(rec, sample=256)
+    assert found.exact == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
+    assert found.impl == "torch-2.11-2.13-cuda-fused" and cpu_fused in found.equivalent_impls
+
+
 def test_an_inexact_cpu_answer_is_searched_again_as_cuda_fused(tmp_path, monkeypatch):
     """beta1 0.5: m fits a lerp and CUDA fused's program alike, and v may fit a CPU program on the
     sampled elements only (seen: 1125x20, beta2 0.9999: CPU fused, v 0.99999, 88 s).  An answer
