@@ -3940,7 +3940,16 @@ def identify(
                     found = on_cpu
                 elif alike and on_cpu.exact == found.exact and on_cpu.impl not in found.equivalent_impls:
                     found = _with_tie(found, on_cpu)
-        found = found or grown(*lerp, False, lerp_on_cuda)
+        try:
+            found = found or grown(*lerp, False, lerp_on_cuda)
+        except AuditError:
+            # CUDA's answer (nearer than the CPU's, or the first search's own) can find no v of its
+            # own on a larger sample: the CPU programs' search then (seen: `--draw random` seed
+            # 210, live CPU foreach, betas (0.926, 0.9952), 1431x37: CUDA's for-loop v fitted 4096
+            # elements a step, not 16384: "no CPU or CUDA path reproduces variance_W", no answer)
+            if not lerp_on_cuda:
+                raise
+            found, cpu_first = grown(*(cpu_first or lerp), False), None
         if not settled(found) and cpu_first is not None:  # (CUDA's nearer answer did not settle: the CPU's)
             with contextlib.suppress(AuditError):
                 on_cpu = grown(*cpu_first, False)

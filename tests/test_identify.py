@@ -1789,6 +1789,39 @@ def test_a_first_answer_of_cuda_fused_is_grown_by_its_own_kind_of_search(tmp_pat
     assert found.impl == "torch-2.11-2.13-cuda-fused" and cpu_fused in found.equivalent_impls
 
 
+def test_a_cuda_answer_whose_v_fails_on_a_larger_sample_gives_way_to_the_cpu_programs(tmp_path, monkeypatch):
+    """``--draw random`` seed 210, trial 3 (live CPU foreach, betas (0.926, 0.9952), eps 2e-4,
+    1431x37): the first search gave CUDA's answer (its v fitted 4096 elements a step), grown, the
+    CUDA searches found no v on 16384, and identify stopped with "no CPU or CUDA path reproduces
+    variance_W".  The CPU programs' search is grown then (that file: exact, 59 s).  Staged on a
+    small CPU for-loop file: the first answer named CUDA's for-loop, CUDA's larger searches fail."""
+    from adamw_audit import identify as ident
+    from adamw_audit.identify import AuditError
+    from adamw_audit.record import record_emulated
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    full = record_emulated(tmp_path / "e.h5", "forloop", 6, (300, 8), [1e-3], Hyper(), 3, "avx512")
+    real = ident._identify_once
+
+    def first(rec, sample, offsets, seed):
+        found, hint = real(rec, sample, offsets, seed)
+        on_cuda = replace(found, impl="torch-2.11-2.13-cuda-forloop", device="cuda",
+                          exact={"W": 0.9999, "momentum_W": 1.0, "variance_W": 1.0})  # fmt: skip
+        return on_cuda, hint._replace(impl=on_cuda.impl, mismatched=(0, 1)), True
+
+    def later(rec, sample, offsets, seed, hint=None, fused_cuda_only=False, extra=(), cuda_only=False, **options):
+        if cuda_only:
+            raise AuditError("no CPU or CUDA path reproduces variance_W for any beta2")
+        return real(rec, sample, offsets, seed, hint, fused_cuda_only, extra, cuda_only, **options)
+
+    monkeypatch.setattr(ident, "_first_search", first)
+    monkeypatch.setattr(ident, "_identify_once", later)
+    with open_recording(strip(str(full), tmp_path / "bare.h5", 1)) as rec:
+        found = ident.identify(rec, sample=256)
+    assert found.exact == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0} and found.device == "cpu"
+
+
 def test_an_inexact_cpu_answer_is_searched_again_as_cuda_fused(tmp_path, monkeypatch):
     """beta1 0.5: m fits a lerp and CUDA fused's program alike, and v may fit a CPU program on the
     sampled elements only (seen: 1125x20, beta2 0.9999: CPU fused, v 0.99999, 88 s).  An answer
