@@ -45,7 +45,7 @@ import itertools
 import math
 import re
 import time
-from collections.abc import Callable, Collection, Generator, Iterator, Mapping
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
@@ -1549,17 +1549,24 @@ def fit_pooled(
         with np.errstate(all="ignore"):
             slope = np.where(q != 0, p / q * bc1, 0.0) * axis.sign  # in lr: c = lr/bc1
         effect = np.sign(p) * axis.sign
+
     # a scan's eps: lr alone at it first, then at the one-digit values near it (what a person
     # typed; the scan's few elements leave it loose: seen, foreach, eps 2e-4, from step 3, the
     # for-loop scan's 2.86e-4, and the joint search, within 16x of it or over the whole range,
     # lost its way: no answer in 180 s)
-    for guess in _typed_near(eps_first) if unknowns == "eps" else ():
-        e, d = conv_eps(full(guess)), one
-        if search("__c", {"__e": e, "__d": d}, 1e-30, 1e2, rows=probe) is None:
-            continue
-        lr = search("__c", {"__e": e, "__d": d}, 1e-30, 1e2)
-        if lr is not None:
-            break
+    def lr_alone(eps_values: Iterable[float]) -> tuple[Interval | None, np.ndarray | None]:
+        """lr alone at each eps (no decay), the probe's cheap "no" first: the first that fits."""
+        for guess in eps_values:
+            e_try = conv_eps(full(guess))
+            if search("__c", {"__e": e_try, "__d": one}, 1e-30, 1e2, rows=probe) is not None:
+                found = search("__c", {"__e": e_try, "__d": one}, 1e-30, 1e2)
+                if found is not None:
+                    return found, e_try
+        return None, None
+
+    if unknowns == "eps":
+        lr, e = lr_alone(_typed_near(eps_first))
+        d = one if lr is not None else d
     # no guess is eps: lr and eps together (the c an element allows moves with e); first within
     # 16x of a scan's eps (the scan's few elements can leave it off: seen, for-loop, eps 2e-4,
     # from step 11, the scan's 1.45e-4; over the whole range the search, steered by bf16 steps
@@ -1587,13 +1594,8 @@ def fit_pooled(
             target[first], {"__d": one[first]}, "__c", (1e-30, 1e2), "__e", EPS_RANGE, conv_eps, e_slope[first],
             e_effect[first], bc1=bc1[first], ended=ended,
         )  # fmt: skip
-        hints = (float(alone[1][0]),) if alone is not None else tuple(ended[-1:])
-        for guess in _typed_near(hints):
-            e, d = conv_eps(full(guess)), one
-            if search("__c", {"__e": e, "__d": d}, 1e-30, 1e2, rows=probe) is not None:
-                lr = search("__c", {"__e": e, "__d": d}, 1e-30, 1e2)
-                if lr is not None:
-                    break
+        lr, e = lr_alone(_typed_near((float(alone[1][0]),) if alone is not None else tuple(ended[-1:])))
+        d = one if lr is not None else d
 
     # a decay factor that reaches the kernel as bf16 (foreach) takes few values near 1 (1 - k*2^-8):
     # each is tried, nearest the steps' least-squares estimate first, as fit_step does
@@ -3868,6 +3870,11 @@ def identify(
         """Whether ``a`` replays more of the file than ``b`` (its fractions summed)."""
         return sum(a.exact.values()) > sum(b.exact.values())
 
+    def replays_alike(a: Identification, b: Identification) -> bool:
+        """The same rows left out (scaled gradients) and the same fractions replayed: a tie where
+        no exact answer can tell them apart."""
+        return a.scaled_gradient_indices == b.scaled_gradient_indices and a.exact == b.exact
+
     def cuda_twin(found: Identification) -> bool:
         """Whether ``found`` is a CPU for-loop/foreach answer (2.1 on): CUDA's for-loop and
         foreach store the same m and v and may replay W too, at values of their own reading."""
@@ -3935,10 +3942,9 @@ def identify(
                 found = grown(*lerp, True)
             with contextlib.suppress(AuditError):
                 on_cpu = grown(*lerp, False, lerp_on_cuda, anew=found is None or not settled(found))
-                alike = found is not None and on_cpu.scaled_gradient_indices == found.scaled_gradient_indices
                 if found is None or (not settled(found) and nearer(on_cpu, found)):
                     found = on_cpu
-                elif alike and on_cpu.exact == found.exact and on_cpu.impl not in found.equivalent_impls:
+                elif replays_alike(on_cpu, found) and on_cpu.impl not in found.equivalent_impls:
                     found = _with_tie(found, on_cpu)
         try:
             found = found or grown(*lerp, False, lerp_on_cuda)
@@ -3961,9 +3967,8 @@ def identify(
     if not exact(found) and settled(found) and fused is not None and fused[0].impl not in found.equivalent_impls:
         # rows left out alike and the same fractions replayed: CUDA fused's answer ties (seen: beta1
         # 0.5, a row clipped: m reads through the lerp and the fused kernel alike, v CPU fused's)
-        near = fused[0]
-        if near.scaled_gradient_indices == found.scaled_gradient_indices and near.exact == found.exact:
-            found = _with_tie(found, near)
+        if replays_alike(fused[0], found):
+            found = _with_tie(found, fused[0])
 
     def tie(path: str, start: tuple[Identification, Hint] | None, cuda_only: bool) -> Identification | None:
         """Path ``path``'s own answer where it ties with the exact answer, grown on the larger
