@@ -3855,8 +3855,9 @@ def identify(
     lerp: tuple[Identification, Hint] | None = None  # the first search's answer (a lerp for m)
     cpu_error = AuditError(f"{rec.path}: no answer")
     lerp_on_cuda = False  # whether ``lerp`` holds CUDA's for-loop/foreach answer (:func:`_first_search`)
+    pre_lerp_rest = None  # the rest of the 1.13-2.0 programs' search, left to run here (:func:`_first_search`)
     try:
-        answer, its_hint, lerp_on_cuda = _first_search(view, min(sample, rec.numel), offsets, seed)
+        answer, its_hint, lerp_on_cuda, pre_lerp_rest = _first_search(view, min(sample, rec.numel), offsets, seed)
         lerp = (answer, its_hint)
     except AuditError as error:
         cpu_error = error
@@ -3946,6 +3947,21 @@ def identify(
                     found = on_cpu
                 elif replays_alike(on_cpu, found) and on_cpu.impl not in found.equivalent_impls:
                     found = _with_tie(found, on_cpu)
+        held = None  # the nearer of the two searches below, where neither settles
+        if found is None and pre_lerp_rest is not None:
+            # an inexact answer where the 1.13-2.0 programs' m fits too (beta1 0.5) and their
+            # search's first stage found nothing: its own hinted search on larger samples first
+            # (seen: `--draw release` seed 214, 2.5-2.6 for-loop cosine, beta1 0.5, 87684 elements:
+            # exact in 16 s so, where the rest of the 1.13-2.0 search ran 429 s for nothing), then
+            # the rest of theirs
+            rest = pre_lerp_rest
+            for search in (lambda: grown(*lerp, False, lerp_on_cuda, anew=False), lambda: grown(*_to_end(rest), False)):
+                with contextlib.suppress(AuditError):
+                    one = search()
+                    held = one if held is None or nearer(one, held) else held
+                if held is not None and settled(held):
+                    found = held
+                    break
         try:
             found = found or grown(*lerp, False, lerp_on_cuda)
         except AuditError:
@@ -3953,9 +3969,10 @@ def identify(
             # own on a larger sample: the CPU programs' search then (seen: `--draw random` seed
             # 210, live CPU foreach, betas (0.926, 0.9952), 1431x37: CUDA's for-loop v fitted 4096
             # elements a step, not 16384: "no CPU or CUDA path reproduces variance_W", no answer)
-            if not lerp_on_cuda:
+            if not lerp_on_cuda and held is None:
                 raise
-            found, cpu_first = grown(*(cpu_first or lerp), False), None
+            found, cpu_first = held or grown(*(cpu_first or lerp), False), None
+        found = held if held is not None and nearer(held, found) else found
         if not settled(found) and cpu_first is not None:  # (CUDA's nearer answer did not settle: the CPU's)
             with contextlib.suppress(AuditError):
                 on_cpu = grown(*cpu_first, False)
@@ -4254,9 +4271,18 @@ class Stage(NamedTuple):
     beta2: float = 0.0  # the beta2 searched (the first path's)
 
 
+Stages = Generator[Stage, None, tuple[Identification, Hint]]
+"""A search under way (:func:`_search`): it yields a Stage after each that found nothing and returns
+the answer and its hint."""
+
+
 def _identify_once(*arguments: Any, **options: Any) -> tuple[Identification, Hint]:
     """:func:`_search` (its arguments) run to its end."""
-    stages = _search(*arguments, **options)
+    return _to_end(_search(*arguments, **options))
+
+
+def _to_end(stages: Stages) -> tuple[Identification, Hint]:
+    """A search (:func:`_search`'s generator, started or not) run to its end."""
     while True:
         try:
             next(stages)
@@ -4266,7 +4292,7 @@ def _identify_once(*arguments: Any, **options: Any) -> tuple[Identification, Hin
 
 def _first_search(
     rec: Recording, sample: int, offsets: tuple[int, ...], seed: int
-) -> tuple[Identification, Hint, bool]:
+) -> tuple[Identification, Hint, bool, Stages | None]:
     """The first search on ``sample`` elements per step: the CPU programs' (:func:`_search`),
     and, where those give m and v but the CPU search's probes found no lead (no path's steps fit
     alone, with eps a guess or a decay per step; no count kept by the late scan), CUDA's for-loop
@@ -4285,8 +4311,14 @@ def _first_search(
     Where v leaves several typed beta2 values (:func:`_typed_betas`), a search of the same kind at
     each of the others joins each search where CUDA's would (its decayed probe found no lead), or
     where it ends without an exact answer, and runs beside it alike; there an inexact answer
-    waits for the others' (the first exact one is kept).  Returns the answer, its hint, and
-    whether it is CUDA's."""
+    waits for the others' (the first exact one is kept).
+
+    Where the 1.13-2.0 programs' m fits too (beta1 0.5) their search joins where CUDA's would;
+    where the CPU's answer is inexact, their first stage runs (a 1.13-2.0 file answers there), if
+    it has not, and their rest is left to :func:`identify`, which grows the answer first (a 2.x
+    file's inexact answer settles so in seconds; the rest of the 1.13-2.0 search on such a file
+    runs minutes for nothing).  Returns the answer, its hint, whether it is CUDA's, and that
+    rest (a generator to run to its end; None where nothing is so left)."""
     running = {"cpu": _search(rec, sample, offsets, seed)}
     ran = {"cpu": 0}  # stages each search started has run
     alone: str | None = None
@@ -4301,6 +4333,9 @@ def _first_search(
         seen: a 1.13-2.0 foreach cosine file, 646 elements: every 2.13 search failed in 296 s)."""
         if lerp_on_cpu and "cuda" not in ran:
             running["cuda"], ran["cuda"] = _search(rec, sample, offsets, seed, cuda_only=True), 0
+        start_pre_lerp()
+
+    def start_pre_lerp() -> None:
         if pre_lerp_too and "pre-lerp" not in ran:
             running["pre-lerp"], ran["pre-lerp"] = _search(rec, sample, offsets, seed, pre_lerp_only=True), 0
 
@@ -4319,6 +4354,9 @@ def _first_search(
                 searched = _search(rec, sample, offsets, seed, beta2=b2, **kinds[name])
                 running[f"{name}, beta2 {b2!r}"], ran[f"{name}, beta2 {b2!r}"] = searched, 0
 
+    pre_lerp_set_aside = False  # the 1.13-2.0 search: set aside after its first stage (the CPU's answer inexact)
+    pre_lerp_rest = None  # its rest, so set aside
+
     while running:
         name = alone if alone in running else min(running, key=lambda k: (ran[k], order.index(k) if k in order else 3))
         try:
@@ -4327,12 +4365,17 @@ def _first_search(
             found = (*done.value, name.split(",")[0] == "cuda")  # (a beta2 search: "cuda, beta2 0.9602")
             if set(found[0].exact.values()) != {1.0}:
                 start_beta2(name, last.get(name))
-                if name == "cpu" and pre_lerp_too and "pre-lerp" not in ran:
-                    # an inexact answer where the 1.13-2.0 programs' m fits too: their search
-                    # (seen: `--draw release` seed 208, 1.13-2.0 foreach, beta1 0.5, beta2 0.9945,
-                    # 187997 elements, 3 steps: the 2.13 for-loop at count 10, W 0.99985, and the
-                    # larger samples' searches after it: "not reproducible" in 300 s)
-                    running["pre-lerp"], ran["pre-lerp"] = _search(rec, sample, offsets, seed, pre_lerp_only=True), 0
+                if name == "cpu" and pre_lerp_too:
+                    # an inexact answer where the 1.13-2.0 programs' m fits too: their search's first
+                    # stage (seen: `--draw release` seed 208, 1.13-2.0 foreach, beta1 0.5, 187997
+                    # elements: the 2.13 for-loop at W 0.99985, "not reproducible" on larger samples;
+                    # theirs exact in its first stage, 5 s), the rest left to identify (seen: seed
+                    # 214, a 2.5-2.6 for-loop warmup, beta1 0.5, 1006x15: the CPU's W 0.99998 waited
+                    # 266 s for the rest of the 1.13-2.0 search, begun beside it, to fail)
+                    if "pre-lerp" in running and ran["pre-lerp"] > 0:
+                        pre_lerp_rest = running.pop("pre-lerp")
+                    start_pre_lerp()
+                    pre_lerp_set_aside = True
                 # (the twins, or the 1.13-2.0 search, may replay it exactly; the nearest is kept)
                 if typed_b2 or inexact is not None or (name != "pre-lerp" and "pre-lerp" in running):
                     replayed = sum(found[0].exact.values())
@@ -4341,7 +4384,7 @@ def _first_search(
                     continue
             if typed_b2:
                 found[0].findings.append(_typed_beta2_finding(found[0], typed_b2))
-            return found
+            return (*found, pre_lerp_rest)
         except AuditError as error:
             del running[name]
             if name == "cpu":
@@ -4350,6 +4393,9 @@ def _first_search(
             start_beta2(name, last.get(name))
             continue
         ran[name] += 1
+        if name == "pre-lerp" and pre_lerp_set_aside:
+            pre_lerp_rest = running.pop(name)
+            continue
         if name == "cpu":
             lerp_on_cpu, pre_lerp_too = at.lerp_on_cpu, at.pre_lerp_too
             if at.name == "decayed probe" and not at.lead:
@@ -4361,7 +4407,7 @@ def _first_search(
     if inexact is not None:
         if typed_b2:
             inexact[0].findings.append(_typed_beta2_finding(inexact[0], typed_b2))
-        return inexact
+        return (*inexact, pre_lerp_rest)
     raise cpu_error
 
 
@@ -4386,7 +4432,7 @@ def _search(
     pre_lerp_only: bool = False,
     deadline: float | None = None,
     beta2: float | None = None,
-) -> Generator[Stage, None, tuple[Identification, Hint]]:
+) -> Stages:
     """One search on ``sample`` elements per step, a generator: it yields a :class:`Stage` after
     each stage that found nothing (a phase, a probe) and returns the answer and its own hint.
     ``hint`` (a smaller sample's answer) runs only the search that found it, its eps tried first
