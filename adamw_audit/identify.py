@@ -4064,6 +4064,8 @@ def identify(
 
 
 UNSEARCHED = "(not searched: other programs)"
+GPU_RECORDING = "a GPU recording"
+"""How a CUDA answer's finding starts where no CPU program gave v (:func:`_search`)."""
 
 
 def _names_only(finding: str, ending: str, names: Collection[str]) -> bool:
@@ -4073,7 +4075,11 @@ def _names_only(finding: str, ending: str, names: Collection[str]) -> bool:
 
 def _with_tie(found: Identification, other: Identification) -> Identification:
     """``found`` with ``other`` (another path's exact answer, read its own way) listed as a tie:
-    its path and step counts added, and every interval spanning both answers' intervals."""
+    its path, step counts, capabilities and release ranges added, and every interval spanning
+    both answers' intervals.  Where ``other`` holds a CPU program, ``found``'s line calling the
+    file a GPU recording goes (seen: `--draw release` seed 225, a torch 2.4 CPU for-loop file
+    answered by CUDA's for-loop with the CPU's listed as a tie: "a GPU recording", capability
+    "cuda" and release "2.11-2.13" alone)."""
 
     def span(a: list[float], b: list[float]) -> list[float]:
         return [min(a[0], b[0]), max(a[1], b[1])]
@@ -4089,6 +4095,7 @@ def _with_tie(found: Identification, other: Identification) -> Identification:
     else:
         lr, lr_interval = found.lr, span(found.lr_interval, other.lr_interval)  # type: ignore[arg-type]
     counts = {other.first_index_step_count, *other.other_step_counts, *found.other_step_counts}
+    on_cpu = any(recipe(name).device == "cpu" for name in other.equivalent_impls)
     lr_text = other.lr if not isinstance(other.lr, list) else f"{other.lr[0]:g}..{other.lr[-1]:g} per step"
     return replace(
         found,
@@ -4099,8 +4106,12 @@ def _with_tie(found: Identification, other: Identification) -> Identification:
         betas_interval=[span(a, b) for a, b in zip(found.betas_interval, other.betas_interval, strict=True)],
         eps_interval=span(found.eps_interval, other.eps_interval),
         weight_decay_interval=span(found.weight_decay_interval, other.weight_decay_interval),
+        equivalent_capabilities=list(dict.fromkeys([*found.equivalent_capabilities, *other.equivalent_capabilities])),
+        equivalent_releases=list(
+            dict.fromkeys([*(found.equivalent_releases or []), *(other.equivalent_releases or [])])
+        ),
         findings=[
-            *found.findings,
+            *(f for f in found.findings if not (f.startswith(GPU_RECORDING) and on_cpu)),
             f"the same bits come from {', '.join(other.equivalent_impls)} too, at values of their own reading (count "
             f"{other.first_index_step_count}, lr {lr_text}, betas {other.betas}, eps {other.eps:g}, weight decay "
             f"{other.weight_decay:g}): each interval spans both answers'; the values reported are {found.impl}'s",
@@ -4622,7 +4633,7 @@ def _search(
                 paths[rcp.name] = _one_minus(iv)
         if paths:
             device = cap_family = "cuda"
-            findings.append("a GPU recording: the CUDA programs reproduce it")
+            findings.append(f"{GPU_RECORDING}: the CUDA programs reproduce it")
         else:  # m may fit a lerp and CUDA fused's program alike (seen: beta1 0.5): v decides
             b1_fused_cuda = fused_cuda_beta("exp_avg")
             if b1_fused_cuda is not None:
@@ -4637,7 +4648,7 @@ def _search(
             )
         paths[fused_cuda.name] = _rounding_edges(b2_iv.lo, b2_iv.hi)
         device = cap_family = "cuda"
-        findings.append("a GPU recording with fused=True: m and v follow CUDA's fused kernel")
+        findings.append(f"{GPU_RECORDING} with fused=True: m and v follow CUDA's fused kernel")
     if not paths:
         raise AuditError(
             f"{rec.path}: no CPU or CUDA path reproduces variance_W for any beta2 (states in another dtype?)"

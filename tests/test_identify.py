@@ -910,12 +910,40 @@ def test_a_gpu_recording_is_named_cuda(tmp_path, capsys):
 
 def test_a_gpu_recording_that_a_cpu_program_also_replays_lists_both(tmp_path, capsys):
     """CUDA foreach with betas (0.8, 0.95), eps 1e-5: the CPU for-loop stores the same bits; both
-    devices are listed."""
+    devices are listed, with their capabilities and release ranges (`--draw release` seed 225: a
+    torch 2.4 CPU for-loop file, answered by CUDA's for-loop with the CPU's a tie, gave release
+    "2.11-2.13" and capability "cuda" alone, and called it a GPU recording)."""
     out = identify_json(capsys, strip(str(CUDA_RECORDINGS / "foreach-betas.h5"), tmp_path / "bare.h5"))
     assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}
     assert "torch-2.11-2.13-cuda-foreach" in out["equivalent_impls"]
     assert "torch-2.7-2.14-cpu-forloop" in out["equivalent_impls"]
+    assert {"2.11-2.13", "2.4", "2.7-2.14"} <= set(out["equivalent_releases"])
+    assert {"cuda", "avx512"} <= set(out["equivalent_capabilities"])
+    assert not any(f.startswith("a GPU recording") for f in out["findings"])
     assert out["lr"] == 0.02 and out["betas"] == [0.8, 0.95] and inside(1e-5, out["eps_interval"])
+
+
+def test_a_cuda_answer_tied_with_a_cpu_program_is_not_called_a_gpu_recording():
+    """`--draw release` seed 225 (torch 2.4 CPU for-loop, betas (0.958, 0.95), wd 0.3, 740x36):
+    CUDA's for-loop answered first, the CPU for-loop tied; the answer said "a GPU recording" and
+    listed CUDA's release and capability alone.  A tie adds the other's, and where it holds a
+    CPU program the GPU line goes."""
+    from adamw_audit.identify import Identification, _with_tie
+
+    def answer(impl: str, device: str, caps: list[str], releases: list[str], findings: list[str]):
+        return Identification(impl, [impl], device, caps[0], caps, 1, [], 1e-3, [9e-4, 1.1e-3], [0.9, 0.95],
+                              [[0.89, 0.91], [0.94, 0.96]], 1e-8, [0, 1e-7], 0.3, [0.29, 0.31],
+                              {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0}, findings, releases)  # fmt: skip
+
+    on_cuda = answer("torch-2.11-2.13-cuda-forloop", "cuda", ["cuda"], ["2.11-2.13"],
+                     ["a GPU recording: the CUDA programs reproduce it", "lr trades off with eps"])  # fmt: skip
+    on_cpu = answer("torch-2.7-2.14-cpu-forloop", "cpu", ["avx2", "avx512"], ["2.4", "2.7-2.14"], [])
+    tied = _with_tie(on_cuda, on_cpu)
+    assert tied.equivalent_capabilities == ["cuda", "avx2", "avx512"]
+    assert tied.equivalent_releases == ["2.11-2.13", "2.4", "2.7-2.14"]
+    assert tied.findings[0] == "lr trades off with eps" and len(tied.findings) == 2
+    other_cuda = answer("torch-2.11-2.13-cuda-foreach", "cuda", ["cuda"], ["2.11-2.13"], [])
+    assert _with_tie(on_cuda, other_cuda).findings[0].startswith("a GPU recording")
 
 
 def test_a_cpu_answer_tied_with_cuda_s_for_loop_spans_cuda_s_own_intervals(tmp_path, capsys):
