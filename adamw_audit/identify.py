@@ -4095,7 +4095,7 @@ def _with_tie(found: Identification, other: Identification) -> Identification:
     else:
         lr, lr_interval = found.lr, span(found.lr_interval, other.lr_interval)  # type: ignore[arg-type]
     counts = {other.first_index_step_count, *other.other_step_counts, *found.other_step_counts}
-    on_cpu = any(recipe(name).device == "cpu" for name in other.equivalent_impls)
+    on_cpu = other.device == "cpu" or any("-cpu-" in name for name in other.equivalent_impls)
     lr_text = other.lr if not isinstance(other.lr, list) else f"{other.lr[0]:g}..{other.lr[-1]:g} per step"
     return replace(
         found,
