@@ -3947,21 +3947,22 @@ def identify(
                     found = on_cpu
                 elif replays_alike(on_cpu, found) and on_cpu.impl not in found.equivalent_impls:
                     found = _with_tie(found, on_cpu)
-        held = None  # the nearer of the two searches below, where neither settles
+        held = None  # the nearer answer of the two searches below, where neither settles
         if found is None and pre_lerp_rest is not None:
             # an inexact answer where the 1.13-2.0 programs' m fits too (beta1 0.5) and their
             # search's first stage found nothing: its own hinted search on larger samples first
             # (seen: `--draw release` seed 214, 2.5-2.6 for-loop cosine, beta1 0.5, 87684 elements:
             # exact in 16 s so, where the rest of the 1.13-2.0 search ran 429 s for nothing), then
             # the rest of theirs
-            rest = pre_lerp_rest
-            for search in (lambda: grown(*lerp, False, lerp_on_cuda, anew=False), lambda: grown(*_to_end(rest), False)):
+            hinted_ended = False  # (then growing it with ``anew`` gives the same answer: not run again)
+            with contextlib.suppress(AuditError):
+                held, hinted_ended = grown(*lerp, False, lerp_on_cuda, anew=False), True
+            if held is None or not settled(held):
                 with contextlib.suppress(AuditError):
-                    one = search()
-                    held = one if held is None or nearer(one, held) else held
-                if held is not None and settled(held):
-                    found = held
-                    break
+                    theirs = grown(*_to_end(pre_lerp_rest), False)
+                    held = theirs if held is None or nearer(theirs, held) else held
+            if held is not None and (settled(held) or hinted_ended):
+                found = held
         try:
             found = found or grown(*lerp, False, lerp_on_cuda)
         except AuditError:
