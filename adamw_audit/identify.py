@@ -4643,6 +4643,7 @@ def _search(
     if not paths and b1_fused_cuda is not None:
         b2_iv = fused_cuda_beta("exp_avg_sq", b1)
         if b2_iv is None:
+            _name_wider_states(rec.path, probe)
             raise AuditError(
                 f"{rec.path}: momentum_W follows CUDA's fused kernel (m = fma(b1, m, fma(-b1, g, g)) in float32, "
                 f"beta1 {b1:g}), but no beta2 reproduces variance_W under it"
@@ -4651,6 +4652,7 @@ def _search(
         device = cap_family = "cuda"
         findings.append(f"{GPU_RECORDING} with fused=True: m and v follow CUDA's fused kernel")
     if not paths:
+        _name_wider_states(rec.path, probe)
         raise AuditError(
             f"{rec.path}: no CPU or CUDA path reproduces variance_W for any beta2 (states in another dtype?)"
         )
@@ -5763,6 +5765,16 @@ def _amsgrad_signature(steps: list[StepData]) -> str | None:
             "search amsgrad programs (verify replays them with that dataset)")  # fmt: skip
 
 
+def _name_wider_states(path: str, probe: list[StepData]) -> None:
+    """Raises naming states kept in float32 where m moves like one (:func:`_moments_kept_wider`),
+    before a refusal that would name only v: m can fit a bf16 program by chance (seen: beta1
+    0.5, float32 states, 142x31: m fitted CUDA fused's float32 update, and the refusal said that
+    no beta2 reproduced v under it)."""
+    named = _moments_kept_wider(probe)
+    if named is not None:
+        raise AuditError(f"{path}: {named}")
+
+
 def _moments_kept_wider(probe: list[StepData]) -> str | None:
     """Names states kept in float32 (or wider): a beta1 under which every sampled m[t] is
     consistent with a float32 exp_avg that the file only stores rounded to bf16.  None otherwise.
@@ -5822,8 +5834,9 @@ def _moments_kept_wider(probe: list[StepData]) -> str | None:
     b1 = simplest_in(stretch_lo, stretch_hi)
     return (f"momentum_W moves like a float32 (or wider) exp_avg rounded to bf16 for the file: with beta1 = {b1:g} "
             f"(any in [{stretch_lo:.6g}, {stretch_hi:.6g}]) every sampled element fits within that rounding, and "
-            "no bf16 program reproduces it: the optimizer keeps its states (and most likely master weights) in "
-            "higher precision than the recording; identify and verify emulate bf16 states only")  # fmt: skip
+            "no bf16 program reproduces m and v together: the optimizer keeps its states (and most likely master "
+            "weights) in higher precision than the recording; "
+            "identify and verify emulate bf16 states only")  # fmt: skip
 
 
 PRE_LERP_RANGE, PRE_LERP_RELEASE = "1.13-2.0", "2.0"
