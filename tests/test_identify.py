@@ -861,6 +861,35 @@ def test_a_beta_inferred_on_every_step_must_replay_them(tmp_path, capsys):
         assert confirmed is not None and inside(0.9417, ident._one_minus(confirmed))
 
 
+def test_a_beta_the_probe_leaves_is_searched_again_on_the_steps_it_fails_first():
+    """A 1000-step cosine file (foreach, 200x10) took 510 s, 260 of them in beta2 searches on
+    every step: on each path whose v failed, the probe's value failed a later step and the pair
+    search ran on all 1000.  Now the probe is grown by the steps that value fails and searched
+    again (a value that fits every step fits those), every step only after a few rounds.  Here a
+    stand-in search that finds the truth once step 50 is among its steps."""
+    from types import SimpleNamespace
+
+    from adamw_audit.identify import Interval, _confirmed
+
+    steps = [SimpleNamespace(index=i) for i in range(100)]
+    truth, wrong = Interval(0.001, 0.001), Interval(0.002, 0.002)
+    searched: list[int] = []
+
+    def infer(on):
+        searched.append(len(on))
+        return truth if any(sd.index == 50 for sd in on) else wrong
+
+    def replays(on, iv):
+        return iv == truth or all(sd.index != 50 for sd in on)
+
+    assert _confirmed(steps, steps[:8], infer, replays) == truth
+    assert searched == [8, 9]  # (before: [8, 100])
+    # where no value fits the steps found failing, none fits every step: no search on all
+    searched.clear()
+    assert _confirmed(steps, steps[:8], lambda on: infer(on) if len(on) == 8 else None, replays) is None
+    assert searched == [8]
+
+
 def test_counts_a_schedule_cannot_tell_apart_are_all_reported(tmp_path, capsys):
     """A per-step lr absorbs the first bias correction, so with a schedule the count shows only
     through bc2_sqrt: on a 37-element file (a random trial) counts 1, 2 and 4 each replay exactly
@@ -2867,6 +2896,29 @@ def test_counts_a_decayed_schedule_cannot_tell_apart_are_listed(tmp_path, capsys
     assert any("not pinned" in f for f in out["findings"]) and inside(0.3, out["weight_decay_interval"])
     held = [inside(float(lr), iv) for lr, iv in zip(WARMUP_2E5[6:], out["lr_interval"], strict=True)]
     assert held == [True] * 12
+
+
+def test_a_step_whose_ridge_holds_the_bound_found_is_not_walked(tmp_path, capsys, monkeypatch):
+    """A schedule's wd bound along the steps' ridges walked every step both ways (a 1000-step
+    cosine file: 2000 walks, 150 s).  The largest lrs go first, and a step whose ridge still
+    holds the bound found so far cannot move it (a ridge is one interval along wd): not walked.
+    Foreach cosine from 1e-3, wd 0.01 (not seen), 24 steps of 50x4: 46 walks -> 2, the same
+    answer."""
+    import adamw_audit.identify as ident
+
+    walks = []
+    farthest = ident._farthest
+
+    def counted(start, limit, at, within=1):
+        walks.extend([(start, limit)] if within == 1 << 13 else [])  # (along_ridges' walks)
+        return farthest(start, limit, at, within)
+
+    monkeypatch.setattr(ident, "_farthest", counted)
+    lrs = ",".join(repr(1e-3 * 0.5 * (1 + math.cos(math.pi * t / 24))) for t in range(24))
+    args = ["--impl", "foreach", "--steps", "24", "--shape", "50x4", "--lr", lrs, "--weight-decay", "0.01"]
+    out = identify_recorded(tmp_path, capsys, [*args, "--seed", "13"])
+    assert out["exact"] == {"W": 1.0, "momentum_W": 1.0, "variance_W": 1.0} and out["first_index_step_count"] == 1
+    assert inside(0.01, out["weight_decay_interval"]) and 0 < len(walks) <= 4
 
 
 def test_a_decayed_schedule_couples_along_each_step_s_ridge(tmp_path):
