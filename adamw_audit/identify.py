@@ -4628,6 +4628,9 @@ def _search(
         infer = lambda on: infer_beta2(on, rcp, capability, Hyper(beta1=beta1), rec.numel)  # noqa: E731
         return _confirmed(steps, probe, infer, replays)
 
+    # (an unhinted search of every path: only there does no v found mean no bf16 program gives
+    # one, which float32 states are named on; a bf16 program is a special case of them)
+    every_program = hint is None and not (cuda_only or fused_cuda_only or pre_lerp_only)
     cpu_paths = CPU_PATHS if family != "2.0" else ("forloop", "foreach")
     # the capability m was read on first, then the others whose m reading holds too: m's lerp can
     # read alike where v's addcmul does not (an FMA on AVX2/AVX512, the product rounded first on
@@ -4666,7 +4669,8 @@ def _search(
     if not paths and b1_fused_cuda is not None:
         b2_iv = fused_cuda_beta("exp_avg_sq", b1)
         if b2_iv is None:
-            _name_wider_states(rec.path, probe)
+            if every_program:
+                _name_wider_states(rec.path, probe)
             raise AuditError(
                 f"{rec.path}: momentum_W follows CUDA's fused kernel (m = fma(b1, m, fma(-b1, g, g)) in float32, "
                 f"beta1 {b1:g}), but no beta2 reproduces variance_W under it"
@@ -4675,7 +4679,8 @@ def _search(
         device = cap_family = "cuda"
         findings.append(f"{GPU_RECORDING} with fused=True: m and v follow CUDA's fused kernel")
     if not paths:
-        _name_wider_states(rec.path, probe)
+        if every_program:
+            _name_wider_states(rec.path, probe)
         raise AuditError(
             f"{rec.path}: no CPU or CUDA path reproduces variance_W for any beta2 (states in another dtype?)"
         )

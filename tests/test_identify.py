@@ -1236,6 +1236,23 @@ def test_states_kept_in_float32_are_named(tmp_path, capsys, beta1):
     assert err.count("\n") == 1 and "float32 (or wider) exp_avg" in err and f"beta1 = {beta1:g} (any in" in err
 
 
+def test_a_search_of_some_programs_alone_does_not_name_float32_states(tmp_path):
+    """A bf16 program's m is a special case of a float32 exp_avg rounded, so float32 states are
+    named only where every program failed v: a search of CUDA's for-loop and foreach alone (a
+    tie's own search) on a CPU foreach file named them (a 10000x64 cosine file's third search)."""
+    from adamw_audit.identify import _identify_once
+    from refimpl.errors import AuditError
+    from refimpl.recording import open_recording
+
+    lrs = ",".join(repr(3e-4 * 0.5 * (1 + math.cos(math.pi * t / 100))) for t in range(10))
+    rec = tmp_path / "run.h5"
+    args = ["--impl", "foreach", "--steps", "10", "--shape", "300x8", "--lr", lrs, "--betas", "0.9", "0.95"]
+    assert main(["record", str(rec), *args, "--weight-decay", "0.1", "--seed", "17", "--threads", "1"]) == 0
+    with open_recording(strip(str(rec), tmp_path / "bare.h5")) as bare, pytest.raises(AuditError) as refused:
+        _identify_once(bare, 4096, (1, 2, 3), 0, cuda_only=True)
+    assert "no CPU or CUDA path reproduces variance_W" in str(refused.value)
+
+
 def test_a_decayed_step_whose_product_rounds_to_bf16_is_fitted_at_the_true_count(tmp_path):
     """For-loop cosine from 0.0246, eps 2e-4, wd 0.3, 1-D 127, from step 9 (late-decay trial 1 of seed 53:
     no answer in 400 s).  The scan with eps searched kept count 9, but the first step's joint
