@@ -3608,7 +3608,11 @@ def _coupled_schedule(
         for eps in ridge_eps if no_decay_at is None and ridges and not screen else ():
             bounds = along_ridges(eps)
             if bounds is not None:
-                yield from ((eps, wd) for wd in dict.fromkeys((simplest_in(*bounds), (bounds[0] + bounds[1]) / 2)))
+                # at the eps walked, then the other eps tried (the ridges in wd barely move with
+                # eps; seen: fused step schedule 1e-3 -> 1e-4, eps 1e-6, wd 0.05, 177x23: the
+                # ridges at 1e-8 bound wd to [0.0472, 0.0529], and 0.05 coupled at 1e-6 only)
+                wds = dict.fromkeys((simplest_in(*bounds), (bounds[0] + bounds[1]) / 2))
+                yield from ((e, wd) for e in dict.fromkeys((eps, *eps_tries)) for wd in wds)
             if bounds is not None and read_apart:
                 # a decay the ridges barely bound (seen: [1e-30, 0.86] for wd 0.3): the one-digit
                 # values inside, nearest the middle first (what people type)

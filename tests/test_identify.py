@@ -2964,6 +2964,39 @@ def test_a_decayed_schedule_couples_along_each_step_s_ridge(tmp_path):
     assert [inside(lr, iv) for lr, iv in zip(truth, lr_intervals, strict=True)] == [True] * 12
 
 
+def test_the_decay_the_ridges_bound_is_tried_at_every_eps_tried(tmp_path):
+    """``--draw random`` seed 236, trial 5 (live torch, the trial's own recording): fused, step
+    schedule 1e-3 -> 1e-4 at step 9, betas (0.9, 0.99), eps 1e-6, wd 0.05, 177x23, 16 steps.  The
+    per-step decay slices gave wd [0.0337, 0.0497] (0.04 tried at every eps), the steps' ridges
+    at eps 1e-8 (the first tried) [0.0472, 0.0529], and 0.05 was tried there alone: no wd
+    coupled the steps, and the answer was count 1 with W 0.99892, wd and two lrs outside their
+    intervals (72 s).  The ridges' values are now tried at every eps: 0.05 couples at 1e-6."""
+    import importlib.util
+
+    from adamw_audit.identify import _coupled_schedule, _finite_rows, _fit_steps, _sample_steps
+    from emulation.recipes import recipe
+    from emulation.recipes.common import Hyper
+    from refimpl.recording import open_recording
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "identify_trials.py"
+    spec = importlib.util.spec_from_file_location("identify_trials", script)
+    trials = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(trials)
+    case = {"impl": "fused", "shape": [177, 23], "steps": 16, "lr": [0.001] * 8 + [0.0001] * 8,
+            "lr_kind": "step", "beta1": 0.9, "beta2": 0.99, "eps": 1e-06, "weight_decay": 0.05,
+            "drop_first": 0, "seed": 847557673}  # fmt: skip
+    trials.record_case(case, tmp_path / "run.h5")
+    h, rcp = Hyper(beta1=0.9, beta2=0.99), recipe("fused")
+    with open_recording(strip(str(tmp_path / "run.h5"), tmp_path / "bare.h5")) as bare:
+        steps = _finite_rows(_sample_steps(bare, 4096, np.random.default_rng(0)))
+        fits, _ = _fit_steps(steps, rcp, "avx512", h, 1, bare.numel)
+        coupled = _coupled_schedule(steps, fits, rcp, "avx512", h, 1, bare.numel)
+    assert coupled is not None
+    lr_intervals, wd_interval, _, eps = coupled[:4]
+    assert inside(0.05, wd_interval) and eps == 1e-6
+    assert all(inside(lr, iv) for lr, iv in zip(case["lr"][1:], lr_intervals, strict=True))
+
+
 def test_a_late_decayed_schedule_on_a_bf16_decay_path_is_scanned_with_its_decay(tmp_path, capsys):
     """foreach warmup to 0.01, beta1 0.8, wd 0.3, index 0 = step 6 (a random trial, 1-D 3860: no
     answer in 180 s; this smaller file: "not reproducible").  Every step fit at a wrong count
