@@ -47,7 +47,7 @@ import re
 import time
 from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 import numpy as np
 
@@ -740,24 +740,24 @@ def _confirmed(
     foreach was tried) or on every step (seen: live torch foreach, default build, beta2 0.9417,
     3424 elements: the for-loop's v missed 93 elements of a step, its W search answered with an
     lr the foreach W misses on one element, W 0.99998)."""
-    found = infer(probe)
-    if found is None or replays(steps, found):
-        return found
-    if len(steps) <= len(probe):  # (the steps are the probe's: the value fails its own)
-        return None
     # the probe grown by the steps its value fails (a few rounds), before every step: a value
     # that fits every step fits these, so where none fits them none fits all (a 1000-step cosine
-    # file had every step searched on each path whose v failed: 260 of 627 s profiled)
-    on = list(probe)
-    for _ in range(CONFIRM_ROUNDS):
-        failing = itertools.islice((sd for sd in steps if not replays([sd], found)), len(probe))
+    # file had every step searched on each path whose v failed: 260 of 627 s profiled).  One
+    # pass over the steps, each alone, both checks a value and finds the steps it fails.
+    found, on = infer(probe), list(probe)
+    for grown in range(CONFIRM_ROUNDS + 1):
+        if found is None:
+            return None
+        failing = list(itertools.islice((sd for sd in steps if not replays([sd], found)), len(probe)))
+        if not failing:
+            return found
         new = [sd for sd in failing if all(sd is not o for o in on)]
-        if not new or len(on) + len(new) >= len(steps):
+        if grown == CONFIRM_ROUNDS or not new or len(on) + len(new) >= len(steps):
             break
         on = sorted([*on, *new], key=lambda sd: sd.index)
         found = infer(on)
-        if found is None or replays(steps, found):
-            return found
+    if len(steps) <= len(probe):  # (the steps are the probe's: the value fails its own)
+        return None
     again = infer(steps)
     return again if again is not None and replays(steps, again) else None
 
@@ -4633,9 +4633,15 @@ def _search(
         infer = lambda on: infer_beta2(on, rcp, capability, Hyper(beta1=beta1), rec.numel)  # noqa: E731
         return _confirmed(steps, probe, infer, replays)
 
-    # (an unhinted search of every path: only there does no v found mean no bf16 program gives
-    # one, which float32 states are named on; a bf16 program is a special case of them)
-    every_program = hint is None and not (cuda_only or fused_cuda_only or pre_lerp_only)
+    def refuse_v(message: str) -> NoReturn:
+        """No path gives v: AuditError with ``message``, or naming float32 states where m moves
+        like one, in a search of every path (unhinted): only there does no v found mean no bf16
+        program gives one, a bf16 program being a special case of them (m can fit one by
+        chance: seen, beta1 0.5, float32 states, 142x31, m fitted CUDA fused's update)."""
+        every_program = hint is None and not (cuda_only or fused_cuda_only or pre_lerp_only)
+        named = _moments_kept_wider(probe) if every_program else None
+        raise AuditError(f"{rec.path}: {named or message}")
+
     cpu_paths = CPU_PATHS if family != "2.0" else ("forloop", "foreach")
     # the capability m was read on first, then the others whose m reading holds too: m's lerp can
     # read alike where v's addcmul does not (an FMA on AVX2/AVX512, the product rounded first on
@@ -4674,21 +4680,15 @@ def _search(
     if not paths and b1_fused_cuda is not None:
         b2_iv = fused_cuda_beta("exp_avg_sq", b1)
         if b2_iv is None:
-            if every_program:
-                _name_wider_states(rec.path, probe)
-            raise AuditError(
-                f"{rec.path}: momentum_W follows CUDA's fused kernel (m = fma(b1, m, fma(-b1, g, g)) in float32, "
-                f"beta1 {b1:g}), but no beta2 reproduces variance_W under it"
+            refuse_v(
+                f"momentum_W follows CUDA's fused kernel (m = fma(b1, m, fma(-b1, g, g)) in float32, beta1 {b1:g}), "
+                "but no beta2 reproduces variance_W under it"
             )
         paths[fused_cuda.name] = _rounding_edges(b2_iv.lo, b2_iv.hi)
         device = cap_family = "cuda"
         findings.append(f"{GPU_RECORDING} with fused=True: m and v follow CUDA's fused kernel")
     if not paths:
-        if every_program:
-            _name_wider_states(rec.path, probe)
-        raise AuditError(
-            f"{rec.path}: no CPU or CUDA path reproduces variance_W for any beta2 (states in another dtype?)"
-        )
+        refuse_v("no CPU or CUDA path reproduces variance_W for any beta2 (states in another dtype?)")
 
     wrong_way = _w_not_a_state_function(steps, rec.numel, at_least=1)
     if wrong_way is not None and wrong_way[0] >= HIDDEN_STATE_PAIRS:  # (no W search can succeed: said before it runs)
@@ -5796,16 +5796,6 @@ def _amsgrad_signature(steps: list[StepData]) -> str | None:
             f"below {AMSGRAD_BELOW:g} of its maximum so far, m/sqrt(v) misses the update by {plain:.2%} (median), "
             f"m/sqrt(max v) by {amsgrad:.2%}); amsgrad's max_exp_avg_sq is not in the file and identify does not "
             "search amsgrad programs (verify replays them with that dataset)")  # fmt: skip
-
-
-def _name_wider_states(path: str, probe: list[StepData]) -> None:
-    """Raises naming states kept in float32 where m moves like one (:func:`_moments_kept_wider`),
-    before a refusal that would name only v: m can fit a bf16 program by chance (seen: beta1
-    0.5, float32 states, 142x31: m fitted CUDA fused's float32 update, and the refusal said that
-    no beta2 reproduced v under it)."""
-    named = _moments_kept_wider(probe)
-    if named is not None:
-        raise AuditError(f"{path}: {named}")
 
 
 def _moments_kept_wider(probe: list[StepData]) -> str | None:
